@@ -1,0 +1,162 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { readFileSync } from "node:fs";
+import { UsageError } from "./errors.ts";
+import { LOG_LEVELS, setLogLevel, type LogLevel } from "../observability/log.ts";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** Flags every subcommand accepts. */
+export const commonOptions = {
+  help: { type: "boolean", short: "h" },
+  "log-level": { type: "string" },
+} satisfies Options;
+
+/** Flags of every subcommand that talks to Kafka. */
+export const kafkaOptions = {
+  brokers: { type: "string", short: "b" },
+  X: { type: "string", short: "X", multiple: true },
+  "kafka-config": { type: "string" },
+  "broker-version": { type: "string" },
+} satisfies Options;
+
+export const COMMON_HELP = `Common options:
+  -h, --help                 this help
+      --log-level LEVEL      trace|debug|info|warn|error|fatal|silent (env LOG_LEVEL; default info)`;
+
+export const KAFKA_HELP = `Kafka options (flags win over environment, environment over defaults):
+  -b, --brokers LIST         bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS; default 127.0.0.1:9092)
+  -X KEY=VALUE               any librdkafka property, repeatable (as kcat)
+      --kafka-config FILE    Java-style properties file of librdkafka settings (env KAFKA_CONFIG_FILE),
+                             e.g. security.protocol=SASL_SSL, sasl.username=..., sasl.password=...
+      --broker-version V     talk to an old broker: 0.9/0.10 set api.version.request=false and
+                             broker.version.fallback=V (also env KAFKA_BROKER_VERSION)`;
+
+/**
+ * parseArgs with the project's error style: unknown flags and missing values become one-line
+ * UsageErrors naming the flag (exit 2), and --log-level is applied at once.
+ */
+export function parse<T extends Options>(argv: string[], options: T, allowPositionals = false) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...commonOptions, ...options }, strict: true, allowPositionals });
+  } catch (e) {
+    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, "");
+    throw new UsageError(msg.replace(/^Unknown option '(.*?)'.*$/s, "unknown option '$1'"));
+  }
+  const level = (parsed.values as Record<string, unknown>)["log-level"] ?? process.env.LOG_LEVEL;
+  if (level !== undefined) {
+    if (!LOG_LEVELS.includes(level as LogLevel)) throw new UsageError(`--log-level: '${level}' is not one of ${LOG_LEVELS.join("|")}`);
+    setLogLevel(level as LogLevel);
+  }
+  return parsed;
+}
+
+/** Parse a Java-style .properties file (key=value or key: value, # and ! comments, \ continuation). */
+export function parseProperties(text: string, source: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lines = text.replace(/\\\r?\n[ \t]*/g, "").split(/\r?\n/);
+  lines.forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith("#") || line.startsWith("!")) return;
+    const m = /^([^=:\s]+)\s*[=:\s]\s*(.*)$/.exec(line);
+    if (!m) throw new UsageError(`${source}:${i + 1}: expected key=value, got '${line}'`);
+    out[m[1]!] = m[2]!;
+  });
+  return out;
+}
+
+function parseX(items: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items ?? []) {
+    const eq = item.indexOf("=");
+    if (eq <= 0) throw new UsageError(`-X expects key=value, got '${item}'`);
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+export interface KafkaFlagValues {
+  brokers?: string;
+  X?: string[];
+  "kafka-config"?: string;
+  "broker-version"?: string;
+}
+
+/**
+ * librdkafka properties from, lowest precedence first: the given defaults, the properties file,
+ * the environment, -X, then the dedicated flags.
+ */
+export function kafkaConfig(values: KafkaFlagValues, defaults: Record<string, string> = {}): Record<string, string> {
+  const conf: Record<string, string> = { "bootstrap.servers": "127.0.0.1:9092", ...defaults };
+  const file = values["kafka-config"] ?? process.env.KAFKA_CONFIG_FILE;
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      throw new UsageError(`--kafka-config: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    Object.assign(conf, parseProperties(text, file));
+  }
+  if (process.env.KAFKA_BOOTSTRAP_SERVERS) conf["bootstrap.servers"] = process.env.KAFKA_BOOTSTRAP_SERVERS;
+  const version = values["broker-version"] ?? process.env.KAFKA_BROKER_VERSION;
+  if (version) Object.assign(conf, brokerVersionProps(version));
+  Object.assign(conf, parseX(values.X));
+  if (values.brokers) conf["bootstrap.servers"] = values.brokers;
+  return conf;
+}
+
+/** Brokers before 0.10 cannot answer ApiVersionRequest; librdkafka must be told what they speak. */
+export function brokerVersionProps(version: string): Record<string, string> {
+  if (!/^\d+\.\d+(\.\d+){0,2}$/.test(version)) throw new UsageError(`--broker-version: '${version}' is not a version like 0.9.0.1`);
+  const [maj, min] = version.split(".").map(Number) as [number, number];
+  if (maj === 0 && min < 10) return { "api.version.request": "false", "broker.version.fallback": version };
+  return { "broker.version.fallback": version };
+}
+
+/** True when the configuration targets a broker older than 0.11 (no headers, no zstd, no timestamps before 0.10). */
+export function isOldBroker(conf: Record<string, string>): boolean {
+  if (conf["api.version.request"] !== "false") return false;
+  const v = conf["broker.version.fallback"] ?? "0.10.0";
+  const [maj, min] = v.split(".").map(Number) as [number, number];
+  return maj === 0 && min < 11;
+}
+
+/** Integer flag with range check; undefined stays undefined. */
+export function intFlag(name: string, v: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^-?\d+$/.test(v.replace(/_/g, ""))) throw new UsageError(`--${name}: expected an integer, got '${v}'`);
+  const n = Number(v.replace(/_/g, ""));
+  if (n < min || n > max) throw new UsageError(`--${name}: ${n} is out of range ${min}..${max}`);
+  return n;
+}
+
+/** Durations like 500ms, 10s, 2m, 1h, or a bare number of seconds. */
+export function durationFlag(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v);
+  if (!m) throw new UsageError(`--${name}: expected a duration like 500ms, 30s, 2m, got '${v}'`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
+  return Number(m[1]) * unit;
+}
+
+/** Sizes like 1MiB, 512KiB, 1000 (bytes). */
+export function sizeFlag(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$/i.exec(v);
+  if (!m) throw new UsageError(`--${name}: expected a size like 1MiB or 65536, got '${v}'`);
+  const mult: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1 << 20, gb: 1e9, gib: 1 << 30 };
+  return Number(m[1]) * mult[(m[2] ?? "b").toLowerCase()]!;
+}
+
+/** Comma-separated list flag. */
+export function listFlag(v: string | undefined): string[] | undefined {
+  return v === undefined ? undefined : v.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+/** One of a fixed set of values. */
+export function choiceFlag<T extends string>(name: string, v: string | undefined, choices: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (!choices.includes(v as T)) throw new UsageError(`--${name}: '${v}' is not one of ${choices.join("|")}`);
+  return v as T;
+}

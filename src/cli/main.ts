@@ -1,0 +1,89 @@
+#!/usr/bin/env bun
+import pkg from "../../package.json" with { type: "json" };
+import { IngestError } from "./errors.ts";
+import { log } from "../observability/log.ts";
+
+/** A subcommand: parses its own argv, returns the process exit code. */
+export interface Command {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+/** Loaded lazily so `ingest --help` never opens librdkafka or a database. */
+const commands: Record<string, () => Promise<Command>> = {
+  broker: async () => (await import("../commands/broker.ts")).default,
+  topic: async () => (await import("../commands/topic.ts")).default,
+  produce: async () => (await import("../commands/produce.ts")).default,
+  consume: async () => (await import("../commands/consume.ts")).default,
+  serve: async () => (await import("../commands/serve.ts")).default,
+  load: async () => (await import("../commands/load.ts")).default,
+  lag: async () => (await import("../commands/lag.ts")).default,
+  gen: async () => (await import("../commands/gen.ts")).default,
+};
+
+const summaries: Record<string, string> = {
+  broker: "run an embedded, in-memory Kafka-protocol cluster for development and tests",
+  topic: "create, list and describe topics",
+  produce: "read a CSV of users; write JSON, Avro and Kafka at once",
+  consume: "consume in a group; write through to MySQL/SQLite and Redis with manual commits",
+  serve: "HTTP order intake: POST /order, POST /orders/batch, GET /health",
+  load: "fixed-rate HTTP load generator for serve",
+  lag: "consumer-group lag per partition",
+  gen: "generate deterministic users or orders CSV",
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(summaries).map((k) => k.length));
+  return `ingest ${pkg.version}: high-throughput Kafka ingest (Bun + librdkafka)
+
+Usage: ingest <command> [options]     ingest <command> --help for a command's options
+
+Commands:
+${Object.entries(summaries).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n")}
+
+Options:
+  -h, --help      this help
+  -V, --version   print ingest's and librdkafka's versions
+`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "-h" || name === "--help" || name === "help") {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "-V" || name === "--version" || name === "version") {
+    const { librdkafkaVersion } = await import("../kafka/ffi.ts");
+    let rdk: string;
+    try {
+      rdk = librdkafkaVersion();
+    } catch (e) {
+      rdk = `unavailable (${(e as Error).message})`;
+    }
+    process.stdout.write(`ingest ${pkg.version}\nlibrdkafka ${rdk}\nbun ${Bun.version}\n`);
+    return 0;
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`error: unknown command '${name}' (see ingest --help)\n`);
+    return 2;
+  }
+  const cmd = await load();
+  return cmd.run(rest);
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      if (e instanceof IngestError) {
+        process.stderr.write(`error: ${e.message}\n`);
+        process.exit(e.exitCode);
+      }
+      log.fatal({ err: e }, "unexpected failure");
+      process.stderr.write(`${(e as Error)?.stack ?? e}\n`);
+      process.exit(70);
+    },
+  );
+}

@@ -1,0 +1,4 @@
+import type { Command } from "../cli/main.ts";
+import { notBuilt } from "./not-built.ts";
+
+export default notBuilt("gen") satisfies Command;
