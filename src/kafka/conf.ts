@@ -1,0 +1,32 @@
+import { UsageError } from "../cli/errors.ts";
+import { rdk, cstr, RD_KAFKA_CONF_OK, type Pointer } from "./ffi.ts";
+
+const ERRSTR_SIZE = 512;
+
+/**
+ * Build an rd_kafka_conf_t from a property map. librdkafka validates every name and value here,
+ * so an unknown property or a bad value becomes a one-line UsageError naming it.
+ * The caller owns the returned conf until rd_kafka_new succeeds with it.
+ */
+export function buildConf(props: Record<string, string>): Pointer {
+  const f = rdk();
+  const conf = f.rd_kafka_conf_new() as Pointer;
+  const errstr = new Uint8Array(ERRSTR_SIZE);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined) continue;
+    const rc = f.rd_kafka_conf_set(conf, cstr(k), cstr(String(v)), errstr, ERRSTR_SIZE);
+    if (rc !== RD_KAFKA_CONF_OK) {
+      f.rd_kafka_conf_destroy(conf);
+      const why = cString(errstr);
+      // librdkafka says "No such configuration property: ..." (rc -2) or "Invalid value ..." (rc -1).
+      throw new UsageError(rc === -2 ? `unknown librdkafka property '${k}'` : `librdkafka property '${k}': ${why}`);
+    }
+  }
+  return conf;
+}
+
+/** Read a NUL-terminated string out of a JS byte buffer. */
+export function cString(buf: Uint8Array): string {
+  const end = buf.indexOf(0);
+  return new TextDecoder().decode(buf.subarray(0, end < 0 ? buf.length : end));
+}

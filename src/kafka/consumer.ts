@@ -1,0 +1,291 @@
+import { JSCallback, FFIType, dlopen, read, ptr, toArrayBuffer, type Pointer } from "bun:ffi";
+import { rdk, cstr, str, EVENT, ERR, MSG, RD_KAFKA_CONSUMER } from "./ffi.ts";
+import { Client, readI64 } from "./client.ts";
+import { KafkaError, check, checkErrorObject, errName } from "./errors.ts";
+import { fromList, withList, type TopicPartition } from "./partitions.ts";
+import { log } from "../observability/log.ts";
+
+/**
+ * Records of one consume call, columnar: keys and values are copied into one buffer `data`
+ * (so the native messages can be freed at once), addressed by start/length (-1 = null).
+ */
+export interface RecordBatch {
+  count: number;
+  topic: string[];
+  partition: Int32Array;
+  offset: Float64Array;
+  keyStart: Int32Array;
+  keyLen: Int32Array;
+  valStart: Int32Array;
+  valLen: Int32Array;
+  data: Uint8Array;
+  /** Per-partition errors delivered as messages (e.g. unknown topic), not records. */
+  errors: { topic: string; partition: number; code: number; name: string; message: string }[];
+}
+
+export interface RebalanceEvent {
+  kind: "assign" | "revoke";
+  partitions: TopicPartition[];
+  protocol: "EAGER" | "COOPERATIVE" | "NONE";
+}
+
+export interface ConsumerOptions {
+  /**
+   * When true, a revoke is not completed inside the rebalance callback: the application sees
+   * the event, finishes and commits its in-flight work for those partitions, then calls
+   * completeRevoke(). librdkafka holds the rebalance until then.
+   */
+  deferRevoke?: boolean;
+}
+
+const libc = (() => {
+  for (const name of ["libc.so.6", "libc.dylib", "/usr/lib/libSystem.B.dylib"]) {
+    try {
+      return dlopen(name, { memcpy: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.ptr } }).symbols;
+    } catch {}
+  }
+  throw new Error("cannot open libc for memcpy");
+})();
+
+/**
+ * A high-level (group) consumer. Messages are fetched in batches with
+ * rd_kafka_consume_batch_queue (never blocking the JS thread: timeout 0). Rebalances arrive
+ * through rebalance_cb, which librdkafka invokes only from inside that call, on the JS thread.
+ */
+export class Consumer extends Client {
+  readonly consumerQueue: Pointer;
+  /** Rebalances not yet taken by the application (takeRebalances()). */
+  private rebalances: RebalanceEvent[] = [];
+  private pendingRevoke: { list: Pointer; protocol: RebalanceEvent["protocol"] } | undefined;
+  private readonly rebalanceCb: JSCallback;
+  private readonly deferRevoke: boolean;
+  private closing = false;
+  private readonly topicNames = new Map<number, string>();
+  private ptrBuf = new Uint32Array(2 * 1024);
+  /** Error of the last async commit, from OFFSET_COMMIT events. */
+  lastCommitError: string | undefined;
+  assignment = new Map<string, TopicPartition>();
+
+  constructor(props: Record<string, string>, opts: ConsumerOptions = {}) {
+    let cb: JSCallback | undefined;
+    super(RD_KAFKA_CONSUMER, { "enable.auto.commit": "false", "queued.min.messages": "1000000", ...props }, EVENT.OFFSET_COMMIT, (conf) => {
+      cb = new JSCallback((rk: Pointer, err: number, parts: Pointer) => this.onRebalance(rk, err, parts), {
+        args: [FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr],
+        returns: FFIType.void,
+      });
+      rdk().rd_kafka_conf_set_rebalance_cb(conf, cb.ptr);
+    });
+    this.rebalanceCb = cb!;
+    this.deferRevoke = opts.deferRevoke ?? false;
+    this.consumerQueue = rdk().rd_kafka_queue_get_consumer(this.rk) as Pointer;
+  }
+
+  private protocol(): RebalanceEvent["protocol"] {
+    return (str(rdk().rd_kafka_rebalance_protocol(this.rk)) || "NONE") as RebalanceEvent["protocol"];
+  }
+
+  /** Runs on the JS thread, from inside rd_kafka_consume_batch_queue or rd_kafka_consumer_close. */
+  private onRebalance(rk: Pointer, err: number, parts: Pointer): void {
+    const f = rdk();
+    const protocol = this.protocol();
+    const partitions = fromList(parts);
+    try {
+      if (err === ERR._ASSIGN_PARTITIONS) {
+        if (protocol === "COOPERATIVE") checkErrorObject(f.rd_kafka_incremental_assign(rk, parts) as number | null, "incremental assign");
+        else check(f.rd_kafka_assign(rk, parts), "assign");
+        for (const p of partitions) this.assignment.set(`${p.topic}\0${p.partition}`, p);
+        this.rebalances.push({ kind: "assign", partitions, protocol });
+        log.info({ partitions: partitions.map((p) => `${p.topic}[${p.partition}]`) }, "partitions assigned");
+      } else {
+        this.rebalances.push({ kind: "revoke", partitions, protocol });
+        log.info({ partitions: partitions.map((p) => `${p.topic}[${p.partition}]`) }, "partitions revoked");
+        if (this.deferRevoke && !this.closing) {
+          this.pendingRevoke = { list: f.rd_kafka_topic_partition_list_copy(parts) as Pointer, protocol };
+        } else {
+          this.release(parts, protocol, partitions);
+        }
+      }
+    } catch (e) {
+      log.error({ err: (e as Error).message }, "rebalance handling failed");
+    }
+  }
+
+  private release(parts: Pointer, protocol: RebalanceEvent["protocol"], partitions: TopicPartition[]): void {
+    const f = rdk();
+    if (protocol === "COOPERATIVE") checkErrorObject(f.rd_kafka_incremental_unassign(this.rk, parts) as number | null, "incremental unassign");
+    else check(f.rd_kafka_assign(this.rk, null), "unassign");
+    for (const p of partitions) this.assignment.delete(`${p.topic}\0${p.partition}`);
+  }
+
+  /** Rebalance events since the last call, oldest first. */
+  takeRebalances(): RebalanceEvent[] {
+    const r = this.rebalances;
+    this.rebalances = [];
+    return r;
+  }
+
+  get revokePending(): boolean {
+    return this.pendingRevoke !== undefined;
+  }
+
+  /** Finish a deferred revoke (after the application committed what it had for those partitions). */
+  completeRevoke(): void {
+    const p = this.pendingRevoke;
+    if (!p) return;
+    this.pendingRevoke = undefined;
+    try {
+      this.release(p.list, p.protocol, fromList(p.list));
+    } finally {
+      rdk().rd_kafka_topic_partition_list_destroy(p.list);
+    }
+  }
+
+  subscribe(topics: string[]): void {
+    withList(topics.map((t) => ({ topic: t, partition: -1 })), (list) => check(rdk().rd_kafka_subscribe(this.rk, list), `subscribe to ${topics.join(",")}`));
+  }
+
+  /** Static assignment without a group join (faster start for tools and tests). */
+  assign(parts: TopicPartition[]): void {
+    withList(parts, (list) => check(rdk().rd_kafka_assign(this.rk, list), "assign"));
+    for (const p of parts) this.assignment.set(`${p.topic}\0${p.partition}`, p);
+  }
+
+  /**
+   * Take up to `max` messages that are already fetched (timeout 0: the JS thread never blocks
+   * here). Also serves rebalance callbacks and main-queue events.
+   */
+  consume(max = 10_000): RecordBatch {
+    const f = rdk();
+    this.pollEvents(0);
+    if (this.ptrBuf.length < 2 * max) this.ptrBuf = new Uint32Array(2 * max);
+    const arr = this.ptrBuf;
+    const n = Number(f.rd_kafka_consume_batch_queue(this.consumerQueue, 0, arr, max));
+    const batch = emptyBatch(Math.max(0, n));
+    if (n <= 0) return batch;
+    const msgs: number[] = new Array(n);
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const m = arr[2 * i]! + arr[2 * i + 1]! * 4294967296;
+      msgs[i] = m;
+      bytes += read.u32(m as Pointer, MSG.len) + read.u32(m as Pointer, MSG.key_len);
+    }
+    // At least 4 KiB: small typed arrays may be moved by the GC, and memcpy writes through ptr().
+    const data = new Uint8Array(Math.max(bytes, 4096));
+    const base = ptr(data);
+    let off = 0;
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const m = msgs[i]! as Pointer;
+      const err = read.i32(m, MSG.err);
+      const rkt = read.ptr(m, MSG.rkt);
+      let topic = rkt ? this.topicNames.get(rkt) : "";
+      if (topic === undefined) {
+        topic = str(f.rd_kafka_topic_name(rkt as Pointer));
+        this.topicNames.set(rkt, topic);
+      }
+      const partition = read.i32(m, MSG.partition);
+      if (err !== 0) {
+        if (err !== ERR._PARTITION_EOF) {
+          const len = read.u32(m, MSG.len);
+          const p = read.ptr(m, MSG.payload);
+          const message = p && len ? Buffer.from(new Uint8Array(toArrayBuffer(p, 0, len))).toString() : errName(err);
+          batch.errors.push({ topic, partition, code: err, name: errName(err), message });
+        }
+        f.rd_kafka_message_destroy(m);
+        continue;
+      }
+      batch.topic[k] = topic;
+      batch.partition[k] = partition;
+      batch.offset[k] = readI64(m, MSG.offset);
+      const kp = read.ptr(m, MSG.key);
+      const kl = read.u32(m, MSG.key_len);
+      if (kp) {
+        if (kl) libc.memcpy((base + off) as Pointer, kp as Pointer, kl);
+        batch.keyStart[k] = off;
+        batch.keyLen[k] = kl;
+        off += kl;
+      } else batch.keyLen[k] = -1;
+      const vp = read.ptr(m, MSG.payload);
+      const vl = read.u32(m, MSG.len);
+      if (vp) {
+        if (vl) libc.memcpy((base + off) as Pointer, vp as Pointer, vl);
+        batch.valStart[k] = off;
+        batch.valLen[k] = vl;
+        off += vl;
+      } else batch.valLen[k] = -1;
+      k++;
+      f.rd_kafka_message_destroy(m);
+    }
+    batch.count = k;
+    batch.data = data;
+    return batch;
+  }
+
+  protected override onEvent(type: number, ev: Pointer): void {
+    if (type !== EVENT.OFFSET_COMMIT) return super.onEvent(type, ev);
+    const err = rdk().rd_kafka_event_error(ev);
+    if (err !== 0 && err !== ERR._NO_OFFSET) {
+      this.lastCommitError = `${str(rdk().rd_kafka_event_error_string(ev))} (${errName(err)})`;
+      log.warn({ code: errName(err) }, `offset commit failed: ${this.lastCommitError}`);
+    }
+  }
+
+  /**
+   * Commit explicit offsets (the NEXT offset to read, per partition). A sync commit that finds
+   * nothing new returns _NO_OFFSET, which is not an error.
+   */
+  commit(offsets: TopicPartition[], async = false): void {
+    if (offsets.length === 0) return;
+    withList(offsets, (list) => {
+      const rc = rdk().rd_kafka_commit(this.rk, list, async ? 1 : 0);
+      if (rc !== 0 && rc !== ERR._NO_OFFSET) throw new KafkaError(rc, "commit");
+    });
+  }
+
+  /** Committed offsets of this consumer's group for the given partitions (-1001 = none). */
+  committed(parts: TopicPartition[], timeoutMs = 10_000): TopicPartition[] {
+    return withList(parts, (list) => {
+      check(rdk().rd_kafka_committed(this.rk, list, timeoutMs), "committed offsets");
+      return fromList(list);
+    });
+  }
+
+  pause(parts: TopicPartition[]): void {
+    if (parts.length) withList(parts, (list) => check(rdk().rd_kafka_pause_partitions(this.rk, list), "pause"));
+  }
+
+  resume(parts: TopicPartition[]): void {
+    if (parts.length) withList(parts, (list) => check(rdk().rd_kafka_resume_partitions(this.rk, list), "resume"));
+  }
+
+  seek(parts: TopicPartition[], timeoutMs = 5_000): void {
+    withList(parts, (list) => checkErrorObject(rdk().rd_kafka_seek_partitions(this.rk, list, timeoutMs) as number | null, "seek"));
+  }
+
+  /** Leave the group cleanly (final revoke served here), then destroy the handle. */
+  close(): void {
+    if (this.isDestroyed) return;
+    this.closing = true;
+    if (this.pendingRevoke) this.completeRevoke();
+    const rc = rdk().rd_kafka_consumer_close(this.rk);
+    if (rc !== 0) log.warn({ code: errName(rc) }, "consumer close reported an error");
+    rdk().rd_kafka_queue_destroy(this.consumerQueue);
+    this.destroy();
+    this.rebalanceCb.close();
+  }
+}
+
+function emptyBatch(n: number): RecordBatch {
+  return {
+    count: 0,
+    topic: new Array(n),
+    partition: new Int32Array(n),
+    offset: new Float64Array(n),
+    keyStart: new Int32Array(n),
+    keyLen: new Int32Array(n),
+    valStart: new Int32Array(n),
+    valLen: new Int32Array(n),
+    data: new Uint8Array(0),
+    errors: [],
+  };
+}

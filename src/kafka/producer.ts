@@ -1,0 +1,348 @@
+import { ptr, read, type Pointer } from "bun:ffi";
+import { rdk, cstr, EVENT, ERR, MSG, VTYPE, VU_SIZE, RD_KAFKA_PRODUCER, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, RD_KAFKA_MSG_F_PARTITION } from "./ffi.ts";
+import { Client, readI64 } from "./client.ts";
+import { KafkaError, errName } from "./errors.ts";
+import { UsageError } from "../cli/errors.ts";
+
+/**
+ * A batch of messages laid out for rd_kafka_produce_batch: one array of rd_kafka_message_t
+ * structs and one payload buffer that keys and values are encoded into. Callers reuse a batch
+ * (reset()) so the hot loop allocates nothing per message.
+ */
+export class MessageBatch {
+  readonly capacity: number;
+  count = 0;
+  /** Bytes used in `data`. Encoders may write at data[used..] and then call commit(). */
+  used = 0;
+  data: Uint8Array;
+  readonly structs: Uint8Array;
+  private readonly s32: Int32Array;
+  private readonly u32: Uint32Array;
+  /** Per message: key offset, key length (-1 = null key), value offset, value length (-1 = null). */
+  private readonly spans: Int32Array;
+  private readonly opaques: Float64Array;
+
+  constructor(capacity = 10_000, dataBytes = 4 << 20) {
+    this.capacity = capacity;
+    this.data = new Uint8Array(dataBytes);
+    this.structs = new Uint8Array(capacity * MSG.SIZE);
+    this.s32 = new Int32Array(this.structs.buffer);
+    this.u32 = new Uint32Array(this.structs.buffer);
+    this.spans = new Int32Array(capacity * 4);
+    this.opaques = new Float64Array(capacity);
+  }
+
+  get full(): boolean {
+    return this.count >= this.capacity;
+  }
+
+  reset(): void {
+    this.count = 0;
+    this.used = 0;
+  }
+
+  /** Make sure `bytes` more fit in `data`, growing it (never while a send is in progress). */
+  ensure(bytes: number): void {
+    if (this.used + bytes <= this.data.length) return;
+    const next = new Uint8Array(Math.max(this.data.length * 2, this.used + bytes));
+    next.set(this.data.subarray(0, this.used));
+    this.data = next;
+  }
+
+  /** Record a message whose key and value were already written into `data`. */
+  commit(keyOff: number, keyLen: number, valOff: number, valLen: number, partition = RD_KAFKA_PARTITION_UA, opaque = 0): void {
+    const i = this.count++;
+    const s = i * 4;
+    this.spans[s] = keyOff;
+    this.spans[s + 1] = keyLen;
+    this.spans[s + 2] = valOff;
+    this.spans[s + 3] = valLen;
+    this.opaques[i] = opaque;
+    this.s32[(i * MSG.SIZE + MSG.partition) >> 2] = partition;
+  }
+
+  /** Copy a key and value in and record the message. */
+  add(key: Uint8Array | null, value: Uint8Array | null, partition = RD_KAFKA_PARTITION_UA, opaque = 0): void {
+    this.ensure((key?.length ?? 0) + (value?.length ?? 0));
+    const keyOff = this.used;
+    if (key) this.data.set(key, keyOff);
+    const valOff = keyOff + (key?.length ?? 0);
+    if (value) this.data.set(value, valOff);
+    this.used = valOff + (value?.length ?? 0);
+    this.commit(keyOff, key ? key.length : -1, valOff, value ? value.length : -1, partition, opaque);
+  }
+
+  /** Write absolute pointers into the structs; `data` must not be replaced until the send returns. */
+  fillPointers(from: number, to: number): void {
+    const base = ptr(this.data);
+    const u = this.u32;
+    for (let i = from; i < to; i++) {
+      const w = (i * MSG.SIZE) >> 2;
+      const s = i * 4;
+      const klen = this.spans[s + 1]!;
+      const vlen = this.spans[s + 3]!;
+      u[w] = 0; // err
+      setPtr(u, w + (MSG.payload >> 2), vlen < 0 ? 0 : base + this.spans[s + 2]!);
+      setPtr(u, w + (MSG.len >> 2), vlen < 0 ? 0 : vlen);
+      setPtr(u, w + (MSG.key >> 2), klen < 0 ? 0 : base + this.spans[s]!);
+      setPtr(u, w + (MSG.key_len >> 2), klen < 0 ? 0 : klen);
+      setPtr(u, w + (MSG._private >> 2), this.opaques[i]!);
+    }
+  }
+
+  errAt(i: number): number {
+    return this.s32[(i * MSG.SIZE + MSG.err) >> 2]!;
+  }
+
+  opaqueAt(i: number): number {
+    return this.opaques[i]!;
+  }
+
+  /** Move message `from` to slot `to` (used to compact messages that must be retried). */
+  move(from: number, to: number): void {
+    if (from === to) return;
+    this.structs.copyWithin(to * MSG.SIZE, from * MSG.SIZE, (from + 1) * MSG.SIZE);
+    this.spans.copyWithin(to * 4, from * 4, from * 4 + 4);
+    this.opaques[to] = this.opaques[from]!;
+  }
+
+  valueBytes(): number {
+    return this.used;
+  }
+}
+
+function setPtr(u: Uint32Array, w: number, v: number): void {
+  u[w] = v >>> 0;
+  u[w + 1] = Math.floor(v / 4294967296);
+}
+
+export interface DeliveryReport {
+  opaque: number;
+  err: number;
+  partition: number;
+  offset: number;
+}
+
+export interface ProducerOptions {
+  /** Called for every delivery report when set; otherwise reports are only counted (faster). */
+  onDelivery?: (r: DeliveryReport) => void;
+}
+
+/**
+ * A librdkafka producer. Messages go in through produceBatch() (one FFI call per batch) or
+ * produce() (one call per message, with headers); delivery reports come back as DR events
+ * served by poll().
+ */
+export class Producer extends Client {
+  /** Messages handed to librdkafka whose delivery report has not been served yet. */
+  inFlight = 0;
+  delivered = 0;
+  failed = 0;
+  /** Failures by error name, e.g. { _MSG_TIMED_OUT: 12 }. */
+  readonly failures: Record<string, number> = {};
+  /** First failure message seen, for summaries. */
+  firstFailure: string | undefined;
+  private readonly topics = new Map<string, Pointer>();
+  private readonly onDelivery: ((r: DeliveryReport) => void) | undefined;
+  private readonly msgPtrs = new Uint32Array(2 * 10_000);
+
+  constructor(props: Record<string, string>, opts: ProducerOptions = {}) {
+    super(RD_KAFKA_PRODUCER, props, EVENT.DR);
+    this.onDelivery = opts.onDelivery;
+  }
+
+  /** The topic handle, created once per name. */
+  topic(name: string): Pointer {
+    let t = this.topics.get(name);
+    if (!t) {
+      t = rdk().rd_kafka_topic_new(this.rk, cstr(name), null) as Pointer | null ?? undefined;
+      if (!t) throw new KafkaError(rdk().rd_kafka_last_error(), `topic '${name}'`);
+      this.topics.set(name, t);
+    }
+    return t;
+  }
+
+  /**
+   * Enqueue messages [from, to) of `batch`. QUEUE_FULL is handled by serving delivery reports
+   * and retrying, never by dropping; `blockMs` bounds that wait (Infinity for batch jobs).
+   * Messages librdkafka refuses for other reasons are counted as failed and reported.
+   * Returns how many were enqueued; on a timeout the rest stay unsent and the count says so.
+   */
+  produceBatch(topicName: string, batch: MessageBatch, from = 0, to = batch.count, blockMs = Infinity): number {
+    const f = rdk();
+    const rkt = this.topic(topicName);
+    const deadline = performance.now() + blockMs;
+    let enqueued = 0;
+    let start = from;
+    let end = to;
+    while (start < end) {
+      batch.fillPointers(start, end);
+      const n = end - start;
+      const ok = f.rd_kafka_produce_batch(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_PARTITION, batch.structs.subarray(start * MSG.SIZE), n);
+      enqueued += ok;
+      this.inFlight += ok;
+      if (ok === n) break;
+      // Compact the refused messages to the front; retry QUEUE_FULL ones, fail the rest.
+      let w = start;
+      for (let i = start; i < end; i++) {
+        const err = batch.errAt(i);
+        if (err === 0) continue;
+        if (err === ERR._QUEUE_FULL) batch.move(i, w++);
+        else this.fail(batch.opaqueAt(i), err);
+      }
+      end = w;
+      if (start === end) break;
+      if (performance.now() >= deadline) break;
+      this.poll(Math.min(50, Math.max(1, deadline - performance.now())));
+    }
+    return enqueued;
+  }
+
+  /** One message with optional headers (rd_kafka_produceva). Throws KafkaError on refusal. */
+  produce(topicName: string, key: Uint8Array | string | null, value: Uint8Array | string | null, opts: { partition?: number; headers?: Record<string, string | Uint8Array>; opaque?: number } = {}): void {
+    const headers = Object.entries(opts.headers ?? {});
+    const vus = new Uint8Array(VU_SIZE * (6 + headers.length));
+    const dv = new DataView(vus.buffer);
+    const keep: Uint8Array[] = []; // keep argument buffers alive for the duration of the call
+    let i = 0;
+    const put = (type: number, fill: (off: number) => void) => {
+      dv.setInt32(i * VU_SIZE, type, true);
+      fill(i * VU_SIZE + 8);
+      i++;
+    };
+    const bytes = (x: Uint8Array | string) => {
+      const b = typeof x === "string" ? new TextEncoder().encode(x) : x;
+      // Small typed arrays can move; copy into one that is large enough to stay put.
+      const stable = new Uint8Array(Math.max(b.length, 2048));
+      stable.set(b);
+      keep.push(stable);
+      return { p: ptr(stable), n: b.length };
+    };
+    const setP = (off: number, v: number) => dv.setBigUint64(off, BigInt(v), true);
+    const topicName0 = cstr(topicName);
+    const topicStable = new Uint8Array(Math.max(2048, topicName0.length));
+    topicStable.set(topicName0);
+    keep.push(topicStable);
+    put(VTYPE.TOPIC, (o) => setP(o, ptr(topicStable)));
+    if (opts.partition !== undefined) put(VTYPE.PARTITION, (o) => dv.setInt32(o, opts.partition!, true));
+    put(VTYPE.MSGFLAGS, (o) => dv.setInt32(o, RD_KAFKA_MSG_F_COPY, true));
+    if (key !== null) {
+      const k = bytes(key);
+      put(VTYPE.KEY, (o) => (setP(o, k.p), setP(o + 8, k.n)));
+    }
+    if (value !== null) {
+      const v = bytes(value);
+      put(VTYPE.VALUE, (o) => (setP(o, v.p), setP(o + 8, v.n)));
+    }
+    if (opts.opaque) put(VTYPE.OPAQUE, (o) => setP(o, opts.opaque!));
+    for (const [name, val] of headers) {
+      const n = bytes(cstr(name));
+      const v = bytes(val);
+      put(VTYPE.HEADER, (o) => (setP(o, n.p), setP(o + 8, v.p), setP(o + 16, v.n)));
+    }
+    const err = rdk().rd_kafka_produceva(this.rk, vus, i) as number | null;
+    if (err) {
+      const f = rdk();
+      const code = f.rd_kafka_error_code(err as never);
+      const text = String(f.rd_kafka_error_string(err as never));
+      f.rd_kafka_error_destroy(err as never);
+      throw new KafkaError(code, `produce to '${topicName}'`, text);
+    }
+    this.inFlight++;
+    void keep;
+  }
+
+  /** Serve delivery reports and other events; waits up to timeoutMs for the first. */
+  poll(timeoutMs = 0): number {
+    return this.pollEvents(timeoutMs);
+  }
+
+  protected override onEvent(type: number, ev: Pointer): void {
+    if (type !== EVENT.DR) return super.onEvent(type, ev);
+    const f = rdk();
+    const arr = this.msgPtrs;
+    const cap = arr.length >> 1;
+    for (;;) {
+      const n = Number(f.rd_kafka_event_message_array(ev, arr, cap));
+      for (let i = 0; i < n; i++) {
+        const m = (arr[2 * i]! + arr[2 * i + 1]! * 4294967296) as Pointer;
+        const err = read.i32(m, MSG.err);
+        if (err !== 0) {
+          this.fail(read.ptr(m, MSG._private), err);
+          this.inFlight--;
+          continue;
+        }
+        this.delivered++;
+        this.inFlight--;
+        if (this.onDelivery) {
+          this.onDelivery({ opaque: read.ptr(m, MSG._private), err: 0, partition: read.i32(m, MSG.partition), offset: readI64(m, MSG.offset) });
+        }
+      }
+      if (n < cap) break;
+    }
+  }
+
+  private fail(opaque: number, err: number): void {
+    this.failed++;
+    const name = errName(err);
+    this.failures[name] = (this.failures[name] ?? 0) + 1;
+    this.firstFailure ??= new KafkaError(err).message;
+    this.onDelivery?.({ opaque, err, partition: -1, offset: -1 });
+  }
+
+  /**
+   * Wait until every enqueued message has its delivery report (served here, since rd_kafka_flush
+   * does not serve event-API reports). Returns false if the timeout passed first. Async so a
+   * long flush does not freeze timers and signal handlers.
+   */
+  async flush(timeoutMs = 30_000): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (this.inFlight > 0) {
+      if (performance.now() >= deadline) return false;
+      this.poll(0);
+      if (this.inFlight > 0) await Bun.sleep(this.inFlight > 1000 ? 1 : 2);
+    }
+    this.poll(0);
+    return true;
+  }
+
+  /** Blocking flush for batch jobs that have nothing else to do meanwhile. */
+  flushSync(timeoutMs = 30_000): boolean {
+    const deadline = performance.now() + timeoutMs;
+    while (this.inFlight > 0 && performance.now() < deadline) this.poll(Math.min(100, Math.max(1, deadline - performance.now())));
+    return this.inFlight === 0;
+  }
+
+  /** Messages in librdkafka's queues (including in flight to brokers). */
+  get queueLength(): number {
+    return rdk().rd_kafka_outq_len(this.rk);
+  }
+
+  /** Flush (bounded), purge what is left as failed, and destroy the handle. */
+  async close(timeoutMs = 30_000): Promise<void> {
+    if (this.isDestroyed) return;
+    await this.flush(timeoutMs);
+    if (this.inFlight > 0) {
+      rdk().rd_kafka_purge(this.rk, 0x1 | 0x2); // queued + in-flight: their reports arrive as _PURGE_*
+      this.flushSync(5_000);
+    }
+    for (const t of this.topics.values()) rdk().rd_kafka_topic_destroy(t);
+    this.topics.clear();
+    this.destroy();
+  }
+}
+
+/** Producer defaults tuned for throughput (measured in native-bench/); any can be overridden. */
+export const THROUGHPUT_DEFAULTS: Record<string, string> = {
+  "linger.ms": "5",
+  "batch.num.messages": "10000",
+  "batch.size": "1000000",
+  "queue.buffering.max.messages": "1000000",
+  "queue.buffering.max.kbytes": "1048576",
+};
+
+export function checkCompression(name: string): string {
+  const ok = ["none", "gzip", "snappy", "lz4", "zstd"];
+  if (!ok.includes(name)) throw new UsageError(`--compression: '${name}' is not one of ${ok.join("|")}`);
+  return name;
+}
