@@ -28,7 +28,7 @@ export interface ClusterMetadata {
 /** Metadata, topic creation and watermarks over a lightweight producer handle. */
 export class Admin extends Client {
   constructor(props: Record<string, string>) {
-    super(RD_KAFKA_PRODUCER, props, EVENT.CREATETOPICS_RESULT);
+    super(RD_KAFKA_PRODUCER, props, 0); // admin results come on their own queue
   }
 
   /** Cluster metadata (all topics, or one). Blocks up to timeoutMs. */
@@ -75,8 +75,19 @@ export class Admin extends Client {
       f.rd_kafka_AdminOptions_set_operation_timeout(opts, timeoutMs, errstr, errstr.length);
       const arr = new BigUint64Array([BigInt(nt)]);
       f.rd_kafka_CreateTopics(this.rk, arr, 1, opts, queue);
-      const ev = f.rd_kafka_queue_poll(queue, timeoutMs + 5_000) as Pointer | null;
-      if (!ev) throw new IngestError(`create topic '${name}': no answer from ${this.props["bootstrap.servers"]} within ${timeoutMs} ms`);
+      // Serve logs and errors while waiting, so a stuck request is visible with -X debug=admin.
+      const until = performance.now() + timeoutMs + 5_000;
+      let ev: Pointer | null = null;
+      while (!ev && performance.now() < until) {
+        ev = f.rd_kafka_queue_poll(queue, 100) as Pointer | null;
+        this.pollEvents(0);
+      }
+      if (!ev) {
+        throw new IngestError(
+          `create topic '${name}': no answer from ${this.props["bootstrap.servers"]} within ${timeoutMs} ms ` +
+            `(the embedded 'ingest broker' has no controller for the admin API: create topics when starting it, --topics ${name}:${partitions})`,
+        );
+      }
       try {
         const evErr = f.rd_kafka_event_error(ev);
         if (evErr) throw new KafkaError(evErr, `create topic '${name}'`, str(f.rd_kafka_event_error_string(ev)));
@@ -102,6 +113,21 @@ export class Admin extends Client {
   topicExists(name: string, timeoutMs = 10_000): TopicInfo | undefined {
     const t = this.metadata(timeoutMs).topics.find((x) => x.name === name);
     return t && t.err === 0 ? t : undefined;
+  }
+
+  /**
+   * The topic's metadata, or a clear error when it does not exist. Asks for all topics, which
+   * never triggers broker-side auto-creation.
+   */
+  requireTopic(name: string, timeoutMs = 10_000): TopicInfo {
+    const t = this.topicExists(name, timeoutMs);
+    if (!t) {
+      throw new IngestError(
+        `topic '${name}' does not exist on ${this.props["bootstrap.servers"]} ` +
+          `(create it with: ingest topic create ${name} --partitions 6, or start the embedded broker with --topics ${name})`,
+      );
+    }
+    return t;
   }
 
   close(): void {

@@ -1,0 +1,73 @@
+import type { Command } from "../cli/main.ts";
+import { parse, intFlag, listFlag, COMMON_HELP } from "../cli/args.ts";
+import { UsageError } from "../cli/errors.ts";
+import { MockCluster, MOCK_PARTITION_LIMIT_BYTES } from "../kafka/index.ts";
+import { log } from "../observability/log.ts";
+import { writeFileSync, rmSync } from "node:fs";
+
+const HELP = `Usage: ingest broker [options]
+
+Runs an embedded Kafka-protocol cluster (librdkafka's mock cluster) for development and tests.
+It listens on 127.0.0.1 only, on random ports, and prints its bootstrap servers on stdout.
+IT IS IN MEMORY AND NOT DURABLE: everything is lost when it stops, and each partition keeps only
+about 5 MiB (older batches are silently dropped): use compression and enough partitions for big
+runs, and check watermarks (ingest topic describe) after writing.
+
+Options:
+      --brokers N            number of brokers (default 3)
+      --partitions N         default partitions of each topic in --topics (default 6)
+      --topics LIST          topics to create at start, NAME or NAME:PARTITIONS, comma-separated
+                             (default users,orders). The embedded broker cannot create topics
+                             through the admin API later; topics produced to without being
+                             created get 4 partitions.
+      --bootstrap-file F     also write the bootstrap servers to F (removed on exit)
+${COMMON_HELP}
+
+Example:
+  ingest broker --bootstrap-file .broker &  ingest produce --brokers "$(cat .broker)" --file users.csv
+`;
+
+export default {
+  summary: "run an embedded, in-memory Kafka-protocol cluster",
+  async run(argv) {
+    const { values, positionals } = parse(argv, {
+      brokers: { type: "string" },
+      partitions: { type: "string" },
+      topics: { type: "string" },
+      "bootstrap-file": { type: "string" },
+    });
+    if (values.help) return process.stdout.write(HELP), 0;
+    if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const brokers = intFlag("brokers", values.brokers, 1, 64) ?? 3;
+    const partitions = intFlag("partitions", values.partitions, 1, 10_000) ?? 6;
+    const topics = listFlag(values.topics) ?? ["users", "orders"];
+
+    const cluster = new MockCluster(brokers);
+    for (const spec of topics) {
+      const [name, count] = spec.split(":");
+      if (!name) throw new UsageError(`--topics: empty topic name in '${values.topics}'`);
+      cluster.createTopic(name, count === undefined ? partitions : intFlag("topics", count, 1, 10_000)!, Math.min(brokers, 3));
+    }
+    const file = values["bootstrap-file"];
+    if (file) writeFileSync(file, `${cluster.bootstraps}\n`);
+    process.stdout.write(`${cluster.bootstraps}\n`);
+    log.warn(
+      { bootstrap: cluster.bootstraps, brokers, topics, partitions, partitionLimitBytes: MOCK_PARTITION_LIMIT_BYTES },
+      "embedded broker started: in-memory, NOT durable, 127.0.0.1 only; each partition keeps only ~5 MiB (older batches are dropped)",
+    );
+
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      const keepAlive = setInterval(() => {}, 1 << 30);
+      const stop = (s: NodeJS.Signals) => {
+        clearInterval(keepAlive);
+        resolve(s);
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+    cluster.destroy();
+    if (file) rmSync(file, { force: true });
+    log.info({ signal }, "embedded broker stopped");
+    return 0;
+  },
+} satisfies Command;

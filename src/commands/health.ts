@@ -1,0 +1,123 @@
+import type { Command } from "../cli/main.ts";
+import { parse, kafkaOptions, kafkaConfig, listFlag, durationFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { UsageError, IngestError } from "../cli/errors.ts";
+import { DEFAULT_SERVE_PORT } from "../cli/defaults.ts";
+import { statSync } from "node:fs";
+
+const DEFAULT_URL = `http://127.0.0.1:${DEFAULT_SERVE_PORT}/health`;
+
+const HELP = `Usage: ingest health [--url URL] [--file PATH --max-age DUR] [--kafka [--topics LIST]]
+
+A container health probe that needs no curl or shell: exits 0 when every requested check passes,
+1 with one line on stderr naming the failed check. With no check given, --url ${DEFAULT_URL}.
+
+Checks (combine any; all must pass):
+      --url URL              GET URL must answer 2xx (e.g. ingest serve's /health)
+      --file PATH            PATH must exist and be modified within --max-age (a heartbeat file)
+      --max-age DUR          how fresh --file must be (default 60s)
+      --kafka                the cluster must answer a metadata request (uses --brokers / env)
+      --topics LIST          with --kafka: these topics must exist, comma-separated
+
+Options:
+      --timeout DUR          per-check time limit (default 3s)
+${KAFKA_HELP}
+${COMMON_HELP}
+
+Examples:
+  ingest health --url http://127.0.0.1:${DEFAULT_SERVE_PORT}/health
+  ingest health --kafka --topics users,orders
+`;
+
+/** One failed check: message says what was asked and what was seen. */
+class Unhealthy extends IngestError {
+  constructor(message: string) {
+    super(`unhealthy: ${message}`, 1);
+  }
+}
+
+/** GET the URL; any 2xx within the timeout is healthy. */
+export async function checkUrl(url: string, timeoutMs: number): Promise<void> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`--url: '${url}' is not a URL`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new UsageError(`--url: expected http:// or https://, got '${url}'`);
+  let res: Response;
+  try {
+    res = await fetch(parsed, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
+  } catch (e) {
+    const err = e as Error;
+    const why = err.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : err.message;
+    throw new Unhealthy(`GET ${url}: ${why}`);
+  }
+  // Drain the body so the connection closes cleanly; its content is not judged.
+  await res.arrayBuffer().catch(() => undefined);
+  if (res.status < 200 || res.status > 299) throw new Unhealthy(`GET ${url}: HTTP ${res.status}, expected 2xx`);
+}
+
+/** The file must exist and have been modified within maxAgeMs (now is injectable for tests). */
+export function checkFile(path: string, maxAgeMs: number, now = Date.now()): void {
+  let mtimeMs: number;
+  try {
+    mtimeMs = statSync(path).mtimeMs;
+  } catch (e) {
+    throw new Unhealthy(`heartbeat ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const age = now - mtimeMs;
+  if (age > maxAgeMs) throw new Unhealthy(`heartbeat ${path}: last written ${Math.round(age / 1000)} s ago, expected within ${Math.round(maxAgeMs / 1000)} s`);
+}
+
+/** The cluster answers metadata and has the named topics (with at least one partition each). */
+export async function checkKafka(conf: Record<string, string>, topics: string[], timeoutMs: number): Promise<void> {
+  // Loaded here so --url and --file checks never open librdkafka.
+  const { Admin } = await import("../kafka/index.ts");
+  let admin;
+  try {
+    admin = new Admin(conf);
+  } catch (e) {
+    throw new Unhealthy(`kafka ${conf["bootstrap.servers"]}: ${(e as Error).message}`);
+  }
+  try {
+    let md;
+    try {
+      md = admin.metadata(timeoutMs);
+    } catch (e) {
+      throw new Unhealthy(`kafka ${conf["bootstrap.servers"]}: ${(e as Error).message}`);
+    }
+    if (md.brokers.length === 0) throw new Unhealthy(`kafka ${conf["bootstrap.servers"]}: metadata lists no brokers`);
+    const missing = topics.filter((t) => !md.topics.some((x) => x.name === t && x.partitions.length > 0 && !x.err));
+    if (missing.length) throw new Unhealthy(`kafka ${conf["bootstrap.servers"]}: topic(s) ${missing.join(",")} missing`);
+  } finally {
+    admin.close();
+  }
+}
+
+export default {
+  summary: "container health probe: HTTP endpoint, heartbeat file, Kafka reachability",
+  async run(argv) {
+    const { values, positionals } = parse(argv, {
+      ...kafkaOptions,
+      url: { type: "string" },
+      file: { type: "string" },
+      "max-age": { type: "string" },
+      kafka: { type: "boolean" },
+      topics: { type: "string" },
+      timeout: { type: "string" },
+    });
+    if (values.help) return process.stdout.write(HELP), 0;
+    if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const timeoutMs = durationFlag("timeout", values.timeout) ?? 3000;
+    if (timeoutMs <= 0) throw new UsageError("--timeout: must be more than 0");
+    if (values["max-age"] !== undefined && values.file === undefined) throw new UsageError("--max-age needs --file");
+    if (values.topics !== undefined && !values.kafka) throw new UsageError("--topics needs --kafka");
+    const topics = listFlag(values.topics) ?? [];
+    const noCheck = values.url === undefined && values.file === undefined && !values.kafka;
+
+    if (values.url !== undefined || noCheck) await checkUrl(values.url ?? DEFAULT_URL, timeoutMs);
+    if (values.file !== undefined) checkFile(values.file, durationFlag("max-age", values["max-age"]) ?? 60_000);
+    if (values.kafka) await checkKafka(kafkaConfig(values), topics, Math.ceil(timeoutMs));
+    return 0;
+  },
+} satisfies Command;

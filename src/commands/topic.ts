@@ -1,0 +1,119 @@
+import type { Command } from "../cli/main.ts";
+import { parse, kafkaOptions, kafkaConfig, intFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { UsageError, IngestError } from "../cli/errors.ts";
+import { Admin, ERR, KafkaError, errName, type TopicInfo } from "../kafka/index.ts";
+
+const HELP = `Usage:
+  ingest topic create NAME [--partitions N] [--replication-factor R] [--config k=v ...] [--if-not-exists]
+  ingest topic list [--json]
+  ingest topic describe NAME [--json]
+
+describe shows partitions, leaders, replicas, in-sync replicas and low/high watermarks.
+
+Options:
+      --partitions N           partitions for create (default 6)
+      --replication-factor R   replicas for create (default: the broker's default)
+      --config k=v             topic config for create, repeatable (e.g. retention.ms=3600000)
+      --if-not-exists          create succeeds when the topic already exists
+      --json                   machine-readable output
+      --timeout-ms N           how long to wait for the cluster (default 10000)
+${KAFKA_HELP}
+${COMMON_HELP}
+`;
+
+export default {
+  summary: "create, list and describe topics",
+  async run(argv) {
+    const { values, positionals } = parse(
+      argv,
+      {
+        ...kafkaOptions,
+        partitions: { type: "string" },
+        "replication-factor": { type: "string" },
+        config: { type: "string", multiple: true },
+        "if-not-exists": { type: "boolean" },
+        json: { type: "boolean" },
+        "timeout-ms": { type: "string" },
+      },
+      true,
+    );
+    if (values.help) return process.stdout.write(HELP), 0;
+    const [action, name, ...extra] = positionals;
+    if (!action) throw new UsageError("topic: expected create, list or describe (see ingest topic --help)");
+    if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
+    const timeout = intFlag("timeout-ms", values["timeout-ms"], 1, 600_000) ?? 10_000;
+    const conf = kafkaConfig(values);
+    const out = (s: string) => process.stdout.write(s);
+
+    const withAdmin = <T>(fn: (a: Admin) => T): T => {
+      const admin = new Admin(conf);
+      try {
+        return fn(admin);
+      } finally {
+        admin.close();
+      }
+    };
+
+    switch (action) {
+      case "create": {
+        if (!name) throw new UsageError("topic create: missing topic NAME");
+        const partitions = intFlag("partitions", values.partitions, 1, 100_000) ?? 6;
+        const rf = intFlag("replication-factor", values["replication-factor"], 1, 32) ?? -1;
+        const config: Record<string, string> = {};
+        for (const kv of values.config ?? []) {
+          const eq = kv.indexOf("=");
+          if (eq <= 0) throw new UsageError(`--config expects key=value, got '${kv}'`);
+          config[kv.slice(0, eq)] = kv.slice(eq + 1);
+        }
+        withAdmin((a) => {
+          try {
+            a.createTopic(name, partitions, rf, config, timeout);
+          } catch (e) {
+            if (e instanceof KafkaError && e.code === ERR.TOPIC_ALREADY_EXISTS && values["if-not-exists"]) return;
+            if (e instanceof KafkaError && e.code === -170 /* _UNSUPPORTED_FEATURE */) {
+              throw new IngestError(`create topic '${name}': the broker does not support CreateTopics (Kafka < 0.10.1); create it with the broker's own tools`);
+            }
+            throw e;
+          }
+        });
+        out(values.json ? `${JSON.stringify({ created: name, partitions })}\n` : `created topic ${name} with ${partitions} partitions\n`);
+        return 0;
+      }
+      case "list": {
+        if (name) throw new UsageError(`unexpected argument '${name}'`);
+        const md = withAdmin((a) => a.metadata(timeout));
+        const topics = md.topics.filter((t) => !t.name.startsWith("__"));
+        if (values.json) out(`${JSON.stringify(topics.map((t) => ({ name: t.name, partitions: t.partitions.length })))}\n`);
+        else for (const t of topics) out(`${t.name}\t${t.partitions.length} partitions\n`);
+        return 0;
+      }
+      case "describe": {
+        if (!name) throw new UsageError("topic describe: missing topic NAME");
+        const { topic, marks } = withAdmin((a) => {
+          const t: TopicInfo | undefined = a.metadata(timeout).topics.find((x) => x.name === name);
+          if (!t || t.err === ERR.UNKNOWN_TOPIC_OR_PART || t.partitions.length === 0) {
+            throw new IngestError(`topic '${name}' does not exist${t?.err ? ` (${errName(t.err)})` : ""}`);
+          }
+          return { topic: t, marks: t.partitions.map((p) => a.watermarks(name, p.id, timeout)) };
+        });
+        const rows = topic.partitions.map((p, i) => ({ partition: p.id, leader: p.leader, replicas: p.replicas, isr: p.isrs, low: marks[i]!.low, high: marks[i]!.high, messages: marks[i]!.high - marks[i]!.low }));
+        if (values.json) {
+          out(`${JSON.stringify({ name, partitions: rows })}\n`);
+          return 0;
+        }
+        out(`topic ${name}: ${rows.length} partitions, ${rows.reduce((s, r) => s + r.messages, 0)} messages retained\n`);
+        out(table(["partition", "leader", "replicas", "isr", "low", "high", "messages"], rows.map((r) => [r.partition, r.leader, r.replicas.join(","), r.isr.join(","), r.low, r.high, r.messages])));
+        return 0;
+      }
+      default:
+        throw new UsageError(`topic: unknown action '${action}' (expected create, list or describe)`);
+    }
+  },
+} satisfies Command;
+
+/** A plain aligned text table. */
+export function table(head: string[], rows: (string | number)[][]): string {
+  const cells = [head, ...rows.map((r) => r.map(String))];
+  const w = head.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  return cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ")).join("\n") + "\n";
+}

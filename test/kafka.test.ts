@@ -1,0 +1,251 @@
+import { test, expect, describe, beforeAll, afterAll } from "bun:test";
+import { Producer, MessageBatch, Consumer, Admin, KafkaError, librdkafkaVersion } from "../src/kafka/index.ts";
+import { UsageError } from "../src/cli/errors.ts";
+import { startBroker, uniqueName, type TestBroker } from "./helpers/broker.ts";
+import { produceAll, consumeN, consumeFromAll } from "./helpers/kafka-io.ts";
+
+let broker: TestBroker;
+beforeAll(() => {
+  broker = startBroker({ brokers: 3 });
+});
+afterAll(() => broker.stop());
+
+const quiet = { "log_level": "3" };
+/**
+ * The embedded broker holds a group rejoin (after a member left) for the members' rebalance
+ * timeout, i.e. max.poll.interval.ms (300 s by default): keep it short in tests.
+ */
+const fastGroup = { "session.timeout.ms": "6000", "max.poll.interval.ms": "7000" };
+
+function messages(n: number, prefix = "k") {
+  return Array.from({ length: n }, (_, i) => ({ key: `${prefix}${i % 97}`, value: JSON.stringify({ i, s: "é✓".repeat(i % 5), pad: "x".repeat(i % 200) }) }));
+}
+
+test("librdkafka is loaded and reports its version", () => {
+  expect(librdkafkaVersion()).toMatch(/^\d+\.\d+\.\d+/);
+});
+
+describe("round trip through the embedded broker, per compression codec", () => {
+  for (const codec of ["none", "gzip", "snappy", "lz4", "zstd"]) {
+    test(codec, async () => {
+      const topic = uniqueName(`rt-${codec}`);
+      broker.createTopic(topic, 4);
+      const msgs = messages(3000);
+      const { sent, producer } = await produceAll({ "bootstrap.servers": broker.bootstrap, "compression.type": codec, "linger.ms": "2", ...quiet }, topic, msgs);
+      expect(producer.delivered).toBe(msgs.length);
+      expect(producer.failed).toBe(0);
+      await producer.close();
+      expect(broker.retained(topic)).toBe(msgs.length);
+
+      const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": uniqueName("g"), ...quiet });
+      c.assign([0, 1, 2, 3].map((p) => ({ topic, partition: p, offset: -2 })));
+      const got = await consumeN(c, msgs.length);
+      c.close();
+      expect(got.length).toBe(msgs.length);
+
+      // Every message arrives once, with its key, value, and the partition/offset its report gave.
+      const byPos = new Map(sent.map((s) => [`${s.partition}/${s.offset}`, s]));
+      for (const r of got) {
+        const s = byPos.get(`${r.partition}/${r.offset}`);
+        expect(s).toBeDefined();
+        expect(r.key).toBe(s!.key);
+        expect(r.value).toBe(s!.value);
+        byPos.delete(`${r.partition}/${r.offset}`);
+      }
+      expect(byPos.size).toBe(0);
+      // Keyed partitioning: one key, one partition; offsets per partition are 0..n-1 in order.
+      const partOfKey = new Map<string, number>();
+      for (const r of got) {
+        expect(partOfKey.get(r.key!) ?? r.partition).toBe(r.partition);
+        partOfKey.set(r.key!, r.partition);
+      }
+      for (let p = 0; p < 4; p++) {
+        const offs = got.filter((r) => r.partition === p).map((r) => r.offset);
+        expect(offs).toEqual(offs.map((_, i) => i));
+      }
+    });
+  }
+});
+
+test("null keys and null values survive the round trip", async () => {
+  const topic = uniqueName("nulls");
+  broker.createTopic(topic, 1);
+  const p = new Producer({ "bootstrap.servers": broker.bootstrap, ...quiet });
+  const b = new MessageBatch(10, 1024);
+  b.add(null, new TextEncoder().encode("v-no-key"));
+  b.add(new TextEncoder().encode("k-no-value"), null);
+  expect(p.produceBatch(topic, b)).toBe(2);
+  expect(await p.flush(10_000)).toBe(true);
+  await p.close();
+  const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": uniqueName("g"), ...quiet });
+  c.assign([{ topic, partition: 0, offset: -2 }]);
+  const got = await consumeN(c, 2);
+  c.close();
+  expect(got.map((r) => [r.key, r.value])).toEqual([
+    [null, "v-no-key"],
+    ["k-no-value", null],
+  ]);
+});
+
+test("two consumers in one group split the partitions and see every message exactly once", async () => {
+  const topic = uniqueName("group");
+  broker.createTopic(topic, 6);
+  const msgs = messages(4000);
+  const { producer } = await produceAll({ "bootstrap.servers": broker.bootstrap, "compression.type": "lz4", ...quiet }, topic, msgs);
+  await producer.close();
+  const group = uniqueName("g");
+  const mk = () => new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": group, "auto.offset.reset": "earliest", ...fastGroup, ...quiet });
+  const a = mk();
+  const b = mk();
+  a.subscribe([topic]);
+  b.subscribe([topic]);
+  const [ga, gb] = await consumeFromAll([a, b], msgs.length, 40_000);
+  const pa = new Set(ga!.map((r) => r.partition));
+  const pb = new Set(gb!.map((r) => r.partition));
+  a.close();
+  b.close();
+  expect(ga!.length + gb!.length).toBe(msgs.length);
+  // Both took part; no partition was read by both.
+  expect(ga!.length).toBeGreaterThan(0);
+  expect(gb!.length).toBeGreaterThan(0);
+  for (const p of pa) expect(pb.has(p)).toBe(false);
+  const seen = new Set([...ga!, ...gb!].map((r) => `${r.partition}/${r.offset}`));
+  expect(seen.size).toBe(msgs.length);
+}, 60_000);
+
+test("commit, close, restart: the group resumes after the committed offset", async () => {
+  const topic = uniqueName("resume");
+  broker.createTopic(topic, 1);
+  const msgs = messages(100);
+  const { producer } = await produceAll({ "bootstrap.servers": broker.bootstrap, ...quiet }, topic, msgs);
+  await producer.close();
+  const group = uniqueName("g");
+  const props = { "bootstrap.servers": broker.bootstrap, "group.id": group, "auto.offset.reset": "earliest", ...fastGroup, ...quiet };
+  const c1 = new Consumer(props);
+  c1.subscribe([topic]);
+  const first = await consumeN(c1, 40);
+  expect(first.length).toBeGreaterThanOrEqual(40);
+  const last = first[39]!;
+  c1.commit([{ topic, partition: 0, offset: last.offset + 1 }]);
+  expect(c1.committed([{ topic, partition: 0 }])[0]!.offset).toBe(last.offset + 1);
+  c1.close();
+
+  const c2 = new Consumer(props);
+  c2.subscribe([topic]);
+  const rest = await consumeN(c2, 60);
+  c2.close();
+  expect(rest[0]!.offset).toBe(40);
+  expect(rest.map((r) => r.value)).toEqual(msgs.slice(40).map((m) => m.value));
+}, 30_000);
+
+test("an unknown librdkafka property is a usage error naming it", () => {
+  expect(() => new Producer({ "bootstrap.servers": broker.bootstrap, "no.such.property": "1" })).toThrow(UsageError);
+  expect(() => new Producer({ "bootstrap.servers": broker.bootstrap, "no.such.property": "1" })).toThrow(/no\.such\.property/);
+  expect(() => new Producer({ "bootstrap.servers": broker.bootstrap, "compression.type": "brotli" })).toThrow(/compression\.type/);
+});
+
+test("an unknown topic is a clear error, found without auto-creating it", () => {
+  const admin = new Admin({ "bootstrap.servers": broker.bootstrap, ...quiet });
+  const name = uniqueName("missing");
+  try {
+    expect(() => admin.requireTopic(name, 5000)).toThrow(new RegExp(`topic '${name}' does not exist.*ingest topic create`));
+    // Asking did not create it (the embedded broker auto-creates on per-topic metadata requests).
+    expect(admin.topicExists(name, 5000)).toBeUndefined();
+    broker.createTopic(name, 2);
+    expect(admin.requireTopic(name, 5000).partitions.length).toBe(2);
+  } finally {
+    admin.close();
+  }
+});
+
+test("with every broker down, delivery fails after message.timeout.ms and the error is reported", async () => {
+  const local = startBroker({ brokers: 1, topics: { down: 1 } });
+  try {
+    const p = new Producer({ "bootstrap.servers": local.bootstrap, "message.timeout.ms": "1500", ...quiet });
+    // Warm up metadata so the failure below is the broker's, not a missing topic.
+    const b = new MessageBatch(100, 1 << 14);
+    b.add(null, new TextEncoder().encode("warm"));
+    p.produceBatch("down", b);
+    expect(await p.flush(10_000)).toBe(true);
+    expect(p.delivered).toBe(1);
+    local.cluster.setBrokerDown(1);
+    b.reset();
+    for (let i = 0; i < 50; i++) b.add(null, new TextEncoder().encode(`m${i}`));
+    expect(p.produceBatch("down", b)).toBe(50);
+    expect(await p.flush(15_000)).toBe(true);
+    expect(p.delivered).toBe(1);
+    expect(p.failed).toBe(50);
+    expect(p.failures._MSG_TIMED_OUT).toBe(50);
+    expect(p.firstFailure).toMatch(/timed out/i);
+    await p.close();
+  } finally {
+    local.stop();
+  }
+}, 30_000);
+
+test("QUEUE_FULL is absorbed by polling and retrying, never by dropping", async () => {
+  const topic = uniqueName("qfull");
+  broker.createTopic(topic, 2);
+  const p = new Producer({ "bootstrap.servers": broker.bootstrap, "queue.buffering.max.messages": "100", "linger.ms": "1", ...quiet });
+  const b = new MessageBatch(5000, 1 << 16);
+  for (let i = 0; i < 5000; i++) b.add(null, new TextEncoder().encode(`m${i}`));
+  expect(p.produceBatch(topic, b)).toBe(5000);
+  expect(await p.flush(20_000)).toBe(true);
+  expect(p.delivered).toBe(5000);
+  expect(p.failed).toBe(0);
+  await p.close();
+  expect(broker.retained(topic)).toBe(5000);
+});
+
+test("produce() with headers, and admin metadata/watermarks", async () => {
+  const topic = uniqueName("hdr");
+  broker.createTopic(topic, 3);
+  const p = new Producer({ "bootstrap.servers": broker.bootstrap, ...quiet });
+  p.produce(topic, "key-1", "value-1", { headers: { error: "bad json", "source.offset": "42" } });
+  expect(await p.flush(10_000)).toBe(true);
+  expect(p.delivered).toBe(1);
+  await p.close();
+  const admin = new Admin({ "bootstrap.servers": broker.bootstrap, ...quiet });
+  const md = admin.metadata(5000);
+  admin.close();
+  expect(md.brokers.length).toBe(3);
+  const t = md.topics.find((x) => x.name === topic)!;
+  expect(t.partitions.map((x) => x.id)).toEqual([0, 1, 2]);
+  expect(broker.retained(topic)).toBe(1);
+  // kcat reads the headers back.
+  const out = Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", topic, "-e", "-q", "-f", "%k|%s|%h\n"]).stdout.toString();
+  expect(out.trim()).toBe("key-1|value-1|error=bad json,source.offset=42");
+});
+
+describe("interoperability with kcat (an independent Kafka client)", () => {
+  test("kcat reads what the binding produced", async () => {
+    const topic = uniqueName("to-kcat");
+    broker.createTopic(topic, 3);
+    const msgs = messages(500, "user-");
+    const { producer } = await produceAll({ "bootstrap.servers": broker.bootstrap, "compression.type": "zstd", ...quiet }, topic, msgs);
+    await producer.close();
+    const r = Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", topic, "-e", "-q", "-f", "%k\t%s\n"]);
+    expect(r.exitCode).toBe(0);
+    const lines = r.stdout.toString().trim().split("\n").sort();
+    expect(lines).toEqual(msgs.map((m) => `${m.key}\t${m.value}`).sort());
+  });
+
+  test("the binding reads what kcat produced", async () => {
+    const topic = uniqueName("from-kcat");
+    broker.createTopic(topic, 2);
+    const input = Array.from({ length: 300 }, (_, i) => `key${i}:{"n":${i},"t":"ünïcödé"}`).join("\n") + "\n";
+    const r = Bun.spawnSync(["kcat", "-P", "-b", broker.bootstrap, "-t", topic, "-K:", "-z", "lz4"], { stdin: new TextEncoder().encode(input) });
+    expect(r.exitCode).toBe(0);
+    const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": uniqueName("g"), ...quiet });
+    c.assign([0, 1].map((p) => ({ topic, partition: p, offset: -2 })));
+    const got = await consumeN(c, 300);
+    c.close();
+    expect(got.map((g) => `${g.key}:${g.value}`).sort()).toEqual(input.trim().split("\n").sort());
+  });
+});
+
+test("KafkaError carries the code name and librdkafka's text", () => {
+  const e = new KafkaError(-192, "send");
+  expect(e.codeName).toBe("_MSG_TIMED_OUT");
+  expect(e.message).toMatch(/^send: .*timed out.*\(_MSG_TIMED_OUT\)$/i);
+});
