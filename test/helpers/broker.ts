@@ -1,5 +1,13 @@
 import { MockCluster, Admin } from "../../src/kafka/index.ts";
 
+/**
+ * IMPORTANT for group tests: the embedded broker holds a group REJOIN (after a member left or
+ * was killed) for the members' rebalance timeout = max.poll.interval.ms (300 s by default), and
+ * a killed member stays until session.timeout.ms. Spread these into consumer props in tests
+ * (CLI: -X session.timeout.ms=6000 -X max.poll.interval.ms=7000).
+ */
+export const FAST_GROUP_PROPS = { "session.timeout.ms": "6000", "max.poll.interval.ms": "7000" } as const;
+
 export interface TestBroker {
   bootstrap: string;
   cluster: MockCluster;

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: installs what is missing, builds ./ingest, runs every
+# test (unit, embedded broker, MariaDB/Redis, the real Kafka 0.9 broker), and ends with one line
+# "N passed, N failed". Exit code 0 only when nothing failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+export PATH="$PWD/.tools/node_modules/.bin:$PATH"
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+build_failed=0
+if ! bun run build >"$log" 2>&1; then
+  cat "$log"
+  echo "build failed"
+  build_failed=1
+fi
+
+[[ $build_failed -eq 0 ]] && export INGEST_BIN="$PWD/ingest"
+# bun prints its per-file results and the " N pass / N fail" summary on stderr.
+LOG_LEVEL=${LOG_LEVEL:-error} bun test --timeout 120000 "$@" 2>&1 | tee "$log" | grep -v '^{"level"'
+status=${PIPESTATUS[0]}
+passed=$(grep -E '^ *[0-9]+ pass$' "$log" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -E '^ *[0-9]+ fail$' "$log" | awk '{s+=$1} END {print s+0}')
+errors=$(grep -Ec '^# Unhandled error' "$log")
+failed=$((failed + errors + build_failed))
+if [[ $status -ne 0 && $failed -eq 0 ]]; then failed=1; fi
+echo "${passed} passed, ${failed} failed"
+[[ $failed -eq 0 ]]

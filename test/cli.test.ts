@@ -1,0 +1,131 @@
+import { test, expect } from "bun:test";
+import { mkdtempSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runIngest, spawnIngest } from "./helpers/cli.ts";
+import { kafkaConfig, parseProperties, brokerVersionProps } from "../src/cli/args.ts";
+import { redactConfig, redactUrl } from "../src/observability/log.ts";
+
+const SUBCOMMANDS = ["broker", "topic", "produce", "consume", "serve", "load", "lag", "gen"];
+
+test("--help lists every subcommand and exits 0", async () => {
+  const r = await runIngest(["--help"]);
+  expect(r.code).toBe(0);
+  for (const s of SUBCOMMANDS) expect(r.stdout).toMatch(new RegExp(`^  ${s} `, "m"));
+});
+
+test("--version prints ingest's and librdkafka's versions", async () => {
+  const r = await runIngest(["--version"]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/^ingest \d+\.\d+\.\d+$/m);
+  expect(r.stdout).toMatch(/^librdkafka \d+\.\d+\.\d+$/m);
+});
+
+test("an unknown command, an unknown flag and a bad value are one-line errors with exit 2", async () => {
+  const cases: [string[], RegExp][] = [
+    [["frobnicate"], /^error: unknown command 'frobnicate'/],
+    [["topic", "list", "--bogus"], /^error: unknown option '--bogus'\n$/],
+    [["topic", "list", "-X", "no.such.prop=1"], /^error: unknown librdkafka property 'no.such.prop'\n$/],
+    [["topic", "list", "-X", "compression.type=brotli"], /^error: librdkafka property 'compression.type': .*\n$/],
+    [["topic", "list", "-X", "novalue"], /^error: -X expects key=value, got 'novalue'\n$/],
+    [["broker", "--brokers", "many"], /^error: --brokers: expected an integer, got 'many'\n$/],
+    [["topic", "list", "--log-level", "loud"], /^error: --log-level: 'loud' is not one of/],
+    [["topic", "list", "--kafka-config", "/nonexistent/file"], /^error: --kafka-config: cannot read \/nonexistent\/file: ENOENT\n$/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await runIngest(args);
+    expect({ args, code: r.code }).toEqual({ args, code: 2 });
+    expect(r.stderr).toMatch(re);
+    expect(r.stderr).not.toContain("    at "); // no stack trace
+  }
+});
+
+test("configuration precedence: defaults < properties file < environment < -X < --brokers", () => {
+  const dir = mkdtempSync(join(tmpdir(), "ingest-conf-"));
+  const file = join(dir, "k.properties");
+  writeFileSync(file, "# comment\nbootstrap.servers=file:9092\nsecurity.protocol = SASL_SSL\nsasl.password: s3cret\nlinger.ms=7\n");
+  const saved = process.env.KAFKA_BOOTSTRAP_SERVERS;
+  process.env.KAFKA_BOOTSTRAP_SERVERS = "env:9092";
+  try {
+    expect(kafkaConfig({ "kafka-config": file }, { "linger.ms": "1" })).toMatchObject({ "bootstrap.servers": "env:9092", "linger.ms": "7", "security.protocol": "SASL_SSL", "sasl.password": "s3cret" });
+    expect(kafkaConfig({ "kafka-config": file, X: ["bootstrap.servers=x:1", "linger.ms=9"] })["bootstrap.servers"]).toBe("x:1");
+    expect(kafkaConfig({ "kafka-config": file, X: ["bootstrap.servers=x:1"], brokers: "flag:1" })["bootstrap.servers"]).toBe("flag:1");
+    delete process.env.KAFKA_BOOTSTRAP_SERVERS;
+    expect(kafkaConfig({})["bootstrap.servers"]).toBe("127.0.0.1:9092");
+  } finally {
+    if (saved === undefined) delete process.env.KAFKA_BOOTSTRAP_SERVERS;
+    else process.env.KAFKA_BOOTSTRAP_SERVERS = saved;
+  }
+  expect(parseProperties("a=1\\\n  2\n! c\nb : x=y", "f")).toEqual({ a: "12", b: "x=y" });
+  expect(() => parseProperties("=nokey", "f.properties")).toThrow(/f\.properties:1/);
+});
+
+test("--broker-version 0.9 selects the old-broker protocol settings", () => {
+  expect(brokerVersionProps("0.9.0.1")).toEqual({ "api.version.request": "false", "broker.version.fallback": "0.9.0.1" });
+  expect(kafkaConfig({ "broker-version": "0.9.0.1" })["api.version.request"]).toBe("false");
+  expect(() => brokerVersionProps("nine")).toThrow(/--broker-version/);
+});
+
+test("secrets never reach the logs", () => {
+  expect(redactConfig({ "sasl.password": "hunter2", "ssl.key.password": "k", "sasl.username": "me" })).toEqual({ "sasl.password": "***", "ssl.key.password": "***", "sasl.username": "me" });
+  expect(redactUrl("mysql://root:hunter2@db:3306/app")).toBe("mysql://root:***@db:3306/app");
+  expect(redactUrl("redis://:pw@cache:6379")).toBe("redis://:***@cache:6379");
+});
+
+test("a password in a config file does not appear in debug logs", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ingest-secret-"));
+  const file = join(dir, "k.properties");
+  writeFileSync(file, "sasl.password=TOPSECRET-42\nbootstrap.servers=127.0.0.1:1\n");
+  const r = await runIngest(["topic", "list", "--kafka-config", file, "--timeout-ms", "500", "--log-level", "debug"], { env: { LOG_LEVEL: "debug" } });
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toContain("sasl.password"); // the config was logged...
+  expect(r.stderr).not.toContain("TOPSECRET-42"); // ...without its secret
+});
+
+test("broker: prints and writes its bootstrap servers, creates topics, stops cleanly on SIGTERM", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ingest-broker-"));
+  const file = join(dir, "bootstrap");
+  const p = spawnIngest(["broker", "--brokers", "2", "--topics", "users:3,orders", "--partitions", "5", "--bootstrap-file", file]);
+  const reader = p.stdout.getReader();
+  const { value } = await reader.read();
+  const bootstrap = new TextDecoder().decode(value).trim();
+  expect(bootstrap).toMatch(/^127\.0\.0\.1:\d+,127\.0\.0\.1:\d+$/);
+  expect(readFileSync(file, "utf8").trim()).toBe(bootstrap);
+
+  const list = await runIngest(["topic", "list", "--json", "-b", bootstrap]);
+  expect(list.code).toBe(0);
+  expect(JSON.parse(list.stdout)).toEqual([
+    { name: "orders", partitions: 5 },
+    { name: "users", partitions: 3 },
+  ]);
+  const desc = await runIngest(["topic", "describe", "users", "--json", "-b", bootstrap]);
+  expect(JSON.parse(desc.stdout).partitions.map((x: { partition: number; high: number }) => [x.partition, x.high])).toEqual([
+    [0, 0],
+    [1, 0],
+    [2, 0],
+  ]);
+  const missing = await runIngest(["topic", "describe", "nope", "-b", bootstrap]);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toBe("error: topic 'nope' does not exist\n");
+
+  p.kill("SIGTERM");
+  expect(await p.exited).toBe(0);
+  const stderr = await new Response(p.stderr).text();
+  expect(stderr).toMatch(/in-memory, NOT durable/);
+  expect(stderr).toMatch(/5 MiB/);
+  expect(existsSync(file)).toBe(false);
+}, 30_000);
+
+test("a subcommand that is not built yet says so and exits 2", async () => {
+  const { notBuilt } = await import("../src/commands/not-built.ts");
+  const cmd = notBuilt("example");
+  const write = process.stderr.write;
+  let said = "";
+  process.stderr.write = ((s: string) => ((said += s), true)) as typeof process.stderr.write;
+  try {
+    expect(await cmd.run([])).toBe(2);
+  } finally {
+    process.stderr.write = write;
+  }
+  expect(said).toContain("not built yet");
+});
