@@ -40,14 +40,15 @@ test("an unknown command, an unknown flag and a bad value are one-line errors wi
   }
 });
 
-test("configuration precedence: defaults < properties file < environment < -X < --brokers", () => {
+test("configuration precedence: defaults < environment < properties file < -X < --brokers", () => {
   const dir = mkdtempSync(join(tmpdir(), "ingest-conf-"));
   const file = join(dir, "k.properties");
   writeFileSync(file, "# comment\nbootstrap.servers=file:9092\nsecurity.protocol = SASL_SSL\nsasl.password: s3cret\nlinger.ms=7\n");
   const saved = process.env.KAFKA_BOOTSTRAP_SERVERS;
   process.env.KAFKA_BOOTSTRAP_SERVERS = "env:9092";
   try {
-    expect(kafkaConfig({ "kafka-config": file }, { "linger.ms": "1" })).toMatchObject({ "bootstrap.servers": "env:9092", "linger.ms": "7", "security.protocol": "SASL_SSL", "sasl.password": "s3cret" });
+    expect(kafkaConfig({ "kafka-config": file }, { "linger.ms": "1" })).toMatchObject({ "bootstrap.servers": "file:9092", "linger.ms": "7", "security.protocol": "SASL_SSL", "sasl.password": "s3cret" });
+    expect(kafkaConfig({}, { "linger.ms": "1" })).toMatchObject({ "bootstrap.servers": "env:9092", "linger.ms": "1" });
     expect(kafkaConfig({ "kafka-config": file, X: ["bootstrap.servers=x:1", "linger.ms=9"] })["bootstrap.servers"]).toBe("x:1");
     expect(kafkaConfig({ "kafka-config": file, X: ["bootstrap.servers=x:1"], brokers: "flag:1" })["bootstrap.servers"]).toBe("flag:1");
     delete process.env.KAFKA_BOOTSTRAP_SERVERS;

@@ -25,6 +25,7 @@ export const COMMON_HELP = `Common options:
 
 export const KAFKA_HELP = `Kafka options (flags win over environment, environment over defaults):
   -b, --brokers LIST         bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS; default 127.0.0.1:9092)
+                             precedence, lowest first: defaults, environment, --kafka-config, -X, --brokers
   -X KEY=VALUE               any librdkafka property, repeatable (as kcat)
       --kafka-config FILE    Java-style properties file of librdkafka settings (env KAFKA_CONFIG_FILE),
                              e.g. security.protocol=SASL_SSL, sasl.username=..., sasl.password=...
@@ -83,11 +84,13 @@ export interface KafkaFlagValues {
 }
 
 /**
- * librdkafka properties from, lowest precedence first: the given defaults, the properties file,
- * the environment, -X, then the dedicated flags.
+ * librdkafka properties from, lowest precedence first: the given defaults, the environment
+ * (KAFKA_BOOTSTRAP_SERVERS), the properties file (more specific than a bare bootstrap list),
+ * -X, then the dedicated flags.
  */
 export function kafkaConfig(values: KafkaFlagValues, defaults: Record<string, string> = {}): Record<string, string> {
   const conf: Record<string, string> = { "bootstrap.servers": "127.0.0.1:9092", ...defaults };
+  if (process.env.KAFKA_BOOTSTRAP_SERVERS) conf["bootstrap.servers"] = process.env.KAFKA_BOOTSTRAP_SERVERS;
   const file = values["kafka-config"] ?? process.env.KAFKA_CONFIG_FILE;
   if (file) {
     let text: string;
@@ -98,7 +101,6 @@ export function kafkaConfig(values: KafkaFlagValues, defaults: Record<string, st
     }
     Object.assign(conf, parseProperties(text, file));
   }
-  if (process.env.KAFKA_BOOTSTRAP_SERVERS) conf["bootstrap.servers"] = process.env.KAFKA_BOOTSTRAP_SERVERS;
   const version = values["broker-version"] ?? process.env.KAFKA_BROKER_VERSION;
   if (version) Object.assign(conf, brokerVersionProps(version));
   Object.assign(conf, parseX(values.X));

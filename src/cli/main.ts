@@ -19,6 +19,7 @@ const commands: Record<string, () => Promise<Command>> = {
   load: async () => (await import("../commands/load.ts")).default,
   lag: async () => (await import("../commands/lag.ts")).default,
   gen: async () => (await import("../commands/gen.ts")).default,
+  health: async () => (await import("../commands/health.ts")).default,
 };
 
 const summaries: Record<string, string> = {
@@ -30,6 +31,7 @@ const summaries: Record<string, string> = {
   load: "fixed-rate HTTP load generator for serve",
   lag: "consumer-group lag per partition",
   gen: "generate deterministic users or orders CSV",
+  health: "container health probe: HTTP endpoint, heartbeat file, Kafka reachability",
 };
 
 function usage(): string {
