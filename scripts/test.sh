@@ -17,6 +17,10 @@ if ! bun run build >"$log" 2>&1; then
 fi
 
 [[ $build_failed -eq 0 ]] && export INGEST_BIN="$PWD/ingest"
+# The Dockerfile linter (npm's dockerfile-utils, outside the project's dependencies) runs as a test.
+if bash deploy/lint-dockerfile.sh >/dev/null 2>&1 || [[ -x /tmp/dockerfile-utils-0.16.3/node_modules/.bin/dockerfile-utils ]]; then
+  export DOCKERFILE_UTILS=/tmp/dockerfile-utils-0.16.3/node_modules/.bin/dockerfile-utils
+fi
 # bun prints its per-file results and the " N pass / N fail" summary on stderr.
 LOG_LEVEL=${LOG_LEVEL:-error} bun test --timeout 120000 "$@" 2>&1 | tee "$log" | grep -v '^{"level"'
 status=${PIPESTATUS[0]}
