@@ -8,7 +8,7 @@ BUN_VERSION=$(sed -n 's/.*"packageManager": *"bun@\([^"]*\)".*/\1/p' package.jso
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-apt_pkgs=(librdkafka1 librdkafka-dev kcat avro-bin python3-avro wrk hyperfine docker-compose gcc)
+apt_pkgs=(librdkafka1 librdkafka-dev kcat avro-bin python3-avro python3-snappy wrk hyperfine docker-compose gcc)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

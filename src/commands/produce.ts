@@ -1,4 +1,152 @@
 import type { Command } from "../cli/main.ts";
-import { notBuilt } from "./not-built.ts";
+import { readFileSync } from "node:fs";
+import { parse, kafkaOptions, kafkaConfig, intFlag, choiceFlag, isOldBroker, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { UsageError, IngestError } from "../cli/errors.ts";
+import { DEFAULT_TOPICS } from "../cli/defaults.ts";
+import { parseSchema } from "../csv/schema-rows.ts";
+import { FORMATS } from "../codecs/index.ts";
+import { AVRO_CODECS } from "../codecs/avro-file.ts";
+import { checkCompression } from "../kafka/index.ts";
+import { produce, defaultWorkers, defaultRejectsPath, writeSummaryJson, type ProduceSummary } from "../produce/run.ts";
+import usersSchemaText from "../../data/users.avsc" with { type: "text" };
 
-export default notBuilt("produce") satisfies Command;
+const HELP = `Usage: ingest produce --file users.csv [options]
+
+Reads a CSV (header row, then rows) and, at once, sends every accepted row to Kafka and writes it
+to a JSON file and an Avro object-container file. Column types follow the Avro schema; a row that
+does not convert is rejected into the rejects file with its line number and reason, and the run
+goes on. Waits for every delivery report. Exit 0 only if every accepted row was delivered and
+written; 1 otherwise; 2 for bad usage; 130/143 when stopped by SIGINT/SIGTERM (in-flight messages
+are flushed and the summary is still written).
+
+Options:
+      --file F              the CSV to read (required)
+      --topic T             Kafka topic (default ${DEFAULT_TOPICS.users}); it must exist
+      --key FIELD           message key: this field's value (default id; --key '' for no key)
+      --format F            Kafka value format: ${FORMATS.join("|")} (default json)
+      --json-out F          also write a JSON file: .json = one array, .ndjson/.jsonl = one object per line
+      --avro-out F          also write an Avro object container file
+      --avro-codec C        ${AVRO_CODECS.join("|")} (default deflate)
+      --schema F            Avro schema of the rows (default: the built-in data/users.avsc)
+      --compression C       none|gzip|snappy|lz4|zstd (default lz4)
+      --acks A              all|1|0 (default all)
+      --workers N           parallel workers, each with its own producer (default: cores, ${defaultWorkers()} here)
+      --limit N             stop after N rows (uses one worker)
+      --rejects F           rejects CSV: line,reason,raw (default <input>.rejects.csv; only written if any)
+      --no-kafka            files only
+      --summary-json F      also write the summary as JSON
+      --progress / --no-progress   live progress on stderr (default: only when stderr is a TTY)
+${KAFKA_HELP}
+${COMMON_HELP}
+`;
+
+export default {
+  summary: "read a CSV of users; write JSON, Avro and Kafka at once",
+  async run(argv) {
+    const { values, positionals } = parse(argv, {
+      ...kafkaOptions,
+      file: { type: "string", short: "f" },
+      topic: { type: "string", short: "t" },
+      key: { type: "string" },
+      format: { type: "string" },
+      "json-out": { type: "string" },
+      "avro-out": { type: "string" },
+      "avro-codec": { type: "string" },
+      schema: { type: "string" },
+      compression: { type: "string" },
+      acks: { type: "string" },
+      workers: { type: "string" },
+      limit: { type: "string" },
+      rejects: { type: "string" },
+      "no-kafka": { type: "boolean" },
+      "summary-json": { type: "string" },
+      progress: { type: "boolean" },
+      "no-progress": { type: "boolean" },
+    });
+    if (values.help) return process.stdout.write(HELP), 0;
+    if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    if (!values.file) throw new UsageError("--file is required (the CSV to read)");
+    const format = choiceFlag("format", values.format, FORMATS) ?? "json";
+    const avroCodec = choiceFlag("avro-codec", values["avro-codec"], AVRO_CODECS) ?? "deflate";
+    const compression = checkCompression(values.compression ?? "lz4");
+    const acks = choiceFlag("acks", values.acks, ["all", "1", "0", "-1"] as const) ?? "all";
+    const workers = intFlag("workers", values.workers, 1, 256) ?? defaultWorkers();
+    const limit = intFlag("limit", values.limit, 0) ?? Infinity;
+    let schemaText = usersSchemaText;
+    if (values.schema) {
+      try {
+        schemaText = readFileSync(values.schema, "utf8");
+      } catch (e) {
+        throw new IngestError(`--schema: cannot read ${values.schema}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+    const schema = parseSchema(schemaText, values.schema ?? "data/users.avsc");
+    let kafka: Record<string, string> | null = null;
+    if (!values["no-kafka"]) {
+      kafka = kafkaConfig(values, { "compression.type": compression, acks });
+      if (isOldBroker(kafka) && kafka["compression.type"] === "zstd") {
+        throw new UsageError(`--compression zstd: the broker version ${kafka["broker.version.fallback"]} does not support zstd (Kafka 2.1+); use lz4, snappy or gzip`);
+      }
+    } else if (values.format || values.compression || values.acks) {
+      // Not an error, but say that Kafka options do nothing here.
+      process.stderr.write("note: --no-kafka: --format/--compression/--acks have no effect\n");
+    }
+    const progress = values["no-progress"] ? false : values.progress ? true : process.stderr.isTTY === true;
+
+    const stop: { signal: NodeJS.Signals | null; onStop?: () => void } = { signal: null };
+    const onSignal = (s: NodeJS.Signals) => {
+      if (stop.signal) return;
+      stop.signal = s;
+      process.stderr.write(`\n${s}: stopping: no more rows are read; flushing what is in flight\n`);
+      stop.onStop?.();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    let summary: ProduceSummary;
+    try {
+      summary = await produce(
+        {
+          file: values.file,
+          schema,
+          topic: values.topic ?? DEFAULT_TOPICS.users,
+          key: values.key === "" ? null : (values.key ?? "id"),
+          format,
+          kafka,
+          jsonOut: values["json-out"] ?? null,
+          avroOut: values["avro-out"] ?? null,
+          avroCodec,
+          rejects: values.rejects ?? defaultRejectsPath(values.file),
+          workers,
+          limit,
+          progress,
+        },
+        stop,
+      );
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+    if (values["summary-json"]) writeSummaryJson(values["summary-json"], summary);
+    process.stderr.write(formatSummary(summary));
+    if (summary.stopped_by_signal) return summary.stopped_by_signal === "SIGINT" ? 130 : 143;
+    return summary.ok ? 0 : 1;
+  },
+} satisfies Command;
+
+function formatSummary(s: ProduceSummary): string {
+  const n = (x: number) => x.toLocaleString("en-US");
+  const lines = [
+    `produce ${s.ok ? "OK" : s.stopped_by_signal ? `STOPPED (${s.stopped_by_signal})` : "FAILED"}: ${s.file}${s.topic ? ` -> topic ${s.topic}` : ""} (${s.workers} worker${s.workers > 1 ? "s" : ""})`,
+    `  rows read ${n(s.rows_read)}, accepted ${n(s.rows_accepted)}, rejected ${n(s.rows_rejected)}${s.rejects_file ? ` (see ${s.rejects_file})` : ""}, empty lines skipped ${n(s.empty_lines_skipped)}`,
+  ];
+  if (s.topic) {
+    lines.push(`  kafka: delivered ${n(s.messages_delivered)}, failed ${n(s.messages_failed)}${s.messages_failed ? ` ${JSON.stringify(s.failures)}: ${s.first_failure}` : ""}`);
+    lines.push(`  bytes: ${n(s.value_bytes)} of values${s.wire_bytes !== undefined ? `, ${n(s.wire_bytes)} sent to brokers (compressed, with framing)` : ""}`);
+  }
+  if (s.json_records !== null) lines.push(`  json file: ${n(s.json_records)} records`);
+  if (s.avro_records !== null) lines.push(`  avro file: ${n(s.avro_records)} records`);
+  lines.push(
+    `  time: ${s.seconds.total}s total (setup ${s.seconds.setup}s, read+send ${s.seconds.read_and_send}s, delivery wait ${s.seconds.delivery_wait}s, files ${s.seconds.files}s); ${n(s.messages_per_second)} msg/s`,
+  );
+  return `${lines.join("\n")}\n`;
+}

@@ -318,6 +318,14 @@ export class Producer extends Client {
     return rdk().rd_kafka_outq_len(this.rk);
   }
 
+  /** Destroy topic handles, then the client (callers flush first). */
+  override destroy(): void {
+    if (this.isDestroyed) return;
+    for (const t of this.topics.values()) rdk().rd_kafka_topic_destroy(t);
+    this.topics.clear();
+    super.destroy();
+  }
+
   /** Flush (bounded), purge what is left as failed, and destroy the handle. */
   async close(timeoutMs = 30_000): Promise<void> {
     if (this.isDestroyed) return;
@@ -326,8 +334,6 @@ export class Producer extends Client {
       rdk().rd_kafka_purge(this.rk, 0x1 | 0x2); // queued + in-flight: their reports arrive as _PURGE_*
       this.flushSync(5_000);
     }
-    for (const t of this.topics.values()) rdk().rd_kafka_topic_destroy(t);
-    this.topics.clear();
     this.destroy();
   }
 }

@@ -1,0 +1,10 @@
+/**
+ * Where a Bun Worker entry lives. From sources, next to the module (src/<rel>); in the compiled
+ * executable, `bun build --compile` embeds each extra entrypoint under /$bunfs/root/<rel minus
+ * src/>, which `new Worker("./<rel>")` resolves. Every worker entry must be listed in the
+ * package.json "build" script.
+ */
+export function workerUrl(rel: `${string}/${string}.ts`): string {
+  const compiled = import.meta.path.startsWith("/$bunfs/") || import.meta.path.startsWith("B:/~BUN/");
+  return compiled ? `./${rel}` : new URL(`../${rel}`, import.meta.url).href;
+}

@@ -1,0 +1,55 @@
+/**
+ * A one-line live progress bar on stderr, only when stderr is a TTY (never in pipes or logs).
+ * Callers report absolute counts; rendering is throttled to ~10 per second.
+ */
+export class Progress {
+  private readonly enabled: boolean;
+  private readonly started = performance.now();
+  private last = 0;
+  private drawn = false;
+
+  constructor(
+    private readonly label: string,
+    private readonly total: number | undefined,
+    private readonly unit = "rows",
+    enabled = process.stderr.isTTY === true,
+  ) {
+    this.enabled = enabled;
+  }
+
+  update(done: number, extra = ""): void {
+    if (!this.enabled) return;
+    const now = performance.now();
+    if (now - this.last < 100) return;
+    this.last = now;
+    this.draw(done, extra, now);
+  }
+
+  private draw(done: number, extra: string, now: number): void {
+    const secs = (now - this.started) / 1000;
+    const rate = secs > 0 ? done / secs : 0;
+    let bar = "";
+    let eta = "";
+    if (this.total && this.total > 0) {
+      const frac = Math.min(1, done / this.total);
+      const width = 24;
+      const full = Math.round(frac * width);
+      bar = `[${"#".repeat(full)}${"-".repeat(width - full)}] ${(frac * 100).toFixed(0).padStart(3)}% `;
+      if (rate > 0 && frac < 1) eta = ` ETA ${formatSeconds((this.total - done) / rate)}`;
+    }
+    process.stderr.write(`\r\x1b[2K${this.label} ${bar}${done.toLocaleString()} ${this.unit}, ${Math.round(rate).toLocaleString()}/s${eta}${extra ? ` ${extra}` : ""}`);
+    this.drawn = true;
+  }
+
+  /** Clear the line so the summary starts clean. */
+  done(): void {
+    if (this.enabled && this.drawn) process.stderr.write("\r\x1b[2K");
+  }
+}
+
+export function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return "?";
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const m = Math.floor(s / 60);
+  return `${m}m${Math.round(s - m * 60)}s`;
+}

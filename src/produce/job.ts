@@ -1,0 +1,49 @@
+import type { ByteRange } from "../csv/reader.ts";
+import type { AvroRecordSchema } from "../csv/schema-rows.ts";
+import type { AvroFileCodec } from "../codecs/avro-file.ts";
+import type { Format } from "../codecs/index.ts";
+
+/** What one produce worker does: one byte range of the CSV into Kafka and its file parts. */
+export interface ProduceJob {
+  index: number;
+  file: string;
+  range: ByteRange;
+  header: string[];
+  schema: AvroRecordSchema;
+  key: string | null;
+  format: Format;
+  topic: string;
+  /** librdkafka properties, or null with --no-kafka. */
+  kafka: Record<string, string> | null;
+  jsonPart: { path: string; ndjson: boolean } | null;
+  avroPart: { path: string; codec: AvroFileCodec; sync: Uint8Array } | null;
+  rejectsPart: string;
+  limit: number;
+  /** Shared counters: see COUNTER below. */
+  counters: SharedArrayBuffer;
+}
+
+/** Slots of the shared Float64Array each worker updates (read by the main thread for progress). */
+export const COUNTER = { rows: 0, rejected: 1, delivered: 2, failed: 3, bytesRead: 4, stop: 5, SIZE: 6 } as const;
+
+export interface WorkerStats {
+  index: number;
+  rows: number;
+  accepted: number;
+  rejected: number;
+  skipped: number;
+  enqueued: number;
+  delivered: number;
+  failed: number;
+  failures: Record<string, number>;
+  firstFailure?: string;
+  valueBytes: number;
+  jsonRecords: number;
+  avroRecords: number;
+  readSendMs: number;
+  deliveryWaitMs: number;
+  stopped: boolean;
+  /** librdkafka's last statistics: bytes sent to brokers (after compression, with protocol framing). */
+  txBytes?: number;
+  error?: string;
+}

@@ -1,0 +1,265 @@
+import { openSync, closeSync, rmSync, readSync, fstatSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { basename } from "node:path";
+import { readHeader, splitRanges } from "../csv/split.ts";
+import { RowConverter, type AvroRecordSchema } from "../csv/schema-rows.ts";
+import { avroHeader, newSyncMarker, type AvroFileCodec } from "../codecs/avro-file.ts";
+import type { Format } from "../codecs/index.ts";
+import { Admin, THROUGHPUT_DEFAULTS } from "../kafka/index.ts";
+import { writeAll } from "../gen/write.ts";
+import { IngestError } from "../cli/errors.ts";
+import { log } from "../observability/log.ts";
+import { Progress } from "../observability/progress.ts";
+import { workerUrl } from "../cli/workers.ts";
+import { COUNTER, type ProduceJob, type WorkerStats } from "./job.ts";
+
+export interface ProduceOptions {
+  file: string;
+  schema: AvroRecordSchema;
+  topic: string;
+  key: string | null;
+  format: Format;
+  kafka: Record<string, string> | null;
+  jsonOut: string | null;
+  avroOut: string | null;
+  avroCodec: AvroFileCodec;
+  rejects: string;
+  workers: number;
+  limit: number;
+  progress: boolean;
+}
+
+export interface ProduceSummary {
+  file: string;
+  topic: string | null;
+  workers: number;
+  rows_read: number;
+  rows_accepted: number;
+  rows_rejected: number;
+  empty_lines_skipped: number;
+  messages_delivered: number;
+  messages_failed: number;
+  failures: Record<string, number>;
+  first_failure?: string;
+  value_bytes: number;
+  wire_bytes?: number;
+  json_records: number | null;
+  avro_records: number | null;
+  rejects_file: string | null;
+  seconds: { total: number; setup: number; read_and_send: number; delivery_wait: number; files: number };
+  messages_per_second: number;
+  stopped_by_signal: string | null;
+  ok: boolean;
+}
+
+/** Where parts of the output files go while workers write them. */
+function partPath(out: string, i: number): string {
+  return `${out}.part${i}`;
+}
+
+/**
+ * The produce job: validate inputs (nothing is sent if the header, schema or topic is wrong),
+ * split the CSV at record boundaries, run one worker per range (each with its own producer),
+ * then assemble the JSON, Avro and rejects files from the workers' parts, in input order.
+ */
+export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals | null; onStop?: () => void }): Promise<ProduceSummary> {
+  const t0 = performance.now();
+  const head = readHeader(o.file);
+  if (!head) throw new IngestError(`${o.file} is empty: expected a header row`);
+  const conv = new RowConverter(o.schema, head.fields); // validates the header against the schema
+  if (conv.ignoredColumns.length) log.warn({ columns: conv.ignoredColumns }, "CSV columns not in the schema are ignored");
+  if (o.key !== null && !o.schema.fields.some((f) => f.name === o.key)) {
+    throw new IngestError(`--key: '${o.key}' is not a field of schema ${o.schema.name} (fields: ${o.schema.fields.map((f) => f.name).join(", ")})`);
+  }
+  if (o.kafka) {
+    const admin = new Admin(o.kafka);
+    try {
+      admin.requireTopic(o.topic, 10_000);
+    } finally {
+      admin.close();
+    }
+  }
+  const workers = o.limit < Infinity ? 1 : Math.max(1, o.workers);
+  const ranges = splitRanges(o.file, workers, head.dataStart, head.dataFirstLine);
+  const sync = newSyncMarker();
+  const ndjson = o.jsonOut !== null && /\.(ndjson|jsonl)$/i.test(o.jsonOut);
+  const counters = ranges.map(() => new SharedArrayBuffer(8 * COUNTER.SIZE));
+  const jobs: ProduceJob[] = ranges.map((range, i) => ({
+    index: i,
+    file: o.file,
+    range,
+    header: head.fields,
+    schema: o.schema,
+    key: o.key,
+    format: o.format,
+    topic: o.topic,
+    kafka: o.kafka ? { ...THROUGHPUT_DEFAULTS, "queue.buffering.max.messages": "200000", "queue.buffering.max.kbytes": "262144", "statistics.interval.ms": "100", ...o.kafka, "client.id": `ingest-produce-${i}` } : null,
+    jsonPart: o.jsonOut ? { path: partPath(o.jsonOut, i), ndjson } : null,
+    avroPart: o.avroOut ? { path: partPath(o.avroOut, i), codec: o.avroCodec, sync } : null,
+    rejectsPart: partPath(o.rejects, i),
+    limit: o.limit,
+    counters: counters[i]!,
+  }));
+  const setupMs = performance.now() - t0;
+  log.info({ file: o.file, workers: jobs.length, topic: o.kafka ? o.topic : null, format: o.format }, "produce started");
+
+  stop.onStop = () => {
+    for (const c of counters) new Float64Array(c)[COUNTER.stop] = 1;
+  };
+  const totalBytes = fileSizeOf(o.file) - head.dataStart;
+  const progress = new Progress("produce", totalBytes, "bytes", o.progress);
+  const timer = setInterval(() => {
+    let bytes = 0;
+    let rows = 0;
+    let delivered = 0;
+    for (const c of counters) {
+      const f = new Float64Array(c);
+      bytes += f[COUNTER.bytesRead]!;
+      rows += f[COUNTER.rows]!;
+      delivered += f[COUNTER.delivered]!;
+    }
+    progress.update(bytes, `| ${rows.toLocaleString()} rows, ${delivered.toLocaleString()} delivered`);
+  }, 100);
+
+  let results: WorkerStats[];
+  try {
+    // Always in workers, even for one range: the main thread stays free for progress and signals.
+    results = await Promise.all(jobs.map(runInWorker));
+  } finally {
+    clearInterval(timer);
+    progress.done();
+  }
+
+  const tFiles = performance.now();
+  const jsonRecords = o.jsonOut ? assemble(o.jsonOut, jobs.length, ndjson ? "" : "[\n", ndjson ? "" : ",\n", ndjson ? "" : "\n]\n", ndjson ? undefined : (i) => results[i]!.jsonRecords > 0) : null;
+  if (o.avroOut) assemble(o.avroOut, jobs.length, avroHeader(o.schema, o.avroCodec, sync), "", "", undefined);
+  const rejected = results.reduce((s, r) => s + r.rejected, 0);
+  let rejectsFile: string | null = null;
+  if (rejected > 0) {
+    assemble(o.rejects, jobs.length, "line,reason,raw\n", "", "", undefined);
+    rejectsFile = o.rejects;
+  } else for (let i = 0; i < jobs.length; i++) rmSync(partPath(o.rejects, i), { force: true });
+  const filesMs = performance.now() - tFiles;
+  void jsonRecords;
+
+  const sum = (f: (r: WorkerStats) => number) => results.reduce((s, r) => s + f(r), 0);
+  const failures: Record<string, number> = {};
+  for (const r of results) for (const [k, v] of Object.entries(r.failures)) failures[k] = (failures[k] ?? 0) + v;
+  const total = (performance.now() - t0) / 1000;
+  const accepted = sum((r) => r.accepted);
+  const delivered = sum((r) => r.delivered);
+  const failed = sum((r) => r.failed);
+  const wire = results.every((r) => r.txBytes !== undefined) ? sum((r) => r.txBytes ?? 0) : undefined;
+  const summary: ProduceSummary = {
+    file: o.file,
+    topic: o.kafka ? o.topic : null,
+    workers: jobs.length,
+    rows_read: sum((r) => r.rows),
+    rows_accepted: accepted,
+    rows_rejected: rejected,
+    empty_lines_skipped: sum((r) => r.skipped),
+    messages_delivered: delivered,
+    messages_failed: failed,
+    failures,
+    first_failure: results.find((r) => r.firstFailure)?.firstFailure,
+    value_bytes: sum((r) => r.valueBytes),
+    wire_bytes: o.kafka ? wire : undefined,
+    json_records: o.jsonOut ? sum((r) => r.jsonRecords) : null,
+    avro_records: o.avroOut ? sum((r) => r.avroRecords) : null,
+    rejects_file: rejectsFile,
+    seconds: {
+      total: round(total),
+      setup: round(setupMs / 1000),
+      read_and_send: round(Math.max(...results.map((r) => r.readSendMs)) / 1000),
+      delivery_wait: round(Math.max(...results.map((r) => r.deliveryWaitMs)) / 1000),
+      files: round(filesMs / 1000),
+    },
+    messages_per_second: Math.round((o.kafka ? delivered : accepted) / total),
+    stopped_by_signal: stop.signal,
+    ok: false,
+  };
+  // Success: every accepted row delivered (when sending) and written to every file asked for.
+  summary.ok =
+    failed === 0 &&
+    (!o.kafka || delivered === accepted) &&
+    (!o.jsonOut || summary.json_records === accepted) &&
+    (!o.avroOut || summary.avro_records === accepted) &&
+    stop.signal === null;
+  return summary;
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+function fileSizeOf(path: string): number {
+  const fd = openSync(path, "r");
+  try {
+    return fstatSync(fd).size;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function runInWorker(job: ProduceJob): Promise<WorkerStats> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(workerUrl("produce/worker.ts"));
+    w.onmessage = (ev: MessageEvent<{ ok: boolean; stats?: WorkerStats; error?: string; stack?: string }>) => {
+      w.terminate();
+      if (ev.data.ok) resolve(ev.data.stats!);
+      else {
+        log.debug({ stack: ev.data.stack }, "produce worker failed");
+        reject(new IngestError(`produce worker ${job.index}: ${ev.data.error}`));
+      }
+    };
+    w.onerror = (e) => reject(new IngestError(`produce worker ${job.index} crashed: ${e.message}`));
+    w.postMessage(job);
+  });
+}
+
+/**
+ * Concatenate the parts 0..n-1 of `out` into `out` with a prefix, separators between non-empty
+ * parts, and a suffix; remove the parts. Streams through a fixed buffer.
+ */
+function assemble(out: string, n: number, prefix: string | Uint8Array, sep: string, suffix: string, nonEmpty: ((i: number) => boolean) | undefined): number {
+  const fd = openSync(out, "w");
+  const buf = new Uint8Array(4 << 20);
+  let parts = 0;
+  try {
+    writeAll(fd, prefix);
+    for (let i = 0; i < n; i++) {
+      const p = partPath(out, i);
+      const pfd = openSync(p, "r");
+      try {
+        const size = fstatSync(pfd).size;
+        if (size === 0 || (nonEmpty && !nonEmpty(i))) continue;
+        if (parts++ > 0 && sep) writeAll(fd, sep);
+        for (let pos = 0; pos < size; ) {
+          const k = readSync(pfd, buf, 0, buf.length, pos);
+          if (k <= 0) break;
+          writeAll(fd, buf.subarray(0, k));
+          pos += k;
+        }
+      } finally {
+        closeSync(pfd);
+        rmSync(p, { force: true });
+      }
+    }
+    writeAll(fd, suffix);
+  } finally {
+    closeSync(fd);
+  }
+  return parts;
+}
+
+export function defaultWorkers(): number {
+  return availableParallelism();
+}
+
+export function defaultRejectsPath(file: string): string {
+  return `${basename(file).replace(/\.csv$/i, "")}.rejects.csv`;
+}
+
+export function writeSummaryJson(path: string, s: ProduceSummary): void {
+  writeFileSync(path, `${JSON.stringify(s, null, 2)}\n`);
+}

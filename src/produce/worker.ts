@@ -1,0 +1,172 @@
+/// <reference lib="webworker" />
+/**
+ * One produce worker: reads its byte range of the CSV, converts rows by the schema, and sends
+ * each accepted row to Kafka (its own producer, batched) and to its parts of the JSON and Avro
+ * files. Rows are encoded once per format and copied, not re-encoded, where formats agree.
+ * The loop is synchronous; the main thread stops it through a shared counter, not a message.
+ */
+import { openSync, closeSync } from "node:fs";
+import { readRecords } from "../csv/reader.ts";
+import { RowConverter } from "../csv/schema-rows.ts";
+import { makeCodec } from "../codecs/index.ts";
+import { AvroBlockWriter } from "../codecs/avro-file.ts";
+import { Producer, MessageBatch } from "../kafka/index.ts";
+import { writeAll } from "../gen/write.ts";
+import { COUNTER, type ProduceJob, type WorkerStats } from "./job.ts";
+
+const enc = new TextEncoder();
+
+export function runJob(job: ProduceJob): WorkerStats {
+  const c = new Float64Array(job.counters);
+  const stats: WorkerStats = {
+    index: job.index, rows: 0, accepted: 0, rejected: 0, skipped: 0, enqueued: 0, delivered: 0, failed: 0,
+    failures: {}, valueBytes: 0, jsonRecords: 0, avroRecords: 0, readSendMs: 0, deliveryWaitMs: 0, stopped: false,
+  };
+  const conv = new RowConverter(job.schema, job.header);
+  const codec = makeCodec(job.format, job.schema);
+  const producer = job.kafka ? new Producer(job.kafka) : null;
+  const batch = new MessageBatch(10_000, 4 << 20);
+  const jsonFd = job.jsonPart ? openSync(job.jsonPart.path, "w") : -1;
+  const avroFd = job.avroPart ? openSync(job.avroPart.path, "w") : -1;
+  const rejectsFd = openSync(job.rejectsPart, "w");
+  const avro = job.avroPart ? new AvroBlockWriter(job.schema, avroFd, job.avroPart.codec, job.avroPart.sync) : null;
+  const sep = job.jsonPart?.ndjson ? "\n" : ",\n";
+  const keyField = job.key;
+  const sendJson = job.format === "json" && job.kafka !== null;
+  // The JSON file part is filled with the bytes already encoded for Kafka (no second encode).
+  let jsonBuf = new Uint8Array(jsonFd >= 0 ? 2 << 20 : 0);
+  let jsonUsed = 0;
+  const sepBytes = enc.encode(sep);
+  const appendJson = (bytes: Uint8Array) => {
+    const need = jsonUsed + sepBytes.length + bytes.length;
+    if (need > jsonBuf.length) {
+      writeAll(jsonFd, jsonBuf.subarray(0, jsonUsed));
+      jsonUsed = 0;
+      if (sepBytes.length + bytes.length > jsonBuf.length) jsonBuf = new Uint8Array(2 * (sepBytes.length + bytes.length));
+    }
+    if (stats.jsonRecords++ > 0) {
+      jsonBuf.set(sepBytes, jsonUsed);
+      jsonUsed += sepBytes.length;
+    }
+    jsonBuf.set(bytes, jsonUsed);
+    jsonUsed += bytes.length;
+  };
+  let rejects = "";
+  const t0 = performance.now();
+
+  const send = () => {
+    if (!producer || batch.count === 0) return;
+    stats.enqueued += producer.produceBatch(job.topic, batch);
+    producer.poll(0);
+    batch.reset();
+    c[COUNTER.delivered] = producer.delivered;
+    c[COUNTER.failed] = producer.failed;
+  };
+
+  try {
+    outer: for (const chunk of readRecords(job.file, job.range)) {
+      stats.skipped += chunk.skipped;
+      for (const r of chunk.records) {
+        if (stats.rows >= job.limit) break outer;
+        stats.rows++;
+        const rec = r.error ?? conv.convert(r.fields);
+        if (typeof rec === "string") {
+          stats.rejected++;
+          rejects += `${r.line},${csvQuote(rec)},${csvQuote(r.raw())}\n`;
+          continue;
+        }
+        stats.accepted++;
+        const text = sendJson || jsonFd >= 0 ? JSON.stringify(rec) : "";
+        avro?.append(rec);
+        if (jsonFd >= 0 && !(producer && sendJson)) appendJson(enc.encode(text));
+        if (producer) {
+          const kv = keyField === null ? null : rec[keyField];
+          const key = kv === null || kv === undefined ? "" : String(kv);
+          batch.ensure(key.length * 3 + (sendJson ? text.length * 3 : 4096));
+          const keyOff = batch.used;
+          const keyLen = kv === null || kv === undefined ? -1 : enc.encodeInto(key, batch.data.subarray(keyOff)).written;
+          const valOff = keyOff + Math.max(0, keyLen);
+          let valLen: number;
+          if (sendJson) valLen = enc.encodeInto(text, batch.data.subarray(valOff)).written;
+          else {
+            while ((valLen = codec.encodeInto(rec, batch.data, valOff)) < 0) batch.ensure(batch.data.length);
+          }
+          batch.used = valOff + valLen;
+          batch.commit(keyOff, keyLen, valOff, valLen);
+          if (jsonFd >= 0 && sendJson) appendJson(batch.data.subarray(valOff, valOff + valLen));
+          stats.valueBytes += valLen;
+          if (batch.full || batch.used > 3 << 20) send();
+        }
+      }
+      c[COUNTER.rows] = stats.rows;
+      c[COUNTER.rejected] = stats.rejected;
+      c[COUNTER.bytesRead] = chunk.bytesRead;
+      if (rejects.length > 1 << 16) {
+        writeAll(rejectsFd, rejects);
+        rejects = "";
+      }
+      if (c[COUNTER.stop]) {
+        stats.stopped = true;
+        break;
+      }
+    }
+    send();
+    stats.readSendMs = performance.now() - t0;
+    if (jsonUsed) writeAll(jsonFd, jsonBuf.subarray(0, jsonUsed));
+    if (rejects) writeAll(rejectsFd, rejects);
+    avro?.flush();
+    stats.jsonRecords = jsonFd >= 0 ? stats.jsonRecords : 0;
+    stats.avroRecords = avro?.records ?? 0;
+    if (producer) {
+      const t1 = performance.now();
+      // Every enqueued message gets a report: delivered, or failed after message.timeout.ms.
+      while (producer.inFlight > 0) {
+        producer.poll(100);
+        c[COUNTER.delivered] = producer.delivered;
+        c[COUNTER.failed] = producer.failed;
+      }
+      stats.deliveryWaitMs = performance.now() - t1;
+      // One more statistics event, so the byte count includes the last batches.
+      const statsBefore = producer.lastStats;
+      for (let i = 0; i < 3 && producer.lastStats === statsBefore; i++) producer.poll(100);
+      stats.delivered = producer.delivered;
+      stats.failed = producer.failed;
+      Object.assign(stats.failures, producer.failures);
+      stats.firstFailure = producer.firstFailure;
+      stats.txBytes = txBytes(producer.lastStats);
+    }
+  } finally {
+    if (jsonFd >= 0) closeSync(jsonFd);
+    if (avroFd >= 0) closeSync(avroFd);
+    closeSync(rejectsFd);
+    producer?.destroy();
+  }
+  c[COUNTER.delivered] = stats.delivered;
+  return stats;
+}
+
+function csvQuote(s: string): string {
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function txBytes(stats: string | undefined): number | undefined {
+  if (!stats) return undefined;
+  try {
+    const s = JSON.parse(stats) as { brokers?: Record<string, { txbytes?: number; nodeid?: number }> };
+    return Object.values(s.brokers ?? {}).reduce((n, b) => n + ((b.nodeid ?? -1) >= 0 ? (b.txbytes ?? 0) : 0), 0);
+  } catch {
+    return undefined;
+  }
+}
+
+// Worker entry: run one job, post its stats (or the error) and exit.
+declare const self: Worker;
+if (typeof self !== "undefined" && !Bun.isMainThread) {
+  self.onmessage = (ev: MessageEvent<ProduceJob>) => {
+    try {
+      self.postMessage({ ok: true, stats: runJob(ev.data) });
+    } catch (e) {
+      self.postMessage({ ok: false, error: (e as Error).message, stack: (e as Error).stack });
+    }
+  };
+}
