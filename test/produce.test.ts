@@ -1,0 +1,241 @@
+import { test, expect, describe, beforeAll, afterAll } from "bun:test";
+import Papa from "papaparse";
+import avro from "avsc";
+import { inflateRawSync } from "node:zlib";
+import { mkdtempSync, writeFileSync, readFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Consumer } from "../src/kafka/index.ts";
+import { makeCodec } from "../src/codecs/index.ts";
+import { startBroker, uniqueName, type TestBroker } from "./helpers/broker.ts";
+import { runIngest, spawnIngest } from "./helpers/cli.ts";
+import usersSchemaText from "../data/users.avsc" with { type: "text" };
+
+const schema = JSON.parse(usersSchemaText);
+const dir = mkdtempSync(join(tmpdir(), "ingest-produce-"));
+const ROWS = 3000;
+const csvPath = join(dir, "users.csv");
+let broker: TestBroker;
+
+/** The oracle: papaparse plus the schema's types written out by hand, independent of RowConverter. */
+function expectedRows(path: string): Record<string, unknown>[] {
+  const rows = Papa.parse<Record<string, string>>(readFileSync(path, "utf8"), { header: true, skipEmptyLines: true }).data;
+  return rows.map((r) => ({
+    id: Number(r.id), first_name: r.first_name, last_name: r.last_name, email: r.email, age: Number(r.age),
+    country: r.country, city: r.city, signup_ts: Number(r.signup_ts), is_active: r.is_active === "true",
+    score: Number(r.score), phone: r.phone === "" ? null : r.phone,
+  }));
+}
+
+beforeAll(async () => {
+  broker = startBroker({ brokers: 3 });
+  const g = await runIngest(["gen", "users", "--rows", String(ROWS), "--out", csvPath, "--seed", "5"]);
+  expect(g.code).toBe(0);
+});
+afterAll(() => broker.stop());
+
+async function readTopic(topic: string, partitions: number, want: number) {
+  const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": uniqueName("g"), "log_level": "3" });
+  c.assign(Array.from({ length: partitions }, (_, p) => ({ topic, partition: p, offset: -2 })));
+  const out: { key: string | null; value: Uint8Array }[] = [];
+  const deadline = Date.now() + 20_000;
+  while (out.length < want && Date.now() < deadline) {
+    const b = c.consume(5000);
+    for (let i = 0; i < b.count; i++) {
+      out.push({
+        key: b.keyLen[i]! < 0 ? null : new TextDecoder().decode(b.data.subarray(b.keyStart[i]!, b.keyStart[i]! + b.keyLen[i]!)),
+        value: b.data.slice(b.valStart[i]!, b.valStart[i]! + b.valLen[i]!),
+      });
+    }
+    if (b.count === 0) await Bun.sleep(10);
+  }
+  // Nothing more than expected arrives.
+  await Bun.sleep(200);
+  out.push(...Array.from({ length: c.consume(5000).count }, () => ({ key: "EXTRA", value: new Uint8Array() })));
+  c.close();
+  return out;
+}
+
+describe("produce round trips through the embedded broker", () => {
+  const cases: [string, string][] = [
+    ["json", "none"], ["json", "gzip"], ["json", "snappy"], ["json", "lz4"], ["json", "zstd"],
+    ["avro", "lz4"], ["msgpack", "zstd"],
+  ];
+  for (const [format, compression] of cases) {
+    test(`${format} values, ${compression} compression: every row once, keyed by id, decoding to the row`, async () => {
+      const topic = uniqueName(`u-${format}-${compression}`);
+      broker.createTopic(topic, 4);
+      const summaryPath = join(dir, `${topic}.summary.json`);
+      const r = await runIngest(["produce", "--file", csvPath, "--topic", topic, "--format", format, "--compression", compression, "-b", broker.bootstrap, "--workers", "2", "--summary-json", summaryPath]);
+      expect(r.stderr).toContain("produce OK");
+      expect(r.code).toBe(0);
+      const summary = JSON.parse(readFileSync(summaryPath, "utf8"));
+      expect(summary).toMatchObject({ rows_read: ROWS, rows_accepted: ROWS, rows_rejected: 0, messages_delivered: ROWS, messages_failed: 0, ok: true });
+      expect(broker.retained(topic)).toBe(ROWS);
+
+      const got = await readTopic(topic, 4, ROWS);
+      expect(got.length).toBe(ROWS);
+      const codec = makeCodec(format, schema);
+      const byId = new Map<number, Record<string, unknown>>();
+      for (const m of got) {
+        const v = codec.decode(m.value);
+        expect(m.key).toBe(String(v.id));
+        expect(byId.has(v.id as number)).toBe(false);
+        byId.set(v.id as number, v);
+      }
+      for (const row of expectedRows(csvPath)) expect(byId.get(row.id as number)).toEqual(row);
+    }, 60_000);
+  }
+});
+
+describe("file outputs decode back to the same rows", () => {
+  test("JSON array and NDJSON", async () => {
+    const arr = join(dir, "out.json");
+    const nd = join(dir, "out.ndjson");
+    expect((await runIngest(["produce", "--file", csvPath, "--no-kafka", "--json-out", arr, "--workers", "3"])).code).toBe(0);
+    expect((await runIngest(["produce", "--file", csvPath, "--no-kafka", "--json-out", nd, "--workers", "2"])).code).toBe(0);
+    const expected = expectedRows(csvPath);
+    expect(JSON.parse(readFileSync(arr, "utf8"))).toEqual(expected);
+    const lines = readFileSync(nd, "utf8").trimEnd().split("\n");
+    expect(lines.map((l) => JSON.parse(l))).toEqual(expected);
+  }, 30_000);
+
+  for (const codec of ["deflate", "snappy", "null"]) {
+    test(`Avro container (${codec}): avsc, Debian's python3-avro and avrocat read every row`, async () => {
+      const out = join(dir, `out-${codec}.avro`);
+      const r = await runIngest(["produce", "--file", csvPath, "--no-kafka", "--avro-out", out, "--avro-codec", codec, "--workers", "3"]);
+      expect(r.code).toBe(0);
+      const expected = expectedRows(csvPath);
+      // avsc
+      const viaAvsc: unknown[] = [];
+      await new Promise<void>((res, rej) => {
+        avro.createFileDecoder(out, { codecs: { null: (b: Buffer, cb: (e: Error | null, b?: Buffer) => void) => cb(null, b), deflate: (b: Buffer, cb: (e: Error | null, b?: Buffer) => void) => cb(null, inflateRawSync(b)), snappy: (buf: Buffer, cb: (e: Error | null, b?: Buffer) => void) => import("../src/codecs/snappy.ts").then((m) => cb(null, Buffer.from(m.snappyUncompress(buf.subarray(0, buf.length - 4))))) } } as never)
+          .on("data", (d: unknown) => viaAvsc.push(d))
+          .on("end", () => res())
+          .on("error", rej);
+      });
+      expect(JSON.parse(JSON.stringify(viaAvsc))).toEqual(expected);
+      // The reference Python implementation (Debian python3-avro; snappy needs python3-snappy).
+      const py = Bun.spawnSync(["/usr/bin/python3", "-c", "import sys, json, avro.datafile, avro.io\nr = avro.datafile.DataFileReader(open(sys.argv[1], 'rb'), avro.io.DatumReader())\nprint(json.dumps([x for x in r], default=lambda d: round(d.timestamp() * 1000)))", out]);
+      expect(py.stderr.toString()).toBe("");
+      expect(JSON.parse(py.stdout.toString())).toEqual(expected);
+      // The reference C implementation's reader (Debian avro-bin).
+      const cat = Bun.spawnSync(["avrocat", out]);
+      expect(cat.exitCode).toBe(0);
+      const catRows = cat.stdout.toString().trim().split("\n");
+      expect(catRows.length).toBe(ROWS);
+      const first = JSON.parse(catRows[0]!);
+      expect(first.id).toBe(expected[0]!.id);
+      expect(first.email).toBe(expected[0]!.email);
+    }, 30_000);
+  }
+});
+
+// Rejected rows never stop a run and are not failures (exit 0 means every ACCEPTED row was
+// delivered and written); the summary and the rejects file carry them.
+describe("malformed input: every row accepted or rejected with its line and reason", () => {
+  const H = "id,first_name,last_name,email,age,country,city,signup_ts,is_active,score,phone";
+  const ok = (id: number) => `${id},Ann,Lee,a${id}@x.test,30,FR,Paris,1700000000000,true,1.5,`;
+  const cases: { name: string; text: string | Uint8Array; code: number; accepted?: number; rejected?: number; reasons?: RegExp[]; stderr?: RegExp }[] = [
+    { name: "unterminated quote", text: `${H}\n${ok(1)}\n2,"Ann,Lee,a@x,30,FR,P,1,true,1,\n${ok(3)}\n`, code: 0, accepted: 2, rejected: 1, reasons: [/unterminated quoted field/] },
+    { name: "extra column", text: `${H}\n${ok(1)},extra\n${ok(2)}\n`, code: 0, accepted: 1, rejected: 1, reasons: [/expected 11 columns, found 12/] },
+    { name: "missing column", text: `${H}\n1,Ann,Lee\n${ok(2)}\n`, code: 0, accepted: 1, rejected: 1, reasons: [/expected 11 columns, found 3/] },
+    { name: "bad integer", text: `${H}\n${ok(1).replace(",30,", ",thirty,")}\n${ok(2)}\n`, code: 0, accepted: 1, rejected: 1, reasons: [/field 'age': expected an integer.*got 'thirty'/] },
+    { name: "empty lines are skipped, not rejected", text: `${H}\n\n${ok(1)}\n\n\n${ok(2)}\n`, code: 0, accepted: 2, rejected: 0 },
+    { name: "UTF-8 BOM", text: `\uFEFF${H}\n${ok(1)}\n`, code: 0, accepted: 1, rejected: 0 },
+    { name: "CRLF line endings", text: `${H}\r\n${ok(1)}\r\n${ok(2)}\r\n`, code: 0, accepted: 2, rejected: 0 },
+    { name: "huge field", text: `${H}\n${ok(1).replace("Ann", "A".repeat((1 << 20) + 5))}\n${ok(2)}\n`, code: 0, accepted: 1, rejected: 1, reasons: [/field 'first_name': value too large/] },
+    { name: "non-UTF-8 bytes", text: Buffer.concat([Buffer.from(`${H}\n${ok(1)}\n1,`), Buffer.from([0xff, 0xfe]), Buffer.from(`,Lee,a@x.test,30,FR,P,1,true,1,\n`)]), code: 0, accepted: 1, rejected: 1, reasons: [/invalid UTF-8/] },
+    { name: "duplicate header", text: `${H},id\n${ok(1)},1\n`, code: 1, stderr: /names column 'id' twice/ },
+    { name: "empty file", text: "", code: 1, stderr: /is empty: expected a header row/ },
+    { name: "header only", text: `${H}\n`, code: 0, accepted: 0, rejected: 0 },
+    { name: "header missing a required field", text: "id,first_name\n1,Ann\n", code: 1, stderr: /lacks required field\(s\) last_name, email/ },
+    { name: "garbage after a closing quote", text: `${H}\n1,"Ann"x,Lee,a@x,30,FR,P,1,true,1,\n${ok(2)}\n`, code: 0, accepted: 1, rejected: 1, reasons: [/after a closing quote/] },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const sub = mkdtempSync(join(dir, "bad-"));
+      const file = join(sub, "in.csv");
+      writeFileSync(file, c.text);
+      const rejects = join(sub, "rejects.csv");
+      const summaryPath = join(sub, "s.json");
+      const r = await runIngest(["produce", "--file", file, "--no-kafka", "--json-out", join(sub, "o.ndjson"), "--rejects", rejects, "--summary-json", summaryPath]);
+      expect(r.code).toBe(c.code);
+      if (c.stderr) {
+        expect(r.stderr).toMatch(c.stderr);
+        expect(existsSync(summaryPath)).toBe(false); // nothing ran
+        return;
+      }
+      const s = JSON.parse(readFileSync(summaryPath, "utf8"));
+      expect(s.rows_accepted).toBe(c.accepted!);
+      expect(s.rows_rejected).toBe(c.rejected!);
+      expect(s.rows_read).toBe(c.accepted! + c.rejected!);
+      const written = readFileSync(join(sub, "o.ndjson"), "utf8").split("\n").filter(Boolean).length;
+      expect(written).toBe(c.accepted!);
+      if (c.rejected) {
+        const rej = Papa.parse<string[]>(readFileSync(rejects, "utf8").trim(), { skipEmptyLines: true }).data;
+        expect(rej[0]).toEqual(["line", "reason", "raw"]);
+        expect(rej.length - 1).toBe(c.rejected);
+        c.reasons!.forEach((re, i) => expect(rej[i + 1]![1]!).toMatch(re));
+        expect(Number(rej[1]![0])).toBeGreaterThan(1);
+      } else {
+        expect(existsSync(rejects)).toBe(false);
+      }
+    }, 30_000);
+  }
+
+  test("line numbers in the rejects file are the input's", async () => {
+    const sub = mkdtempSync(join(dir, "lines-"));
+    const file = join(sub, "in.csv");
+    writeFileSync(file, `${H}\n${ok(1)}\n2,"multi\nline",Lee,a@x,30,FR,P,1,true,1,\n\n4,Ann,Lee,a@x,notanumber,FR,P,1,true,1,\n`);
+    const r = await runIngest(["produce", "--file", file, "--no-kafka", "--rejects", join(sub, "r.csv")]);
+    expect(r.code).toBe(0);
+    const rej = Papa.parse<string[]>(readFileSync(join(sub, "r.csv"), "utf8").trim()).data;
+    expect(rej.slice(1).map((x) => x[0])).toEqual(["6"]);
+  });
+});
+
+test("SIGTERM mid-run: exit 143, a truthful summary, and every reported-delivered row is in the topic", async () => {
+  const big = join(dir, "big.csv");
+  expect((await runIngest(["gen", "users", "--rows", "400000", "--out", big])).code).toBe(0);
+  const topic = uniqueName("sigterm");
+  broker.createTopic(topic, 24);
+  const summaryPath = join(dir, "sigterm.json");
+  const p = spawnIngest(["produce", "--file", big, "--topic", topic, "-b", broker.bootstrap, "--workers", "2", "--summary-json", summaryPath]);
+  await Bun.sleep(700);
+  p.kill("SIGTERM");
+  const code = await p.exited;
+  const stderr = await new Response(p.stderr).text();
+  expect(stderr).toMatch(/SIGTERM: stopping/);
+  expect(code).toBe(143);
+  const s = JSON.parse(readFileSync(summaryPath, "utf8"));
+  expect(s.stopped_by_signal).toBe("SIGTERM");
+  expect(s.rows_read).toBeLessThan(400000);
+  expect(s.messages_failed).toBe(0);
+  expect(s.messages_delivered).toBe(s.rows_accepted);
+  expect(broker.retained(topic)).toBe(s.messages_delivered);
+}, 60_000);
+
+test("a topic that does not exist stops the run before anything is sent", async () => {
+  const r = await runIngest(["produce", "--file", csvPath, "--topic", uniqueName("nope"), "-b", broker.bootstrap]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/^error: topic '.*' does not exist/m);
+});
+
+test("gen is deterministic: same seed, same bytes; another seed, other bytes", async () => {
+  const a = await runIngest(["gen", "users", "--rows", "500", "--seed", "9"]);
+  const b = await runIngest(["gen", "users", "--rows", "500", "--seed", "9"]);
+  const c = await runIngest(["gen", "users", "--rows", "500", "--seed", "10"]);
+  expect(a.stdout).toBe(b.stdout);
+  expect(a.stdout).not.toBe(c.stdout);
+  expect(a.stdout.trim().split("\n").length).toBe(501);
+  const o = await runIngest(["gen", "orders", "--rows", "5", "--customers", "10"]);
+  const rows = Papa.parse<Record<string, string>>(o.stdout, { header: true, skipEmptyLines: true }).data;
+  expect(rows.length).toBe(5);
+  for (const r of rows) {
+    expect(Number(r.customer_id)).toBeGreaterThanOrEqual(1);
+    expect(Number(r.customer_id)).toBeLessThanOrEqual(10);
+    expect(r.product_id).toMatch(/^P\d{4}$/);
+    expect(r.order_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  }
+});
