@@ -195,6 +195,32 @@ describe("malformed input: every row accepted or rejected with its line and reas
   });
 });
 
+test("--input ndjson sends each line byte for byte, keyed by the scanned field; a line without it is rejected", async () => {
+  const nd = join(dir, "pre.ndjson");
+  expect((await runIngest(["produce", "--file", csvPath, "--no-kafka", "--json-out", nd, "--workers", "3"])).code).toBe(0);
+  const lines = readFileSync(nd, "utf8").trimEnd().split("\n");
+  expect(lines.length).toBe(ROWS);
+  const withBad = join(dir, "pre-bad.ndjson");
+  writeFileSync(withBad, `${lines.join("\n")}\n{"no_id":1}\n`);
+  const topic = uniqueName("nd");
+  broker.createTopic(topic, 3);
+  const summaryPath = join(dir, "nd.json");
+  const r = await runIngest(["produce", "--file", withBad, "--topic", topic, "-b", broker.bootstrap, "--workers", "2", "--rejects", join(dir, "nd-rejects.csv"), "--summary-json", summaryPath]);
+  expect(r.code).toBe(0);
+  expect(JSON.parse(readFileSync(summaryPath, "utf8"))).toMatchObject({ rows_read: ROWS + 1, rows_accepted: ROWS, rows_rejected: 1, messages_delivered: ROWS });
+  const rej = Papa.parse<string[]>(readFileSync(join(dir, "nd-rejects.csv"), "utf8").trim()).data;
+  expect(rej[1]).toEqual([String(ROWS + 1), "key field 'id' not found", '{"no_id":1}']);
+  const got = await readTopic(topic, 3, ROWS);
+  expect(got.length).toBe(ROWS);
+  const sent = new Set(lines);
+  for (const m of got) {
+    const v = new TextDecoder().decode(m.value);
+    expect(sent.delete(v)).toBe(true);
+    expect(m.key).toBe(String(JSON.parse(v).id));
+  }
+  expect(sent.size).toBe(0);
+}, 60_000);
+
 test("SIGTERM mid-run: exit 143, a truthful summary, and every reported-delivered row is in the topic", async () => {
   const big = join(dir, "big.csv");
   expect((await runIngest(["gen", "users", "--rows", "400000", "--out", big])).code).toBe(0);

@@ -11,6 +11,7 @@ import { produce, defaultWorkers, defaultRejectsPath, writeSummaryJson, type Pro
 import usersSchemaText from "../../data/users.avsc" with { type: "text" };
 
 const HELP = `Usage: ingest produce --file users.csv [options]
+       ingest produce --file messages.ndjson --input ndjson [options]
 
 Reads a CSV (header row, then rows) and, at once, sends every accepted row to Kafka and writes it
 to a JSON file and an Avro object-container file. Column types follow the Avro schema; a row that
@@ -19,8 +20,13 @@ goes on. Waits for every delivery report. Exit 0 only if every accepted row was 
 written; 1 otherwise; 2 for bad usage; 130/143 when stopped by SIGINT/SIGTERM (in-flight messages
 are flushed and the summary is still written).
 
+With --input ndjson, each non-empty line of the file is one message value, sent byte for byte
+(pre-encoded: no parsing, no schema); the key is the value of field --key, found by a scan of the
+line (a line without it is rejected). Use it to replay data as fast as the producer goes.
+
 Options:
-      --file F              the CSV to read (required)
+      --file F              the file to read (required)
+      --input I             csv|ndjson (default: ndjson for .ndjson/.jsonl files, else csv)
       --topic T             Kafka topic (default ${DEFAULT_TOPICS.users}); it must exist
       --key FIELD           message key: this field's value (default id; --key '' for no key)
       --format F            Kafka value format: ${FORMATS.join("|")} (default json)
@@ -46,6 +52,7 @@ export default {
     const { values, positionals } = parse(argv, {
       ...kafkaOptions,
       file: { type: "string", short: "f" },
+      input: { type: "string" },
       topic: { type: "string", short: "t" },
       key: { type: "string" },
       format: { type: "string" },
@@ -67,6 +74,10 @@ export default {
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     if (!values.file) throw new UsageError("--file is required (the CSV to read)");
     const format = choiceFlag("format", values.format, FORMATS) ?? "json";
+    const input = choiceFlag("input", values.input, ["csv", "ndjson"] as const) ?? (/\.(ndjson|jsonl)$/i.test(values.file) ? "ndjson" : "csv");
+    if (input === "ndjson" && (format !== "json" || values["avro-out"] || values.schema)) {
+      throw new UsageError("--input ndjson sends lines as they are: --format other than json, --avro-out and --schema need --input csv");
+    }
     const avroCodec = choiceFlag("avro-codec", values["avro-codec"], AVRO_CODECS) ?? "deflate";
     const compression = checkCompression(values.compression ?? "lz4");
     const acks = choiceFlag("acks", values.acks, ["all", "1", "0", "-1"] as const) ?? "all";
@@ -107,6 +118,7 @@ export default {
       summary = await produce(
         {
           file: values.file,
+          input,
           schema,
           topic: values.topic ?? DEFAULT_TOPICS.users,
           key: values.key === "" ? null : (values.key ?? "id"),

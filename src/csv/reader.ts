@@ -25,7 +25,7 @@ const lenientUtf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: false })
  * an LF byte, which never occurs inside a multi-byte UTF-8 sequence, so text decodes cleanly.
  * Records with invalid UTF-8 come back with `error` set. A leading BOM is dropped.
  */
-export function* readRecords(path: string, range: ByteRange, chunkBytes = 4 << 20): Generator<RecordChunk> {
+export function* readRecords(path: string, range: ByteRange, chunkBytes = 1 << 20): Generator<RecordChunk> {
   let fd: number;
   try {
     fd = openSync(path, "r");

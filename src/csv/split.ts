@@ -16,7 +16,9 @@ export function splitRanges(path: string, n: number, dataStart: number, dataFirs
   const fd = openSync(path, "r");
   try {
     const size = fstatSync(fd).size;
-    if (n <= 1 || size - dataStart < 1 << 20) return [{ start: dataStart, end: size, firstLine: dataFirstLine }];
+    // Ranges under 64 KiB are not worth a worker.
+    n = Math.min(n, Math.floor((size - dataStart) / (64 << 10)));
+    if (n <= 1) return [{ start: dataStart, end: size, firstLine: dataFirstLine }];
     const targets = Array.from({ length: n - 1 }, (_, i) => dataStart + Math.floor(((size - dataStart) * (i + 1)) / n));
     const bounds: { at: number; line: number }[] = [];
     const buf = new Uint8Array(chunkBytes);

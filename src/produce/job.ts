@@ -7,6 +7,8 @@ import type { Format } from "../codecs/index.ts";
 export interface ProduceJob {
   index: number;
   file: string;
+  /** csv: parse and convert by the schema; ndjson: send each line as it is (pre-encoded). */
+  input: "csv" | "ndjson";
   range: ByteRange;
   header: string[];
   schema: AvroRecordSchema;

@@ -11,10 +11,12 @@ import { IngestError } from "../cli/errors.ts";
 import { log } from "../observability/log.ts";
 import { Progress } from "../observability/progress.ts";
 import { workerUrl } from "../cli/workers.ts";
+import { splitLines } from "./lines.ts";
 import { COUNTER, type ProduceJob, type WorkerStats } from "./job.ts";
 
 export interface ProduceOptions {
   file: string;
+  input: "csv" | "ndjson";
   schema: AvroRecordSchema;
   topic: string;
   key: string | null;
@@ -64,11 +66,14 @@ function partPath(out: string, i: number): string {
  */
 export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals | null; onStop?: () => void }): Promise<ProduceSummary> {
   const t0 = performance.now();
-  const head = readHeader(o.file);
+  fileSizeOf(o.file); // a clear error when it cannot be read
+  const head = o.input === "csv" ? readHeader(o.file) : { fields: [], dataStart: 0, dataFirstLine: 1 };
   if (!head) throw new IngestError(`${o.file} is empty: expected a header row`);
-  const conv = new RowConverter(o.schema, head.fields); // validates the header against the schema
-  if (conv.ignoredColumns.length) log.warn({ columns: conv.ignoredColumns }, "CSV columns not in the schema are ignored");
-  if (o.key !== null && !o.schema.fields.some((f) => f.name === o.key)) {
+  if (o.input === "csv") {
+    const conv = new RowConverter(o.schema, head.fields); // validates the header against the schema
+    if (conv.ignoredColumns.length) log.warn({ columns: conv.ignoredColumns }, "CSV columns not in the schema are ignored");
+  }
+  if (o.input === "csv" && o.key !== null && !o.schema.fields.some((f) => f.name === o.key)) {
     throw new IngestError(`--key: '${o.key}' is not a field of schema ${o.schema.name} (fields: ${o.schema.fields.map((f) => f.name).join(", ")})`);
   }
   if (o.kafka) {
@@ -80,13 +85,14 @@ export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals 
     }
   }
   const workers = o.limit < Infinity ? 1 : Math.max(1, o.workers);
-  const ranges = splitRanges(o.file, workers, head.dataStart, head.dataFirstLine);
+  const ranges = o.input === "csv" ? splitRanges(o.file, workers, head.dataStart, head.dataFirstLine) : splitLines(o.file, workers);
   const sync = newSyncMarker();
   const ndjson = o.jsonOut !== null && /\.(ndjson|jsonl)$/i.test(o.jsonOut);
   const counters = ranges.map(() => new SharedArrayBuffer(8 * COUNTER.SIZE));
   const jobs: ProduceJob[] = ranges.map((range, i) => ({
     index: i,
     file: o.file,
+    input: o.input,
     range,
     header: head.fields,
     schema: o.schema,
@@ -131,7 +137,12 @@ export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals 
   }
 
   const tFiles = performance.now();
-  const jsonRecords = o.jsonOut ? assemble(o.jsonOut, jobs.length, ndjson ? "" : "[\n", ndjson ? "" : ",\n", ndjson ? "" : "\n]\n", ndjson ? undefined : (i) => results[i]!.jsonRecords > 0) : null;
+  // Parts hold records separated, not terminated: join them with the separator (skipping
+  // empty parts) and close the file. NDJSON ends with a newline when it has records.
+  const anyJson = results.some((r) => r.jsonRecords > 0);
+  const jsonRecords = o.jsonOut
+    ? assemble(o.jsonOut, jobs.length, ndjson ? "" : "[\n", ndjson ? "\n" : ",\n", ndjson ? (anyJson ? "\n" : "") : "\n]\n", (i) => results[i]!.jsonRecords > 0)
+    : null;
   if (o.avroOut) assemble(o.avroOut, jobs.length, avroHeader(o.schema, o.avroCodec, sync), "", "", undefined);
   const rejected = results.reduce((s, r) => s + r.rejected, 0);
   let rejectsFile: string | null = null;
@@ -193,7 +204,12 @@ function round(x: number): number {
 }
 
 function fileSizeOf(path: string): number {
-  const fd = openSync(path, "r");
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (e) {
+    throw new IngestError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
   try {
     return fstatSync(fd).size;
   } finally {

@@ -13,15 +13,129 @@ import { AvroBlockWriter } from "../codecs/avro-file.ts";
 import { Producer, MessageBatch } from "../kafka/index.ts";
 import { writeAll } from "../gen/write.ts";
 import { COUNTER, type ProduceJob, type WorkerStats } from "./job.ts";
+import { forEachLine, findJsonField } from "./lines.ts";
 
 const enc = new TextEncoder();
 
 export function runJob(job: ProduceJob): WorkerStats {
-  const c = new Float64Array(job.counters);
-  const stats: WorkerStats = {
-    index: job.index, rows: 0, accepted: 0, rejected: 0, skipped: 0, enqueued: 0, delivered: 0, failed: 0,
+  return job.input === "ndjson" ? runLines(job) : runCsv(job);
+}
+
+function newStats(index: number): WorkerStats {
+  return {
+    index, rows: 0, accepted: 0, rejected: 0, skipped: 0, enqueued: 0, delivered: 0, failed: 0,
     failures: {}, valueBytes: 0, jsonRecords: 0, avroRecords: 0, readSendMs: 0, deliveryWaitMs: 0, stopped: false,
   };
+}
+
+/** Wait for every delivery report, then read the final counts and wire bytes into `stats`. */
+function awaitDeliveries(producer: Producer, stats: WorkerStats, c: Float64Array): void {
+  const t1 = performance.now();
+  // Every enqueued message gets a report: delivered, or failed after message.timeout.ms.
+  while (producer.inFlight > 0) {
+    producer.poll(100);
+    c[COUNTER.delivered] = producer.delivered;
+    c[COUNTER.failed] = producer.failed;
+  }
+  stats.deliveryWaitMs = performance.now() - t1;
+  // One more statistics event, so the byte count includes the last batches.
+  const statsBefore = producer.lastStats;
+  for (let i = 0; i < 3 && producer.lastStats === statsBefore; i++) producer.poll(100);
+  stats.delivered = producer.delivered;
+  stats.failed = producer.failed;
+  Object.assign(stats.failures, producer.failures);
+  stats.firstFailure = producer.firstFailure;
+  stats.txBytes = txBytes(producer.lastStats);
+}
+
+/**
+ * Pre-encoded lines (NDJSON): each non-empty line is one message value, byte for byte; the key
+ * is the value of field --key found by a scan (no JSON parse). A line without it is rejected.
+ */
+function runLines(job: ProduceJob): WorkerStats {
+  const c = new Float64Array(job.counters);
+  const stats = newStats(job.index);
+  const producer = job.kafka ? new Producer(job.kafka) : null;
+  const batch = new MessageBatch(10_000, 4 << 20);
+  const jsonFd = job.jsonPart ? openSync(job.jsonPart.path, "w") : -1;
+  const rejectsFd = openSync(job.rejectsPart, "w");
+  const pattern = job.key === null ? null : enc.encode(`${JSON.stringify(job.key)}:`);
+  const sep = enc.encode(job.jsonPart?.ndjson ? "\n" : ",\n");
+  let json = new Uint8Array(jsonFd >= 0 ? 2 << 20 : 0);
+  let jsonUsed = 0;
+  let rejects = "";
+  const t0 = performance.now();
+  const send = () => {
+    if (!producer || batch.count === 0) return;
+    stats.enqueued += producer.produceBatch(job.topic, batch);
+    producer.poll(0);
+    batch.reset();
+    c[COUNTER.delivered] = producer.delivered;
+  };
+  try {
+    forEachLine(
+      job.file,
+      job.range,
+      (buf, from, to, line) => {
+        if (stats.rows >= job.limit) return false;
+        stats.rows++;
+        let key: [number, number] | null = null;
+        if (pattern) {
+          key = findJsonField(buf, from, to, pattern);
+          if (!key) {
+            stats.rejected++;
+            const raw = new TextDecoder().decode(buf.subarray(from, Math.min(to, from + 1000)));
+            rejects += `${line},${csvQuote(`key field '${job.key}' not found`)},${csvQuote(raw)}\n`;
+            return;
+          }
+        }
+        stats.accepted++;
+        stats.valueBytes += to - from;
+        if (jsonFd >= 0) {
+          const need = jsonUsed + sep.length + (to - from);
+          if (need > json.length) {
+            writeAll(jsonFd, json.subarray(0, jsonUsed));
+            jsonUsed = 0;
+            if (sep.length + (to - from) > json.length) json = new Uint8Array(2 * (sep.length + to - from));
+          }
+          if (stats.jsonRecords++ > 0) {
+            json.set(sep, jsonUsed);
+            jsonUsed += sep.length;
+          }
+          json.set(buf.subarray(from, to), jsonUsed);
+          jsonUsed += to - from;
+        }
+        if (producer) {
+          batch.add(key ? buf.subarray(key[0], key[1]) : null, buf.subarray(from, to));
+          if (batch.full || batch.used > 3 << 20) send();
+        }
+      },
+      (bytesRead) => {
+        c[COUNTER.rows] = stats.rows;
+        c[COUNTER.rejected] = stats.rejected;
+        c[COUNTER.bytesRead] = bytesRead;
+        if (c[COUNTER.stop]) {
+          stats.stopped = true;
+          return false;
+        }
+      },
+    );
+    send();
+    stats.readSendMs = performance.now() - t0;
+    if (jsonUsed) writeAll(jsonFd, json.subarray(0, jsonUsed));
+    if (rejects) writeAll(rejectsFd, rejects);
+    if (producer) awaitDeliveries(producer, stats, c);
+  } finally {
+    if (jsonFd >= 0) closeSync(jsonFd);
+    closeSync(rejectsFd);
+    producer?.destroy();
+  }
+  return stats;
+}
+
+function runCsv(job: ProduceJob): WorkerStats {
+  const c = new Float64Array(job.counters);
+  const stats = newStats(job.index);
   const conv = new RowConverter(job.schema, job.header);
   const codec = makeCodec(job.format, job.schema);
   const producer = job.kafka ? new Producer(job.kafka) : null;
@@ -117,24 +231,7 @@ export function runJob(job: ProduceJob): WorkerStats {
     avro?.flush();
     stats.jsonRecords = jsonFd >= 0 ? stats.jsonRecords : 0;
     stats.avroRecords = avro?.records ?? 0;
-    if (producer) {
-      const t1 = performance.now();
-      // Every enqueued message gets a report: delivered, or failed after message.timeout.ms.
-      while (producer.inFlight > 0) {
-        producer.poll(100);
-        c[COUNTER.delivered] = producer.delivered;
-        c[COUNTER.failed] = producer.failed;
-      }
-      stats.deliveryWaitMs = performance.now() - t1;
-      // One more statistics event, so the byte count includes the last batches.
-      const statsBefore = producer.lastStats;
-      for (let i = 0; i < 3 && producer.lastStats === statsBefore; i++) producer.poll(100);
-      stats.delivered = producer.delivered;
-      stats.failed = producer.failed;
-      Object.assign(stats.failures, producer.failures);
-      stats.firstFailure = producer.firstFailure;
-      stats.txBytes = txBytes(producer.lastStats);
-    }
+    if (producer) awaitDeliveries(producer, stats, c);
   } finally {
     if (jsonFd >= 0) closeSync(jsonFd);
     if (avroFd >= 0) closeSync(avroFd);

@@ -1,0 +1,270 @@
+/**
+ * MySQL / MariaDB store (mysql2/promise pool).
+ *
+ * users: one multi-row INSERT ... ON DUPLICATE KEY UPDATE per chunk of rows (VALUES() rather
+ * than the 8.0.19 row alias, which MariaDB does not parse).
+ * orders: one transaction per batch: look up which order ids exist, lock the batch's products
+ * (FOR UPDATE, in key order so concurrent consumers cannot deadlock on each other's lock order),
+ * decide every order in offset order in memory, insert the new orders with their status, and apply
+ * one aggregated, guarded decrement per product. Placeholders everywhere (mysql2 escapes the
+ * values client side for query(), which lets one statement carry thousands of rows).
+ */
+import { createPool, type Pool, type PoolConnection } from "mysql2/promise";
+import { IngestError } from "../cli/errors.ts";
+import { log, redactUrl } from "../observability/log.ts";
+import { SinkError, describeError, mysqlError } from "./errors.ts";
+import { migrateMysql } from "./migrate.ts";
+import { chunks, decideOrders, distinct, seedProducts } from "./orders-logic.ts";
+import { DEFAULT_INITIAL_STOCK, type Order, type OrderBatchResult, type Product, type Store, type StoreOptions, type User } from "./types.ts";
+
+export interface MysqlSinkOptions extends StoreOptions {
+  /** mysql://user:pass@host:3306/database */
+  url: string;
+  /** Pool size. Default 4. */
+  poolSize?: number;
+  /** Per-statement timeout, so a silent network (no RST) fails the batch instead of hanging. Default 30 s. */
+  queryTimeoutMs?: number;
+  /** Default 5 s. */
+  connectTimeoutMs?: number;
+}
+
+const USER_COLS = "id, first_name, last_name, email, age, country, city, signup_ts, is_active, score, phone";
+const UPSERT_USERS =
+  `INSERT INTO users (${USER_COLS}) VALUES ? ON DUPLICATE KEY UPDATE ` +
+  USER_COLS.split(", ").slice(1).map((c) => `${c} = VALUES(${c})`).join(", ");
+const ORDER_COLS = "order_id, customer_id, product_id, quantity, amount, currency, created_at, status, reason, processed_at";
+const PRODUCT_COLS = "product_id, name, price, stock, version, updated_at";
+
+/** Transient conflicts worth an immediate retry of the whole transaction. */
+const RACE_CODES = new Set(["ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT", "ER_DUP_ENTRY"]);
+
+export function userRow(u: User): unknown[] {
+  return [u.id, u.first_name, u.last_name, u.email, u.age, u.country, u.city, u.signup_ts, u.is_active ? 1 : 0, u.score, u.phone ?? null];
+}
+
+export function toUser(r: Record<string, unknown>): User {
+  return {
+    id: Number(r.id), first_name: String(r.first_name), last_name: String(r.last_name), email: String(r.email), age: Number(r.age),
+    country: String(r.country), city: String(r.city), signup_ts: Number(r.signup_ts), is_active: Boolean(Number(r.is_active)),
+    score: Number(r.score), phone: r.phone === null || r.phone === undefined ? null : String(r.phone),
+  };
+}
+
+export function toProduct(r: Record<string, unknown>): Product {
+  return {
+    product_id: String(r.product_id), name: String(r.name), price: Number(r.price), stock: Number(r.stock),
+    version: Number(r.version), updated_at: Number(r.updated_at),
+  };
+}
+
+export class MysqlSink implements Store {
+  readonly name = "mysql" as const;
+  readonly target: string;
+  private pool: Pool | undefined;
+  private readonly chunkRows: number;
+  private readonly timeout: number;
+
+  constructor(private readonly opts: MysqlSinkOptions) {
+    this.target = redactUrl(opts.url);
+    this.chunkRows = opts.chunkRows ?? 2000;
+    this.timeout = opts.queryTimeoutMs ?? 30_000;
+    // 11 placeholders per user row; a statement holds at most 65,535.
+    if (!(this.chunkRows >= 1 && this.chunkRows <= 5000)) throw new IngestError(`mysql: chunkRows must be 1..5000, got ${this.chunkRows}`);
+  }
+
+  async start(): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(this.opts.url);
+    } catch {
+      throw new IngestError(`mysql: '${this.target}' is not a URL like mysql://user:pass@host:3306/database`);
+    }
+    if (url.protocol !== "mysql:") throw new IngestError(`mysql: '${this.target}' must start with mysql://`);
+    this.pool = createPool({
+      uri: this.opts.url,
+      connectionLimit: this.opts.poolSize ?? 4,
+      connectTimeout: this.opts.connectTimeoutMs ?? 5000,
+      charset: "utf8mb4_unicode_ci",
+      decimalNumbers: true,
+      supportBigNumbers: true,
+      enableKeepAlive: true,
+      multipleStatements: false,
+    });
+    // Without a listener, an idle connection dropping would be an unhandled 'error' event.
+    this.pool.on("connection", (c) => c.on("error", (e: Error) => log.warn({ sink: "mysql", err: describeError(e).message }, "mysql connection error")));
+    let conn: PoolConnection;
+    try {
+      conn = await this.pool.getConnection();
+    } catch (e) {
+      await this.pool.end().catch(() => undefined);
+      this.pool = undefined;
+      throw new SinkError("mysql", `cannot connect to ${this.target}: ${describeError(e).message}`, { code: describeError(e).code, cause: e });
+    }
+    try {
+      const products = seedProducts(this.opts.productCount, this.opts.initialStock ?? DEFAULT_INITIAL_STOCK);
+      await migrateMysql(conn, undefined, async () => {
+        // Only missing products are created; existing stock is never reset by a restart.
+        for (const part of chunks(products, this.chunkRows)) {
+          await conn.query(`INSERT INTO products (${PRODUCT_COLS}) VALUES ? ON DUPLICATE KEY UPDATE product_id = product_id`, [
+            part.map((p) => [p.product_id, p.name, p.price, p.stock, p.version, p.updated_at]),
+          ]);
+        }
+      });
+    } catch (e) {
+      conn.release();
+      await this.close();
+      if (e instanceof IngestError) throw e;
+      throw mysqlError("schema migration", this.target, e);
+    }
+    conn.release();
+    log.debug({ sink: "mysql", target: this.target }, "mysql sink ready");
+  }
+
+  private get p(): Pool {
+    if (!this.pool) throw new SinkError("mysql", "not started (call start() first)", { retriable: false });
+    return this.pool;
+  }
+
+  private q(c: Pool | PoolConnection, sql: string, values?: unknown[]) {
+    return c.query({ sql, timeout: this.timeout }, values);
+  }
+
+  /** Run fn in a transaction on one connection; a broken connection is destroyed, not returned to the pool. */
+  private async tx<T>(fn: (c: PoolConnection) => Promise<T>): Promise<T> {
+    const c = await this.p.getConnection();
+    let broken = false;
+    try {
+      await this.q(c, "START TRANSACTION");
+      const out = await fn(c);
+      await this.q(c, "COMMIT");
+      return out;
+    } catch (e) {
+      broken = Boolean((e as { fatal?: boolean }).fatal);
+      if (!broken) await this.q(c, "ROLLBACK").catch(() => (broken = true));
+      throw e;
+    } finally {
+      if (broken) c.destroy();
+      else c.release();
+    }
+  }
+
+  async writeUsers(users: readonly User[]): Promise<void> {
+    if (users.length === 0) return;
+    const parts = chunks(users.map(userRow), this.chunkRows);
+    try {
+      if (parts.length === 1) await this.q(this.p, UPSERT_USERS, [parts[0]]);
+      else await this.tx(async (c) => {
+        for (const part of parts) await this.q(c, UPSERT_USERS, [part]);
+      });
+    } catch (e) {
+      throw mysqlError(`upsert of ${users.length} users`, this.target, e);
+    }
+  }
+
+  async writeOrders(orders: readonly Order[]): Promise<OrderBatchResult> {
+    if (orders.length === 0) return { results: [], touched: [], products: [] };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.tx((c) => this.ordersTx(c, orders));
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        // A concurrent consumer took the same order id or product locks: redo the batch from the top.
+        if (attempt < 5 && code && RACE_CODES.has(code)) {
+          log.debug({ sink: "mysql", code, attempt }, "order batch conflicted with a concurrent writer; retrying");
+          continue;
+        }
+        throw mysqlError(`write of ${orders.length} orders`, this.target, e);
+      }
+    }
+  }
+
+  private async ordersTx(c: PoolConnection, orders: readonly Order[]): Promise<OrderBatchResult> {
+    const existing = new Map<string, string>();
+    for (const ids of chunks(distinct(orders.map((o) => o.order_id)), this.chunkRows)) {
+      const [rows] = (await this.q(c, "SELECT order_id, status FROM orders WHERE order_id IN (?)", [ids])) as unknown as [{ order_id: string; status: string }[]];
+      for (const r of rows) existing.set(r.order_id, r.status);
+    }
+    const productIds = distinct(orders.filter((o) => !existing.has(o.order_id)).map((o) => o.product_id)).sort();
+    const current = new Map<string, Product>();
+    for (const ids of chunks(productIds, this.chunkRows)) {
+      const [rows] = (await this.q(c, `SELECT ${PRODUCT_COLS} FROM products WHERE product_id IN (?) ORDER BY product_id FOR UPDATE`, [ids])) as unknown as [
+        Record<string, unknown>[],
+      ];
+      for (const r of rows) current.set(String(r.product_id), toProduct(r));
+    }
+    const d = decideOrders(orders, existing, new Map([...current].map(([id, p]) => [id, p.stock])));
+    const now = Date.now();
+    for (const part of chunks(d.rows, this.chunkRows)) {
+      const values = part.map(({ order: o, status, reason }) => [
+        o.order_id, o.customer_id, o.product_id, o.quantity, o.amount, o.currency, o.created_at, status, reason, now,
+      ]);
+      await this.q(c, `INSERT INTO orders (${ORDER_COLS}) VALUES ?`, [values]);
+    }
+    const touched = [...d.decrement.keys()].sort();
+    for (const ids of chunks(touched, this.chunkRows)) {
+      // One statement per chunk of products; the WHERE guard re-checks stock so it can never go
+      // negative even if an engine ignores the CHECK constraint.
+      const cases = ids.map(() => "WHEN ? THEN ?").join(" ");
+      const pairs = ids.flatMap((id) => [id, d.decrement.get(id)!]);
+      const [res] = (await this.q(
+        c,
+        `UPDATE products SET stock = stock - (CASE product_id ${cases} END), version = version + 1, updated_at = ?
+         WHERE product_id IN (?) AND stock >= (CASE product_id ${cases} END)`,
+        [...pairs, now, ids, ...pairs],
+      )) as unknown as [{ affectedRows: number }];
+      if (res.affectedRows !== ids.length) {
+        throw new SinkError("mysql", `stock of ${ids.length - res.affectedRows} product(s) changed under lock; batch rolled back`, { code: "ER_LOCK_DEADLOCK" });
+      }
+    }
+    const products = touched.map((id) => {
+      const p = current.get(id)!;
+      return { ...p, stock: d.stockAfter.get(id)!, version: p.version + 1, updated_at: now };
+    });
+    return { results: d.results, touched, products };
+  }
+
+  async getUser(id: number): Promise<User | null> {
+    const [rows] = (await this.q(this.p, `SELECT ${USER_COLS} FROM users WHERE id = ?`, [id])) as unknown as [Record<string, unknown>[]];
+    return rows[0] ? toUser(rows[0]) : null;
+  }
+
+  async getProduct(id: string): Promise<Product | null> {
+    const [rows] = (await this.q(this.p, `SELECT ${PRODUCT_COLS} FROM products WHERE product_id = ?`, [id])) as unknown as [Record<string, unknown>[]];
+    return rows[0] ? toProduct(rows[0]) : null;
+  }
+
+  async getProducts(ids: readonly string[]): Promise<Product[]> {
+    if (ids.length === 0) return [];
+    const out: Product[] = [];
+    for (const part of chunks(distinct(ids), this.chunkRows)) {
+      const [rows] = (await this.q(this.p, `SELECT ${PRODUCT_COLS} FROM products WHERE product_id IN (?)`, [part])) as unknown as [Record<string, unknown>[]];
+      for (const r of rows) out.push(toProduct(r));
+    }
+    return out;
+  }
+
+  async counts(): Promise<{ users: number; orders: number; products: number }> {
+    const [rows] = (await this.q(
+      this.p,
+      "SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM orders) AS orders, (SELECT COUNT(*) FROM products) AS products",
+    )) as unknown as [Record<string, unknown>[]];
+    const r = rows[0]!;
+    return { users: Number(r.users), orders: Number(r.orders), products: Number(r.products) };
+  }
+
+  async ping(): Promise<boolean> {
+    if (!this.pool) return false;
+    try {
+      await this.pool.query({ sql: "SELECT 1", timeout: 2000 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.end().catch(() => undefined);
+  }
+}
