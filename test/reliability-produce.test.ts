@@ -1,0 +1,169 @@
+/**
+ * Producer faults: every row the summary reports delivered is in the topic, failures are
+ * reported (never silent), and counts add up. Plus a CSV fuzz corpus through the worker job.
+ */
+import { test, expect, describe, beforeAll, afterAll } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Papa from "papaparse";
+import { startBroker, uniqueName, type TestBroker } from "./helpers/broker.ts";
+import { runIngest, spawnIngest } from "./helpers/cli.ts";
+import { runJob } from "../src/produce/worker.ts";
+import { readHeader } from "../src/csv/split.ts";
+import { parseSchema } from "../src/csv/schema-rows.ts";
+import { COUNTER } from "../src/produce/job.ts";
+import { rng } from "../src/gen/random.ts";
+import { USERS_HEADER, userRow } from "../src/gen/users.ts";
+import usersSchemaText from "../data/users.avsc" with { type: "text" };
+
+const dir = mkdtempSync(join(tmpdir(), "ingest-rel-"));
+const csv = join(dir, "users.csv");
+const ROWS = 100_000;
+let broker: TestBroker;
+
+beforeAll(async () => {
+  broker = startBroker({ brokers: 3 });
+  expect((await runIngest(["gen", "users", "--rows", String(ROWS), "--out", csv])).code).toBe(0);
+});
+afterAll(() => broker.stop());
+
+function kcatCount(topic: string): number {
+  const r = Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", topic, "-e", "-q", "-f", "%k\n"]);
+  const keys = r.stdout.toString().split("\n").filter(Boolean);
+  expect(new Set(keys).size).toBe(keys.length); // no key twice: nothing duplicated
+  return keys.length;
+}
+
+describe("producer faults", () => {
+  test("a broker down and up again mid-run: every row delivered, none twice", async () => {
+    const topic = uniqueName("flap");
+    broker.createTopic(topic, 6);
+    const summary = join(dir, "flap.json");
+    const p = spawnIngest(["produce", "--file", csv, "--topic", topic, "-b", broker.bootstrap, "--summary-json", summary, "-X", "linger.ms=20"]);
+    await Bun.sleep(300);
+    broker.cluster.setBrokerDown(2);
+    await Bun.sleep(1500);
+    broker.cluster.setBrokerUp(2);
+    expect(await p.exited).toBe(0);
+    const s = JSON.parse(readFileSync(summary, "utf8"));
+    expect(s).toMatchObject({ rows_accepted: ROWS, messages_delivered: ROWS, messages_failed: 0, ok: true });
+    expect(broker.retained(topic)).toBe(ROWS);
+    expect(kcatCount(topic)).toBe(ROWS);
+  }, 60_000);
+
+  test("brokers gone past message.timeout.ms: failures are reported, exit 1, delivered rows are all there", async () => {
+    const local = startBroker({ brokers: 1, topics: { t: 3 } });
+    try {
+      const summary = join(dir, "timeout.json");
+      const p = spawnIngest(["produce", "--file", csv, "--topic", "t", "-b", local.bootstrap, "--summary-json", summary, "-X", "message.timeout.ms=2000", "--workers", "1"]);
+      await Bun.sleep(400);
+      local.cluster.setBrokerDown(1);
+      expect(await p.exited).toBe(1);
+      const s = JSON.parse(readFileSync(summary, "utf8"));
+      expect(s.rows_accepted).toBe(ROWS);
+      expect(s.messages_delivered + s.messages_failed).toBe(ROWS);
+      expect(s.messages_failed).toBeGreaterThan(0);
+      expect(Object.keys(s.failures).every((k) => k.startsWith("_"))).toBe(true);
+      expect(s.ok).toBe(false);
+      local.cluster.setBrokerUp(1);
+      expect(local.retained("t")).toBe(s.messages_delivered);
+    } finally {
+      local.stop();
+    }
+  }, 60_000);
+
+  test("QUEUE_FULL under a tiny queue is absorbed: all delivered, none dropped", async () => {
+    const topic = uniqueName("tinyq");
+    broker.createTopic(topic, 3);
+    const summary = join(dir, "tinyq.json");
+    const r = await runIngest(["produce", "--file", csv, "--topic", topic, "-b", broker.bootstrap, "--summary-json", summary, "--limit", "20000", "-X", "queue.buffering.max.messages=50", "-X", "linger.ms=1"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(readFileSync(summary, "utf8"))).toMatchObject({ messages_delivered: 20000, messages_failed: 0 });
+    expect(broker.retained(topic)).toBe(20000);
+  }, 60_000);
+
+  test("SIGKILL mid-run: what reached the topic is intact, with no key twice", async () => {
+    const topic = uniqueName("kill");
+    broker.createTopic(topic, 6);
+    const p = spawnIngest(["produce", "--file", csv, "--topic", topic, "-b", broker.bootstrap]);
+    await Bun.sleep(400);
+    p.kill("SIGKILL");
+    await p.exited;
+    const partial = kcatCount(topic);
+    expect(partial).toBeLessThanOrEqual(ROWS);
+    expect(partial).toBe(broker.retained(topic));
+  }, 60_000);
+});
+
+/** Mutate a valid CSV text at random: the kinds of damage real files carry. */
+function mutate(r: () => number, text: string): string {
+  const ops = [
+    (t: string, i: number) => t.slice(0, i) + '"' + t.slice(i),
+    (t: string, i: number) => t.slice(0, i) + "," + t.slice(i),
+    (t: string, i: number) => t.slice(0, i) + "\n" + t.slice(i),
+    (t: string, i: number) => t.slice(0, i) + "\r\n" + t.slice(i),
+    (t: string, i: number) => t.slice(0, i) + t.slice(i + 1 + Math.floor(r() * 20)),
+    (t: string, i: number) => t.slice(0, i) + "\uFFFD\u0000é中😀" + t.slice(i),
+    (t: string, i: number) => t.slice(0, i) + "x".repeat(Math.floor(r() * 5000)) + t.slice(i),
+    (t: string) => "\uFEFF" + t,
+    (t: string, i: number) => t.slice(0, i),
+  ];
+  let out = text;
+  const n = 1 + Math.floor(r() * 4);
+  for (let k = 0; k < n; k++) out = ops[Math.floor(r() * ops.length)]!(out, Math.floor(r() * out.length));
+  return out;
+}
+
+test("CSV fuzz: 300 damaged files never crash the job, and every row is accepted or rejected", () => {
+  const schema = parseSchema(usersSchemaText, "users.avsc");
+  const r = rng(1234);
+  let rows = 0;
+  let rejected = 0;
+  let fatal = 0;
+  for (let f = 0; f < 300; f++) {
+    let body = `${USERS_HEADER}\n`;
+    const n = 1 + Math.floor(r() * 40);
+    for (let i = 1; i <= n; i++) body += userRow(r, i) + "\n";
+    const file = join(dir, `fuzz-${f}.csv`);
+    // Keep the header intact in most files, so the rows get exercised.
+    const text = r() < 0.9 ? USERS_HEADER + "\n" + mutate(r, body.slice(USERS_HEADER.length + 1)) : mutate(r, body);
+    writeFileSync(file, text);
+    const head = readHeader(file);
+    let job;
+    try {
+      if (!head) throw new Error("empty");
+      job = {
+        index: 0, file, input: "csv" as const, range: { start: head.dataStart, end: Buffer.byteLength(text) + (text.startsWith("\uFEFF") ? 0 : 0), firstLine: head.dataFirstLine },
+        header: head.fields, schema, key: "id", format: "json" as const, topic: "t", kafka: null,
+        jsonPart: { path: join(dir, `fuzz-${f}.ndjson`), ndjson: true }, avroPart: null, rejectsPart: join(dir, `fuzz-${f}.rej`), limit: Infinity,
+        counters: new SharedArrayBuffer(8 * COUNTER.SIZE),
+      };
+      job.range.end = readFileSync(file).length;
+    } catch {
+      fatal++;
+      continue;
+    }
+    let s;
+    try {
+      s = runJob(job);
+    } catch (e) {
+      // Only header-level problems may stop a file, with a clear message.
+      expect((e as Error).message).toMatch(/header|schema|column/);
+      fatal++;
+      continue;
+    }
+    expect(s.rows).toBe(s.accepted + s.rejected);
+    const written = existsSync(job.jsonPart.path) ? readFileSync(job.jsonPart.path, "utf8").split(/\n(?=\{)/).filter(Boolean).length : 0;
+    expect(written).toBe(s.accepted);
+    const rej = Papa.parse<string[]>(readFileSync(job.rejectsPart, "utf8"), { skipEmptyLines: true }).data;
+    expect(rej.length).toBe(s.rejected);
+    for (const row of rej) expect(Number(row[0])).toBeGreaterThanOrEqual(2);
+    rows += s.rows;
+    rejected += s.rejected;
+  }
+  // The corpus really exercised both paths.
+  expect(rows).toBeGreaterThan(1000);
+  expect(rejected).toBeGreaterThan(100);
+  expect(fatal).toBeLessThan(60);
+}, 120_000);
