@@ -12,6 +12,8 @@ WORKDIR /src
 COPY package.json bun.lock bunfig.toml tsconfig.json ./
 RUN bun install --frozen-lockfile --production --ignore-scripts
 COPY src ./src
+# The Avro schemas are embedded in the binary (import ... with { type: "text" }).
+COPY data/users.avsc data/orders.avsc ./data/
 # The same command as `bun run build` (package.json). --help loads no librdkafka, so this only
 # proves the bundle starts; no tests run here.
 RUN bun run build && ./ingest --help > /dev/null
