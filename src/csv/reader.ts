@@ -26,12 +26,7 @@ const lenientUtf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: false })
  * Records with invalid UTF-8 come back with `error` set. A leading BOM is dropped.
  */
 export function* readRecords(path: string, range: ByteRange, chunkBytes = 1 << 20): Generator<RecordChunk> {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (e) {
-    throw new IngestError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const fd = openForRead(path);
   try {
     const parser = new CsvParser(range.firstLine);
     let buf = new Uint8Array(chunkBytes);
@@ -85,13 +80,17 @@ function markInvalidUtf8(records: CsvRecord[]): void {
   }
 }
 
-export function fileSize(path: string): number {
-  let fd: number;
+/** Open a file for reading, or fail with one line naming it and why. */
+export function openForRead(path: string): number {
   try {
-    fd = openSync(path, "r");
+    return openSync(path, "r");
   } catch (e) {
     throw new IngestError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+}
+
+export function fileSize(path: string): number {
+  const fd = openForRead(path);
   try {
     return fstatSync(fd).size;
   } finally {

@@ -2,6 +2,7 @@ import { openSync, closeSync, rmSync, readSync, fstatSync, writeFileSync } from 
 import { availableParallelism } from "node:os";
 import { basename } from "node:path";
 import { readHeader, splitRanges } from "../csv/split.ts";
+import { fileSize } from "../csv/reader.ts";
 import { RowConverter, type AvroRecordSchema } from "../csv/schema-rows.ts";
 import { avroHeader, newSyncMarker, type AvroFileCodec } from "../codecs/avro-file.ts";
 import type { Format } from "../codecs/index.ts";
@@ -66,7 +67,7 @@ function partPath(out: string, i: number): string {
  */
 export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals | null; onStop?: () => void }): Promise<ProduceSummary> {
   const t0 = performance.now();
-  fileSizeOf(o.file); // a clear error when it cannot be read
+  fileSize(o.file); // a clear error when it cannot be read
   const head = o.input === "csv" ? readHeader(o.file) : { fields: [], dataStart: 0, dataFirstLine: 1 };
   if (!head) throw new IngestError(`${o.file} is empty: expected a header row`);
   if (o.input === "csv") {
@@ -112,7 +113,7 @@ export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals 
   stop.onStop = () => {
     for (const c of counters) new Float64Array(c)[COUNTER.stop] = 1;
   };
-  const totalBytes = fileSizeOf(o.file) - head.dataStart;
+  const totalBytes = fileSize(o.file) - head.dataStart;
   const progress = new Progress("produce", totalBytes, "bytes", o.progress);
   const timer = setInterval(() => {
     let bytes = 0;
@@ -203,19 +204,6 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-function fileSizeOf(path: string): number {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (e) {
-    throw new IngestError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  try {
-    return fstatSync(fd).size;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function runInWorker(job: ProduceJob): Promise<WorkerStats> {
   return new Promise((resolve, reject) => {

@@ -28,6 +28,18 @@ function newStats(index: number): WorkerStats {
   };
 }
 
+/** Hands full batches to the producer and keeps the shared counters current. */
+function sender(producer: Producer | null, batch: MessageBatch, topic: string, stats: WorkerStats, c: Float64Array): () => void {
+  return () => {
+    if (!producer || batch.count === 0) return;
+    stats.enqueued += producer.produceBatch(topic, batch);
+    producer.poll(0);
+    batch.reset();
+    c[COUNTER.delivered] = producer.delivered;
+    c[COUNTER.failed] = producer.failed;
+  };
+}
+
 /** Wait for every delivery report, then read the final counts and wire bytes into `stats`. */
 function awaitDeliveries(producer: Producer, stats: WorkerStats, c: Float64Array): void {
   const t1 = performance.now();
@@ -65,13 +77,7 @@ function runLines(job: ProduceJob): WorkerStats {
   let jsonUsed = 0;
   let rejects = "";
   const t0 = performance.now();
-  const send = () => {
-    if (!producer || batch.count === 0) return;
-    stats.enqueued += producer.produceBatch(job.topic, batch);
-    producer.poll(0);
-    batch.reset();
-    c[COUNTER.delivered] = producer.delivered;
-  };
+  const send = sender(producer, batch, job.topic, stats, c);
   try {
     forEachLine(
       job.file,
@@ -167,15 +173,7 @@ function runCsv(job: ProduceJob): WorkerStats {
   };
   let rejects = "";
   const t0 = performance.now();
-
-  const send = () => {
-    if (!producer || batch.count === 0) return;
-    stats.enqueued += producer.produceBatch(job.topic, batch);
-    producer.poll(0);
-    batch.reset();
-    c[COUNTER.delivered] = producer.delivered;
-    c[COUNTER.failed] = producer.failed;
-  };
+  const send = sender(producer, batch, job.topic, stats, c);
 
   try {
     outer: for (const chunk of readRecords(job.file, job.range)) {
