@@ -36,7 +36,9 @@ Options:
       --schema F            Avro schema of the rows (default: the built-in data/users.avsc)
       --compression C       none|gzip|snappy|lz4|zstd (default lz4)
       --acks A              all|1|0 (default all)
-      --workers N           parallel workers, each with its own producer (default: cores, ${defaultWorkers()} here)
+      --workers N           parallel workers, each with its own producer (default: the core count,
+                            ${defaultWorkers()} here, for CSV; 1 for ndjson, where librdkafka's own threads
+                            need the other cores: measured in native-bench/)
       --limit N             stop after N rows (uses one worker)
       --rejects F           rejects CSV: line,reason,raw (default <input>.rejects.csv; only written if any)
       --no-kafka            files only
@@ -78,10 +80,11 @@ export default {
     if (input === "ndjson" && (format !== "json" || values["avro-out"] || values.schema)) {
       throw new UsageError("--input ndjson sends lines as they are: --format other than json, --avro-out and --schema need --input csv");
     }
+    const workers = workersFlag ?? (input === "ndjson" ? 1 : defaultWorkers());
     const avroCodec = choiceFlag("avro-codec", values["avro-codec"], AVRO_CODECS) ?? "deflate";
     const compression = checkCompression(values.compression ?? "lz4");
     const acks = choiceFlag("acks", values.acks, ["all", "1", "0", "-1"] as const) ?? "all";
-    const workers = intFlag("workers", values.workers, 1, 256) ?? defaultWorkers();
+    const workersFlag = intFlag("workers", values.workers, 1, 256);
     const limit = intFlag("limit", values.limit, 0) ?? Infinity;
     let schemaText = usersSchemaText;
     if (values.schema) {

@@ -49,6 +49,17 @@ export class MessageBatch {
     this.data = next;
   }
 
+  /**
+   * Point the batch at bytes the caller owns (e.g. a file read buffer) instead of copying into
+   * its own buffer: messages are then committed as spans of `buf`, which must stay unchanged
+   * until the batch is sent (librdkafka copies during the send). Only on an empty batch.
+   */
+  useBuffer(buf: Uint8Array): void {
+    if (this.count !== 0) throw new Error("MessageBatch.useBuffer on a non-empty batch");
+    this.data = buf;
+    this.used = buf.length;
+  }
+
   /** Record a message whose key and value were already written into `data`. */
   commit(keyOff: number, keyLen: number, valOff: number, valLen: number, partition = RD_KAFKA_PARTITION_UA, opaque = 0): void {
     const i = this.count++;

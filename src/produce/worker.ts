@@ -112,11 +112,18 @@ function runLines(job: ProduceJob): WorkerStats {
           jsonUsed += to - from;
         }
         if (producer) {
-          batch.add(key ? buf.subarray(key[0], key[1]) : null, buf.subarray(from, to));
-          if (batch.full || batch.used > 3 << 20) send();
+          // Spans of the read buffer itself (the key lies inside the line): no copy here,
+          // librdkafka copies during the send, which happens before the buffer is reused.
+          if (batch.data !== buf) {
+            send();
+            batch.useBuffer(buf);
+          }
+          batch.commit(key ? key[0] : 0, key ? key[1] - key[0] : -1, from, to - from);
+          if (batch.full) send();
         }
       },
       (bytesRead) => {
+        send(); // before forEachLine moves the unread tail of its buffer
         c[COUNTER.rows] = stats.rows;
         c[COUNTER.rejected] = stats.rejected;
         c[COUNTER.bytesRead] = bytesRead;
