@@ -17,6 +17,12 @@ if ! bun run build >"$log" 2>&1; then
 fi
 
 [[ $build_failed -eq 0 ]] && export INGEST_BIN="$PWD/ingest"
+# Type errors fail the run like a failed test (tsc from the lockfile's typescript).
+if ! bunx tsc --noEmit -p . >"$log" 2>&1; then
+  cat "$log"
+  echo "typecheck failed"
+  build_failed=$((build_failed + 1))
+fi
 # The Dockerfile linter (npm's dockerfile-utils, outside the project's dependencies) runs as a test.
 if bash deploy/lint-dockerfile.sh >/dev/null 2>&1 || [[ -x /tmp/dockerfile-utils-0.16.3/node_modules/.bin/dockerfile-utils ]]; then
   export DOCKERFILE_UTILS=/tmp/dockerfile-utils-0.16.3/node_modules/.bin/dockerfile-utils

@@ -80,11 +80,10 @@ export default {
     if (input === "ndjson" && (format !== "json" || values["avro-out"] || values.schema)) {
       throw new UsageError("--input ndjson sends lines as they are: --format other than json, --avro-out and --schema need --input csv");
     }
-    const workers = workersFlag ?? (input === "ndjson" ? 1 : defaultWorkers());
+    const workers = intFlag("workers", values.workers, 1, 256) ?? (input === "ndjson" ? 1 : defaultWorkers());
     const avroCodec = choiceFlag("avro-codec", values["avro-codec"], AVRO_CODECS) ?? "deflate";
     const compression = checkCompression(values.compression ?? "lz4");
     const acks = choiceFlag("acks", values.acks, ["all", "1", "0", "-1"] as const) ?? "all";
-    const workersFlag = intFlag("workers", values.workers, 1, 256);
     const limit = intFlag("limit", values.limit, 0) ?? Infinity;
     let schemaText = usersSchemaText;
     if (values.schema) {

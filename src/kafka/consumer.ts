@@ -73,7 +73,7 @@ export class Consumer extends Client {
         args: [FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr],
         returns: FFIType.void,
       });
-      rdk().rd_kafka_conf_set_rebalance_cb(conf, cb.ptr);
+      rdk().rd_kafka_conf_set_rebalance_cb(conf, cb.ptr!);
     });
     this.rebalanceCb = cb!;
     this.deferRevoke = opts.deferRevoke ?? false;

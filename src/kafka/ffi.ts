@@ -10,7 +10,9 @@ import { dlopen, FFIType, suffix, CString, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { IngestError } from "../cli/errors.ts";
 
-const { ptr, i32, i64, u64, usize, cstring, void: v } = FFIType;
+const { ptr, i32, i64, u64, cstring, void: v } = FFIType;
+// size_t on LP64 (FFIType.usize exists at run time but not in bun-types).
+const usize = (FFIType as unknown as { usize: FFIType }).usize ?? u64;
 const isize = FFIType.i64;
 
 const symbols = {
@@ -116,7 +118,6 @@ const symbols = {
   rd_kafka_mock_push_request_errors_array: { args: [ptr, i32, usize, ptr], returns: v },
 } as const;
 
-void u64;
 
 /** Where librdkafka is looked for when LIBRDKAFKA_PATH is not set. */
 const CANDIDATES = [
