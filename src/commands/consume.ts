@@ -1,4 +1,153 @@
 import type { Command } from "../cli/main.ts";
-import { notBuilt } from "./not-built.ts";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse, kafkaOptions, kafkaConfig, intFlag, listFlag, choiceFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { UsageError } from "../cli/errors.ts";
+import { DEFAULT_GROUP, DEFAULT_TOPICS } from "../cli/defaults.ts";
+import { FORMATS, makeCodec } from "../codecs/index.ts";
+import { kindsOf, type Kind } from "../consume/records.ts";
+import { ConsumeEngine, type ConsumeStats } from "../consume/engine.ts";
+import { openSinks } from "../consume/sinks.ts";
+import { log, redactUrl } from "../observability/log.ts";
+import usersSchemaText from "../../data/users.avsc" with { type: "text" };
+import ordersSchemaText from "../../data/orders.avsc" with { type: "text" };
 
-export default notBuilt("consume") satisfies Command;
+const HELP = `Usage: ingest consume [options]
+
+A consumer-group member that writes every record through to the stores: users are upserted in
+MySQL (or SQLite) and written to Redis; orders are recorded once (idempotent on order_id) and
+decrement product stock in one transaction per batch, never below zero (an order that would is
+stored as rejected with its reason), then refresh the product in Redis. Offsets are committed
+only when a record and every earlier one of its partition are written to every sink. Poison
+records (undecodable, invalid) go to <topic>.dlq with the error in headers. SIGINT/SIGTERM:
+finish in-flight batches, commit, leave the group, exit 0.
+
+Options:
+      --workers N            lanes writing in parallel; one key always goes to one lane, in order (default 4)
+      --group G              consumer group (default ${DEFAULT_GROUP})
+      --topics LIST          topics (default ${DEFAULT_TOPICS.users},${DEFAULT_TOPICS.orders}); users* carry users, orders* orders
+      --kinds LIST           say what a topic carries when its name does not: users=a,orders=b
+      --sink LIST            mysql,redis | sqlite | stdout | none (default: mysql when MYSQL_URL is set,
+                             else sqlite; plus redis when REDIS_URL is set)
+      --sqlite-path F        SQLite file when MySQL is not used (env SQLITE_PATH; default data/ingest.db)
+      --format F             value format: ${FORMATS.join("|")} (default json)
+      --batch-size N         records taken per fetch (default 5000)
+      --commit-interval-ms N commit written positions this often (default 1000; also on revoke and exit)
+      --max-in-flight N      records taken but not yet written before fetching pauses (default 50000)
+      --from-beginning       start every assigned partition at its beginning, not the committed offset
+      --max-messages N       stop after N records were written (and committed)
+      --idle-exit-ms N       stop after N ms without records
+      --no-dlq               skip poison records instead of sending them to <topic>.dlq
+      --metrics-port P       serve Prometheus metrics on 127.0.0.1:P/metrics
+      --summary-json F       write the final summary as JSON
+${KAFKA_HELP}
+${COMMON_HELP}
+`;
+
+export default {
+  summary: "consume in a group; write through to MySQL/SQLite and Redis with manual commits",
+  async run(argv) {
+    const { values, positionals } = parse(argv, {
+      ...kafkaOptions,
+      workers: { type: "string", short: "w" },
+      group: { type: "string", short: "g" },
+      topics: { type: "string" },
+      kinds: { type: "string" },
+      sink: { type: "string" },
+      "sqlite-path": { type: "string" },
+      format: { type: "string" },
+      "batch-size": { type: "string" },
+      "commit-interval-ms": { type: "string" },
+      "max-in-flight": { type: "string" },
+      "from-beginning": { type: "boolean" },
+      "max-messages": { type: "string" },
+      "idle-exit-ms": { type: "string" },
+      "no-dlq": { type: "boolean" },
+      "metrics-port": { type: "string" },
+      "summary-json": { type: "string" },
+    });
+    if (values.help) return process.stdout.write(HELP), 0;
+    if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const topics = listFlag(values.topics) ?? [DEFAULT_TOPICS.users, DEFAULT_TOPICS.orders];
+    const explicit: Record<string, Kind> = {};
+    for (const kv of listFlag(values.kinds) ?? []) {
+      const [k, t] = kv.split("=");
+      if ((k !== "users" && k !== "orders") || !t) throw new UsageError(`--kinds: expected users=TOPIC or orders=TOPIC, got '${kv}'`);
+      explicit[t] = k;
+    }
+    const kinds = kindsOf(topics, explicit);
+    const format = choiceFlag("format", values.format, FORMATS) ?? "json";
+    const lanes = intFlag("workers", values.workers, 1, 256) ?? 4;
+    const metricsPort = intFlag("metrics-port", values["metrics-port"], 0, 65535);
+    const kafka = kafkaConfig(values);
+    const mysqlUrl = process.env.MYSQL_URL;
+    const redisUrl = process.env.REDIS_URL;
+    const sinks = await openSinks({
+      sinks: listFlag(values.sink),
+      mysqlUrl,
+      redisUrl,
+      sqlitePath: values["sqlite-path"] ?? process.env.SQLITE_PATH ?? join("data", "ingest.db"),
+      poolSize: Math.min(lanes, 16),
+    });
+    // One codec per kind: Avro needs the kind's schema; JSON and MessagePack do not.
+    const codecs = { users: makeCodec(format, JSON.parse(usersSchemaText)), orders: makeCodec(format, JSON.parse(ordersSchemaText)) };
+    if (format === "avro" && new Set(kinds.values()).size > 1) throw new UsageError("--format avro: consume one kind of topic per process (each has its own schema)");
+    log.info({ sinks: sinks.map((s) => s.target), mysql: mysqlUrl ? redactUrl(mysqlUrl) : null, redis: redisUrl ? redactUrl(redisUrl) : null }, `consume: active sinks: ${sinks.map((s) => s.name).join(", ")}`);
+
+    const engine = new ConsumeEngine({
+      kafka,
+      group: values.group ?? DEFAULT_GROUP,
+      topics,
+      kinds,
+      sinks,
+      codec: codecs[[...kinds.values()][0]!],
+      lanes,
+      batchSize: intFlag("batch-size", values["batch-size"], 1, 1_000_000) ?? 5000,
+      commitIntervalMs: intFlag("commit-interval-ms", values["commit-interval-ms"], 1, 3_600_000) ?? 1000,
+      fromBeginning: values["from-beginning"] ?? false,
+      maxMessages: intFlag("max-messages", values["max-messages"], 0) ?? 0,
+      idleExitMs: intFlag("idle-exit-ms", values["idle-exit-ms"], 0) ?? 0,
+      maxInFlight: intFlag("max-in-flight", values["max-in-flight"], 1) ?? 50_000,
+      dlq: !values["no-dlq"],
+      reportEveryMs: 5000,
+      stopGraceMs: 10_000,
+    });
+    const onSignal = (s: NodeJS.Signals) => engine.stop(s);
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    const server = metricsPort === undefined ? undefined : Bun.serve({ hostname: "127.0.0.1", port: metricsPort, fetch: (req) => (new URL(req.url).pathname === "/metrics" ? new Response(metrics(engine), { headers: { "content-type": "text/plain; version=0.0.4" } }) : new Response("not found\n", { status: 404 })) });
+    if (server) log.info({ url: `http://127.0.0.1:${server.port}/metrics` }, "consume: metrics");
+    let stats: ConsumeStats;
+    try {
+      stats = await engine.run();
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      server?.stop(true);
+      await Promise.all(sinks.map((s) => s.close().catch(() => undefined)));
+    }
+    const summary = { ...stats, msgs_per_s: Math.round(stats.written / Math.max(stats.seconds, 1e-3)), messages: stats.written + stats.dlqDelivered };
+    if (values["summary-json"]) writeFileSync(values["summary-json"], `${JSON.stringify(summary, null, 2)}\n`);
+    process.stderr.write(
+      `consume ${stats.abandoned ? "STOPPED WITH UNWRITTEN RECORDS" : "done"} (${stats.stoppedBy}): received ${stats.received.toLocaleString("en-US")}, written ${stats.written.toLocaleString("en-US")} ${JSON.stringify(stats.bySink)}, poison ${stats.poison} (dlq ${stats.dlqDelivered}), ` +
+        `orders accepted ${stats.ordersAccepted} rejected ${stats.ordersRejected} duplicate ${stats.ordersDuplicate}, commits ${stats.commits}; ${summary.msgs_per_s.toLocaleString("en-US")} msg/s over ${stats.seconds.toFixed(2)} s\n`,
+    );
+    return stats.abandoned ? 1 : 0;
+  },
+} satisfies Command;
+
+/** Prometheus text exposition of the engine's counters. */
+function metrics(e: ConsumeEngine): string {
+  const s = e.stats;
+  const lines = [
+    "# TYPE ingest_consume_received_total counter", `ingest_consume_received_total ${s.received}`,
+    "# TYPE ingest_consume_written_total counter", ...Object.entries(s.bySink).map(([k, v]) => `ingest_consume_written_total{sink="${k}"} ${v}`),
+    "# TYPE ingest_consume_poison_total counter", `ingest_consume_poison_total ${s.poison}`,
+    "# TYPE ingest_consume_dlq_total counter", `ingest_consume_dlq_total ${s.dlqDelivered}`,
+    "# TYPE ingest_consume_commits_total counter", `ingest_consume_commits_total ${s.commits}`,
+    "# TYPE ingest_consume_store_failures_total counter", `ingest_consume_store_failures_total ${s.storeFailures}`,
+    "# TYPE ingest_consume_committed_offset gauge", ...s.committed.map((c) => `ingest_consume_committed_offset{topic="${c.topic}",partition="${c.partition}"} ${c.offset}`),
+    "# TYPE ingest_consume_lag gauge", ...e.lag().map((l) => `ingest_consume_lag{topic="${l.topic}",partition="${l.partition}"} ${l.lag}`),
+  ];
+  return `${lines.join("\n")}\n`;
+}

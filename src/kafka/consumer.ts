@@ -1,5 +1,5 @@
 import { JSCallback, FFIType, dlopen, read, ptr, toArrayBuffer, type Pointer } from "bun:ffi";
-import { rdk, cstr, str, EVENT, ERR, MSG, RD_KAFKA_CONSUMER } from "./ffi.ts";
+import { rdk, cstr, str, EVENT, ERR, MSG, TPAR, TPLIST, RD_KAFKA_CONSUMER } from "./ffi.ts";
 import { Client, readI64 } from "./client.ts";
 import { KafkaError, check, checkErrorObject, errName } from "./errors.ts";
 import { fromList, withList, type TopicPartition } from "./partitions.ts";
@@ -19,6 +19,11 @@ export interface RecordBatch {
   valStart: Int32Array;
   valLen: Int32Array;
   data: Uint8Array;
+  /**
+   * With consume(max, true): data[0..jsonArrayEnd) is `[v1,v2,...]`, the values as one JSON
+   * array text (a null value as `null`), for a single decode and parse per batch. 0 otherwise.
+   */
+  jsonArrayEnd: number;
   /** Per-partition errors delivered as messages (e.g. unknown topic), not records. */
   errors: { topic: string; partition: number; code: number; name: string; message: string }[];
 }
@@ -36,7 +41,14 @@ export interface ConsumerOptions {
    * completeRevoke(). librdkafka holds the rebalance until then.
    */
   deferRevoke?: boolean;
+  /**
+   * Start every assigned partition here (-2 beginning, -1 end) instead of at the group's
+   * committed offset: set in the assignment inside the rebalance callback.
+   */
+  startOffset?: number;
 }
+
+const NULL_TEXT = new TextEncoder().encode("null");
 
 const libc = (() => {
   for (const name of ["libc.so.6", "libc.dylib", "/usr/lib/libSystem.B.dylib"]) {
@@ -59,6 +71,7 @@ export class Consumer extends Client {
   private pendingRevoke: { list: Pointer; protocol: RebalanceEvent["protocol"] } | undefined;
   private readonly rebalanceCb: JSCallback;
   private readonly deferRevoke: boolean;
+  private readonly startOffset: number | undefined;
   private closing = false;
   private readonly topicNames = new Map<number, string>();
   private ptrBuf = new Uint32Array(2 * 1024);
@@ -77,6 +90,7 @@ export class Consumer extends Client {
     });
     this.rebalanceCb = cb!;
     this.deferRevoke = opts.deferRevoke ?? false;
+    this.startOffset = opts.startOffset;
     this.consumerQueue = rdk().rd_kafka_queue_get_consumer(this.rk) as Pointer;
   }
 
@@ -91,6 +105,7 @@ export class Consumer extends Client {
     const partitions = fromList(parts);
     try {
       if (err === ERR._ASSIGN_PARTITIONS) {
+        if (this.startOffset !== undefined) setOffsets(parts, this.startOffset);
         if (protocol === "COOPERATIVE") checkErrorObject(f.rd_kafka_incremental_assign(rk, parts) as number | null, "incremental assign");
         else check(f.rd_kafka_assign(rk, parts), "assign");
         for (const p of partitions) this.assignment.set(`${p.topic}\0${p.partition}`, p);
@@ -154,7 +169,7 @@ export class Consumer extends Client {
    * Take up to `max` messages that are already fetched (timeout 0: the JS thread never blocks
    * here). Also serves rebalance callbacks and main-queue events.
    */
-  consume(max = 10_000): RecordBatch {
+  consume(max = 10_000, valuesAsJsonArray = false): RecordBatch {
     const f = rdk();
     this.pollEvents(0);
     if (this.ptrBuf.length < 2 * max) this.ptrBuf = new Uint32Array(2 * max);
@@ -167,13 +182,22 @@ export class Consumer extends Client {
     for (let i = 0; i < n; i++) {
       const m = arr[2 * i]! + arr[2 * i + 1]! * 4294967296;
       msgs[i] = m;
-      bytes += read.u32(m as Pointer, MSG.len) + read.u32(m as Pointer, MSG.key_len);
+      bytes += read.u32(m as Pointer, MSG.len) + read.u32(m as Pointer, MSG.key_len) + (valuesAsJsonArray ? 5 : 0);
     }
     // At least 4 KiB: small typed arrays may be moved by the GC, and memcpy writes through ptr().
     const data = new Uint8Array(Math.max(bytes, 4096));
     const base = ptr(data);
     let off = 0;
     let k = 0;
+    // With a JSON array layout, values go first ([v1,v2,...]) and keys after them.
+    let voff = 0;
+    if (valuesAsJsonArray) {
+      let total = 2;
+      for (let i = 0; i < n; i++) total += (read.i32(msgs[i]! as Pointer, MSG.err) === 0 ? Math.max(4, read.u32(msgs[i]! as Pointer, MSG.len)) : 0) + 1;
+      data[0] = 91; // [
+      voff = 1;
+      off = total;
+    }
     for (let i = 0; i < n; i++) {
       const m = msgs[i]! as Pointer;
       const err = read.i32(m, MSG.err);
@@ -207,7 +231,19 @@ export class Consumer extends Client {
       } else batch.keyLen[k] = -1;
       const vp = read.ptr(m, MSG.payload);
       const vl = read.u32(m, MSG.len);
-      if (vp) {
+      if (valuesAsJsonArray) {
+        if (k > 0) data[voff++] = 44; // ,
+        if (vp) {
+          if (vl) libc.memcpy((base + voff) as Pointer, vp as Pointer, vl);
+          batch.valStart[k] = voff;
+          batch.valLen[k] = vl;
+          voff += vl;
+        } else {
+          data.set(NULL_TEXT, voff);
+          voff += 4;
+          batch.valLen[k] = -1;
+        }
+      } else if (vp) {
         if (vl) libc.memcpy((base + off) as Pointer, vp as Pointer, vl);
         batch.valStart[k] = off;
         batch.valLen[k] = vl;
@@ -218,6 +254,10 @@ export class Consumer extends Client {
     }
     batch.count = k;
     batch.data = data;
+    if (valuesAsJsonArray) {
+      data[voff++] = 93; // ]
+      batch.jsonArrayEnd = voff;
+    }
     return batch;
   }
 
@@ -250,6 +290,14 @@ export class Consumer extends Client {
     });
   }
 
+  /** Low/high watermarks librdkafka last saw for a partition (no request; -1001 when unknown). */
+  cachedWatermarks(topic: string, partition: number): { low: number; high: number } {
+    const lo = new BigInt64Array(1);
+    const hi = new BigInt64Array(1);
+    const rc = rdk().rd_kafka_get_watermark_offsets(this.rk, cstr(topic), partition, lo, hi);
+    return rc === 0 ? { low: Number(lo[0]), high: Number(hi[0]) } : { low: -1001, high: -1001 };
+  }
+
   pause(parts: TopicPartition[]): void {
     if (parts.length) withList(parts, (list) => check(rdk().rd_kafka_pause_partitions(this.rk, list), "pause"));
   }
@@ -275,6 +323,15 @@ export class Consumer extends Client {
   }
 }
 
+/** Set the offset of every element of a native partition list (it is about to be assigned). */
+function setOffsets(list: Pointer, offset: number): void {
+  const cnt = read.i32(list, TPLIST.cnt);
+  const elems = read.ptr(list, TPLIST.elems) as Pointer;
+  for (let i = 0; i < cnt; i++) {
+    new DataView(toArrayBuffer((elems + i * TPAR.SIZE + TPAR.offset) as Pointer, 0, 8)).setBigInt64(0, BigInt(offset), true);
+  }
+}
+
 function emptyBatch(n: number): RecordBatch {
   return {
     count: 0,
@@ -286,6 +343,7 @@ function emptyBatch(n: number): RecordBatch {
     valStart: new Int32Array(n),
     valLen: new Int32Array(n),
     data: new Uint8Array(0),
+    jsonArrayEnd: 0,
     errors: [],
   };
 }

@@ -1,0 +1,405 @@
+/**
+ * The consume loop: a group member that takes batches from librdkafka, decodes and validates
+ * each record, spreads the records over `lanes` by key (same key, same lane, in offset order),
+ * writes each lane's batches through to every sink, and commits an offset only when it and
+ * every offset before it in its partition has been written everywhere (OffsetTracker).
+ *
+ * Lanes are async chains on this thread, not Bun workers: the work per batch is store I/O
+ * (mysql2 and redis are async), so lanes overlap their round trips on one thread; decoding runs
+ * here too (measured: `--sink none` decodes and validates JSON at the rate in README, and a
+ * worker hop would add a copy of every batch). Poison records go to `<topic>.dlq`.
+ */
+import { Consumer, Producer, type RecordBatch, type TopicPartition } from "../kafka/index.ts";
+import type { Codec } from "../codecs/index.ts";
+import type { Sink, User, Order, OrderBatchResult } from "../sinks/types.ts";
+import { OffsetTracker, type CommitPosition } from "./offsets.ts";
+import { decodeRecord, laneOf, validateUser, validateOrder, type Kind } from "./records.ts";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function validate(kind: Kind, v: unknown): User | Order | string {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return "undecodable json: expected an object";
+  return kind === "users" ? validateUser(v as Record<string, unknown>) : validateOrder(v as Record<string, unknown>);
+}
+import { log } from "../observability/log.ts";
+
+export interface ConsumeOptions {
+  kafka: Record<string, string>;
+  group: string;
+  topics: string[];
+  kinds: Map<string, Kind>;
+  /** Written in this order; the first SQL store decides orders, later sinks get its result. */
+  sinks: Sink[];
+  codec: Codec;
+  lanes: number;
+  batchSize: number;
+  commitIntervalMs: number;
+  fromBeginning: boolean;
+  maxMessages: number;
+  idleExitMs: number;
+  /** Records taken but not yet written before fetching pauses (backpressure). */
+  maxInFlight: number;
+  dlq: boolean;
+  reportEveryMs: number;
+  /** Give up retrying a failing store this long after a stop was asked for. */
+  stopGraceMs: number;
+}
+
+export interface ConsumeStats {
+  received: number;
+  written: number;
+  poison: number;
+  dlqDelivered: number;
+  bySink: Record<string, number>;
+  ordersAccepted: number;
+  ordersRejected: number;
+  ordersDuplicate: number;
+  commits: number;
+  committed: CommitPosition[];
+  storeFailures: number;
+  seconds: number;
+  firstMessageAt: number | null;
+  stoppedBy: string;
+  abandoned: number;
+}
+
+interface Pending {
+  kind: Kind;
+  records: (User | Order)[];
+  positions: { topic: string; partition: number; offset: number }[];
+}
+
+export class ConsumeEngine {
+  readonly stats: ConsumeStats;
+  private readonly consumer: Consumer;
+  private readonly tracker = new OffsetTracker();
+  private readonly lanes: Promise<void>[];
+  private dlqProducer: Producer | undefined;
+  private readonly dlqPending = new Map<number, { topic: string; partition: number; offset: number; value: Uint8Array | null; key: Uint8Array | null; reason: string }>();
+  private dlqSeq = 0;
+  /** Poison records skipped without a DLQ (--no-dlq): done, not written. */
+  private skipped = 0;
+  private stopReason: string | null = null;
+  private stopAt = 0;
+  private paused = false;
+  private storeDown = false;
+  private lastCommit = 0;
+  private readonly t0 = performance.now();
+
+  constructor(private readonly o: ConsumeOptions) {
+    this.consumer = new Consumer(
+      { "auto.offset.reset": "earliest", "group.id": o.group, ...o.kafka, "enable.auto.commit": "false" },
+      { deferRevoke: true, startOffset: o.fromBeginning ? -2 : undefined },
+    );
+    this.lanes = Array.from({ length: Math.max(1, o.lanes) }, () => Promise.resolve());
+    this.stats = {
+      received: 0, written: 0, poison: 0, dlqDelivered: 0, bySink: Object.fromEntries(o.sinks.map((s) => [s.name, 0])),
+      ordersAccepted: 0, ordersRejected: 0, ordersDuplicate: 0, commits: 0, committed: [], storeFailures: 0, seconds: 0,
+      firstMessageAt: null, stoppedBy: "", abandoned: 0,
+    };
+  }
+
+  /** Ask the loop to finish: stop taking records, write and commit what was taken, leave. */
+  stop(reason: string): void {
+    if (this.stopReason) return;
+    this.stopReason = reason;
+    this.stopAt = performance.now();
+    log.info({ reason }, "consume: stopping: finishing in-flight batches, then committing");
+  }
+
+  async run(): Promise<ConsumeStats> {
+    this.consumer.subscribe(this.o.topics);
+    log.info({ group: this.o.group, topics: this.o.topics, sinks: this.o.sinks.map((s) => `${s.name} ${s.target}`), lanes: this.lanes.length }, "consume: started");
+    let lastData = performance.now();
+    let lastReport = performance.now();
+    let reportedAt = 0;
+    let sleepMs = 1;
+    try {
+      while (!this.stopReason) {
+        await this.handleRebalances();
+        this.dlqProducer?.poll(0);
+        if (this.storeDown) {
+          // A store is failing: stop fetching (pause) until its retries succeed.
+          this.setPaused(true);
+          await Promise.race([Promise.all(this.lanes), Bun.sleep(50)]);
+          this.maybeCommit();
+          continue;
+        }
+        if (this.paused) this.setPaused(false);
+        if (this.inFlight() >= this.o.maxInFlight) {
+          // Lanes are full: take nothing more until they drain. librdkafka's fetch queue is bounded
+          // (queued.max.messages.kbytes), so this is backpressure without pausing; pausing would
+          // make librdkafka drop its prefetched messages and fetch them again.
+          await Promise.race([Promise.all(this.lanes), Bun.sleep(20)]);
+          this.maybeCommit();
+          continue;
+        }
+        const batch = this.consumer.consume(this.o.batchSize, this.o.codec.format === "json");
+        for (const e of batch.errors) log.warn({ topic: e.topic, partition: e.partition, code: e.name }, `consume: ${e.message}`);
+        if (batch.count > 0) {
+          lastData = performance.now();
+          sleepMs = 1;
+          this.stats.firstMessageAt ??= performance.now();
+          this.dispatch(batch);
+          // Let the lanes run (their writes are queued as promise continuations), and when the
+          // fetch queue is nearly empty let it fill rather than spin on per-call overhead.
+          await Bun.sleep(batch.count < this.o.batchSize / 4 ? 1 : 0);
+        } else {
+          if (this.o.idleExitMs > 0 && performance.now() - lastData > this.o.idleExitMs && this.inFlight() === 0 && this.dlqPending.size === 0) this.stop(`idle for ${this.o.idleExitMs} ms`);
+          await Bun.sleep(sleepMs);
+          sleepMs = Math.min(20, sleepMs * 2);
+        }
+        if (this.o.maxMessages > 0 && this.stats.received >= this.o.maxMessages) {
+          await this.drain();
+          if (this.stats.written + this.stats.dlqDelivered >= this.o.maxMessages) this.stop(`--max-messages ${this.o.maxMessages} reached`);
+        }
+        this.maybeCommit();
+        if (performance.now() - lastReport >= this.o.reportEveryMs) {
+          this.report((this.stats.written - reportedAt) / ((performance.now() - lastReport) / 1000));
+          reportedAt = this.stats.written;
+          lastReport = performance.now();
+        }
+      }
+      await this.drain();
+      this.commitNow(false);
+    } finally {
+      this.stats.stoppedBy = this.stopReason ?? "error";
+      this.stats.seconds = (performance.now() - (this.stats.firstMessageAt ?? this.t0)) / 1000;
+      try {
+        this.consumer.close();
+      } catch (e) {
+        log.warn({ err: (e as Error).message }, "consume: close failed");
+      }
+      if (this.dlqProducer) await this.dlqProducer.close(10_000);
+    }
+    this.report(this.stats.written / Math.max(this.stats.seconds, 1e-3));
+    return this.stats;
+  }
+
+  /** Split a fetched batch into per-lane, per-kind sub-batches and queue them on their lanes. */
+  private dispatch(b: RecordBatch): void {
+    const per = new Map<number, Pending>();
+    // JSON: one decode and one parse for the whole batch; a batch holding anything that is not
+    // JSON falls back to record by record, so the poison one is found and only it goes to the DLQ.
+    let parsed: unknown[] | null = null;
+    if (b.jsonArrayEnd > 0) {
+      try {
+        parsed = JSON.parse(utf8.decode(b.data.subarray(0, b.jsonArrayEnd))) as unknown[];
+        if (parsed.length !== b.count) parsed = null;
+      } catch {
+        parsed = null;
+      }
+    }
+    for (let i = 0; i < b.count; i++) {
+      const topic = b.topic[i]!;
+      const partition = b.partition[i]!;
+      const offset = b.offset[i]!;
+      this.tracker.track(topic, partition, offset);
+      this.stats.received++;
+      const kind = this.o.kinds.get(topic)!;
+      const value = b.valLen[i]! < 0 ? null : b.data.subarray(b.valStart[i]!, b.valStart[i]! + b.valLen[i]!);
+      const rec = value === null ? "null value" : parsed ? validate(kind, parsed[i]) : decodeRecord(kind, this.o.codec, value);
+      if (typeof rec === "string") {
+        const key = b.keyLen[i]! < 0 ? null : b.data.slice(b.keyStart[i]!, b.keyStart[i]! + b.keyLen[i]!);
+        this.toDlq(topic, partition, offset, key, value && value.slice(), rec);
+        continue;
+      }
+      const lane = b.keyLen[i]! > 0 ? laneOf(b.data, b.keyStart[i]!, b.keyLen[i]!, this.lanes.length) : partition % this.lanes.length;
+      const k = lane * 2 + (kind === "users" ? 0 : 1);
+      let p = per.get(k);
+      if (!p) per.set(k, (p = { kind, records: [], positions: [] }));
+      p.records.push(rec);
+      p.positions.push({ topic, partition, offset });
+    }
+    for (const [k, p] of per) {
+      const lane = k >> 1;
+      this.lanes[lane] = this.lanes[lane]!.then(() => this.write(p));
+    }
+  }
+
+  /** Write one sub-batch to every sink (retrying failed sinks only), then mark its offsets done. */
+  private async write(p: Pending): Promise<void> {
+    const done = new Set<string>();
+    let upstream: OrderBatchResult | undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        for (const s of this.o.sinks) {
+          if (done.has(s.name)) continue;
+          if (p.kind === "users") await s.writeUsers(p.records as User[]);
+          else {
+            const r = await s.writeOrders(p.records as Order[], upstream);
+            if (!upstream && (s.name === "mysql" || s.name === "sqlite")) {
+              upstream = r;
+              for (const x of r.results) {
+                if (x.status === "accepted") this.stats.ordersAccepted++;
+                else if (x.status === "rejected") this.stats.ordersRejected++;
+                else if (x.status === "duplicate") this.stats.ordersDuplicate++;
+              }
+            }
+          }
+          done.add(s.name);
+          this.stats.bySink[s.name] = (this.stats.bySink[s.name] ?? 0) + p.records.length;
+        }
+        if (this.storeDown) {
+          this.storeDown = false;
+          log.info("consume: stores answer again: resuming");
+        }
+        break;
+      } catch (e) {
+        this.stats.storeFailures++;
+        if (!this.storeDown) {
+          this.storeDown = true;
+          log.error({ err: (e as Error).message }, "consume: a store failed; pausing partitions and retrying with backoff (nothing is committed past it)");
+        }
+        if (this.stopReason && performance.now() - this.stopAt > this.o.stopGraceMs) {
+          this.stats.abandoned += p.records.length;
+          log.warn({ records: p.records.length }, "consume: stopping with a store still failing: these records stay uncommitted and will be consumed again");
+          return;
+        }
+        await Bun.sleep(Math.min(5_000, 50 * 2 ** Math.min(attempt, 7)));
+      }
+    }
+    for (const pos of p.positions) this.tracker.done(pos.topic, pos.partition, pos.offset);
+    this.stats.written += p.records.length;
+  }
+
+  /** Poison: to `<topic>.dlq` with the error and its source in headers; done once delivered. */
+  private toDlq(topic: string, partition: number, offset: number, key: Uint8Array | null, value: Uint8Array | null, reason: string): void {
+    this.stats.poison++;
+    if (!this.o.dlq) {
+      log.warn({ topic, partition, offset, reason }, "consume: poison record skipped (--no-dlq)");
+      this.skipped++;
+      this.tracker.done(topic, partition, offset);
+      return;
+    }
+    const id = ++this.dlqSeq;
+    this.dlqPending.set(id, { topic, partition, offset, key, value, reason });
+    this.sendDlq(id);
+  }
+
+  private sendDlq(id: number): void {
+    const p = this.dlqPending.get(id)!;
+    this.dlqProducer ??= new Producer(
+      { ...this.o.kafka, "linger.ms": "5" },
+      {
+        onDelivery: (r) => {
+          const item = this.dlqPending.get(r.opaque);
+          if (!item) return;
+          if (r.err === 0) {
+            this.dlqPending.delete(r.opaque);
+            this.stats.dlqDelivered++;
+            this.tracker.done(item.topic, item.partition, item.offset);
+          } else {
+            log.error({ topic: `${item.topic}.dlq`, code: r.err }, "consume: dead-letter produce failed; retrying");
+            setTimeout(() => this.sendDlq(r.opaque), 1000);
+          }
+        },
+      },
+    );
+    try {
+      this.dlqProducer.produce(`${p.topic}.dlq`, p.key, p.value, {
+        opaque: id,
+        headers: { "ingest.error": p.reason, "ingest.source.topic": p.topic, "ingest.source.partition": String(p.partition), "ingest.source.offset": String(p.offset) },
+      });
+    } catch (e) {
+      log.error({ err: (e as Error).message }, "consume: dead-letter produce refused; retrying");
+      setTimeout(() => this.sendDlq(id), 1000);
+    }
+  }
+
+  private async handleRebalances(): Promise<void> {
+    for (const ev of this.consumer.takeRebalances()) {
+      if (ev.kind === "assign") continue;
+      // Revoke: finish what was taken from these partitions, commit it, then let them go.
+      await this.drain();
+      this.commitNow(false, ev.partitions);
+      this.tracker.revoke(ev.partitions);
+      this.consumer.completeRevoke();
+    }
+    if (this.consumer.revokePending) this.consumer.completeRevoke();
+  }
+
+  /** Wait until every queued lane batch and dead-letter delivery has finished. */
+  private async drain(): Promise<void> {
+    for (;;) {
+      const lanes = [...this.lanes];
+      await Promise.all(lanes);
+      while (this.dlqPending.size > 0) {
+        this.dlqProducer?.poll(0);
+        await Bun.sleep(5);
+        if (this.stopReason && performance.now() - this.stopAt > this.o.stopGraceMs) break;
+      }
+      if (lanes.every((l, i) => l === this.lanes[i])) return;
+    }
+  }
+
+  private maybeCommit(): void {
+    if (performance.now() - this.lastCommit >= this.o.commitIntervalMs) this.commitNow(true);
+  }
+
+  /** Commit the contiguous written positions (of `only` these partitions, when given). */
+  private commitNow(async: boolean, only?: TopicPartition[]): void {
+    this.lastCommit = performance.now();
+    let pos = this.tracker.committable();
+    if (only) pos = pos.filter((p) => only.some((q) => q.topic === p.topic && q.partition === p.partition));
+    if (!pos.length) return;
+    try {
+      this.consumer.commit(pos, async);
+      this.tracker.markCommitted(pos);
+      this.stats.commits++;
+      for (const p of pos) {
+        const i = this.stats.committed.findIndex((c) => c.topic === p.topic && c.partition === p.partition);
+        if (i >= 0) this.stats.committed[i] = p;
+        else this.stats.committed.push(p);
+      }
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, "consume: commit failed; will retry");
+    }
+  }
+
+  private setPaused(on: boolean): void {
+    if (on === this.paused) return;
+    const parts = [...this.consumer.assignment.values()].map((p) => ({ topic: p.topic, partition: p.partition }));
+    try {
+      if (on) this.consumer.pause(parts);
+      else this.consumer.resume(parts);
+      this.paused = on;
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, `consume: ${on ? "pause" : "resume"} failed`);
+    }
+  }
+
+  /** Records taken and not yet written (or dead-lettered), without walking the tracker. */
+  private inFlight(): number {
+    return this.stats.received - this.stats.written - this.stats.dlqDelivered - this.skipped - this.stats.abandoned;
+  }
+
+  /** Lag per assigned partition: high watermark minus the committed position. */
+  lag(): { topic: string; partition: number; lag: number }[] {
+    const out = [];
+    for (const p of this.consumer.assignment.values()) {
+      const { high } = this.consumer.cachedWatermarks(p.topic, p.partition);
+      const pos = this.stats.committed.find((c) => c.topic === p.topic && c.partition === p.partition)?.offset ?? 0;
+      if (high >= 0) out.push({ topic: p.topic, partition: p.partition, lag: Math.max(0, high - pos) });
+    }
+    return out;
+  }
+
+  private report(rate: number): void {
+    const lag = this.lag();
+    log.info(
+      {
+        msgs_per_s: Math.round(rate),
+        received: this.stats.received,
+        written: this.stats.bySink,
+        poison: this.stats.poison,
+        dlq: this.stats.dlqDelivered,
+        in_flight: this.inFlight(),
+        committed: this.stats.committed.map((c) => `${c.topic}[${c.partition}]@${c.offset}`),
+        lag: lag.reduce((s, l) => s + l.lag, 0),
+        lag_by_partition: lag.map((l) => `${l.topic}[${l.partition}]=${l.lag}`),
+      },
+      "consume: progress",
+    );
+  }
+}

@@ -1,0 +1,57 @@
+import type { Sink, SinkName } from "../sinks/types.ts";
+import { SINK_NAMES } from "../sinks/types.ts";
+import { NoneSink, StdoutSink } from "../sinks/basic.ts";
+import { MysqlSink } from "../sinks/mysql.ts";
+import { UsageError, IngestError } from "../cli/errors.ts";
+
+export interface SinkChoice {
+  sinks?: string[];
+  mysqlUrl?: string;
+  redisUrl?: string;
+  sqlitePath: string;
+  poolSize: number;
+}
+
+/**
+ * Which sinks are active: --sink when given; otherwise MySQL when MYSQL_URL is set, else the
+ * embedded SQLite file, plus Redis when REDIS_URL is set. Opened and checked at start.
+ */
+export async function openSinks(c: SinkChoice): Promise<Sink[]> {
+  const names = (c.sinks ?? [c.mysqlUrl ? "mysql" : "sqlite", ...(c.redisUrl ? ["redis"] : [])]) as SinkName[];
+  for (const n of names) if (!SINK_NAMES.includes(n)) throw new UsageError(`--sink: '${n}' is not one of ${SINK_NAMES.join("|")}`);
+  if (names.includes("mysql") && names.includes("sqlite")) throw new UsageError("--sink: choose mysql or sqlite, not both");
+  const out: Sink[] = [];
+  // SQL store first: it decides orders; the cache follows with its result.
+  for (const n of [...names].sort((a, b) => rank(a) - rank(b))) {
+    switch (n) {
+      case "mysql":
+        if (!c.mysqlUrl) throw new UsageError("--sink mysql needs MYSQL_URL (mysql://user:pass@host:3306/db)");
+        out.push(new MysqlSink({ url: c.mysqlUrl, poolSize: c.poolSize }));
+        break;
+      case "sqlite":
+      case "redis":
+        throw new IngestError(`the ${n} sink is not in this build yet`);
+      case "stdout":
+        out.push(new StdoutSink());
+        break;
+      case "none":
+        out.push(new NoneSink());
+        break;
+    }
+  }
+  const started: Sink[] = [];
+  try {
+    for (const s of out) {
+      await s.start();
+      started.push(s);
+    }
+  } catch (e) {
+    await Promise.all(started.map((s) => s.close().catch(() => undefined)));
+    throw e;
+  }
+  return out;
+}
+
+function rank(n: string): number {
+  return n === "mysql" || n === "sqlite" ? 0 : n === "redis" ? 1 : 2;
+}
