@@ -30,6 +30,7 @@ Options:
       --sink LIST            mysql,redis | sqlite | stdout | none (default: mysql when MYSQL_URL is set,
                              else sqlite; plus redis when REDIS_URL is set)
       --sqlite-path F        SQLite file when MySQL is not used (env SQLITE_PATH; default data/ingest.db)
+      --initial-stock N      stock of each product P0001..P1000 when first created (default 1000000; never reset)
       --format F             value format: ${FORMATS.join("|")} (default json)
       --batch-size N         records taken per fetch (default 5000)
       --commit-interval-ms N commit written positions this often (default 1000; also on revoke and exit)
@@ -55,6 +56,7 @@ export default {
       kinds: { type: "string" },
       sink: { type: "string" },
       "sqlite-path": { type: "string" },
+      "initial-stock": { type: "string" },
       format: { type: "string" },
       "batch-size": { type: "string" },
       "commit-interval-ms": { type: "string" },
@@ -88,6 +90,7 @@ export default {
       redisUrl,
       sqlitePath: values["sqlite-path"] ?? process.env.SQLITE_PATH ?? join("data", "ingest.db"),
       poolSize: Math.min(lanes, 16),
+      initialStock: intFlag("initial-stock", values["initial-stock"], 0, 2_000_000_000),
     });
     // One codec per kind: Avro needs the kind's schema; JSON and MessagePack do not.
     const codecs = { users: makeCodec(format, JSON.parse(usersSchemaText)), orders: makeCodec(format, JSON.parse(ordersSchemaText)) };

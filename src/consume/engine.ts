@@ -145,7 +145,11 @@ export class ConsumeEngine {
           // fetch queue is nearly empty let it fill rather than spin on per-call overhead.
           await Bun.sleep(batch.count < this.o.batchSize / 4 ? 1 : 0);
         } else {
-          if (this.o.idleExitMs > 0 && performance.now() - lastData > this.o.idleExitMs && this.inFlight() === 0 && this.dlqPending.size === 0) this.stop(`idle for ${this.o.idleExitMs} ms`);
+          // --idle-exit-ms counts only while partitions are assigned: a group join is not idleness.
+          const idleSince = Math.max(lastData, this.consumer.lastAssignAt);
+          if (this.o.idleExitMs > 0 && this.consumer.assignment.size > 0 && performance.now() - idleSince > this.o.idleExitMs && this.inFlight() === 0 && this.dlqPending.size === 0) {
+            this.stop(`idle for ${this.o.idleExitMs} ms`);
+          }
           await Bun.sleep(sleepMs);
           sleepMs = Math.min(20, sleepMs * 2);
         }

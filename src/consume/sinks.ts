@@ -10,6 +10,8 @@ export interface SinkChoice {
   redisUrl?: string;
   sqlitePath: string;
   poolSize: number;
+  /** Stock of each product when first seeded (never reset later). */
+  initialStock?: number;
 }
 
 /**
@@ -26,7 +28,7 @@ export async function openSinks(c: SinkChoice): Promise<Sink[]> {
     switch (n) {
       case "mysql":
         if (!c.mysqlUrl) throw new UsageError("--sink mysql needs MYSQL_URL (mysql://user:pass@host:3306/db)");
-        out.push(new MysqlSink({ url: c.mysqlUrl, poolSize: c.poolSize }));
+        out.push(new MysqlSink({ url: c.mysqlUrl, poolSize: c.poolSize, initialStock: c.initialStock }));
         break;
       case "sqlite":
       case "redis":

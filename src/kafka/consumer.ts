@@ -78,6 +78,8 @@ export class Consumer extends Client {
   /** Error of the last async commit, from OFFSET_COMMIT events. */
   lastCommitError: string | undefined;
   assignment = new Map<string, TopicPartition>();
+  /** performance.now() of the last assignment (0 before any). */
+  lastAssignAt = 0;
 
   constructor(props: Record<string, string>, opts: ConsumerOptions = {}) {
     let cb: JSCallback | undefined;
@@ -109,6 +111,7 @@ export class Consumer extends Client {
         if (protocol === "COOPERATIVE") checkErrorObject(f.rd_kafka_incremental_assign(rk, parts) as number | null, "incremental assign");
         else check(f.rd_kafka_assign(rk, parts), "assign");
         for (const p of partitions) this.assignment.set(`${p.topic}\0${p.partition}`, p);
+        this.lastAssignAt = performance.now();
         this.rebalances.push({ kind: "assign", partitions, protocol });
         log.info({ partitions: partitions.map((p) => `${p.topic}[${p.partition}]`) }, "partitions assigned");
       } else {

@@ -1,0 +1,193 @@
+import { test, expect, describe, beforeAll, afterAll } from "bun:test";
+import { createConnection, type Connection } from "mysql2/promise";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Papa from "papaparse";
+import { startBroker, uniqueName, FAST_GROUP_PROPS, type TestBroker } from "./helpers/broker.ts";
+import { runIngest, spawnIngest } from "./helpers/cli.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "ingest-consume-"));
+const fast = Object.entries(FAST_GROUP_PROPS).flatMap(([k, v]) => ["-X", `${k}=${v}`]);
+const USERS = 5000;
+const ORDERS = 6000;
+const STOCK = 30; // small, so some orders are rejected for stock
+let broker: TestBroker;
+let db: Connection;
+let dbName: string;
+let mysqlUrl: string;
+
+beforeAll(async () => {
+  broker = startBroker({ brokers: 3 });
+  dbName = `ingest_test_${Date.now().toString(36)}`;
+  db = await createConnection({ host: "127.0.0.1", port: 3306, user: "root" });
+  await db.query(`CREATE DATABASE ${dbName}`);
+  await db.query(`USE ${dbName}`);
+  mysqlUrl = `mysql://root@127.0.0.1:3306/${dbName}`;
+  expect((await runIngest(["gen", "users", "--rows", String(USERS), "--out", join(dir, "users.csv")])).code).toBe(0);
+  expect((await runIngest(["gen", "orders", "--rows", String(ORDERS), "--customers", String(USERS), "--out", join(dir, "orders.csv")])).code).toBe(0);
+});
+afterAll(async () => {
+  await db.query(`DROP DATABASE IF EXISTS ${dbName}`);
+  await db.end();
+  broker.stop();
+});
+
+async function produceTopics(users: string, orders: string) {
+  broker.createTopic(users, 4);
+  broker.createTopic(orders, 4);
+  expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
+  const o = await runIngest(["produce", "--file", join(dir, "orders.csv"), "--topic", orders, "--schema", "data/orders.avsc", "--key", "customer_id", "-b", broker.bootstrap]);
+  expect(o.stderr).toContain("produce OK");
+}
+
+/** Stock must equal the initial stock minus the accepted orders' quantities, never negative. */
+async function checkStock(conn: Connection = db): Promise<{ accepted: number; rejected: number }> {
+  const [rows] = (await conn.query(
+    `SELECT p.product_id, p.stock, COALESCE(SUM(CASE WHEN o.status = 'accepted' THEN o.quantity END), 0) AS taken
+     FROM products p LEFT JOIN orders o ON o.product_id = p.product_id GROUP BY p.product_id, p.stock`,
+  )) as [{ product_id: string; stock: number; taken: number }[], unknown];
+  for (const r of rows) {
+    expect(r.stock).toBeGreaterThanOrEqual(0);
+    expect(Number(r.stock) + Number(r.taken)).toBe(STOCK);
+  }
+  const [st] = (await conn.query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status")) as [{ status: string; n: number }[], unknown];
+  const n = (s: string) => Number(st.find((x) => x.status === s)?.n ?? 0);
+  return { accepted: n("accepted"), rejected: n("rejected") };
+}
+
+describe("consume into MariaDB", () => {
+  test("users and orders end up exactly once, with stock consistent and never negative", async () => {
+    const users = uniqueName("users");
+    const orders = uniqueName("orders");
+    await produceTopics(users, orders);
+    const group = uniqueName("g");
+    const summary = join(dir, "c1.json");
+    const r = await runIngest(["consume", "--group", group, "--topics", `${users},${orders}`, "--sink", "mysql", "--workers", "4", "--initial-stock", String(STOCK), "--max-messages", String(USERS + ORDERS), "--summary-json", summary, "-b", broker.bootstrap, ...fast], { env: { MYSQL_URL: mysqlUrl }, timeoutMs: 90_000 });
+    expect(r.stderr).toContain("consume done");
+    expect(r.code).toBe(0);
+    const [[u]] = (await db.query("SELECT COUNT(*) AS n FROM users")) as [{ n: number }[], unknown];
+    expect(Number(u!.n)).toBe(USERS);
+    const [[o]] = (await db.query("SELECT COUNT(*) AS n FROM orders")) as [{ n: number }[], unknown];
+    expect(Number(o!.n)).toBe(ORDERS);
+    // One user compared field by field with the CSV.
+    const csv = Papa.parse<Record<string, string>>(readFileSync(join(dir, "users.csv"), "utf8"), { header: true, skipEmptyLines: true }).data;
+    const [[row]] = (await db.query("SELECT * FROM users WHERE id = 2")) as [Record<string, unknown>[], unknown];
+    expect(row!.last_name).toBe(csv[1]!.last_name);
+    expect(row!.email).toBe(csv[1]!.email);
+    const s = await checkStock();
+    expect(s.accepted + s.rejected).toBe(ORDERS);
+    expect(s.rejected).toBeGreaterThan(0); // the small stock ran out somewhere
+    const j = JSON.parse(readFileSync(summary, "utf8"));
+    expect(j.ordersAccepted).toBe(s.accepted);
+    // Everything is committed: lag 0.
+    const lag = await runIngest(["lag", "--group", group, "--topic", `${users},${orders}`, "--json", "-b", broker.bootstrap]);
+    expect(JSON.parse(lag.stdout).total_lag).toBe(0);
+    // The independent client agrees on the counts.
+    const cli = Bun.spawnSync(["mariadb", "-h", "127.0.0.1", "-u", "root", "-N", "-e", `SELECT COUNT(*) FROM ${dbName}.orders; SELECT MIN(stock) >= 0 FROM ${dbName}.products`]);
+    expect(cli.stdout.toString().trim().split("\n")).toEqual([String(ORDERS), "1"]);
+  }, 120_000);
+
+  test("consuming the same topics again (a new group, from the beginning) changes nothing: idempotent", async () => {
+    const [[before]] = (await db.query("SELECT SUM(stock) AS s, (SELECT COUNT(*) FROM orders) AS n FROM products")) as [{ s: number; n: number }[], unknown];
+    const users = uniqueName("users");
+    const orders = uniqueName("orders");
+    await produceTopics(users, orders);
+    const r = await runIngest(["consume", "--group", uniqueName("g"), "--topics", `${users},${orders}`, "--sink", "mysql", "--initial-stock", String(STOCK), "--max-messages", String(USERS + ORDERS), "-b", broker.bootstrap, ...fast], { env: { MYSQL_URL: mysqlUrl }, timeoutMs: 90_000 });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`duplicate ${ORDERS}`));
+    const [[after]] = (await db.query("SELECT SUM(stock) AS s, (SELECT COUNT(*) FROM orders) AS n FROM products")) as [{ s: number; n: number }[], unknown];
+    expect(after).toEqual(before!);
+    await checkStock();
+  }, 120_000);
+
+  test("SIGKILL mid-run, then a restart: every order once, stock consistent, commits never ahead of rows", async () => {
+    // A database of its own: the test stands alone.
+    const name = `${dbName}_kill`;
+    await db.query(`CREATE DATABASE ${name}`);
+    const kdb = await createConnection({ host: "127.0.0.1", port: 3306, user: "root", database: name });
+    const url = `mysql://root@127.0.0.1:3306/${name}`;
+    try {
+    const big = join(dir, "orders-big.csv");
+    expect((await runIngest(["gen", "orders", "--rows", "30000", "--customers", "1000", "--seed", "77", "--out", big])).code).toBe(0);
+    const orders = uniqueName("orders");
+    broker.createTopic(orders, 4);
+    expect((await runIngest(["produce", "--file", big, "--topic", orders, "--schema", "data/orders.avsc", "--key", "customer_id", "-b", broker.bootstrap])).code).toBe(0);
+    const group = uniqueName("g");
+    const args = ["consume", "--group", group, "--topics", orders, "--sink", "mysql", "--workers", "4", "--batch-size", "500", "--commit-interval-ms", "100", "--initial-stock", String(STOCK), "-b", broker.bootstrap, ...fast];
+    const p = spawnIngest(args, { env: { MYSQL_URL: url } });
+    // Kill once some orders are stored.
+    for (let i = 0; i < 200; i++) {
+      await Bun.sleep(100);
+      const [[c]] = (await kdb.query("SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = 'orders'", [name])) as [{ n: number }[], unknown];
+      if (Number(c!.n) === 0) continue;
+      const [[o]] = (await kdb.query("SELECT COUNT(*) AS n FROM orders")) as [{ n: number }[], unknown];
+      if (Number(o!.n) > 3000) break;
+    }
+    p.kill("SIGKILL");
+    await p.exited;
+    const [[stored]] = (await kdb.query("SELECT COUNT(*) AS n FROM orders")) as [{ n: number }[], unknown];
+    const lag = JSON.parse((await runIngest(["lag", "--group", group, "--topic", orders, "--json", "-b", broker.bootstrap])).stdout);
+    const committed = lag.partitions.reduce((s: number, x: { committed: number | null }) => s + (x.committed ?? 0), 0);
+    expect(committed).toBeLessThanOrEqual(Number(stored!.n));
+    expect(Number(stored!.n)).toBeLessThan(30000);
+
+    // The killed member keeps its partitions until session.timeout.ms (6 s here) expires, then a
+    // rebalance hands them over: idle longer than that before calling it done.
+    const r = await runIngest([...args, "--idle-exit-ms", "9000"], { env: { MYSQL_URL: url }, timeoutMs: 90_000 });
+    expect(r.code).toBe(0);
+    const [[all]] = (await kdb.query("SELECT COUNT(*) AS n, COUNT(DISTINCT order_id) AS d FROM orders")) as [{ n: number; d: number }[], unknown];
+    expect(Number(all!.n)).toBe(30000);
+    expect(Number(all!.d)).toBe(30000);
+    await checkStock(kdb);
+    const lag2 = JSON.parse((await runIngest(["lag", "--group", group, "--topic", orders, "--json", "-b", broker.bootstrap])).stdout);
+    expect(lag2.total_lag).toBe(0);
+    } finally {
+      await kdb.end();
+      await db.query(`DROP DATABASE IF EXISTS ${name}`);
+    }
+  }, 180_000);
+});
+
+test("a poison record goes to <topic>.dlq with its error and source in headers; the rest are written", async () => {
+  const users = uniqueName("users");
+  broker.createTopic(users, 1);
+  const good = '{"id":1,"first_name":"A","last_name":"B","email":"a@x","age":3,"country":"FR","city":"P","signup_ts":1,"is_active":true,"score":1,"phone":null}';
+  const input = `k1:${good}\nk2:{not json\nk3:{"id":"x"}\n`;
+  expect(Bun.spawnSync(["kcat", "-P", "-b", broker.bootstrap, "-t", users, "-K:"], { stdin: new TextEncoder().encode(input) }).exitCode).toBe(0);
+  const r = await runIngest(["consume", "--group", uniqueName("g"), "--topics", users, "--sink", "stdout", "--max-messages", "3", "-b", broker.bootstrap, ...fast], { timeoutMs: 60_000 });
+  expect(r.code).toBe(0);
+  expect(r.stdout.trim().split("\n").map((l) => JSON.parse(l).id)).toEqual([1]);
+  // The DLQ topic may have several partitions: kcat's order is not the records' order.
+  const dlq = Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", `${users}.dlq`, "-e", "-q", "-f", "%k|%s|%h\n"]).stdout.toString().trim().split("\n").sort();
+  expect(dlq.length).toBe(2);
+  expect(dlq[0]).toMatch(new RegExp(`^k2\\|\\{not json\\|ingest.error=undecodable json.*ingest.source.topic=${users},ingest.source.partition=0,ingest.source.offset=1$`));
+  expect(dlq[1]).toMatch(/^k3\|\{"id":"x"\}\|ingest.error=user: id must be an integer/);
+}, 60_000);
+
+test("two consumers in one group split the partitions and together write every record once", async () => {
+  const users = uniqueName("users");
+  broker.createTopic(users, 6);
+  expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
+  const group = uniqueName("g");
+  const args = (n: string) => ["consume", "--group", group, "--topics", users, "--sink", "stdout", "--idle-exit-ms", "4000", "--summary-json", join(dir, `two-${n}.json`), "-b", broker.bootstrap, ...fast];
+  const a = spawnIngest(args("a"));
+  const b = spawnIngest(args("b"));
+  const [outA, outB] = await Promise.all([new Response(a.stdout).text(), new Response(b.stdout).text()]);
+  expect(await a.exited).toBe(0);
+  expect(await b.exited).toBe(0);
+  const ids = [...outA.trim().split("\n"), ...outB.trim().split("\n")].filter(Boolean).map((l) => JSON.parse(l).id);
+  expect(new Set(ids).size).toBe(USERS);
+  expect(ids.length).toBe(USERS);
+  const sa = JSON.parse(readFileSync(join(dir, "two-a.json"), "utf8"));
+  const sb = JSON.parse(readFileSync(join(dir, "two-b.json"), "utf8"));
+  expect(sa.written).toBeGreaterThan(0);
+  expect(sb.written).toBeGreaterThan(0);
+}, 90_000);
+
+test("a store that cannot be reached at start is a clear error naming it", async () => {
+  const r = await runIngest(["consume", "--sink", "mysql", "--topics", "users", "-b", broker.bootstrap], { env: { MYSQL_URL: "mysql://root:secret@127.0.0.1:1/none" } });
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/^error: .*mysql.*127\.0\.0\.1:1/m);
+  expect(r.stderr).not.toContain("secret");
+});
