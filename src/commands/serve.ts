@@ -1,4 +1,88 @@
 import type { Command } from "../cli/main.ts";
-import { notBuilt } from "./not-built.ts";
+import { parse, kafkaOptions, kafkaConfig, intFlag, sizeFlag, choiceFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { UsageError } from "../cli/errors.ts";
+import { DEFAULT_SERVE_PORT, DEFAULT_TOPICS } from "../cli/defaults.ts";
+import { IntakeServer } from "../http/server.ts";
+import { MysqlSink } from "../sinks/mysql.ts";
+import { log } from "../observability/log.ts";
 
-export default notBuilt("serve") satisfies Command;
+const HELP = `Usage: ingest serve [options]
+
+HTTP order intake on Bun.serve, publishing to Kafka through the same producer as produce.
+
+  POST /order          {customer_id, product_id, quantity, amount[, currency]} -> 202 {order_id, partition, offset}
+                       order_id (UUIDv7) and created_at are assigned here; the key is customer_id
+  POST /orders/batch   a JSON array of orders, all validated first (one invalid item rejects the
+                       whole batch with 400 listing each bad index and field); 202 once all are acknowledged
+  POST /users          one user (data/users.avsc fields) to the users topic, keyed by id
+  GET  /users/:id, /products/:id   read from the store (MYSQL_URL); 503 when none is configured
+  GET  /health         200 when the broker answers (and the store, if any); 503 otherwise
+  GET  /metrics        Prometheus text
+Errors are JSON {error, details}: 400 bad JSON or fields, 404, 405, 413 body or batch too large,
+415 not JSON, 503 with Retry-After when the producer queue is full, 502 when the broker did not
+acknowledge. SIGTERM/SIGINT: stop accepting, finish in-flight requests, flush, exit 0.
+
+Options:
+      --host H            bind address (default 127.0.0.1; 0.0.0.0 in containers)
+      --port P            port (default ${DEFAULT_SERVE_PORT}; 0 picks a free one); the bound URL is printed on stdout
+      --ack A             delivered (answer after the broker acknowledged) | queued (default delivered)
+      --max-body SIZE     largest request body (default 1MiB)
+      --max-batch N       most orders in one batch (default 10000)
+      --max-queued N      messages in flight in the producer before 503 (default 100000)
+      --orders-topic T    (default ${DEFAULT_TOPICS.orders})
+      --users-topic T     (default ${DEFAULT_TOPICS.users})
+${KAFKA_HELP}
+${COMMON_HELP}
+`;
+
+export default {
+  summary: "HTTP order intake: POST /order, POST /orders/batch, GET /health",
+  async run(argv) {
+    const { values, positionals } = parse(argv, {
+      ...kafkaOptions,
+      host: { type: "string" },
+      port: { type: "string", short: "p" },
+      ack: { type: "string" },
+      "max-body": { type: "string" },
+      "max-batch": { type: "string" },
+      "max-queued": { type: "string" },
+      "orders-topic": { type: "string" },
+      "users-topic": { type: "string" },
+    });
+    if (values.help) return process.stdout.write(HELP), 0;
+    if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const mysqlUrl = process.env.MYSQL_URL;
+    const store = mysqlUrl ? new MysqlSink({ url: mysqlUrl, poolSize: 8 }) : null;
+    if (store) await store.start();
+    const intake = new IntakeServer({
+      host: values.host ?? "127.0.0.1",
+      port: intFlag("port", values.port, 0, 65535) ?? DEFAULT_SERVE_PORT,
+      kafka: kafkaConfig(values),
+      ordersTopic: values["orders-topic"] ?? DEFAULT_TOPICS.orders,
+      usersTopic: values["users-topic"] ?? DEFAULT_TOPICS.users,
+      ack: choiceFlag("ack", values.ack, ["delivered", "queued"] as const) ?? "delivered",
+      maxBody: sizeFlag("max-body", values["max-body"]) ?? 1 << 20,
+      maxBatch: intFlag("max-batch", values["max-batch"], 1, 1_000_000) ?? 10_000,
+      maxQueued: intFlag("max-queued", values["max-queued"], 1, 10_000_000) ?? 100_000,
+      store,
+    });
+    let server;
+    try {
+      server = intake.start();
+    } catch (e) {
+      throw new UsageError(`cannot listen on ${values.host ?? "127.0.0.1"}:${values.port ?? DEFAULT_SERVE_PORT}: ${(e as Error).message}`);
+    }
+    const url = `http://${server.hostname}:${server.port}`;
+    process.stdout.write(`listening on ${url}\n`);
+    log.info({ url, ack: values.ack ?? "delivered", store: store?.target ?? null }, "serve: listening");
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
+    log.info({ signal }, "serve: stopping: finishing in-flight requests, flushing the producer");
+    await intake.shutdown();
+    await store?.close();
+    log.info({ produced: intake.publisher.produced, failed: intake.publisher.failed }, "serve: stopped");
+    return 0;
+  },
+} satisfies Command;

@@ -175,9 +175,9 @@ export class Producer extends Client {
 
   /**
    * Enqueue messages [from, to) of `batch`. QUEUE_FULL is handled by serving delivery reports
-   * and retrying, never by dropping; `blockMs` bounds that wait (Infinity for batch jobs).
-   * Messages librdkafka refuses for other reasons are counted as failed and reported.
-   * Returns how many were enqueued; on a timeout the rest stay unsent and the count says so.
+   * and retrying, never by dropping; `blockMs` bounds that wait (Infinity for batch jobs), and
+   * messages still refused when it passes are reported failed with _QUEUE_FULL. Messages
+   * librdkafka refuses for other reasons are reported failed too. Returns how many were enqueued.
    */
   produceBatch(topicName: string, batch: MessageBatch, from = 0, to = batch.count, blockMs = Infinity): number {
     const f = rdk();
@@ -203,7 +203,11 @@ export class Producer extends Client {
       }
       end = w;
       if (start === end) break;
-      if (performance.now() >= deadline) break;
+      if (performance.now() >= deadline) {
+        // Still no room by the deadline: those messages fail as QUEUE_FULL (reported, not dropped).
+        for (let i = start; i < end; i++) this.fail(batch.opaqueAt(i), ERR._QUEUE_FULL);
+        break;
+      }
       this.poll(Math.min(50, Math.max(1, deadline - performance.now())));
     }
     return enqueued;

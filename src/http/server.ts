@@ -1,0 +1,243 @@
+import type { Server } from "bun";
+import { Publisher, QueueFullError, DeliveryError, type Delivered } from "./publisher.ts";
+import { validateOrder, validateUser, type FieldError } from "./validate.ts";
+import { HttpMetrics } from "./metrics.ts";
+import type { Store } from "../sinks/types.ts";
+import { Admin } from "../kafka/index.ts";
+import { log } from "../observability/log.ts";
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  kafka: Record<string, string>;
+  ordersTopic: string;
+  usersTopic: string;
+  ack: "delivered" | "queued";
+  maxBody: number;
+  maxBatch: number;
+  maxQueued: number;
+  store: Store | null;
+}
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+const problem = (status: number, error: string, details?: unknown, headers?: Record<string, string>) => json(status, { error, details: details ?? null }, headers);
+
+class HttpError extends Error {
+  constructor(
+    readonly response: Response,
+  ) {
+    super("http error");
+  }
+}
+
+/** The HTTP intake: validates, publishes through the batching Publisher, answers with the ack. */
+export class IntakeServer {
+  readonly publisher: Publisher;
+  readonly metrics = new HttpMetrics();
+  server: Server<undefined> | undefined;
+  private inFlight = 0;
+  private brokerOk = true;
+  private brokerCheckedAt = 0;
+  private readonly admin: Admin;
+  private healthTimer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(private readonly o: ServeOptions) {
+    this.publisher = new Publisher({ "linger.ms": "2", ...o.kafka, "queue.buffering.max.messages": String(Math.max(o.maxQueued * 2, 1000)) }, o.maxQueued);
+    this.admin = new Admin(o.kafka);
+  }
+
+  start(): Server<undefined> {
+    this.checkBroker();
+    this.healthTimer = setInterval(() => this.checkBroker(), 5000);
+    this.server = Bun.serve({
+      hostname: this.o.host,
+      port: this.o.port,
+      // Bun enforces this for bodies without a Content-Length too.
+      maxRequestBodySize: this.o.maxBody,
+      fetch: (req) => this.handle(req),
+      error: (e) => {
+        log.error({ err: e.message }, "serve: unexpected error");
+        return problem(500, "internal error");
+      },
+    });
+    return this.server;
+  }
+
+  /** Broker reachability for /health, checked in the background (metadata blocks, briefly). */
+  private checkBroker(): void {
+    try {
+      this.admin.metadata(1000);
+      this.brokerOk = true;
+    } catch {
+      this.brokerOk = false;
+    }
+    this.brokerCheckedAt = Date.now();
+  }
+
+  private async handle(req: Request): Promise<Response> {
+    const t0 = performance.now();
+    const url = new URL(req.url);
+    let route = url.pathname;
+    let res: Response;
+    this.inFlight++;
+    try {
+      const m = /^\/(users|products)\/([^/]+)$/.exec(url.pathname);
+      if (m) route = `/${m[1]}/:id`;
+      res = await this.route(req, url, m);
+    } catch (e) {
+      res = e instanceof HttpError ? e.response : problem(500, "internal error", (e as Error).message);
+      if (!(e instanceof HttpError)) log.error({ err: (e as Error).message }, "serve: request failed");
+    } finally {
+      this.inFlight--;
+    }
+    const known = ["/order", "/orders/batch", "/users", "/users/:id", "/products/:id", "/health", "/metrics"];
+    this.metrics.observe(known.includes(route) ? route : "other", res.status, (performance.now() - t0) / 1000);
+    return res;
+  }
+
+  private async route(req: Request, url: URL, m: RegExpExecArray | null): Promise<Response> {
+    const method = req.method;
+    const allow = (methods: string[]) => {
+      if (!methods.includes(method)) throw new HttpError(problem(405, `method ${method} not allowed`, { allow: methods }, { allow: methods.join(", ") }));
+    };
+    switch (url.pathname) {
+      case "/order":
+        allow(["POST"]);
+        return this.postOrder(req);
+      case "/orders/batch":
+        allow(["POST"]);
+        return this.postBatch(req);
+      case "/users":
+        allow(["POST"]);
+        return this.postUser(req);
+      case "/health":
+        allow(["GET"]);
+        return this.health();
+      case "/metrics":
+        allow(["GET"]);
+        return new Response(this.metrics.render({ ingest_http_produced_total: this.publisher.produced, ingest_http_failed_total: this.publisher.failed, ingest_http_queue_depth: this.publisher.queueDepth, ingest_http_in_flight: this.inFlight }), { headers: { "content-type": "text/plain; version=0.0.4" } });
+    }
+    if (m) {
+      allow(["GET"]);
+      return this.read(m[1] as "users" | "products", decodeURIComponent(m[2]!));
+    }
+    return problem(404, "not found", { path: url.pathname });
+  }
+
+  /** The body as parsed JSON, with 413/415/400 for what is not acceptable. */
+  private async body(req: Request): Promise<unknown> {
+    const type = req.headers.get("content-type") ?? "";
+    if (!/^application\/json\b/i.test(type)) throw new HttpError(problem(415, "expected Content-Type: application/json", { got: type || null }));
+    const len = Number(req.headers.get("content-length") ?? "0");
+    if (len > this.o.maxBody) throw new HttpError(problem(413, `body larger than ${this.o.maxBody} bytes`, { max_bytes: this.o.maxBody }));
+    let text: string;
+    try {
+      text = await req.text();
+    } catch {
+      throw new HttpError(problem(413, `body larger than ${this.o.maxBody} bytes`, { max_bytes: this.o.maxBody }));
+    }
+    if (text.length > this.o.maxBody) throw new HttpError(problem(413, `body larger than ${this.o.maxBody} bytes`, { max_bytes: this.o.maxBody }));
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new HttpError(problem(400, "body is not valid JSON", (e as Error).message));
+    }
+  }
+
+  private async publish(topic: string, key: string, value: unknown): Promise<Delivered | null> {
+    return this.publisher.publish(topic, key, JSON.stringify(value), this.o.ack === "delivered");
+  }
+
+  private failure(e: unknown): Response {
+    if (e instanceof QueueFullError) return problem(503, "producer queue is full, retry later", null, { "retry-after": "1" });
+    if (e instanceof DeliveryError) return problem(502, "the broker did not acknowledge the message", { code: e.code });
+    throw e;
+  }
+
+  private async postOrder(req: Request): Promise<Response> {
+    const errors: FieldError[] = [];
+    const order = validateOrder(await this.body(req), errors);
+    if (!order) return problem(400, "invalid order", errors);
+    const full = { order_id: Bun.randomUUIDv7(), ...order, created_at: Date.now() };
+    try {
+      const d = await this.publish(this.o.ordersTopic, order.customer_id, full);
+      return json(202, d ? { order_id: full.order_id, partition: d.partition, offset: d.offset } : { order_id: full.order_id, status: "queued" });
+    } catch (e) {
+      return this.failure(e);
+    }
+  }
+
+  private async postBatch(req: Request): Promise<Response> {
+    const body = await this.body(req);
+    if (!Array.isArray(body)) return problem(400, "expected a JSON array of orders");
+    if (body.length === 0) return problem(400, "empty batch");
+    if (body.length > this.o.maxBatch) return problem(413, `batch larger than ${this.o.maxBatch} orders`, { max_batch: this.o.maxBatch, got: body.length });
+    const errors: FieldError[] = [];
+    const orders = body.map((b, i) => validateOrder(b, errors, i));
+    if (errors.length) return problem(400, `invalid orders: the whole batch is rejected (${new Set(errors.map((e) => e.index)).size} of ${body.length} invalid)`, errors);
+    const now = Date.now();
+    const full = orders.map((o) => ({ order_id: Bun.randomUUIDv7(), ...o!, created_at: now }));
+    if (this.publisher.queueDepth + full.length > this.o.maxQueued) return this.failure(new QueueFullError("producer queue is full"));
+    const results = await Promise.allSettled(full.map((o) => this.publish(this.o.ordersTopic, o.customer_id, o)));
+    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [{ index: i, order_id: full[i]!.order_id, error: (r.reason as Error).message }] : []));
+    if (failed.length) {
+      const allQueueFull = results.every((r) => r.status === "rejected" && r.reason instanceof QueueFullError);
+      if (allQueueFull) return this.failure(new QueueFullError("producer queue is full"));
+      return problem(502, `${failed.length} of ${full.length} orders were not acknowledged; the others were`, failed);
+    }
+    return json(202, {
+      count: full.length,
+      orders: full.map((o, i) => {
+        const d = (results[i] as PromiseFulfilledResult<Delivered | null>).value;
+        return d ? { order_id: o.order_id, partition: d.partition, offset: d.offset } : { order_id: o.order_id, status: "queued" };
+      }),
+    });
+  }
+
+  private async postUser(req: Request): Promise<Response> {
+    const errors: FieldError[] = [];
+    const user = validateUser(await this.body(req), errors);
+    if (!user) return problem(400, "invalid user", errors);
+    try {
+      const d = await this.publish(this.o.usersTopic, String(user.id), user);
+      return json(202, d ? { id: user.id, partition: d.partition, offset: d.offset } : { id: user.id, status: "queued" });
+    } catch (e) {
+      return this.failure(e);
+    }
+  }
+
+  private async read(kind: "users" | "products", id: string): Promise<Response> {
+    const store = this.o.store;
+    if (!store) return problem(503, "no store configured", "set MYSQL_URL (and REDIS_URL for the cache) to read users and products");
+    if (kind === "users") {
+      if (!/^\d{1,16}$/.test(id)) return problem(400, "user id must be an integer", { id });
+      const u = await store.getUser(Number(id));
+      return u ? json(200, u) : problem(404, "user not found", { id: Number(id) });
+    }
+    if (!/^[A-Za-z0-9._:-]{1,64}$/.test(id)) return problem(400, "invalid product id", { id });
+    const p = await store.getProduct(id);
+    return p ? json(200, p) : problem(404, "product not found", { id });
+  }
+
+  private async health(): Promise<Response> {
+    const storeOk = this.o.store ? await this.o.store.ping() : null;
+    const ok = this.brokerOk && storeOk !== false;
+    return json(ok ? 200 : 503, {
+      status: ok ? "ok" : "unavailable",
+      broker: { reachable: this.brokerOk, checked_ms_ago: Date.now() - this.brokerCheckedAt },
+      producer: { queue_depth: this.publisher.queueDepth, max_queued: this.o.maxQueued, produced: this.publisher.produced, failed: this.publisher.failed },
+      store: this.o.store ? { name: this.o.store.name, target: this.o.store.target, reachable: storeOk } : null,
+    });
+  }
+
+  /** Stop accepting, let in-flight requests finish, flush the producer. */
+  async shutdown(timeoutMs = 15_000): Promise<void> {
+    this.server?.stop(false);
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight > 0 && Date.now() < deadline) await Bun.sleep(10);
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    await this.publisher.close(Math.max(1000, deadline - Date.now()));
+    this.admin.close();
+  }
+}
