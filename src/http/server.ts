@@ -53,8 +53,9 @@ export class IntakeServer {
     this.server = Bun.serve({
       hostname: this.o.host,
       port: this.o.port,
-      // Bun enforces this for bodies without a Content-Length too.
-      maxRequestBodySize: this.o.maxBody,
+      // A hard stop above --max-body (Bun answers that one itself, also for chunked bodies);
+      // under it, body() answers 413 as JSON.
+      maxRequestBodySize: this.o.maxBody * 2 + 65536,
       fetch: (req) => this.handle(req),
       error: (e) => {
         log.error({ err: e.message }, "serve: unexpected error");

@@ -1,0 +1,231 @@
+import { test, expect, describe, beforeAll, afterAll } from "bun:test";
+import { createConnection } from "mysql2/promise";
+import { Consumer } from "../src/kafka/index.ts";
+import { startBroker, uniqueName, type TestBroker } from "./helpers/broker.ts";
+import { spawnIngest, runIngest } from "./helpers/cli.ts";
+
+let broker: TestBroker;
+let orders: string;
+let users: string;
+let base: string;
+let proc: ReturnType<typeof spawnIngest>;
+
+/** Start `ingest serve` on a free port; resolves with its URL (printed on stdout). */
+async function serve(args: string[], env: Record<string, string> = {}) {
+  const p = spawnIngest(["serve", "--port", "0", "-b", broker.bootstrap, ...args], { env });
+  const reader = p.stdout.getReader();
+  const { value } = await reader.read();
+  reader.releaseLock();
+  const line = new TextDecoder().decode(value);
+  const m = /listening on (http:\/\/\S+)/.exec(line);
+  if (!m) throw new Error(`serve did not start: ${line} ${await new Response(p.stderr).text()}`);
+  return { p, url: m[1]! };
+}
+
+beforeAll(async () => {
+  broker = startBroker({ brokers: 3 });
+  orders = uniqueName("orders");
+  users = uniqueName("users");
+  broker.createTopic(orders, 4);
+  broker.createTopic(users, 2);
+  const s = await serve(["--orders-topic", orders, "--users-topic", users, "--max-batch", "50", "--max-body", "64KiB"]);
+  proc = s.p;
+  base = s.url;
+});
+afterAll(async () => {
+  proc.kill("SIGTERM");
+  await proc.exited;
+  broker.stop();
+});
+
+const post = (path: string, body: unknown, type = "application/json") =>
+  fetch(`${base}${path}`, { method: "POST", headers: { "content-type": type }, body: typeof body === "string" ? body : JSON.stringify(body) });
+const order = { customer_id: "CUST001", product_id: "PROD123", quantity: 5, amount: 99.99 };
+
+test("POST /order: 202 with the order id, partition and offset; the message is in Kafka, keyed by customer", async () => {
+  const res = await post("/order", order);
+  expect(res.status).toBe(202);
+  const body = (await res.json()) as { order_id: string; partition: number; offset: number };
+  expect(body.order_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  expect(body.partition).toBeGreaterThanOrEqual(0);
+  expect(body.offset).toBeGreaterThanOrEqual(0);
+  const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": uniqueName("g"), "log_level": "3" });
+  c.assign([{ topic: orders, partition: body.partition, offset: body.offset }]);
+  let got;
+  for (let i = 0; i < 200 && !got; i++) {
+    const b = c.consume(10);
+    if (b.count) got = { key: new TextDecoder().decode(b.data.subarray(b.keyStart[0]!, b.keyStart[0]! + b.keyLen[0]!)), value: JSON.parse(new TextDecoder().decode(b.data.subarray(b.valStart[0]!, b.valStart[0]! + b.valLen[0]!))), offset: b.offset[0] };
+    else await Bun.sleep(20);
+  }
+  c.close();
+  expect(got!.key).toBe("CUST001");
+  expect(got!.offset).toBe(body.offset);
+  expect(got!.value).toMatchObject({ ...order, order_id: body.order_id, currency: "USD" });
+  expect(typeof got!.value.created_at).toBe("number");
+});
+
+test("POST /orders/batch: all acknowledged; one invalid item rejects the whole batch, listing each bad index and field", async () => {
+  const before = broker.retained(orders);
+  const ok = await post("/orders/batch", [order, { ...order, customer_id: "CUST002" }, { ...order, quantity: 1 }]);
+  expect(ok.status).toBe(202);
+  const b = (await ok.json()) as { count: number; orders: { order_id: string; partition: number; offset: number }[] };
+  expect(b.count).toBe(3);
+  expect(new Set(b.orders.map((o) => o.order_id)).size).toBe(3);
+  expect(broker.retained(orders)).toBe(before + 3);
+
+  const bad = await post("/orders/batch", [order, { ...order, quantity: -1 }, order, { ...order, amount: "x", product_id: "" }]);
+  expect(bad.status).toBe(400);
+  const e = (await bad.json()) as { error: string; details: { index: number; field: string }[] };
+  expect(e.details.map((d) => [d.index, d.field])).toEqual([
+    [1, "quantity"],
+    [3, "product_id"],
+    [3, "amount"],
+  ]);
+  expect(broker.retained(orders)).toBe(before + 3); // nothing of the bad batch was published
+});
+
+describe("bad input answers 4xx with a JSON {error, details}, never 500", () => {
+  const cases: [string, () => Promise<Response>, number, RegExp?][] = [
+    ["not JSON", () => post("/order", "{nope"), 400, /not valid JSON/],
+    ["JSON but an array", () => post("/order", [order]), 400, /invalid order/],
+    ["JSON null", () => post("/order", "null"), 400],
+    ["missing customer_id", () => post("/order", { ...order, customer_id: undefined }), 400],
+    ["empty customer_id", () => post("/order", { ...order, customer_id: "" }), 400],
+    ["customer_id too long", () => post("/order", { ...order, customer_id: "C".repeat(65) }), 400],
+    ["customer_id with spaces", () => post("/order", { ...order, customer_id: "a b" }), 400],
+    ["quantity 0", () => post("/order", { ...order, quantity: 0 }), 400],
+    ["quantity negative", () => post("/order", { ...order, quantity: -3 }), 400],
+    ["quantity fractional", () => post("/order", { ...order, quantity: 1.5 }), 400],
+    ["quantity a string", () => post("/order", { ...order, quantity: "5" }), 400],
+    ["amount negative", () => post("/order", { ...order, amount: -1 }), 400],
+    ["amount three decimals", () => post("/order", { ...order, amount: 1.005 }), 400],
+    ["amount huge", () => post("/order", { ...order, amount: 1e300 }), 400],
+    ["bad currency", () => post("/order", { ...order, currency: "dollars" }), 400],
+    ["unknown field", () => post("/order", { ...order, coupon: "FREE" }), 400, /unknown field/],
+    ["wrong content type", () => post("/order", JSON.stringify(order), "text/plain"), 415],
+    ["body over --max-body", () => post("/order", { ...order, pad: "x".repeat(70_000) }), 413],
+    ["batch not an array", () => post("/orders/batch", order), 400],
+    ["empty batch", () => post("/orders/batch", []), 400],
+    ["batch over --max-batch", () => post("/orders/batch", Array.from({ length: 51 }, () => order)), 413],
+    ["GET on /order", () => fetch(`${base}/order`), 405],
+    ["unknown path", () => fetch(`${base}/nope`), 404],
+    ["user without email", () => post("/users", { id: 1, first_name: "A", last_name: "B", age: 3, country: "FR", city: "P" }), 400],
+    ["user id not an integer", () => post("/users", { id: "x", first_name: "A", last_name: "B", email: "a@b", age: 3, country: "FR", city: "P" }), 400],
+    ["deeply nested JSON", () => post("/order", "[".repeat(5000) + "]".repeat(5000)), 400],
+    ["invalid UTF-8 body", () => fetch(`${base}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) }), 400],
+  ];
+  for (const [name, send, status, re] of cases) {
+    test(`${name}: ${status}`, async () => {
+      const res = await send();
+      expect(res.status).toBe(status);
+      const body = (await res.json()) as { error: string; details: unknown };
+      expect(typeof body.error).toBe("string");
+      expect("details" in body).toBe(true);
+      if (re) expect(body.error + JSON.stringify(body.details)).toMatch(re);
+    });
+  }
+  test("405 names the allowed methods", async () => {
+    const res = await fetch(`${base}/health`, { method: "DELETE" });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("GET");
+  });
+});
+
+test("POST /users publishes the user keyed by id; GET /health and /metrics report", async () => {
+  const res = await post("/users", { id: 42, first_name: "Ann", last_name: "Lee", email: "ann@example.com", age: 30, country: "FR", city: "Paris" });
+  expect(res.status).toBe(202);
+  expect(((await res.json()) as { id: number }).id).toBe(42);
+  expect(broker.retained(users)).toBe(1);
+  const h = await fetch(`${base}/health`);
+  expect(h.status).toBe(200);
+  expect(((await h.json()) as { broker: { reachable: boolean } }).broker.reachable).toBe(true);
+  const m = await (await fetch(`${base}/metrics`)).text();
+  expect(m).toMatch(/ingest_http_requests_total\{route="\/order",status="202"\} \d+/);
+  expect(m).toMatch(/ingest_http_request_duration_seconds_bucket\{route="\/order",le="\+Inf"\} \d+/);
+  expect(m).toMatch(/ingest_http_produced_total \d+/);
+});
+
+test("GET /users/:id without a store: 503 with the reason", async () => {
+  const r = await fetch(`${base}/users/1`);
+  expect(r.status).toBe(503);
+  expect(((await r.json()) as { details: string }).details).toMatch(/MYSQL_URL/);
+});
+
+test("a full producer queue answers 503 with Retry-After, and recovers", async () => {
+  const local = startBroker({ brokers: 1, topics: { orders: 1 } });
+  const s = await (async () => {
+    const p = spawnIngest(["serve", "--port", "0", "-b", local.bootstrap, "--max-queued", "5", "-X", "message.timeout.ms=4000"]);
+    const { value } = await p.stdout.getReader().read();
+    return { p, url: /listening on (\S+)/.exec(new TextDecoder().decode(value))![1]! };
+  })();
+  try {
+    local.cluster.setBrokerDown(1); // nothing drains
+    const results = await Promise.all(Array.from({ length: 20 }, () => fetch(`${s.url}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(order) })));
+    const codes = results.map((r) => r.status);
+    expect(codes.filter((c) => c === 503).length).toBeGreaterThanOrEqual(15);
+    const r503 = results.find((r) => r.status === 503)!;
+    expect(r503.headers.get("retry-after")).toBe("1");
+    // The held ones fail when message.timeout.ms passes: 502, not a silent loss.
+    expect(codes.filter((c) => c === 502).length + codes.filter((c) => c === 503).length).toBe(20);
+    local.cluster.setBrokerUp(1);
+    await Bun.sleep(500);
+    const ok = await fetch(`${s.url}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(order) });
+    expect(ok.status).toBe(202);
+  } finally {
+    s.p.kill("SIGTERM");
+    await s.p.exited;
+    local.stop();
+  }
+}, 30_000);
+
+test("SIGTERM with requests in flight: they finish (202), then the server exits 0", async () => {
+  const local = startBroker({ brokers: 1, topics: { orders: 1 } });
+  const p = spawnIngest(["serve", "--port", "0", "-b", local.bootstrap]);
+  const { value } = await p.stdout.getReader().read();
+  const url = /listening on (\S+)/.exec(new TextDecoder().decode(value))![1]!;
+  try {
+    local.cluster.setBrokerRtt(1, 800); // acknowledgements take ~0.8 s
+    const inflight = Array.from({ length: 10 }, () => fetch(`${url}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(order) }));
+    await Bun.sleep(150);
+    p.kill("SIGTERM");
+    const codes = (await Promise.all(inflight)).map((r) => r.status);
+    expect(codes).toEqual(Array(10).fill(202));
+    expect(await p.exited).toBe(0);
+    expect(local.retained("orders")).toBe(10);
+  } finally {
+    local.stop();
+  }
+}, 30_000);
+
+test("cache-aside reads from the store: GET /users/:id and /products/:id against MariaDB", async () => {
+  const db = `ingest_serve_${Date.now().toString(36)}`;
+  const conn = await createConnection({ host: "127.0.0.1", user: "root" });
+  await conn.query(`CREATE DATABASE ${db}`);
+  const mysql = `mysql://root@127.0.0.1:3306/${db}`;
+  try {
+    // Write a user through consume into the store, then read it over HTTP.
+    const t = uniqueName("users");
+    broker.createTopic(t, 1);
+    const user = '{"id":7,"first_name":"Zoë","last_name":"Ng","email":"z@x.test","age":40,"country":"SE","city":"Göteborg","signup_ts":1,"is_active":true,"score":2.5,"phone":null}';
+    Bun.spawnSync(["kcat", "-P", "-b", broker.bootstrap, "-t", t, "-K:"], { stdin: new TextEncoder().encode(`7:${user}\n`) });
+    const c = await runIngest(["consume", "--topics", t, "--group", uniqueName("g"), "--sink", "mysql", "--max-messages", "1", "-b", broker.bootstrap], { env: { MYSQL_URL: mysql } });
+    expect(c.code).toBe(0);
+    const s = await serve([], { MYSQL_URL: mysql });
+    try {
+      const u = await fetch(`${s.url}/users/7`);
+      expect(u.status).toBe(200);
+      expect(await u.json()).toMatchObject({ id: 7, first_name: "Zoë", city: "Göteborg", phone: null });
+      expect((await fetch(`${s.url}/users/8`)).status).toBe(404);
+      const p = await fetch(`${s.url}/products/P0001`);
+      expect(p.status).toBe(200);
+      expect(((await p.json()) as { stock: number }).stock).toBe(1_000_000);
+      expect((await fetch(`${s.url}/products/NOPE`)).status).toBe(404);
+    } finally {
+      s.p.kill("SIGTERM");
+      await s.p.exited;
+    }
+  } finally {
+    await conn.query(`DROP DATABASE ${db}`);
+    await conn.end();
+  }
+}, 60_000);
