@@ -1,7 +1,7 @@
 import type { Command } from "../cli/main.ts";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse, kafkaOptions, kafkaConfig, intFlag, listFlag, choiceFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { parse, kafkaOptions, kafkaConfig, intFlag, listFlag, choiceFlag, isOldBroker, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
 import { UsageError } from "../cli/errors.ts";
 import { DEFAULT_GROUP, DEFAULT_TOPICS } from "../cli/defaults.ts";
 import { FORMATS, makeCodec } from "../codecs/index.ts";
@@ -82,6 +82,9 @@ export default {
     const lanes = intFlag("workers", values.workers, 1, 256) ?? 4;
     const metricsPort = intFlag("metrics-port", values["metrics-port"], 0, 65535);
     const kafka = kafkaConfig(values);
+    if (isOldBroker(kafka) && !values["no-dlq"]) {
+      log.warn("consume: the broker is older than 0.11 and drops message headers: dead-letter records will not carry their error and source");
+    }
     const mysqlUrl = process.env.MYSQL_URL;
     const redisUrl = process.env.REDIS_URL;
     const sinks = await openSinks({
