@@ -191,3 +191,28 @@ test("a store that cannot be reached at start is a clear error naming it", async
   expect(r.stderr).toMatch(/^error: .*mysql.*127\.0\.0\.1:1/m);
   expect(r.stderr).not.toContain("secret");
 });
+
+test("the embedded default: SQLite plus the Redis write-through cache agree on every user and product", async () => {
+  const users = uniqueName("users");
+  const orders = uniqueName("orders");
+  await produceTopics(users, orders);
+  const file = join(dir, `${uniqueName("db")}.sqlite`);
+  const r = await runIngest(["consume", "--group", uniqueName("g"), "--topics", `${users},${orders}`, "--sink", "sqlite,redis", "--sqlite-path", file, "--initial-stock", String(STOCK), "--max-messages", String(USERS + ORDERS), "-b", broker.bootstrap, ...fast], { env: { REDIS_URL: "redis://127.0.0.1:6379" }, timeoutMs: 90_000 });
+  expect(r.code).toBe(0);
+  const { Database } = await import("bun:sqlite");
+  const sq = new Database(file, { readonly: true });
+  try {
+    expect((sq.query("SELECT COUNT(*) AS n FROM users").get() as { n: number }).n).toBe(USERS);
+    expect((sq.query("SELECT COUNT(*) AS n FROM orders").get() as { n: number }).n).toBe(ORDERS);
+    const bad = sq.query(`SELECT COUNT(*) AS n FROM products p WHERE p.stock < 0 OR p.stock + COALESCE((SELECT SUM(quantity) FROM orders o WHERE o.product_id = p.product_id AND o.status = 'accepted'), 0) != ${STOCK}`).get() as { n: number };
+    expect(bad.n).toBe(0);
+    // Redis holds the same user and the same stock, checked with redis-cli.
+    const u = JSON.parse(Bun.spawnSync(["redis-cli", "get", "user:17"]).stdout.toString());
+    expect(u.email).toBe((sq.query("SELECT email FROM users WHERE id = 17").get() as { email: string }).email);
+    const touched = sq.query("SELECT product_id, stock FROM products WHERE version > 0 ORDER BY product_id LIMIT 20").all() as { product_id: string; stock: number }[];
+    expect(touched.length).toBeGreaterThan(0);
+    for (const p of touched) expect(JSON.parse(Bun.spawnSync(["redis-cli", "get", `product:${p.product_id}`]).stdout.toString()).stock).toBe(p.stock);
+  } finally {
+    sq.close();
+  }
+}, 120_000);

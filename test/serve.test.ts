@@ -197,34 +197,44 @@ test("SIGTERM with requests in flight: they finish (202), then the server exits 
   }
 }, 30_000);
 
-test("cache-aside reads from the store: GET /users/:id and /products/:id against MariaDB", async () => {
+test("cache-aside reads: Redis first, then MariaDB, filling Redis on a miss", async () => {
   const db = `ingest_serve_${Date.now().toString(36)}`;
   const conn = await createConnection({ host: "127.0.0.1", user: "root" });
   await conn.query(`CREATE DATABASE ${db}`);
   const mysql = `mysql://root@127.0.0.1:3306/${db}`;
+  const id = 900_000_000 + Math.floor(Math.random() * 99_999_999);
+  Bun.spawnSync(["redis-cli", "del", `user:${id}`, "product:P0001"]); // the shared Redis may hold a row from elsewhere
   try {
-    // Write a user through consume into the store, then read it over HTTP.
+    // Write a user through consume into the store only, then read it over HTTP.
     const t = uniqueName("users");
     broker.createTopic(t, 1);
-    const user = '{"id":7,"first_name":"Zoë","last_name":"Ng","email":"z@x.test","age":40,"country":"SE","city":"Göteborg","signup_ts":1,"is_active":true,"score":2.5,"phone":null}';
-    Bun.spawnSync(["kcat", "-P", "-b", broker.bootstrap, "-t", t, "-K:"], { stdin: new TextEncoder().encode(`7:${user}\n`) });
+    const user = `{"id":${id},"first_name":"Zoë","last_name":"Ng","email":"z@x.test","age":40,"country":"SE","city":"Göteborg","signup_ts":1,"is_active":true,"score":2.5,"phone":null}`;
+    Bun.spawnSync(["kcat", "-P", "-b", broker.bootstrap, "-t", t, "-K:"], { stdin: new TextEncoder().encode(`${id}:${user}\n`) });
     const c = await runIngest(["consume", "--topics", t, "--group", uniqueName("g"), "--sink", "mysql", "--max-messages", "1", "-b", broker.bootstrap], { env: { MYSQL_URL: mysql } });
     expect(c.code).toBe(0);
-    const s = await serve([], { MYSQL_URL: mysql });
+    expect(Bun.spawnSync(["redis-cli", "exists", `user:${id}`]).stdout.toString().trim()).toBe("0");
+    const s = await serve([], { MYSQL_URL: mysql, REDIS_URL: "redis://127.0.0.1:6379" });
     try {
-      const u = await fetch(`${s.url}/users/7`);
-      expect(u.status).toBe(200);
-      expect(await u.json()).toMatchObject({ id: 7, first_name: "Zoë", city: "Göteborg", phone: null });
-      expect((await fetch(`${s.url}/users/8`)).status).toBe(404);
+      const u1 = await fetch(`${s.url}/users/${id}`);
+      expect(u1.status).toBe(200);
+      expect(u1.headers.get("x-cache")).toBe("miss");
+      expect(await u1.json()).toMatchObject({ id, first_name: "Zoë", city: "Göteborg", phone: null });
+      // The miss filled Redis (checked with redis-cli), and the next read is a hit.
+      expect(JSON.parse(Bun.spawnSync(["redis-cli", "get", `user:${id}`]).stdout.toString()).city).toBe("Göteborg");
+      const u2 = await fetch(`${s.url}/users/${id}`);
+      expect(u2.headers.get("x-cache")).toBe("hit");
+      expect((await fetch(`${s.url}/users/${id + 1}`)).status).toBe(404);
       const p = await fetch(`${s.url}/products/P0001`);
       expect(p.status).toBe(200);
       expect(((await p.json()) as { stock: number }).stock).toBe(1_000_000);
       expect((await fetch(`${s.url}/products/NOPE`)).status).toBe(404);
+      expect(((await (await fetch(`${s.url}/health`)).json()) as { cache: { reachable: boolean } }).cache.reachable).toBe(true);
     } finally {
       s.p.kill("SIGTERM");
       await s.p.exited;
     }
   } finally {
+    Bun.spawnSync(["redis-cli", "del", `user:${id}`, "product:P0001"]);
     await conn.query(`DROP DATABASE ${db}`);
     await conn.end();
   }

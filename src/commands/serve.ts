@@ -4,6 +4,8 @@ import { UsageError } from "../cli/errors.ts";
 import { DEFAULT_SERVE_PORT, DEFAULT_TOPICS } from "../cli/defaults.ts";
 import { IntakeServer } from "../http/server.ts";
 import { MysqlSink } from "../sinks/mysql.ts";
+import { SqliteSink } from "../sinks/sqlite.ts";
+import { RedisSink } from "../sinks/redis.ts";
 import { log } from "../observability/log.ts";
 
 const HELP = `Usage: ingest serve [options]
@@ -15,7 +17,7 @@ HTTP order intake on Bun.serve, publishing to Kafka through the same producer as
   POST /orders/batch   a JSON array of orders, all validated first (one invalid item rejects the
                        whole batch with 400 listing each bad index and field); 202 once all are acknowledged
   POST /users          one user (data/users.avsc fields) to the users topic, keyed by id
-  GET  /users/:id, /products/:id   read from the store (MYSQL_URL); 503 when none is configured
+  GET  /users/:id, /products/:id   Redis first, then the store (cache-aside); 503 when no store is configured
   GET  /health         200 when the broker answers (and the store, if any); 503 otherwise
   GET  /metrics        Prometheus text
 Errors are JSON {error, details}: 400 bad JSON or fields, 404, 405, 413 body or batch too large,
@@ -31,6 +33,9 @@ Options:
       --max-queued N      messages in flight in the producer before 503 (default 100000)
       --orders-topic T    (default ${DEFAULT_TOPICS.orders})
       --users-topic T     (default ${DEFAULT_TOPICS.users})
+      --sqlite-path F     read users/products from this SQLite file when MYSQL_URL is unset (env SQLITE_PATH)
+Reads: MYSQL_URL (or SQLite) is the store; with REDIS_URL, Redis is read first and filled on a
+miss (cache-aside); the X-Cache response header says hit or miss.
 ${KAFKA_HELP}
 ${COMMON_HELP}
 `;
@@ -48,12 +53,16 @@ export default {
       "max-queued": { type: "string" },
       "orders-topic": { type: "string" },
       "users-topic": { type: "string" },
+      "sqlite-path": { type: "string" },
     });
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const mysqlUrl = process.env.MYSQL_URL;
-    const store = mysqlUrl ? new MysqlSink({ url: mysqlUrl, poolSize: 8 }) : null;
+    const sqlitePath = values["sqlite-path"] ?? process.env.SQLITE_PATH;
+    const store = mysqlUrl ? new MysqlSink({ url: mysqlUrl, poolSize: 8 }) : sqlitePath ? new SqliteSink({ path: sqlitePath }) : null;
     if (store) await store.start();
+    const cache = process.env.REDIS_URL ? new RedisSink({ url: process.env.REDIS_URL }) : null;
+    if (cache) await cache.start();
     const intake = new IntakeServer({
       host: values.host ?? "127.0.0.1",
       port: intFlag("port", values.port, 0, 65535) ?? DEFAULT_SERVE_PORT,
@@ -65,6 +74,7 @@ export default {
       maxBatch: intFlag("max-batch", values["max-batch"], 1, 1_000_000) ?? 10_000,
       maxQueued: intFlag("max-queued", values["max-queued"], 1, 10_000_000) ?? 100_000,
       store,
+      cache,
     });
     let server;
     try {
@@ -82,6 +92,7 @@ export default {
     log.info({ signal }, "serve: stopping: finishing in-flight requests, flushing the producer");
     await intake.shutdown();
     await store?.close();
+    await cache?.close();
     log.info({ produced: intake.publisher.produced, failed: intake.publisher.failed }, "serve: stopped");
     return 0;
   },

@@ -2,7 +2,11 @@ import type { Sink, SinkName } from "../sinks/types.ts";
 import { SINK_NAMES } from "../sinks/types.ts";
 import { NoneSink, StdoutSink } from "../sinks/basic.ts";
 import { MysqlSink } from "../sinks/mysql.ts";
-import { UsageError, IngestError } from "../cli/errors.ts";
+import { SqliteSink } from "../sinks/sqlite.ts";
+import { RedisSink } from "../sinks/redis.ts";
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
+import { UsageError } from "../cli/errors.ts";
 
 export interface SinkChoice {
   sinks?: string[];
@@ -31,8 +35,13 @@ export async function openSinks(c: SinkChoice): Promise<Sink[]> {
         out.push(new MysqlSink({ url: c.mysqlUrl, poolSize: c.poolSize, initialStock: c.initialStock }));
         break;
       case "sqlite":
+        if (!existsSync(dirname(c.sqlitePath) || ".")) throw new UsageError(`--sqlite-path: directory ${dirname(c.sqlitePath)} does not exist`);
+        out.push(new SqliteSink({ path: c.sqlitePath, initialStock: c.initialStock }));
+        break;
       case "redis":
-        throw new IngestError(`the ${n} sink is not in this build yet`);
+        if (!c.redisUrl) throw new UsageError("--sink redis needs REDIS_URL (redis://host:6379)");
+        out.push(new RedisSink({ url: c.redisUrl }));
+        break;
       case "stdout":
         out.push(new StdoutSink());
         break;

@@ -2,7 +2,8 @@ import type { Server } from "bun";
 import { Publisher, QueueFullError, DeliveryError, type Delivered } from "./publisher.ts";
 import { validateOrder, validateUser, type FieldError } from "./validate.ts";
 import { HttpMetrics } from "./metrics.ts";
-import type { Store } from "../sinks/types.ts";
+import type { Store, User, Product } from "../sinks/types.ts";
+import type { RedisSink } from "../sinks/redis.ts";
 import { Admin } from "../kafka/index.ts";
 import { log } from "../observability/log.ts";
 
@@ -17,6 +18,8 @@ export interface ServeOptions {
   maxBatch: number;
   maxQueued: number;
   store: Store | null;
+  /** Cache-aside for reads: Redis first, then the store, filling Redis on a miss. */
+  cache: RedisSink | null;
 }
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
@@ -210,25 +213,35 @@ export class IntakeServer {
 
   private async read(kind: "users" | "products", id: string): Promise<Response> {
     const store = this.o.store;
-    if (!store) return problem(503, "no store configured", "set MYSQL_URL (and REDIS_URL for the cache) to read users and products");
-    if (kind === "users") {
-      if (!/^\d{1,16}$/.test(id)) return problem(400, "user id must be an integer", { id });
-      const u = await store.getUser(Number(id));
-      return u ? json(200, u) : problem(404, "user not found", { id: Number(id) });
+    if (!store) return problem(503, "no store configured", "set MYSQL_URL or SQLITE_PATH (and REDIS_URL for the cache) to read users and products");
+    if (kind === "users" && !/^\d{1,16}$/.test(id)) return problem(400, "user id must be an integer", { id });
+    if (kind === "products" && !/^[A-Za-z0-9._:-]{1,64}$/.test(id)) return problem(400, "invalid product id", { id });
+    const key = `${kind === "users" ? "user" : "product"}:${id}`;
+    const cache = this.o.cache;
+    if (cache) {
+      try {
+        const hit = await cache.getJson<User | Product>(key);
+        if (hit) return json(200, hit, { "x-cache": "hit" });
+      } catch {
+        // The cache is an optimization: a Redis problem falls through to the store.
+      }
     }
-    if (!/^[A-Za-z0-9._:-]{1,64}$/.test(id)) return problem(400, "invalid product id", { id });
-    const p = await store.getProduct(id);
-    return p ? json(200, p) : problem(404, "product not found", { id });
+    const row = kind === "users" ? await store.getUser(Number(id)) : await store.getProduct(id);
+    if (!row) return problem(404, `${kind === "users" ? "user" : "product"} not found`, { id: kind === "users" ? Number(id) : id });
+    if (cache) await cache.putJson(key, row).catch(() => undefined);
+    return json(200, row, { "x-cache": cache ? "miss" : "none" });
   }
 
   private async health(): Promise<Response> {
     const storeOk = this.o.store ? await this.o.store.ping() : null;
+    const cacheOk = this.o.cache ? await this.o.cache.ping() : null;
     const ok = this.brokerOk && storeOk !== false;
     return json(ok ? 200 : 503, {
       status: ok ? "ok" : "unavailable",
       broker: { reachable: this.brokerOk, checked_ms_ago: Date.now() - this.brokerCheckedAt },
       producer: { queue_depth: this.publisher.queueDepth, max_queued: this.o.maxQueued, produced: this.publisher.produced, failed: this.publisher.failed },
       store: this.o.store ? { name: this.o.store.name, target: this.o.store.target, reachable: storeOk } : null,
+      cache: this.o.cache ? { target: this.o.cache.target, reachable: cacheOk } : null,
     });
   }
 
