@@ -1,6 +1,6 @@
 import type { Server } from "bun";
-import { Publisher, QueueFullError, DeliveryError, type Delivered } from "./publisher.ts";
-import { validateOrder, validateUser, type FieldError } from "./validate.ts";
+import { Publisher, QueueFullError, DeliveryError, type GroupResult } from "./publisher.ts";
+import { validateOrder, validateUser, orderJson, type FieldError, type OrderIn } from "./validate.ts";
 import { HttpMetrics } from "./metrics.ts";
 import type { Store, User, Product } from "../sinks/types.ts";
 import type { RedisSink } from "../sinks/redis.ts";
@@ -22,8 +22,20 @@ export interface ServeOptions {
   cache: RedisSink | null;
 }
 
-const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+const JSON_HEADERS = { "content-type": "application/json" };
+const json = (status: number, body: unknown, headers?: Record<string, string>) =>
+  new Response(JSON.stringify(body), { status, headers: headers ? { ...JSON_HEADERS, ...headers } : JSON_HEADERS });
+/** An already serialized JSON body (the hot routes build theirs as strings). */
+const jsonText = (status: number, text: string) => new Response(text, { status, headers: JSON_HEADERS });
+const KNOWN_ROUTES = new Set(["/order", "/orders/batch", "/users", "/users/:id", "/products/:id", "/health", "/metrics"]);
+
+/** The path of an absolute request URL, without parsing it into a URL object. */
+function rawPath(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const q = url.indexOf("?", start);
+  return q < 0 ? url.slice(start) : url.slice(start, q);
+}
 const problem = (status: number, error: string, details?: unknown, headers?: Record<string, string>) => json(status, { error, details: details ?? null }, headers);
 
 class HttpError extends Error {
@@ -46,7 +58,9 @@ export class IntakeServer {
   private healthTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly o: ServeOptions) {
-    this.publisher = new Publisher({ "linger.ms": "2", ...o.kafka, "queue.buffering.max.messages": String(Math.max(o.maxQueued * 2, 1000)) }, o.maxQueued);
+    // linger.ms 0: with --ack delivered every request waits for its batch to leave, and
+    // messages that arrive together are handed over in one produce_batch call anyway.
+    this.publisher = new Publisher({ "linger.ms": "0", ...o.kafka, "queue.buffering.max.messages": String(Math.max(o.maxQueued * 2, 1000)) }, o.maxQueued);
     this.admin = new Admin(o.kafka);
   }
 
@@ -81,31 +95,32 @@ export class IntakeServer {
 
   private async handle(req: Request): Promise<Response> {
     const t0 = performance.now();
-    const url = new URL(req.url);
-    let route = url.pathname;
+    // The hot routes skip URL parsing; anything else (escapes, dot segments) goes through URL.
+    const raw = rawPath(req.url);
+    const pathname = raw === "/order" || raw === "/orders/batch" ? raw : new URL(req.url).pathname;
+    let route = pathname;
     let res: Response;
     this.inFlight++;
     try {
-      const m = /^\/(users|products)\/([^/]+)$/.exec(url.pathname);
+      const m = pathname.startsWith("/users/") || pathname.startsWith("/products/") ? /^\/(users|products)\/([^/]+)$/.exec(pathname) : null;
       if (m) route = `/${m[1]}/:id`;
-      res = await this.route(req, url, m);
+      res = await this.route(req, pathname, m);
     } catch (e) {
       res = e instanceof HttpError ? e.response : problem(500, "internal error", (e as Error).message);
       if (!(e instanceof HttpError)) log.error({ err: (e as Error).message }, "serve: request failed");
     } finally {
       this.inFlight--;
     }
-    const known = ["/order", "/orders/batch", "/users", "/users/:id", "/products/:id", "/health", "/metrics"];
-    this.metrics.observe(known.includes(route) ? route : "other", res.status, (performance.now() - t0) / 1000);
+    this.metrics.observe(KNOWN_ROUTES.has(route) ? route : "other", res.status, (performance.now() - t0) / 1000);
     return res;
   }
 
-  private async route(req: Request, url: URL, m: RegExpExecArray | null): Promise<Response> {
+  private async route(req: Request, pathname: string, m: RegExpExecArray | null): Promise<Response> {
     const method = req.method;
     const allow = (methods: string[]) => {
       if (!methods.includes(method)) throw new HttpError(problem(405, `method ${method} not allowed`, { allow: methods }, { allow: methods.join(", ") }));
     };
-    switch (url.pathname) {
+    switch (pathname) {
       case "/order":
         allow(["POST"]);
         return this.postOrder(req);
@@ -124,9 +139,15 @@ export class IntakeServer {
     }
     if (m) {
       allow(["GET"]);
-      return this.read(m[1] as "users" | "products", decodeURIComponent(m[2]!));
+      let id: string;
+      try {
+        id = decodeURIComponent(m[2]!);
+      } catch {
+        return problem(400, "invalid id", { path: pathname, expected: "a percent-encoded UTF-8 id" });
+      }
+      return this.read(m[1] as "users" | "products", id);
     }
-    return problem(404, "not found", { path: url.pathname });
+    return problem(404, "not found", { path: pathname });
   }
 
   /** The body as parsed JSON, with 413/415/400 for what is not acceptable. */
@@ -149,10 +170,6 @@ export class IntakeServer {
     }
   }
 
-  private async publish(topic: string, key: string, value: unknown): Promise<Delivered | null> {
-    return this.publisher.publish(topic, key, JSON.stringify(value), this.o.ack === "delivered");
-  }
-
   private failure(e: unknown): Response {
     if (e instanceof QueueFullError) return problem(503, "producer queue is full, retry later", null, { "retry-after": "1" });
     if (e instanceof DeliveryError) return problem(502, "the broker did not acknowledge the message", { code: e.code });
@@ -163,10 +180,10 @@ export class IntakeServer {
     const errors: FieldError[] = [];
     const order = validateOrder(await this.body(req), errors);
     if (!order) return problem(400, "invalid order", errors);
-    const full = { order_id: Bun.randomUUIDv7(), ...order, created_at: Date.now() };
+    const orderId = Bun.randomUUIDv7();
     try {
-      const d = await this.publish(this.o.ordersTopic, order.customer_id, full);
-      return json(202, d ? { order_id: full.order_id, partition: d.partition, offset: d.offset } : { order_id: full.order_id, status: "queued" });
+      const d = await this.publisher.publish(this.o.ordersTopic, order.customer_id, orderJson(orderId, order, Date.now()), this.o.ack === "delivered");
+      return jsonText(202, d ? `{"order_id":"${orderId}","partition":${d.partition},"offset":${d.offset}}` : `{"order_id":"${orderId}","status":"queued"}`);
     } catch (e) {
       return this.failure(e);
     }
@@ -178,25 +195,45 @@ export class IntakeServer {
     if (body.length === 0) return problem(400, "empty batch");
     if (body.length > this.o.maxBatch) return problem(413, `batch larger than ${this.o.maxBatch} orders`, { max_batch: this.o.maxBatch, got: body.length });
     const errors: FieldError[] = [];
-    const orders = body.map((b, i) => validateOrder(b, errors, i));
-    if (errors.length) return problem(400, `invalid orders: the whole batch is rejected (${new Set(errors.map((e) => e.index)).size} of ${body.length} invalid)`, errors);
+    const n = body.length;
+    const orders = new Array<OrderIn>(n);
+    for (let i = 0; i < n; i++) orders[i] = validateOrder(body[i], errors, i)!;
+    if (errors.length) return problem(400, `invalid orders: the whole batch is rejected (${new Set(errors.map((e) => e.index)).size} of ${n} invalid)`, errors);
     const now = Date.now();
-    const full = orders.map((o) => ({ order_id: Bun.randomUUIDv7(), ...o!, created_at: now }));
-    if (this.publisher.queueDepth + full.length > this.o.maxQueued) return this.failure(new QueueFullError("producer queue is full"));
-    const results = await Promise.allSettled(full.map((o) => this.publish(this.o.ordersTopic, o.customer_id, o)));
-    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [{ index: i, order_id: full[i]!.order_id, error: (r.reason as Error).message }] : []));
-    if (failed.length) {
-      const allQueueFull = results.every((r) => r.status === "rejected" && r.reason instanceof QueueFullError);
-      if (allQueueFull) return this.failure(new QueueFullError("producer queue is full"));
-      return problem(502, `${failed.length} of ${full.length} orders were not acknowledged; the others were`, failed);
+    const ids = new Array<string>(n);
+    const keys = new Array<string>(n);
+    const values = new Array<string>(n);
+    for (let i = 0; i < n; i++) {
+      const o = orders[i]!;
+      ids[i] = Bun.randomUUIDv7();
+      keys[i] = o.customer_id;
+      values[i] = orderJson(ids[i]!, o, now);
     }
-    return json(202, {
-      count: full.length,
-      orders: full.map((o, i) => {
-        const d = (results[i] as PromiseFulfilledResult<Delivered | null>).value;
-        return d ? { order_id: o.order_id, partition: d.partition, offset: d.offset } : { order_id: o.order_id, status: "queued" };
-      }),
-    });
+    let r: GroupResult;
+    try {
+      r = await this.publisher.publishMany(this.o.ordersTopic, keys, values, this.o.ack === "delivered");
+    } catch (e) {
+      return this.failure(e);
+    }
+    if (r.errors) {
+      const failed = [];
+      let queueFull = 0;
+      for (let i = 0; i < n; i++) {
+        const e = r.errors[i];
+        if (!e) continue;
+        if (e instanceof QueueFullError) queueFull++;
+        failed.push({ index: i, order_id: ids[i], error: e.message });
+      }
+      if (queueFull === n) return this.failure(new QueueFullError("producer queue is full"));
+      return problem(502, `${failed.length} of ${n} orders were not acknowledged; the others were`, failed);
+    }
+    // Built as a string: for large batches this is much cheaper than JSON.stringify of objects.
+    const parts = new Array<string>(n);
+    for (let i = 0; i < n; i++) {
+      const p = r.partitions[i]!;
+      parts[i] = p >= 0 ? `{"order_id":"${ids[i]}","partition":${p},"offset":${r.offsets[i]}}` : `{"order_id":"${ids[i]}","status":"queued"}`;
+    }
+    return jsonText(202, `{"count":${n},"orders":[${parts.join(",")}]}`);
   }
 
   private async postUser(req: Request): Promise<Response> {
@@ -204,7 +241,7 @@ export class IntakeServer {
     const user = validateUser(await this.body(req), errors);
     if (!user) return problem(400, "invalid user", errors);
     try {
-      const d = await this.publish(this.o.usersTopic, String(user.id), user);
+      const d = await this.publisher.publish(this.o.usersTopic, String(user.id), JSON.stringify(user), this.o.ack === "delivered");
       return json(202, d ? { id: user.id, partition: d.partition, offset: d.offset } : { id: user.id, status: "queued" });
     } catch (e) {
       return this.failure(e);

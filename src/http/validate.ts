@@ -15,6 +15,7 @@ export interface OrderIn {
 
 const ID_MAX = 64;
 const ID_RE = /^[A-Za-z0-9._:-]+$/;
+const ORDER_FIELDS = new Set(["customer_id", "product_id", "quantity", "amount", "currency"]);
 
 function idField(v: unknown, field: string, errors: FieldError[], index?: number): string | undefined {
   if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) v = String(v);
@@ -41,11 +42,20 @@ export function validateOrder(body: unknown, errors: FieldError[], index?: numbe
   else if (Math.abs(Math.round(a * 100) - a * 100) > 1e-6) errors.push({ index, field: "amount", message: "at most 2 decimals" });
   const c = b.currency ?? "USD";
   if (typeof c !== "string" || !/^[A-Z]{3}$/.test(c)) errors.push({ index, field: "currency", message: "a 3-letter ISO 4217 code" });
-  for (const k of Object.keys(b)) {
-    if (!["customer_id", "product_id", "quantity", "amount", "currency"].includes(k)) errors.push({ index, field: k, message: "unknown field" });
+  for (const k in b) {
+    if (!ORDER_FIELDS.has(k)) errors.push({ index, field: k, message: "unknown field" });
   }
   if (errors.length > before) return undefined;
   return { customer_id: customer_id!, product_id: product_id!, quantity: q as number, amount: a as number, currency: c as string };
+}
+
+/**
+ * The stored order as JSON text, same fields and order as JSON.stringify({order_id, ...order,
+ * created_at}). Written directly because every part is already validated: ids match ID_RE and
+ * the currency is [A-Z]{3} (nothing to escape), numbers are finite (String() equals JSON).
+ */
+export function orderJson(orderId: string, o: OrderIn, createdAt: number): string {
+  return `{"order_id":"${orderId}","customer_id":"${o.customer_id}","product_id":"${o.product_id}","quantity":${o.quantity},"amount":${o.amount},"currency":"${o.currency}","created_at":${createdAt}}`;
 }
 
 /** A user for POST /users, checked against the user schema's fields. */
