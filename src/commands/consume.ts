@@ -87,6 +87,12 @@ export default {
     }
     const mysqlUrl = process.env.MYSQL_URL;
     const redisUrl = process.env.REDIS_URL;
+    // A signal while the stores connect must still end in an orderly stop, not the default exit
+    // 143: remember it and stop the engine as soon as it exists (nothing has been taken yet).
+    let early: string | undefined;
+    const onEarlySignal = (s: NodeJS.Signals) => void (early ??= s);
+    process.on("SIGINT", onEarlySignal);
+    process.on("SIGTERM", onEarlySignal);
     const sinks = await openSinks({
       sinks: listFlag(values.sink),
       mysqlUrl,
@@ -121,6 +127,9 @@ export default {
     const onSignal = (s: NodeJS.Signals) => engine.stop(s);
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    process.off("SIGINT", onEarlySignal);
+    process.off("SIGTERM", onEarlySignal);
+    if (early) engine.stop(early);
     const server = metricsPort === undefined ? undefined : Bun.serve({ hostname: "127.0.0.1", port: metricsPort, fetch: (req) => (new URL(req.url).pathname === "/metrics" ? new Response(metrics(engine), { headers: { "content-type": "text/plain; version=0.0.4" } }) : new Response("not found\n", { status: 404 })) });
     if (server) log.info({ url: `http://127.0.0.1:${server.port}/metrics` }, "consume: metrics");
     let stats: ConsumeStats;

@@ -83,6 +83,8 @@ export class ConsumeEngine {
   private stopAt = 0;
   private paused = false;
   private storeDown = false;
+  /** Sub-batches currently retrying a failed store: the outage starts at 0 -> 1 and ends at 1 -> 0. */
+  private failingWrites = 0;
   private lastCommit = 0;
   private readonly t0 = performance.now();
 
@@ -119,9 +121,12 @@ export class ConsumeEngine {
         await this.handleRebalances();
         this.dlqProducer?.poll(0);
         if (this.storeDown) {
-          // A store is failing: stop fetching (pause) until its retries succeed.
+          // A store is failing: stop fetching (pause) until its retries succeed, but keep polling,
+          // or librdkafka leaves the group once max.poll.interval.ms passes without a poll and
+          // every commit after that fails ("Unknown member").
           this.setPaused(true);
           await Promise.race([Promise.all(this.lanes), Bun.sleep(50)]);
+          this.keepPolling();
           this.maybeCommit();
           continue;
         }
@@ -225,6 +230,18 @@ export class ConsumeEngine {
   private async write(p: Pending): Promise<void> {
     const done = new Set<string>();
     let upstream: OrderBatchResult | undefined;
+    let failing = false;
+    // One outage is one pair of log lines however many lanes meet it: it ends when the last
+    // retrying sub-batch gets through, not when the first does (a lane retrying on a connection
+    // that died with the outage would otherwise flip the state again).
+    const recovered = () => {
+      if (!failing) return;
+      failing = false;
+      if (--this.failingWrites === 0 && this.storeDown) {
+        this.storeDown = false;
+        log.info("consume: stores answer again: resuming");
+      }
+    };
     for (let attempt = 0; ; attempt++) {
       try {
         for (const s of this.o.sinks) {
@@ -244,18 +261,21 @@ export class ConsumeEngine {
           done.add(s.name);
           this.stats.bySink[s.name] = (this.stats.bySink[s.name] ?? 0) + p.records.length;
         }
-        if (this.storeDown) {
-          this.storeDown = false;
-          log.info("consume: stores answer again: resuming");
-        }
+        recovered();
         break;
       } catch (e) {
         this.stats.storeFailures++;
+        if (!failing) {
+          failing = true;
+          this.failingWrites++;
+        }
         if (!this.storeDown) {
           this.storeDown = true;
           log.error({ err: (e as Error).message }, "consume: a store failed; pausing partitions and retrying with backoff (nothing is committed past it)");
         }
         if (this.stopReason && performance.now() - this.stopAt > this.o.stopGraceMs) {
+          failing = false;
+          this.failingWrites--;
           this.stats.abandoned += p.records.length;
           log.warn({ records: p.records.length }, "consume: stopping with a store still failing: these records stay uncommitted and will be consumed again");
           return;
@@ -325,16 +345,43 @@ export class ConsumeEngine {
 
   /** Wait until every queued lane batch and dead-letter delivery has finished. */
   private async drain(): Promise<void> {
+    const t0 = performance.now();
+    // A drain held up by a failing store can last longer than max.poll.interval.ms: after a
+    // second, pause fetching and keep polling (see keepPolling).
+    const poll = () => {
+      if (performance.now() - t0 > 1000) {
+        this.setPaused(true);
+        this.keepPolling();
+      }
+    };
     for (;;) {
       const lanes = [...this.lanes];
-      await Promise.all(lanes);
+      const all = Promise.all(lanes);
+      let settled = false;
+      void all.then(() => (settled = true));
+      while (!settled) {
+        await Promise.race([all, Bun.sleep(200)]);
+        if (!settled) poll();
+      }
       while (this.dlqPending.size > 0) {
         this.dlqProducer?.poll(0);
         await Bun.sleep(5);
+        poll();
         if (this.stopReason && performance.now() - this.stopAt > this.o.stopGraceMs) break;
       }
       if (lanes.every((l, i) => l === this.lanes[i])) return;
     }
+  }
+
+  /**
+   * Poll the consumer while its partitions are paused, so the group keeps this member: librdkafka
+   * counts max.poll.interval.ms from the last consume call. Paused partitions deliver nothing new;
+   * anything fetched before the pause still arrives here and is queued like any batch, in order.
+   */
+  private keepPolling(): void {
+    const batch = this.consumer.consume(this.o.batchSize, this.o.codec.format === "json");
+    for (const e of batch.errors) log.warn({ topic: e.topic, partition: e.partition, code: e.name }, `consume: ${e.message}`);
+    if (batch.count > 0) this.dispatch(batch);
   }
 
   private maybeCommit(): void {

@@ -184,7 +184,9 @@ export class MysqlSink implements Store {
       const [rows] = (await this.q(c, "SELECT order_id, status FROM orders WHERE order_id IN (?)", [ids])) as unknown as [{ order_id: string; status: string }[]];
       for (const r of rows) existing.set(r.order_id, r.status);
     }
-    const productIds = distinct(orders.filter((o) => !existing.has(o.order_id)).map((o) => o.product_id)).sort();
+    // Every product of the batch, duplicates' too: a replay after a crash between the SQL commit
+    // and the cache write must hand the cache the current rows, or Redis keeps the old stock.
+    const productIds = distinct(orders.map((o) => o.product_id)).sort();
     const current = new Map<string, Product>();
     for (const ids of chunks(productIds, this.chunkRows)) {
       const [rows] = (await this.q(c, `SELECT ${PRODUCT_COLS} FROM products WHERE product_id IN (?) ORDER BY product_id FOR UPDATE`, [ids])) as unknown as [
@@ -216,10 +218,10 @@ export class MysqlSink implements Store {
         throw new SinkError("mysql", `stock of ${ids.length - res.affectedRows} product(s) changed under lock; batch rolled back`, { code: "ER_LOCK_DEADLOCK" });
       }
     }
-    const products = touched.map((id) => {
-      const p = current.get(id)!;
-      return { ...p, stock: d.stockAfter.get(id)!, version: p.version + 1, updated_at: now };
-    });
+    const changed = new Set(touched);
+    const products = [...current.values()].map((p) =>
+      changed.has(p.product_id) ? { ...p, stock: d.stockAfter.get(p.product_id)!, version: p.version + 1, updated_at: now } : p,
+    );
     return { results: d.results, touched, products };
   }
 

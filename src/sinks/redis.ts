@@ -3,8 +3,29 @@ import { SinkError } from "./errors.ts";
 import { redactUrl } from "../observability/log.ts";
 import type { Order, OrderBatchResult, Product, Sink, User } from "./types.ts";
 
+/** KEYS: product keys; ARGV: ttl seconds (0 = none), then value and version per key. */
+const PUT_IF_NEWER = `
+local ttl = tonumber(ARGV[1])
+for i, k in ipairs(KEYS) do
+  local v = tonumber(ARGV[2 * i + 1])
+  local cur = redis.call('GET', k)
+  local older = false
+  if cur then
+    local ok, d = pcall(cjson.decode, cur)
+    if ok and type(d) == 'table' and tonumber(d.version) and tonumber(d.version) > v then older = true end
+  end
+  if not older then
+    if ttl > 0 then redis.call('SET', k, ARGV[2 * i], 'EX', ttl) else redis.call('SET', k, ARGV[2 * i]) end
+  end
+end
+return 0
+`;
+
 function connectClient(url: string) {
-  return createClient({ url, socket: { connectTimeout: 5000, reconnectStrategy: (n: number) => Math.min(2000, 50 * 2 ** n) } });
+  // No offline queue: while Redis is unreachable a command fails at once instead of waiting for
+  // the reconnect, so the consumer sees the outage (pause, log, back off) and serve falls through
+  // to the store, rather than both hanging silently.
+  return createClient({ url, disableOfflineQueue: true, socket: { connectTimeout: 5000, reconnectStrategy: (n: number) => Math.min(2000, 50 * 2 ** n) } });
 }
 type RedisClient = ReturnType<typeof connectClient>;
 
@@ -70,11 +91,16 @@ export class RedisSink implements Sink {
     return upstream ?? { results: orders.map((o) => ({ order_id: o.order_id, status: "unchecked" as const })), touched: [] };
   }
 
+  /**
+   * Set each product unless the cache already holds a newer version of it: lanes and consumers
+   * commit to SQL in one order but reach Redis in another, and a late, older write must not win.
+   */
   async putProducts(products: readonly Product[]): Promise<void> {
-    const m = this.c.multi();
-    for (const p of products) m.set(`product:${p.product_id}`, JSON.stringify(p), this.setOpts());
+    if (products.length === 0) return;
+    const args = [String(this.opts.ttlSeconds ?? 0)];
+    for (const p of products) args.push(JSON.stringify(p), String(p.version));
     try {
-      await m.execAsPipeline();
+      await this.c.eval(PUT_IF_NEWER, { keys: products.map((p) => `product:${p.product_id}`), arguments: args });
     } catch (e) {
       throw new SinkError("redis", `refresh of ${products.length} products in ${this.target}: ${(e as Error).message}`, { cause: e });
     }

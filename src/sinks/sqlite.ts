@@ -69,7 +69,8 @@ export class SqliteSink implements Store {
       }
       const getProduct = db.prepare(`SELECT ${PRODUCT_COLS} FROM products WHERE product_id = ?`);
       const current = new Map<string, Product>();
-      for (const id of distinct(orders.filter((o) => !existing.has(o.order_id)).map((o) => o.product_id))) {
+      // Every product of the batch, duplicates' too (see MysqlSink.ordersTx).
+      for (const id of distinct(orders.map((o) => o.product_id))) {
         const r = getProduct.get(id) as Record<string, unknown> | null;
         if (r) current.set(id, toProduct(r));
       }
@@ -83,7 +84,8 @@ export class SqliteSink implements Store {
         const n = d.decrement.get(id)!;
         if (dec.run(n, now, id, n).changes !== 1) throw new SinkError("sqlite", `stock of ${id} changed during the batch`);
       }
-      const products = touched.map((id) => ({ ...current.get(id)!, stock: d.stockAfter.get(id)!, version: current.get(id)!.version + 1, updated_at: now }));
+      const changed = new Set(touched);
+      const products = [...current.values()].map((p) => (changed.has(p.product_id) ? { ...p, stock: d.stockAfter.get(p.product_id)!, version: p.version + 1, updated_at: now } : p));
       return { results: d.results, touched, products };
     }).immediate();
   }

@@ -67,8 +67,9 @@ export interface OrderBatchResult {
   /** Distinct product ids whose stock this batch changed. */
   touched: string[];
   /**
-   * Current rows of the touched products as committed by this batch (read under the
-   * transaction's row locks), so a cache can refresh without another query. Only stores fill it.
+   * Current rows of every product the batch names (changed or not) as committed by this batch
+   * (read under the transaction's row locks), so a cache can refresh without another query, and a
+   * replayed batch of duplicates still repairs a cache write lost to a crash. Only stores fill it.
    */
   products?: Product[];
 }

@@ -1,0 +1,124 @@
+/**
+ * The reliability soak: runs every scenario module in scripts/soak/*.ts (files starting with `_`
+ * and types.ts are helpers), or `--only a,b`; `--quick` for a short version of each. Writes
+ * reliability/results/<YYYY-MM-DD>.json and rewrites RELIABILITY.md. Exit 1 if a scenario failed.
+ * `--render-only [--date D]` rewrites RELIABILITY.md from a results file without running anything.
+ *
+ * Results of the same day are merged by scenario name, so two engineers' runs (or an --only run)
+ * add to the day's file instead of erasing each other.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { basename, join } from "node:path";
+import type { SoakResult } from "./soak/types.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const onlyArg = args.find((a, i) => args[i - 1] === "--only") ?? args.find((a) => a.startsWith("--only="))?.slice(7);
+const only = onlyArg ? onlyArg.split(",").map((s) => s.trim()).filter(Boolean) : null;
+const ingest = join(ROOT, "ingest");
+
+interface Module {
+  description: string;
+  run(opts: { quick: boolean; ingest: string; log: (msg: string) => void }): Promise<SoakResult[]>;
+}
+
+interface DayFile {
+  date: string;
+  machine: { cores: number; cpu: string };
+  entries: { module: string; description: string; command: string; quick: boolean; startedAt: string; seconds: number; results: SoakResult[] }[];
+}
+
+function cpuModel(): string {
+  try {
+    return /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown";
+  } catch {
+    return cpus()[0]?.model ?? "unknown";
+  }
+}
+
+async function main(): Promise<number> {
+  if (!existsSync(ingest)) {
+    console.error("soak: ./ingest missing: bun run build");
+    const b = Bun.spawn(["bun", "run", "build"], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
+    if ((await b.exited) !== 0) return 1;
+  }
+  if (args.includes("--render-only")) {
+    // Rewrite RELIABILITY.md from a day's results file without running anything.
+    const date = args.find((a, i) => args[i - 1] === "--date") ?? new Date().toISOString().slice(0, 10);
+    writeFileSync(join(ROOT, "RELIABILITY.md"), render(JSON.parse(readFileSync(join(ROOT, "reliability", "results", `${date}.json`), "utf8"))));
+    return 0;
+  }
+  const dir = join(ROOT, "scripts", "soak");
+  const names = readdirSync(dir)
+    .filter((f) => f.endsWith(".ts") && !f.startsWith("_") && f !== "types.ts" && !f.endsWith(".d.ts"))
+    .map((f) => basename(f, ".ts"))
+    .sort();
+  const chosen = only ? names.filter((n) => only.includes(n)) : names;
+  if (only) for (const n of only) if (!names.includes(n)) return console.error(`soak: no scenario '${n}' (have: ${names.join(", ")})`), 2;
+  const command = `bun run soak${quick ? " --quick" : ""}${only ? ` --only ${only.join(",")}` : ""}`;
+  const date = new Date().toISOString().slice(0, 10);
+  const outDir = join(ROOT, "reliability", "results");
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, `${date}.json`);
+  const day: DayFile = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : { date, machine: { cores: cpus().length, cpu: cpuModel() }, entries: [] };
+  day.machine = { cores: cpus().length, cpu: cpuModel() };
+  let failed = false;
+  for (const name of chosen) {
+    const mod = (await import(join(dir, `${name}.ts`))) as Partial<Module>;
+    if (typeof mod.run !== "function") continue;
+    const t0 = performance.now();
+    const startedAt = new Date().toISOString();
+    console.error(`soak: ${name}${quick ? " (quick)" : ""} ...`);
+    let results: SoakResult[];
+    try {
+      results = await mod.run({ quick, ingest, log: (m) => console.error(`  [${name}] ${m}`) });
+    } catch (e) {
+      results = [{ scenario: name, runs: 0, records: 0, lost: 0, duplicated: 0, pass: false, notes: `scenario threw: ${(e as Error).stack ?? e}` }];
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    for (const r of results) {
+      if (!r.pass) failed = true;
+      console.error(`soak: ${r.scenario}: ${r.pass ? "PASS" : "FAIL"} runs ${r.runs} records ${r.records} lost ${r.lost} duplicated ${r.duplicated} (${seconds.toFixed(0)} s) ${r.notes}`);
+    }
+    // Re-read before writing: another soak (the other half of the suite) may have written since.
+    if (existsSync(file)) day.entries = (JSON.parse(readFileSync(file, "utf8")) as DayFile).entries;
+    day.entries = day.entries.filter((e) => e.module !== name);
+    day.entries.push({ module: name, description: mod.description ?? "", command, quick, startedAt, seconds: Math.round(seconds), results });
+    // Written after each scenario, so an interrupted soak still leaves what it measured.
+    writeFileSync(file, `${JSON.stringify(day, null, 2)}\n`);
+    writeFileSync(join(ROOT, "RELIABILITY.md"), render(day));
+  }
+  console.error(`soak: wrote ${file} and RELIABILITY.md`);
+  return failed ? 1 : 0;
+}
+
+const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+
+function render(day: DayFile): string {
+  const entries = [...day.entries].sort((a, b) => a.module.localeCompare(b.module));
+  const out = [
+    "# Reliability",
+    "",
+    "Generated by `bun run soak` (scripts/soak.ts) from the scenario modules in `scripts/soak/`; the raw",
+    `figures are in \`reliability/results/${day.date}.json\`. Do not edit by hand: run the soak again.`,
+    "",
+    `- Date: ${day.date}`,
+    `- Machine: ${day.machine.cores} cores, ${day.machine.cpu}`,
+    `- Commands: ${[...new Set(entries.map((e) => `\`${e.command}\``))].join(", ")}`,
+    "",
+    "| scenario | runs | records | lost | duplicated in stores | result | notes |",
+    "|---|---:|---:|---:|---:|---|---|",
+  ];
+  for (const e of entries) {
+    for (const r of e.results) {
+      out.push(`| ${cell(r.scenario)} | ${r.runs} | ${r.records} | ${r.lost} | ${r.duplicated} | ${r.pass ? "pass" : "**FAIL**"} | ${cell(r.notes)} (${e.quick ? "quick, " : ""}${e.seconds} s, \`${e.command}\`, ${e.startedAt}) |`);
+    }
+  }
+  out.push("", "## Scenarios", "");
+  for (const e of entries) out.push(`### ${e.module}`, "", e.description || "(no description)", "");
+  return `${out.join("\n")}\n`;
+}
+
+process.exit(await main());

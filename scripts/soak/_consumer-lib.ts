@@ -1,0 +1,168 @@
+/**
+ * Shared by the consumer soak scenarios (a `_` file: the runner does not treat it as a scenario).
+ * A fresh embedded broker in a child process, a MariaDB database and Redis db of the run's own,
+ * a users+orders dataset with a poison record every 1,000, consumer processes, and the final
+ * verdict (exactly once in MySQL and Redis, stock, DLQ, commits) as counts.
+ */
+import type { Subprocess } from "bun";
+import {
+  checkStores, claimRedisDb, committedAheadOfStored, createDb, groupLag, makeDataset, orderIdPositions, produceLines, recordPositions, topicKeys,
+  type Dataset, type StoreCheck, type TestDb, type TestRedis,
+} from "../../test/helpers/stores.ts";
+
+/**
+ * The embedded broker holds a group rejoin for the members' max.poll.interval.ms and keeps a
+ * killed member until session.timeout.ms: short values keep every restart and rebalance quick.
+ */
+export const GROUP_PROPS = ["-X", "session.timeout.ms=4000", "-X", "heartbeat.interval.ms=500", "-X", "max.poll.interval.ms=5000"];
+export const STOCK = 60;
+
+export interface ChildBroker {
+  bootstrap: string;
+  stop(): Promise<void>;
+}
+
+/** `ingest broker` in a child process; its first stdout line is the bootstrap list. */
+export async function startChildBroker(ingest: string, topics: Record<string, number>): Promise<ChildBroker> {
+  const spec = Object.entries(topics).map(([t, n]) => `${t}:${n}`).join(",");
+  const p = Bun.spawn([ingest, "broker", "--brokers", "3", "--topics", spec], { stdout: "pipe", stderr: "ignore", env: { ...process.env, LOG_LEVEL: "warn" } });
+  const reader = p.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("ingest broker exited before printing its bootstrap");
+    text += new TextDecoder().decode(value);
+  }
+  // Keep draining stdout so the child never blocks on a full pipe.
+  void (async () => {
+    while (!(await reader.read().catch(() => ({ done: true }))).done);
+  })();
+  return {
+    bootstrap: text.split("\n")[0]!.trim(),
+    async stop() {
+      p.kill("SIGTERM");
+      const t = setTimeout(() => p.kill("SIGKILL"), 5000);
+      await p.exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+export interface Env {
+  ingest: string;
+  broker: ChildBroker;
+  db: TestDb;
+  redis: TestRedis;
+  users: string;
+  orders: string;
+  group: string;
+  ds: Dataset;
+  kinds: Map<string, "users" | "orders">;
+  cleanup(): Promise<void>;
+}
+
+export async function setup(ingest: string, o: { users: number; orders: number; partitions: number; seed: number }): Promise<Env> {
+  const id = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  const users = `users-soak-${id}`;
+  const orders = `orders-soak-${id}`;
+  const broker = await startChildBroker(ingest, { [users]: o.partitions, [orders]: o.partitions });
+  const db = await createDb("soak");
+  const redis = await claimRedisDb();
+  const ds = makeDataset({ users: o.users, orders: o.orders, poisonEvery: 1000, seed: o.seed });
+  return {
+    ingest, broker, db, redis, users, orders, group: `g-soak-${id}`, ds,
+    kinds: new Map([[users, "users"], [orders, "orders"]]),
+    async cleanup() {
+      await broker.stop().catch(() => undefined);
+      await redis.drop();
+      await db.drop();
+    },
+  };
+}
+
+/** Produce a slice [from, to) of each topic's lines (a fraction of the dataset). */
+export async function produceSlice(env: Env, from: number, to: number): Promise<void> {
+  const cut = (lines: string[]) => lines.slice(Math.floor(lines.length * from), Math.floor(lines.length * to));
+  await produceLines(env.broker.bootstrap, env.users, cut(env.ds.usersLines));
+  await produceLines(env.broker.bootstrap, env.orders, cut(env.ds.ordersLines));
+}
+
+export function totalRecords(env: Env): number {
+  return env.ds.usersLines.length + env.ds.ordersLines.length;
+}
+
+export interface ConsumerOpts {
+  mysqlUrl?: string;
+  redisUrl?: string;
+  extra?: string[];
+  logLevel?: string;
+}
+
+export function spawnConsumer(env: Env, o: ConsumerOpts = {}): { proc: Subprocess<"ignore", "ignore", "pipe">; stderr: Promise<string> } {
+  const args = [
+    env.ingest, "consume", "--group", env.group, "--topics", `${env.users},${env.orders}`, "--sink", "mysql,redis", "--initial-stock", String(STOCK),
+    "-b", env.broker.bootstrap, ...GROUP_PROPS, ...(o.extra ?? []),
+  ];
+  const proc = Bun.spawn(args, {
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "pipe",
+    env: { ...process.env, LOG_LEVEL: o.logLevel ?? "warn", MYSQL_URL: o.mysqlUrl ?? env.db.url, REDIS_URL: o.redisUrl ?? env.redis.url },
+  });
+  return { proc, stderr: new Response(proc.stderr).text() };
+}
+
+export const argvOf = (ingest: string) => (...a: string[]) => [ingest, ...a];
+
+/** Records below a committed offset that are not in MySQL (must stay 0). */
+export async function aheadNow(env: Env, positions: Awaited<ReturnType<typeof recordPositions>>, orderIds: Awaited<ReturnType<typeof orderIdPositions>>): Promise<number> {
+  const lag = await groupLag(argvOf(env.ingest), env.broker.bootstrap, env.group, [env.users, env.orders]);
+  return committedAheadOfStored(lag, positions, orderIds, env.db.conn, env.kinds);
+}
+
+export async function positionsOf(env: Env) {
+  return { positions: await recordPositions(env.broker.bootstrap, [env.users, env.orders]), orderIds: await orderIdPositions(env.broker.bootstrap, env.orders) };
+}
+
+export interface Verdict {
+  check: StoreCheck;
+  totalLag: number;
+  dlqMissing: number;
+  dlqStray: number;
+  dlqDuplicates: number;
+  lost: number;
+  duplicated: number;
+  pass: boolean;
+  summary: string;
+}
+
+/** The end state against the dataset. DLQ duplicates are reported, not failed: the DLQ is at-least-once. */
+export async function verdict(env: Env): Promise<Verdict> {
+  const check = await checkStores(env.db.conn, env.ds, STOCK, env.redis.client);
+  const lag = await groupLag(argvOf(env.ingest), env.broker.bootstrap, env.group, [env.users, env.orders]);
+  const dlq = [...(await topicKeys(env.broker.bootstrap, `${env.users}.dlq`)), ...(await topicKeys(env.broker.bootstrap, `${env.orders}.dlq`))];
+  const dlqSet = new Set(dlq);
+  const dlqMissing = [...env.ds.poisonKeys].filter((k) => !dlqSet.has(k)).length;
+  const dlqStray = [...dlqSet].filter((k) => !env.ds.poisonKeys.has(k)).length;
+  const dlqDuplicates = dlq.length - dlqSet.size;
+  const lost = check.lostUsers + check.lostOrders;
+  const pass = lost === 0 && check.duplicated === 0 && check.stockBad === 0 && check.redisMismatch === 0 && lag.total_lag === 0 && dlqMissing === 0 && dlqStray === 0;
+  const summary =
+    `mysql users ${check.users}/${env.ds.userIds.length}, orders ${check.orders}/${env.ds.orderIds.length} (accepted ${check.accepted}, rejected ${check.rejected}); ` +
+    `stock bad ${check.stockBad}; redis mismatches ${check.redisMismatch}; final lag ${lag.total_lag}; ` +
+    `DLQ ${dlqSet.size}/${env.ds.poisonKeys.size} poison (missing ${dlqMissing}, stray ${dlqStray}, re-sent copies ${dlqDuplicates})`;
+  return { check, totalLag: lag.total_lag, dlqMissing, dlqStray, dlqDuplicates, lost, duplicated: check.duplicated, pass, summary };
+}
+
+/** Run a consumer until it has been idle (everything consumed), return its exit code. */
+export async function finish(env: Env, o: ConsumerOpts = {}, timeoutMs = 120_000): Promise<{ code: number; stderr: string }> {
+  const c = spawnConsumer(env, { ...o, extra: [...(o.extra ?? []), "--idle-exit-ms", "6000"] });
+  const t = setTimeout(() => c.proc.kill("SIGKILL"), timeoutMs);
+  const code = await c.proc.exited;
+  clearTimeout(t);
+  return { code, stderr: await c.stderr };
+}
+
+export function rnd(min: number, max: number): number {
+  return min + Math.random() * (max - min);
+}

@@ -1,0 +1,1 @@
+export interface SoakResult { scenario: string; runs: number; records: number; lost: number; duplicated: number; pass: boolean; notes: string }
