@@ -165,7 +165,14 @@ test("a poison record goes to <topic>.dlq with its error and source in headers; 
   expect(dlq[1]).toMatch(/^k3\|\{"id":"x"\}\|ingest.error=user: id must be an integer/);
 }, 60_000);
 
-test("two consumers in one group split the partitions and together write every record once", async () => {
+// The stdout sink is at-least-once, like any sink: a record taken after a commit that the broker
+// refused is written again after the rebalance. The embedded broker (librdkafka 2.0.2's mock)
+// makes that common here: when the group leader's SyncGroup arrives before a follower's, the mock
+// completes the sync without the follower, answers its late SyncGroup INVALID_REQUEST, and the
+// follower rejoins, so the group can cycle through rebalances for a while and refuse commits
+// ("Group rebalance in progress"). Exactly-once in the stores is the MariaDB tests' job (idempotent
+// sinks); here: nothing lost, both members got work, and the final commits cover everything.
+test("two consumers in one group split the partitions; every record is written, and the group commits to the end", async () => {
   const users = uniqueName("users");
   broker.createTopic(users, 6);
   expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
@@ -178,11 +185,13 @@ test("two consumers in one group split the partitions and together write every r
   expect(await b.exited).toBe(0);
   const ids = [...outA.trim().split("\n"), ...outB.trim().split("\n")].filter(Boolean).map((l) => JSON.parse(l).id);
   expect(new Set(ids).size).toBe(USERS);
-  expect(ids.length).toBe(USERS);
+  expect(ids.length).toBeGreaterThanOrEqual(USERS);
   const sa = JSON.parse(readFileSync(join(dir, "two-a.json"), "utf8"));
   const sb = JSON.parse(readFileSync(join(dir, "two-b.json"), "utf8"));
   expect(sa.written).toBeGreaterThan(0);
   expect(sb.written).toBeGreaterThan(0);
+  const lag = JSON.parse((await runIngest(["lag", "--group", group, "--topic", users, "--json", "-b", broker.bootstrap])).stdout);
+  expect(lag.total_lag).toBe(0);
 }, 90_000);
 
 test("a store that cannot be reached at start is a clear error naming it", async () => {

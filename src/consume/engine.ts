@@ -116,6 +116,7 @@ export class ConsumeEngine {
     let lastReport = performance.now();
     let reportedAt = 0;
     let sleepMs = 1;
+    let fullSince = 0;
     try {
       while (!this.stopReason) {
         await this.handleRebalances();
@@ -130,15 +131,23 @@ export class ConsumeEngine {
           this.maybeCommit();
           continue;
         }
-        if (this.paused) this.setPaused(false);
+        if (this.paused && this.inFlight() < this.o.maxInFlight) this.setPaused(false);
         if (this.inFlight() >= this.o.maxInFlight) {
           // Lanes are full: take nothing more until they drain. librdkafka's fetch queue is bounded
           // (queued.max.messages.kbytes), so this is backpressure without pausing; pausing would
-          // make librdkafka drop its prefetched messages and fetch them again.
+          // make librdkafka drop its prefetched messages and fetch them again. But a store that
+          // stays slow for long would keep us from polling past max.poll.interval.ms and lose the
+          // group membership: after a second of being full, pause and keep polling.
+          fullSince ||= performance.now();
           await Promise.race([Promise.all(this.lanes), Bun.sleep(20)]);
+          if (performance.now() - fullSince > 1000 && this.inFlight() >= this.o.maxInFlight) {
+            this.setPaused(true);
+            this.keepPolling();
+          }
           this.maybeCommit();
           continue;
         }
+        fullSince = 0;
         const batch = this.consumer.consume(this.o.batchSize, this.o.codec.format === "json");
         for (const e of batch.errors) log.warn({ topic: e.topic, partition: e.partition, code: e.name }, `consume: ${e.message}`);
         if (batch.count > 0) {
