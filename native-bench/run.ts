@@ -8,7 +8,9 @@
  * Prints a table (median msgs/s, MB/s, peak RSS, CPU seconds, ratio to C), writes
  * native-bench/results/<date>.json and refreshes the table in native-bench/README.md.
  *
- *   bun run bench [--quick] [--messages N] [--rounds R] [--only a,b]
+ *   bun run bench [--quick] [--messages N] [--rounds R] [--only a,b] [--no-serve]
+ *
+ * Then, unless --only or --no-serve, the HTTP intake bench (native-bench/serve.ts) in the same run.
  */
 import { parseArgs } from "node:util";
 import { existsSync, mkdirSync, readFileSync, writeFileSync, statSync } from "node:fs";
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     rounds: { type: "string" },
     only: { type: "string" },
     partitions: { type: "string", default: "24" },
+    "no-serve": { type: "boolean" },
   },
 });
 const N = Number(values.messages ?? (values.quick ? 200_000 : 1_000_000));
@@ -256,3 +259,11 @@ async function main() {
 }
 
 await main();
+
+// The HTTP intake joins the same report (native-bench/serve.ts: wrk against ingest serve and the
+// Node.js peer); --no-serve skips it.
+if (!values["no-serve"] && !values.only) {
+  console.error("\nbench: the HTTP intake (native-bench/serve.ts)");
+  const r = Bun.spawnSync(["bun", join(NB, "serve.ts"), ...(values.quick ? ["--quick"] : [])], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
+  if (r.exitCode !== 0) console.error(`bench: serve bench exited ${r.exitCode}`);
+}

@@ -332,3 +332,18 @@ writeFileSync(
   )}\n`,
 );
 console.error(`wrote ${file}`);
+
+// Refresh the HTTP table in native-bench/README.md (between markers), as run.ts does for its own.
+const readme = join(NB, "README.md");
+if (existsSync(readme)) {
+  const start = "<!-- serve:begin -->";
+  const end = "<!-- serve:end -->";
+  const md =
+    `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC (${cpus().length} cores, ${cpus()[0]?.model ?? "?"}), wrk ${THREADS} threads, ${CONNS} connections, ${DURATION} s per run after a ${WARMUP} s warm-up, ${ROUNDS} round(s) alternating, --ack delivered, a fresh embedded broker per run.\n\n` +
+    `| ${header.join(" | ")} |\n| ${header.map((_, i) => (i < 2 || i === header.length - 1 ? "---" : "---:")).join(" | ")} |\n` +
+    table.map((t) => `| ${t.join(" | ")} |`).join("\n") +
+    "\n";
+  const text = readFileSync(readme, "utf8");
+  const block = `${start}\n${md}${end}`;
+  writeFileSync(readme, text.includes(start) ? text.replace(new RegExp(`${start}[\\s\\S]*?${end}`), block) : `${text.trimEnd()}\n\n## Latest HTTP intake results (\`bun run bench:serve\`)\n\n${block}\n`);
+}

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import Papa from "papaparse";
 import { startBroker, uniqueName, FAST_GROUP_PROPS, type TestBroker } from "./helpers/broker.ts";
 import { runIngest, spawnIngest } from "./helpers/cli.ts";
+import { claimRedisDb } from "./helpers/stores.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ingest-consume-"));
 const fast = Object.entries(FAST_GROUP_PROPS).flatMap(([k, v]) => ["-X", `${k}=${v}`]);
@@ -206,22 +207,30 @@ test("the embedded default: SQLite plus the Redis write-through cache agree on e
   const orders = uniqueName("orders");
   await produceTopics(users, orders);
   const file = join(dir, `${uniqueName("db")}.sqlite`);
-  const r = await runIngest(["consume", "--group", uniqueName("g"), "--topics", `${users},${orders}`, "--sink", "sqlite,redis", "--sqlite-path", file, "--initial-stock", String(STOCK), "--max-messages", String(USERS + ORDERS), "-b", broker.bootstrap, ...fast], { env: { REDIS_URL: "redis://127.0.0.1:6379" }, timeoutMs: 90_000 });
-  expect(r.code).toBe(0);
-  const { Database } = await import("bun:sqlite");
-  const sq = new Database(file, { readonly: true });
+  // A Redis db of its own: product keys (product:P0001...) are the same in every test, and the
+  // cache keeps the highest version it has seen, so a shared db would hold another test's rows.
+  const redis = await claimRedisDb();
+  const cli = (...args: string[]) => Bun.spawnSync(["redis-cli", "-n", String(redis.db), ...args]).stdout.toString();
   try {
-    expect((sq.query("SELECT COUNT(*) AS n FROM users").get() as { n: number }).n).toBe(USERS);
-    expect((sq.query("SELECT COUNT(*) AS n FROM orders").get() as { n: number }).n).toBe(ORDERS);
-    const bad = sq.query(`SELECT COUNT(*) AS n FROM products p WHERE p.stock < 0 OR p.stock + COALESCE((SELECT SUM(quantity) FROM orders o WHERE o.product_id = p.product_id AND o.status = 'accepted'), 0) != ${STOCK}`).get() as { n: number };
-    expect(bad.n).toBe(0);
-    // Redis holds the same user and the same stock, checked with redis-cli.
-    const u = JSON.parse(Bun.spawnSync(["redis-cli", "get", "user:17"]).stdout.toString());
-    expect(u.email).toBe((sq.query("SELECT email FROM users WHERE id = 17").get() as { email: string }).email);
-    const touched = sq.query("SELECT product_id, stock FROM products WHERE version > 0 ORDER BY product_id LIMIT 20").all() as { product_id: string; stock: number }[];
-    expect(touched.length).toBeGreaterThan(0);
-    for (const p of touched) expect(JSON.parse(Bun.spawnSync(["redis-cli", "get", `product:${p.product_id}`]).stdout.toString()).stock).toBe(p.stock);
+    const r = await runIngest(["consume", "--group", uniqueName("g"), "--topics", `${users},${orders}`, "--sink", "sqlite,redis", "--sqlite-path", file, "--initial-stock", String(STOCK), "--max-messages", String(USERS + ORDERS), "-b", broker.bootstrap, ...fast], { env: { REDIS_URL: redis.url }, timeoutMs: 90_000 });
+    expect(r.code).toBe(0);
+    const { Database } = await import("bun:sqlite");
+    const sq = new Database(file, { readonly: true });
+    try {
+      expect((sq.query("SELECT COUNT(*) AS n FROM users").get() as { n: number }).n).toBe(USERS);
+      expect((sq.query("SELECT COUNT(*) AS n FROM orders").get() as { n: number }).n).toBe(ORDERS);
+      const bad = sq.query(`SELECT COUNT(*) AS n FROM products p WHERE p.stock < 0 OR p.stock + COALESCE((SELECT SUM(quantity) FROM orders o WHERE o.product_id = p.product_id AND o.status = 'accepted'), 0) != ${STOCK}`).get() as { n: number };
+      expect(bad.n).toBe(0);
+      // Redis holds the same user and the same stock, checked with redis-cli.
+      const u = JSON.parse(cli("get", "user:17"));
+      expect(u.email).toBe((sq.query("SELECT email FROM users WHERE id = 17").get() as { email: string }).email);
+      const touched = sq.query("SELECT product_id, stock FROM products WHERE version > 0 ORDER BY product_id LIMIT 20").all() as { product_id: string; stock: number }[];
+      expect(touched.length).toBeGreaterThan(0);
+      for (const p of touched) expect(JSON.parse(cli("get", `product:${p.product_id}`)).stock).toBe(p.stock);
+    } finally {
+      sq.close();
+    }
   } finally {
-    sq.close();
+    await redis.drop();
   }
 }, 120_000);
