@@ -166,3 +166,13 @@ export async function finish(env: Env, o: ConsumerOpts = {}, timeoutMs = 120_000
 export function rnd(min: number, max: number): number {
   return min + Math.random() * (max - min);
 }
+
+/** users + orders rows in MariaDB (0 before the schema exists). */
+export async function countRows(env: { db: { conn: import("mysql2/promise").Connection } }): Promise<number> {
+  try {
+    const [[r]] = (await env.db.conn.query("SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM orders) AS n")) as unknown as [{ n: number }[]];
+    return Number(r!.n);
+  } catch {
+    return 0;
+  }
+}

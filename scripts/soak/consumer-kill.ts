@@ -1,5 +1,5 @@
 import type { SoakResult } from "./types.ts";
-import { aheadNow, finish, positionsOf, produceSlice, rnd, setup, spawnConsumer, totalRecords, verdict } from "./_consumer-lib.ts";
+import { aheadNow, finish, positionsOf, produceSlice, countRows, rnd, setup, spawnConsumer, totalRecords, verdict } from "./_consumer-lib.ts";
 
 export const description =
   "A consumer (`--sink mysql,redis`, 4 lanes, random batch size and commit interval) over users and orders topics " +
@@ -64,15 +64,5 @@ export async function run(opts: { quick: boolean; ingest: string; log: (msg: str
     ];
   } finally {
     await env.cleanup();
-  }
-}
-
-/** users + orders rows in MariaDB (0 before the schema exists). */
-async function countRows(env: { db: { conn: import("mysql2/promise").Connection } }): Promise<number> {
-  try {
-    const [[r]] = (await env.db.conn.query("SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM orders) AS n")) as unknown as [{ n: number }[]];
-    return Number(r!.n);
-  } catch {
-    return 0;
   }
 }

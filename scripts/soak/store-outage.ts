@@ -1,7 +1,7 @@
 import type { SoakResult } from "./types.ts";
 import { startTcpProxy } from "../../test/helpers/tcp-proxy.ts";
 import { groupLag, MYSQL, REDIS } from "../../test/helpers/stores.ts";
-import { aheadNow, argvOf, positionsOf, produceSlice, rnd, setup, spawnConsumer, totalRecords, verdict } from "./_consumer-lib.ts";
+import { aheadNow, argvOf, positionsOf, produceSlice, countRows, rnd, setup, spawnConsumer, totalRecords, verdict } from "./_consumer-lib.ts";
 
 export const description =
   "One consumer writes users and orders (a poison record every 1,000) to MariaDB and Redis, each reached through a TCP " +
@@ -94,15 +94,5 @@ export async function run(opts: { quick: boolean; ingest: string; log: (msg: str
     my.close();
     rd.close();
     await env.cleanup();
-  }
-}
-
-/** users + orders rows in MariaDB (0 before the schema exists). */
-async function countRows(env: { db: { conn: import("mysql2/promise").Connection } }): Promise<number> {
-  try {
-    const [[r]] = (await env.db.conn.query("SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM orders) AS n")) as unknown as [{ n: number }[]];
-    return Number(r!.n);
-  } catch {
-    return 0;
   }
 }

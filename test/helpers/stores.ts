@@ -6,6 +6,7 @@
  */
 import { createConnection, type Connection } from "mysql2/promise";
 import { createClient } from "redis";
+import { rng as prng } from "../../src/gen/random.ts";
 
 export const MYSQL = { host: "127.0.0.1", port: 3306, user: "root" } as const;
 export const REDIS = { host: "127.0.0.1", port: 6379 } as const;
@@ -16,17 +17,8 @@ export function rand(): string {
 
 // ---- data -------------------------------------------------------------------------------------
 
-/** A deterministic PRNG (mulberry32), so a failing run can be reproduced from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic PRNG (mulberry32, the generator's), so a failing run can be reproduced from its seed. */
+export { prng };
 
 export interface Dataset {
   /** `key:value` lines for `kcat -P -K:`, users then orders each in their own topic. */
