@@ -335,7 +335,8 @@ console.error(`wrote ${file}`);
 
 // Refresh the HTTP table in native-bench/README.md (between markers), as run.ts does for its own.
 const readme = join(NB, "README.md");
-if (existsSync(readme)) {
+// Only a full run refreshes the published table; --quick is for checking that it all works.
+if (existsSync(readme) && !values.quick) {
   const start = "<!-- serve:begin -->";
   const end = "<!-- serve:end -->";
   const md =
