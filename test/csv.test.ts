@@ -1,6 +1,6 @@
 import { test, expect, describe } from "bun:test";
 import Papa from "papaparse";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CsvParser } from "../src/csv/parser.ts";
@@ -120,6 +120,27 @@ describe("reading files by byte ranges", () => {
       const all: { line: number; fields: string[] }[] = [];
       for (const range of ranges) for (const c of readRecords(path, range, 1 << 15)) all.push(...c.records.map((x) => ({ line: x.line, fields: x.fields })));
       expect(all).toEqual(single);
+    });
+  }
+});
+
+describe("splitRanges on a file without quotes, and with one quoted field near the end", () => {
+  // Quote-free files took a path that rescanned the chunk for a quote on every line; these pin
+  // that the cached quote position still gives exact record boundaries and line numbers.
+  for (const [name, lastRow] of [["no quotes", "39999,x,y"], ["one late quoted field", '39999,"a\nb",y']] as const) {
+    test(`${name}: 4 ranges read back every record once, in order, with line numbers`, () => {
+      const dir = mkdtempSync(join(tmpdir(), "split-"));
+      const p = join(dir, "plain.csv");
+      const rows = Array.from({ length: 39_999 }, (_, i) => `${i},first${i},last${i}`);
+      writeFileSync(p, `id,a,b\n${rows.join("\n")}\n${lastRow}\n`);
+      const h = readHeader(p)!;
+      const ranges = splitRanges(p, 4, h.dataStart, h.dataFirstLine, 1 << 16);
+      expect(ranges.length).toBe(4);
+      const got: { line: number; f0: string }[] = [];
+      for (const r of ranges) for (const c of readRecords(p, r, 1 << 15)) got.push(...c.records.map((x) => ({ line: x.line, f0: x.fields[0]! })));
+      expect(got.length).toBe(40_000);
+      expect(got.every((g, i) => g.f0 === String(i) && g.line === i + 2)).toBe(true);
+      rmSync(dir, { recursive: true, force: true });
     });
   }
 });
