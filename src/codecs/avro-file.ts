@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { snappyCompress, crc32 } from "./snappy.ts";
 import { writeAll } from "../gen/write.ts";
 import { UsageError } from "../cli/errors.ts";
+import type { ByteSink } from "./row-encoder.ts";
 
 export const AVRO_CODECS = ["null", "deflate", "snappy"] as const;
 export type AvroFileCodec = (typeof AVRO_CODECS)[number];
@@ -56,10 +57,11 @@ export function avroHeader(schema: object, codec: AvroFileCodec, sync: Uint8Arra
  * `blockBytes`. Several writers with the same sync marker can each write a part, and the parts
  * concatenated after one header make one valid file (that is how workers share the output).
  */
-export class AvroBlockWriter {
+export class AvroBlockWriter implements ByteSink {
   private readonly type: avro.Type;
-  private buf: Buffer;
-  private used = 0;
+  /** The block being filled: buf[0..pos) (a ByteSink: row encoders write here, then call appended()). */
+  buf: Buffer;
+  pos = 0;
   private count = 0;
   records = 0;
   bytesWritten = 0;
@@ -75,25 +77,36 @@ export class AvroBlockWriter {
     this.buf = Buffer.alloc(blockBytes * 2);
   }
 
+  /** Encode one record with avsc. */
   append(rec: unknown): void {
     for (;;) {
-      const end = this.type.encode(rec, this.buf, this.used);
+      const end = this.type.encode(rec, this.buf, this.pos);
       if (end >= 0) {
-        this.used = end;
+        this.pos = end;
         break;
       }
-      const bigger = Buffer.alloc(Math.max(this.buf.length * 2, this.used - end));
-      this.buf.copy(bigger, 0, 0, this.used);
-      this.buf = bigger;
+      this.reserve(this.buf.length - end - this.pos); // -end: the bytes missing past buf's end
     }
+    this.appended();
+  }
+
+  reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const bigger = Buffer.alloc(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(bigger, 0, 0, this.pos);
+    this.buf = bigger;
+  }
+
+  /** One record was written at buf[..pos) (by a row encoder): count it, flush a full block. */
+  appended(): void {
     this.count++;
     this.records++;
-    if (this.used >= this.blockBytes) this.flush();
+    if (this.pos >= this.blockBytes) this.flush();
   }
 
   flush(): void {
     if (this.count === 0) return;
-    const raw = this.buf.subarray(0, this.used);
+    const raw = this.buf.subarray(0, this.pos);
     let data: Uint8Array;
     if (this.codec === "deflate") data = deflateRawSync(raw, { level: 1 });
     else if (this.codec === "snappy") {
@@ -109,7 +122,7 @@ export class AvroBlockWriter {
     writeAll(this.fd, data);
     writeAll(this.fd, this.sync);
     this.bytesWritten += head.length + data.length + 16;
-    this.used = 0;
+    this.pos = 0;
     this.count = 0;
   }
 }

@@ -64,7 +64,7 @@ const convByType: Record<string, { conv: Conv; expected: string }> = {
   },
 };
 
-interface FieldPlan {
+export interface FieldPlan {
   name: string;
   column: number; // -1: not in the CSV, use the default
   nullable: boolean;
@@ -114,19 +114,36 @@ function compileConvert(plans: FieldPlan[], columns: number): RowConverter["conv
     args.push(v);
     return `a${args.length - 1}`;
   };
+  const body = validationCode(plans, columns, arg, false);
+  body.push(`return { ${plans.map((p, i) => `${JSON.stringify(p.name)}: v${i}`).join(", ")} };`);
+  const fn = new Function(...args.map((_, i) => `a${i}`), `return function convert(f) {\n${body.join("\n")}\n};`);
+  return fn(...args);
+}
+
+/**
+ * The checking and typing part of a generated row function (shared by `RowConverter.convert`
+ * and the row encoders in src/codecs/row-encoder.ts, so both accept and reject exactly the same
+ * rows with the same reasons): for a fields array `f`, it returns the reason string of a bad
+ * row, else leaves field i's typed value in local `v{i}`. With `flags`, local `d{i}` is also
+ * true when the value is the field's constant (its default, or null for an empty optional
+ * field) rather than read from the CSV. `arg(value)` names a constant passed into the function.
+ */
+export function validationCode(plans: FieldPlan[], columns: number, arg: (v: unknown) => string, flags: boolean): string[] {
   const BAD = arg(BAD_VALUE);
   const body: string[] = [`if (f.length !== ${columns}) return "expected ${columns} columns, found " + f.length;`, "let s;"];
   plans.forEach((p, i) => {
     const name = JSON.stringify(p.name);
     if (p.column < 0) {
       body.push(`const v${i} = ${arg(p.fallback)};`);
+      if (flags) body.push(`const d${i} = true;`);
       return;
     }
     body.push(`s = f[${p.column}];`);
     const empty = p.nullable ? "null" : p.fallback !== undefined ? arg(p.fallback) : undefined;
     body.push(`let v${i};`);
+    if (flags) body.push(`let d${i} = false;`);
     body.push(
-      `if (s === "") ${empty !== undefined ? `v${i} = ${empty};` : `return "field '" + ${name} + "': missing required value";`}`,
+      `if (s === "") ${empty !== undefined ? `{ v${i} = ${empty};${flags ? ` d${i} = true;` : ""} }` : `return "field '" + ${name} + "': missing required value";`}`,
     );
     body.push(`else if (s.length > ${MAX_FIELD_CHARS}) return "field '" + ${name} + "': value too large (" + s.length + " characters, at most ${MAX_FIELD_CHARS})";`);
     if (p.kind === "string") body.push(`else v${i} = s;`);
@@ -134,9 +151,7 @@ function compileConvert(plans: FieldPlan[], columns: number): RowConverter["conv
       body.push(`else { v${i} = ${arg(p.conv)}(s); if (v${i} === ${BAD}) return "field '" + ${name} + "': " + ${arg(p.expected)} + ", got '" + (s.length > 40 ? s.slice(0, 40) + "..." : s) + "'"; }`);
     }
   });
-  body.push(`return { ${plans.map((p, i) => `${JSON.stringify(p.name)}: v${i}`).join(", ")} };`);
-  const fn = new Function(...args.map((_, i) => `a${i}`), `return function convert(f) {\n${body.join("\n")}\n};`);
-  return fn(...args);
+  return body;
 }
 
 /** Returned by converters for a value that does not convert (never a valid value itself). */

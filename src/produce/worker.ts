@@ -10,6 +10,7 @@ import { readRecords } from "../csv/reader.ts";
 import { RowConverter } from "../csv/schema-rows.ts";
 import { makeCodec } from "../codecs/index.ts";
 import { AvroBlockWriter } from "../codecs/avro-file.ts";
+import { compileRowEncoder, BufferSink, type ByteSink } from "../codecs/row-encoder.ts";
 import { Producer, MessageBatch } from "../kafka/index.ts";
 import { writeAll } from "../gen/write.ts";
 import { COUNTER, type ProduceJob, type WorkerStats } from "./job.ts";
@@ -181,6 +182,18 @@ function runCsv(job: ProduceJob): WorkerStats {
   let rejects = "";
   const t0 = performance.now();
   const send = sender(producer, batch, job.topic, stats, c);
+  // The schema-specialised encoder (JSON and Avro bytes straight from the CSV fields, see
+  // row-encoder.ts); null for msgpack or a schema it does not specialise: objects as before.
+  const wantJson = sendJson || jsonFd >= 0;
+  const wantAvro = avro !== null || (producer !== null && job.format === "avro");
+  const encodeRow =
+    job.format === "msgpack" || !(wantJson || wantAvro) ? null : compileRowEncoder(job.schema, conv, { key: producer ? keyField : null, json: wantJson, avro: wantAvro });
+  const batchSink = new BatchSink(batch);
+  // The JSON part goes into the batch (after the key) when Kafka takes JSON, else into its own buffer.
+  const jsonSink = sendJson ? batchSink : new BufferSink(jsonFd >= 0 ? 2 << 20 : 16);
+  // Avro bytes go into the file's block when there is one, else into a scratch buffer.
+  const avroSink: ByteSink = avro ?? new BufferSink();
+  const row = { keyLen: -1 };
 
   try {
     outer: for (const chunk of readRecords(job.file, job.range)) {
@@ -188,6 +201,52 @@ function runCsv(job: ProduceJob): WorkerStats {
       for (const r of chunk.records) {
         if (stats.rows >= job.limit) break outer;
         stats.rows++;
+        if (encodeRow) {
+          let why = r.error;
+          const keyOff = batch.used;
+          const avroOff = avroSink.pos;
+          if (why === undefined) {
+            batchSink.buf = batch.data;
+            batchSink.pos = keyOff;
+            if (!sendJson) {
+              if (avroSink !== avro) avroSink.pos = 0;
+              if (jsonFd >= 0 && stats.jsonRecords > 0) writeSep(jsonSink, sepBytes);
+            }
+            why = encodeRow(r.fields, row, batchSink, jsonSink, avroSink) ?? undefined;
+            if (why !== undefined && !sendJson && jsonFd >= 0 && stats.jsonRecords > 0) jsonSink.pos -= sepBytes.length;
+          }
+          if (why !== undefined) {
+            stats.rejected++;
+            rejects += `${r.line},${csvQuote(why)},${csvQuote(r.raw())}\n`;
+            continue;
+          }
+          stats.accepted++;
+          if (jsonFd >= 0 && !sendJson) {
+            stats.jsonRecords++;
+            if (jsonSink.pos > 2 << 20) {
+              writeAll(jsonFd, jsonSink.buf.subarray(0, jsonSink.pos));
+              jsonSink.pos = 0;
+            }
+          }
+          if (producer) {
+            const valOff = keyOff + Math.max(0, row.keyLen);
+            if (!sendJson) {
+              // Avro: the bytes the encoder wrote for the file (or scratch) follow the key.
+              const len = avroSink.pos - (avroSink === avro ? avroOff : 0);
+              batchSink.reserve(len);
+              batchSink.buf.set(avroSink.buf.subarray(avroSink.pos - len, avroSink.pos), batchSink.pos);
+              batchSink.pos += len;
+            }
+            batch.used = batchSink.pos;
+            const valLen = batch.used - valOff;
+            batch.commit(keyOff, row.keyLen, valOff, valLen);
+            if (jsonFd >= 0 && sendJson) appendJson(batch.data.subarray(valOff, valOff + valLen));
+            stats.valueBytes += valLen;
+          }
+          avro?.appended();
+          if (producer && (batch.full || batch.used > 3 << 20)) send();
+          continue;
+        }
         const rec = r.error ?? conv.convert(r.fields);
         if (typeof rec === "string") {
           stats.rejected++;
@@ -232,6 +291,7 @@ function runCsv(job: ProduceJob): WorkerStats {
     send();
     stats.readSendMs = performance.now() - t0;
     if (jsonUsed) writeAll(jsonFd, jsonBuf.subarray(0, jsonUsed));
+    if (jsonFd >= 0 && jsonSink !== batchSink && jsonSink.pos) writeAll(jsonFd, jsonSink.buf.subarray(0, jsonSink.pos));
     if (rejects) writeAll(rejectsFd, rejects);
     avro?.flush();
     stats.jsonRecords = jsonFd >= 0 ? stats.jsonRecords : 0;
@@ -245,6 +305,27 @@ function runCsv(job: ProduceJob): WorkerStats {
   }
   c[COUNTER.delivered] = stats.delivered;
   return stats;
+}
+
+/** A ByteSink over a MessageBatch's data (synchronised by the caller around each row). */
+class BatchSink implements ByteSink {
+  buf: Uint8Array;
+  pos = 0;
+  constructor(private readonly batch: MessageBatch) {
+    this.buf = batch.data;
+  }
+  reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    this.batch.used = this.pos;
+    this.batch.ensure(n);
+    this.buf = this.batch.data;
+  }
+}
+
+function writeSep(sink: ByteSink, sep: Uint8Array): void {
+  sink.reserve(sep.length);
+  sink.buf.set(sep, sink.pos);
+  sink.pos += sep.length;
 }
 
 function csvQuote(s: string): string {

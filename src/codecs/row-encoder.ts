@@ -1,0 +1,422 @@
+import avro from "avsc";
+import { validationCode, type AvroRecordSchema, type RowConverter } from "../csv/schema-rows.ts";
+
+/**
+ * Where a row encoder writes bytes: at `buf[pos..]`, advancing `pos`; `reserve(n)` makes room
+ * for `n` more bytes (it may replace `buf`, keeping what was written before `pos`).
+ */
+export interface ByteSink {
+  buf: Uint8Array;
+  pos: number;
+  reserve(n: number): void;
+}
+
+/** A growable byte sink over its own buffer. */
+export class BufferSink implements ByteSink {
+  buf: Uint8Array;
+  pos = 0;
+  constructor(bytes = 64 << 10) {
+    this.buf = new Uint8Array(bytes);
+  }
+  reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+}
+
+/**
+ * Encodes the fields of one CSV record: returns the reject reason (nothing written), or null
+ * when the row was written: its key (UTF-8 of `String(value)` of the key field) to `keySink`
+ * with its length in `out.keyLen` (-1: null key), its JSON text to `jsonSink`, its Avro binary
+ * encoding to `avroSink` (each only when the encoder was compiled for it).
+ */
+export type RowEncodeFn = (fields: string[], out: { keyLen: number }, keySink: ByteSink | null, jsonSink: ByteSink | null, avroSink: ByteSink | null) => string | null;
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+const f64 = new Float64Array(1);
+const f64b = new Uint8Array(f64.buffer);
+const f32 = new Float32Array(1);
+const f32b = new Uint8Array(f32.buffer);
+const utf8 = new TextEncoder();
+
+/**
+ * A string as JSON text in UTF-8: quoted, and byte-identical to JSON.stringify's (a string with
+ * a character to escape, or any surrogate, is left to JSON.stringify). Needs 2 + 6 * s.length bytes.
+ */
+function writeJsonString(b: Uint8Array, p: number, s: string): number {
+  const start = p;
+  b[p++] = 34;
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) {
+      if (c < 32 || c === 34 || c === 92) return start + utf8.encodeInto(JSON.stringify(s), b.subarray(start)).written;
+      b[p++] = c;
+    } else if (c < 0x800) {
+      b[p++] = (c >> 6) | 0xc0;
+      b[p++] = (c & 0x3f) | 0x80;
+    } else if ((c & 0xf800) === 0xd800) return start + utf8.encodeInto(JSON.stringify(s), b.subarray(start)).written;
+    else {
+      b[p++] = (c >> 12) | 0xe0;
+      b[p++] = ((c >> 6) & 0x3f) | 0x80;
+      b[p++] = (c & 0x3f) | 0x80;
+    }
+  }
+  b[p++] = 34;
+  return p;
+}
+
+/** ASCII text (number digits) as bytes. */
+function writeAscii(b: Uint8Array, p: number, s: string): number {
+  for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+  return p;
+}
+
+function writeBytes(b: Uint8Array, p: number, x: Uint8Array): number {
+  for (let i = 0; i < x.length; i++) b[p++] = x[i]!;
+  return p;
+}
+
+/**
+ * Whether `s` (already accepted as an integer) is written exactly as JS writes the number:
+ * digits only, no sign but a minus, no leading zero. Then it is the number's text as it is.
+ */
+export function canonicalInteger(s: string): boolean {
+  const n = s.length;
+  let i = 0;
+  let c = s.charCodeAt(0);
+  if (c === 45) {
+    if (n === 1) return false;
+    c = s.charCodeAt(++i);
+  }
+  if (!(c >= 49 && c <= 57)) return n === 1 && c === 48;
+  for (i++; i < n; i++) {
+    c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether the decimal text `s` is exactly what JS's Number-to-string gives for Number(s):
+ * plain notation, at most 15 significant digits (so the double round-trips to the same digits),
+ * no leading zeros, no trailing zeros after the point, not -0, and not below 1e-6 (where JS
+ * switches to exponent notation). False is always safe: the caller then formats the number.
+ */
+export function canonicalDecimal(s: string): boolean {
+  const n = s.length;
+  let i = 0;
+  let c = s.charCodeAt(0);
+  if (c === 45) {
+    if (n === 1) return false;
+    c = s.charCodeAt(++i);
+  }
+  let digits = 0;
+  if (c === 48) {
+    if (++i === n) return n === 1; // "0", not "-0"
+    if (s.charCodeAt(i) !== 46) return false;
+    let zeros = 0;
+    for (i++; i < n && s.charCodeAt(i) === 48; i++) zeros++;
+    if (zeros > 5) return false;
+  } else if (!(c >= 49 && c <= 57)) return false;
+  else {
+    for (; i < n; i++) {
+      c = s.charCodeAt(i);
+      if (c === 46) break;
+      if (c < 48 || c > 57) return false;
+      digits++;
+    }
+    if (i === n) return digits <= 15;
+    i++; // the point
+  }
+  const fracStart = i;
+  for (; i < n; i++) {
+    c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+    digits++;
+  }
+  return i > fracStart && digits <= 15 && s.charCodeAt(n - 1) !== 48;
+}
+
+/**
+ * Avro string: zig-zag length then UTF-8, as avsc writes it (for well-formed text; a lone
+ * surrogate, which decoded UTF-8 input never holds, becomes U+FFFD as in TextEncoder).
+ * Needs 5 + 3 * s.length bytes of room.
+ */
+function writeString(b: Uint8Array, p: number, s: string): number {
+  if (s.length >= 64) return writeLongString(b, p, s);
+  // Write after a 1-byte length; move it if the UTF-8 turned out to need a 2-byte one.
+  const q = writeUtf8(b, p + 1, s);
+  const len = q - p - 1;
+  if (len < 64) {
+    b[p] = len << 1;
+    return q;
+  }
+  b.copyWithin(p + 2, p + 1, q); // len < 192: a 2-byte varint
+  b[p] = ((len << 1) & 0x7f) | 0x80;
+  b[p + 1] = len >> 6;
+  return q + 1;
+}
+
+/** UTF-8 of `s` at b[p..] (a lone surrogate becomes U+FFFD, as in TextEncoder); needs 3 * s.length bytes. */
+function writeUtf8(b: Uint8Array, p: number, s: string): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) b[p++] = c;
+    else if (c < 0x800) {
+      b[p++] = (c >> 6) | 0xc0;
+      b[p++] = (c & 0x3f) | 0x80;
+    } else if ((c & 0xfc00) === 0xd800 && i + 1 < n && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      c = 0x10000 + ((c & 0x03ff) << 10) + (s.charCodeAt(++i) & 0x03ff);
+      b[p++] = (c >> 18) | 0xf0;
+      b[p++] = ((c >> 12) & 0x3f) | 0x80;
+      b[p++] = ((c >> 6) & 0x3f) | 0x80;
+      b[p++] = (c & 0x3f) | 0x80;
+    } else {
+      if ((c & 0xf800) === 0xd800) c = 0xfffd;
+      b[p++] = (c >> 12) | 0xe0;
+      b[p++] = ((c >> 6) & 0x3f) | 0x80;
+      b[p++] = (c & 0x3f) | 0x80;
+    }
+  }
+  return p;
+}
+
+function writeLongString(b: Uint8Array, p: number, s: string): number {
+  // Encode after the longest length prefix it can need, then move it behind the real one.
+  const room = varintSize(3 * s.length * 2);
+  const len = utf8.encodeInto(s, b.subarray(p + room)).written;
+  const start = p + room;
+  p = writeLong(b, p, len);
+  if (p !== start) b.copyWithin(p, start, start + len);
+  return p + len;
+}
+
+function varintSize(z: number): number {
+  let k = 1;
+  while (z >= 128) {
+    z = Math.floor(z / 128);
+    k++;
+  }
+  return k;
+}
+
+/** Avro long/int (zig-zag varint), the same arithmetic as avsc's Tap.writeLong. */
+function writeLong(b: Uint8Array, p: number, n: number): number {
+  if (n >= -1073741824 && n < 1073741824) {
+    let m = n >= 0 ? n << 1 : (~n << 1) | 1;
+    do {
+      b[p] = m & 0x7f;
+      m >>= 7;
+    } while (m && (b[p++] |= 0x80));
+  } else {
+    let f = n >= 0 ? n * 2 : -n * 2 - 1;
+    do {
+      b[p] = f & 0x7f;
+      f /= 128;
+    } while (f >= 1 && (b[p++] |= 0x80));
+  }
+  return p + 1;
+}
+
+function writeDouble(b: Uint8Array, p: number, d: number): number {
+  f64[0] = d;
+  b[p] = f64b[0]!;
+  b[p + 1] = f64b[1]!;
+  b[p + 2] = f64b[2]!;
+  b[p + 3] = f64b[3]!;
+  b[p + 4] = f64b[4]!;
+  b[p + 5] = f64b[5]!;
+  b[p + 6] = f64b[6]!;
+  b[p + 7] = f64b[7]!;
+  return p + 8;
+}
+
+function writeFloat(b: Uint8Array, p: number, d: number): number {
+  f32[0] = d;
+  b[p] = f32b[0]!;
+  b[p + 1] = f32b[1]!;
+  b[p + 2] = f32b[2]!;
+  b[p + 3] = f32b[3]!;
+  return p + 4;
+}
+
+export interface RowEncoderOptions {
+  /** Write the Kafka key (the value of this field) to keySink; null: no key. */
+  key: string | null;
+  json: boolean;
+  avro: boolean;
+}
+
+/** Generated code that writes constant bytes at b[p..] (unrolled: no loop, no lookups). */
+function literal(bytes: Uint8Array): string {
+  if (bytes.length === 0) return "";
+  return `${Array.from(bytes, (x, k) => `b[p${k ? ` + ${k}` : ""}] = ${x};`).join(" ")} p += ${bytes.length};`;
+}
+
+/**
+ * A row encoder specialised to the schema (generated code, fields unrolled). It checks and
+ * types the CSV fields with the same generated checking code as `RowConverter.convert` (same
+ * rejects, same reasons), then writes, with no record object in between: the key; the JSON
+ * text as UTF-8, byte-identical to `JSON.stringify(convert(fields))` (number fields whose CSV
+ * text is already the number's JS text are copied as they are); the Avro binary encoding,
+ * byte-identical to avsc's. Returns null when the schema has something it does not specialise
+ * (the caller then converts to objects and uses JSON.stringify and avsc as before).
+ */
+export function compileRowEncoder(schema: AvroRecordSchema, conv: RowConverter, o: RowEncoderOptions): RowEncodeFn | null {
+  if (!LITTLE_ENDIAN) return null;
+  const plans = conv.plans;
+  const names = plans.map((p) => p.name);
+  // The JSON text must have the keys, in the order, that the converter's object literal gets.
+  if (new Set(names).size !== names.length || names.some((n) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n) || n === "__proto__")) return null;
+  let recordType: avro.types.RecordType | null = null;
+  if (o.avro) {
+    try {
+      recordType = avro.Type.forSchema(schema as avro.Schema) as avro.types.RecordType;
+    } catch {
+      return null;
+    }
+  }
+  const args: unknown[] = [];
+  const arg = (v: unknown) => {
+    args.push(v);
+    return `a${args.length - 1}`;
+  };
+  const body = validationCode(plans, conv.columns, arg, true);
+  const [WS, WL, WD, WF, WJ, WA, WB, WU, CI, CD] = [writeString, writeLong, writeDouble, writeFloat, writeJsonString, writeAscii, writeBytes, writeUtf8, canonicalInteger, canonicalDecimal].map(arg);
+  const keyLines: string[] = [];
+  const jsonLines: string[] = [];
+  const jsonBound: string[] = [];
+  let jsonFixed = 1; // the closing brace
+  const avroLines: string[] = [];
+  const avroBound: string[] = [];
+  let avroFixed = 0;
+  for (let i = 0; i < plans.length; i++) {
+    const p = plans[i]!;
+    const f = schema.fields[i]!;
+    let t = f.type;
+    let valueIndex = -1;
+    if (Array.isArray(t)) {
+      valueIndex = t.findIndex((x) => x !== "null");
+      t = t[valueIndex];
+    }
+    const base = typeof t === "string" ? t : (t as { type: string }).type;
+    const v = `v${i}`;
+    const d = `d${i}`;
+    // The field's constant (its default, or null for an empty optional field).
+    const constValue = p.column < 0 ? p.fallback : p.nullable ? null : p.fallback;
+    const hasConst = constValue !== undefined;
+    const ifConst = (a: string, b: string) => (hasConst ? `if (${d}) { ${a} } else { ${b} }` : b);
+    // Number fields: their JSON/key text t{i}, the CSV text itself when it is canonical.
+    const isNumber = p.kind === "number";
+    if (isNumber && (o.json || o.key === p.name)) {
+      const canon = base === "double" || base === "float" ? CD : CI;
+      body.push(`let t${i} = "";`);
+      const src = `f[${p.column}]`;
+      body.push(hasConst ? `if (!${d}) t${i} = ${canon}(${src}) ? ${src} : "" + ${v};` : `t${i} = ${canon}(${src}) ? ${src} : "" + ${v};`);
+    }
+    if (o.key === p.name) {
+      const constKey = constValue === null || constValue === undefined ? null : utf8.encode(String(constValue));
+      const live =
+        p.kind === "string" || p.kind === "enum"
+          ? `ks.reserve(3 * ${v}.length); b = ks.buf; p = ks.pos; p = ${WU}(b, p, ${v});`
+          : isNumber
+            ? `ks.reserve(t${i}.length); b = ks.buf; p = ks.pos; p = ${WA}(b, p, t${i});`
+            : `ks.reserve(5); b = ks.buf; p = ks.pos; p = ${WB}(b, p, ${v} ? ${arg(utf8.encode("true"))} : ${arg(utf8.encode("false"))});`;
+      const constCase = constKey === null ? "out.keyLen = -1;" : `ks.reserve(${constKey.length}); b = ks.buf; p = ks.pos; p = ${WB}(b, p, ${arg(constKey)}); out.keyLen = p - ks.pos; ks.pos = p;`;
+      keyLines.push(ifConst(constCase, `${live} out.keyLen = p - ks.pos; ks.pos = p;`));
+    }
+    if (o.json) {
+      jsonLines.push(literal(utf8.encode(`${i === 0 ? "{" : ","}"${p.name}":`)));
+      jsonFixed += utf8.encode(`,"${p.name}":`).length;
+      let live: string;
+      let bound: string;
+      if (p.kind === "string") {
+        live = `p = ${WJ}(b, p, ${v});`;
+        bound = `6 * ${v}.length + 2`;
+      } else if (p.kind === "enum") {
+        const symbols = (t as { symbols: string[] }).symbols;
+        live = `p = ${WJ}(b, p, ${v});`;
+        bound = `${6 * Math.max(...symbols.map((x) => x.length)) + 2}`;
+      } else if (p.kind === "boolean") {
+        live = `if (${v}) { ${literal(utf8.encode("true"))} } else { ${literal(utf8.encode("false"))} }`;
+        bound = "5";
+      } else {
+        live = `p = ${WA}(b, p, t${i});`;
+        bound = `t${i}.length`;
+      }
+      if (hasConst) {
+        const cj = utf8.encode(JSON.stringify(constValue));
+        jsonLines.push(ifConst(literal(cj), live));
+        jsonBound.push(`(${d} ? ${cj.length} : ${bound})`);
+      } else {
+        jsonLines.push(live);
+        jsonBound.push(bound);
+      }
+    }
+    if (recordType) {
+      const w: string[] = [];
+      let fixed = 0;
+      let bound = "";
+      if (valueIndex >= 0) {
+        w.push(`b[p++] = ${valueIndex * 2};`);
+        fixed += 1;
+      }
+      if (p.kind === "string") {
+        w.push(`p = ${WS}(b, p, ${v});`);
+        fixed += 5;
+        bound = `3 * ${v}.length`;
+      } else if (p.kind === "enum") {
+        const symbols = (t as { symbols: string[] }).symbols;
+        w.push(`p = ${WL}(b, p, ${arg(new Map(symbols.map((x, k) => [x, k])))}.get(${v}));`);
+        fixed += 10;
+      } else if (p.kind === "boolean") {
+        w.push(`b[p++] = ${v} ? 1 : 0;`);
+        fixed += 1;
+      } else if (base === "double") {
+        w.push(`p = ${WD}(b, p, ${v});`);
+        fixed += 8;
+      } else if (base === "float") {
+        w.push(`p = ${WF}(b, p, ${v});`);
+        fixed += 4;
+      } else if (base === "int" || base === "long") {
+        // Outside avsc's range (int: 32 bits; long: |n| <= 2^53 - 2) avsc throws: let it, with its own error.
+        const ok = base === "int" ? `${v} === (${v} | 0)` : `${v} >= -9007199254740990 && ${v} <= 9007199254740990`;
+        w.push(`if (!(${ok})) ${arg(recordType.fields[i]!.type)}.toBuffer(${v});`);
+        w.push(`p = ${WL}(b, p, ${v});`);
+        fixed += 10;
+      } else return null;
+      if (hasConst) {
+        let ca: Uint8Array;
+        try {
+          ca = new Uint8Array(recordType.fields[i]!.type.toBuffer(constValue));
+        } catch {
+          return null; // avsc refuses the default on every such row: keep the old path and its error
+        }
+        avroLines.push(ifConst(literal(ca), w.join(" ")));
+        avroFixed += Math.max(fixed, ca.length);
+        if (bound) avroBound.push(`(${d} ? 0 : ${bound})`);
+      } else {
+        avroLines.push(...w);
+        avroFixed += fixed;
+        if (bound) avroBound.push(bound);
+      }
+    }
+  }
+  body.push("let b, p;");
+  if (o.key === null || !names.includes(o.key)) body.push("out.keyLen = -1;");
+  else body.push(...keyLines);
+  if (o.json) {
+    body.push(`js.reserve(${[jsonFixed, ...jsonBound].join(" + ")});`, "b = js.buf; p = js.pos;", ...jsonLines, "b[p++] = 125;", "js.pos = p;");
+  }
+  if (recordType) {
+    body.push(`as.reserve(${[avroFixed, ...avroBound].join(" + ")});`, "b = as.buf; p = as.pos;", ...avroLines, "as.pos = p;");
+  }
+  body.push("return null;");
+  const fn = new Function(...args.map((_, i) => `a${i}`), `return function encodeRow(f, out, ks, js, as) {\n${body.join("\n")}\n};`);
+  return fn(...args) as RowEncodeFn;
+}
