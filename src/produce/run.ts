@@ -7,6 +7,7 @@ import { RowConverter, type AvroRecordSchema } from "../csv/schema-rows.ts";
 import { avroHeader, newSyncMarker, type AvroFileCodec } from "../codecs/avro-file.ts";
 import type { Format } from "../codecs/index.ts";
 import { Admin, THROUGHPUT_DEFAULTS } from "../kafka/index.ts";
+import { isOldBroker } from "../cli/args.ts";
 import { writeAll } from "../gen/write.ts";
 import { IngestError } from "../cli/errors.ts";
 import { log } from "../observability/log.ts";
@@ -100,7 +101,7 @@ export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals 
     key: o.key,
     format: o.format,
     topic: o.topic,
-    kafka: o.kafka ? { ...THROUGHPUT_DEFAULTS, "queue.buffering.max.messages": "200000", "queue.buffering.max.kbytes": "262144", "statistics.interval.ms": "100", ...o.kafka, "client.id": `ingest-produce-${i}` } : null,
+    kafka: o.kafka ? { ...THROUGHPUT_DEFAULTS, "queue.buffering.max.messages": "200000", "queue.buffering.max.kbytes": "262144", "statistics.interval.ms": "100", ...idempotence(o.kafka), ...o.kafka, "client.id": `ingest-produce-${i}` } : null,
     jsonPart: o.jsonOut ? { path: partPath(o.jsonOut, i), ndjson } : null,
     avroPart: o.avroOut ? { path: partPath(o.avroOut, i), codec: o.avroCodec, sync } : null,
     rejectsPart: partPath(o.rejects, i),
@@ -266,4 +267,14 @@ export function defaultRejectsPath(file: string): string {
 
 export function writeSummaryJson(path: string, s: ProduceSummary): void {
   writeFileSync(path, `${JSON.stringify(s, null, 2)}\n`);
+}
+
+/**
+ * Idempotent producing by default (no duplicates when librdkafka retries a batch whose ack was
+ * lost), when it can apply: acks=all, a broker that has it (not Kafka 0.9/0.10, see isOldBroker),
+ * and the user did not set enable.idempotence (-X or the properties file) themselves.
+ */
+function idempotence(kafka: Record<string, string>): Record<string, string> {
+  if ("enable.idempotence" in kafka || isOldBroker(kafka)) return {};
+  return kafka.acks === "all" || kafka.acks === "-1" ? { "enable.idempotence": "true" } : {};
 }
