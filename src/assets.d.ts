@@ -3,3 +3,9 @@ declare module "*.avsc" {
   const text: string;
   export default text;
 }
+
+// C sources compiled at run time by bun:ffi's cc (src/kafka/native), imported as text.
+declare module "*.c" {
+  const text: string;
+  export default text;
+}

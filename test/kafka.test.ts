@@ -3,6 +3,7 @@ import { Producer, MessageBatch, Consumer, Admin, KafkaError, librdkafkaVersion 
 import { UsageError } from "../src/cli/errors.ts";
 import { startBroker, uniqueName, type TestBroker } from "./helpers/broker.ts";
 import { produceAll, consumeN, consumeFromAll } from "./helpers/kafka-io.ts";
+import { nativeBatch } from "../src/kafka/native/batch.ts";
 
 let broker: TestBroker;
 beforeAll(() => {
@@ -85,6 +86,69 @@ test("null keys and null values survive the round trip", async () => {
     [null, "v-no-key"],
     ["k-no-value", null],
   ]);
+});
+
+describe("the consumer's batch copy: batch.c (TinyCC) and the JS loop give the same batches", () => {
+  test("TinyCC compiles batch.c here (else every consume silently takes the slower JS loop)", () => {
+    expect(nativeBatch()).not.toBeNull();
+  });
+
+  for (const json of [false, true]) {
+    test(`keys, values, nulls, empties, unicode, 3 partitions${json ? ", values as one JSON array" : ""}`, async () => {
+      const topic = uniqueName("copy");
+      broker.createTopic(topic, 3);
+      const enc = new TextEncoder();
+      const p = new Producer({ "bootstrap.servers": broker.bootstrap, ...quiet });
+      const b = new MessageBatch(5000, 1 << 20);
+      const want: [string | null, string | null][] = [];
+      for (let i = 0; i < 3000; i++) {
+        const key = i % 11 === 0 ? null : i % 13 === 0 ? "" : `k${i % 50}-é`;
+        const value = i % 17 === 0 ? null : i % 19 === 0 ? "" : JSON.stringify({ i, s: "✓".repeat(i % 7), pad: "x".repeat(i % 300) });
+        want.push([key, value]);
+        b.add(key === null ? null : enc.encode(key), value === null ? null : enc.encode(value), i % 3);
+      }
+      expect(p.produceBatch(topic, b)).toBe(3000);
+      expect(await p.flush(10_000)).toBe(true);
+      await p.close();
+      const read = async (copy: "native" | "js") => {
+        const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": uniqueName("g"), ...quiet }, { copy });
+        c.assign([0, 1, 2].map((partition) => ({ topic, partition, offset: -2 })));
+        const dec = new TextDecoder();
+        const rows: [string, number, number, string | null, string | null][] = [];
+        const arrays: unknown[] = [];
+        const deadline = Date.now() + 20_000;
+        while (rows.length < 3000 && Date.now() < deadline) {
+          const x = c.consume(700, json);
+          for (let i = 0; i < x.count; i++) {
+            rows.push([
+              x.topic[i]!, x.partition[i]!, x.offset[i]!,
+              x.keyLen[i]! < 0 ? null : dec.decode(x.data.subarray(x.keyStart[i]!, x.keyStart[i]! + x.keyLen[i]!)),
+              x.valLen[i]! < 0 ? null : dec.decode(x.data.subarray(x.valStart[i]!, x.valStart[i]! + x.valLen[i]!)),
+            ]);
+          }
+          if (json && x.count > 0) {
+            // The batch's values as one JSON array text: in order, null as null, empty as nothing.
+            const vals = rows.slice(rows.length - x.count).map((r) => (r[4] === null ? "null" : r[4]));
+            arrays.push([dec.decode(x.data.subarray(0, x.jsonArrayEnd)), `[${vals.join(",")}]`]);
+          }
+          if (x.count === 0) await Bun.sleep(5);
+        }
+        c.close();
+        return { rows: rows.sort((a, z) => a[1] - z[1] || a[2] - z[2]), arrays };
+      };
+      const native = await read("native");
+      const js = await read("js");
+      expect(native.rows.length).toBe(3000);
+      expect(native.rows).toEqual(js.rows);
+      expect(native.rows.every((r) => r[0] === topic)).toBe(true);
+      const byPartition = [0, 1, 2].map((q) => want.filter((_, i) => i % 3 === q));
+      expect(native.rows.map((r) => [r[3], r[4]])).toEqual(byPartition.flat());
+      if (json) {
+        expect(native.arrays.length).toBeGreaterThan(0);
+        for (const [got, expected] of [...native.arrays, ...js.arrays] as [string, string][]) expect(got).toBe(expected);
+      }
+    });
+  }
 });
 
 test("two consumers in one group split the partitions and see every message exactly once", async () => {

@@ -4,6 +4,7 @@ import { Client, readI64 } from "./client.ts";
 import { KafkaError, check, checkErrorObject, errName } from "./errors.ts";
 import { fromList, withList, type TopicPartition } from "./partitions.ts";
 import { log } from "../observability/log.ts";
+import { nativeBatch, type NativeBatch } from "./native/batch.ts";
 
 /**
  * Records of one consume call, columnar: keys and values are copied into one buffer `data`
@@ -46,6 +47,11 @@ export interface ConsumerOptions {
    * committed offset: set in the assignment inside the rebalance callback.
    */
   startOffset?: number;
+  /**
+   * How a batch is copied out of librdkafka: "native" (batch.c through TinyCC, the default when
+   * it compiles) or "js" (per-message FFI reads and memcpy). Same batches either way.
+   */
+  copy?: "native" | "js";
 }
 
 const NULL_TEXT = new TextEncoder().encode("null");
@@ -72,9 +78,12 @@ export class Consumer extends Client {
   private readonly rebalanceCb: JSCallback;
   private readonly deferRevoke: boolean;
   private readonly startOffset: number | undefined;
+  private readonly copy: ConsumerOptions["copy"];
   private closing = false;
   private readonly topicNames = new Map<number, string>();
   private ptrBuf = new Uint32Array(2 * 1024);
+  private msgBuf = new BigUint64Array(1024);
+  private readonly takeOut = new Float64Array(2);
   /** Error of the last async commit, from OFFSET_COMMIT events. */
   lastCommitError: string | undefined;
   assignment = new Map<string, TopicPartition>();
@@ -93,6 +102,7 @@ export class Consumer extends Client {
     this.rebalanceCb = cb!;
     this.deferRevoke = opts.deferRevoke ?? false;
     this.startOffset = opts.startOffset;
+    this.copy = opts.copy;
     this.consumerQueue = rdk().rd_kafka_queue_get_consumer(this.rk) as Pointer;
   }
 
@@ -173,8 +183,67 @@ export class Consumer extends Client {
    * here). Also serves rebalance callbacks and main-queue events.
    */
   consume(max = 10_000, valuesAsJsonArray = false): RecordBatch {
-    const f = rdk();
     this.pollEvents(0);
+    const nb = this.copy === "js" ? null : nativeBatch();
+    return nb ? this.consumeNative(nb, max, valuesAsJsonArray) : this.consumeJs(max, valuesAsJsonArray);
+  }
+
+  private topicName(rkt: number): string {
+    if (!rkt) return "";
+    let topic = this.topicNames.get(rkt);
+    if (topic === undefined) {
+      topic = str(rdk().rd_kafka_topic_name(rkt as Pointer));
+      this.topicNames.set(rkt, topic);
+    }
+    return topic;
+  }
+
+  /** consume() through batch.c: two FFI calls per batch; same RecordBatch as consumeJs. */
+  private consumeNative(nb: NativeBatch, max: number, json: boolean): RecordBatch {
+    if (this.msgBuf.length < max) this.msgBuf = new BigUint64Array(max);
+    const n = nb.take(this.consumerQueue, this.msgBuf, max, json, this.takeOut);
+    if (n <= 0) return emptyBatch(0);
+    const data = new Uint8Array(Math.max(this.takeOut[1]!, 64));
+    const batch = emptyBatch(n);
+    const err = new Int32Array(n);
+    const rkt = new Float64Array(n);
+    const end = nb.fill(this.msgBuf, n, data, json, err, batch.partition, batch.keyStart, batch.keyLen, batch.valStart, batch.valLen, batch.offset, rkt);
+    let lastRkt = -1;
+    let topic = "";
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      if (rkt[i] !== lastRkt) {
+        lastRkt = rkt[i]!;
+        topic = this.topicName(lastRkt);
+      }
+      const e = err[i]!;
+      if (e !== 0) {
+        if (e !== ERR._PARTITION_EOF) {
+          const len = batch.valLen[i]!;
+          const message = len > 0 ? Buffer.from(data.subarray(batch.valStart[i]!, batch.valStart[i]! + len)).toString() : errName(e);
+          batch.errors.push({ topic, partition: batch.partition[i]!, code: e, name: errName(e), message });
+        }
+        continue;
+      }
+      if (k !== i) {
+        batch.partition[k] = batch.partition[i]!;
+        batch.offset[k] = batch.offset[i]!;
+        batch.keyStart[k] = batch.keyStart[i]!;
+        batch.keyLen[k] = batch.keyLen[i]!;
+        batch.valStart[k] = batch.valStart[i]!;
+        batch.valLen[k] = batch.valLen[i]!;
+      }
+      batch.topic[k++] = topic;
+    }
+    batch.count = k;
+    batch.data = data;
+    if (json) batch.jsonArrayEnd = end;
+    return batch;
+  }
+
+  /** consume() in JS: per message, FFI reads of the fields, memcpy of key and value, destroy. */
+  private consumeJs(max: number, valuesAsJsonArray: boolean): RecordBatch {
+    const f = rdk();
     if (this.ptrBuf.length < 2 * max) this.ptrBuf = new Uint32Array(2 * max);
     const arr = this.ptrBuf;
     const n = Number(f.rd_kafka_consume_batch_queue(this.consumerQueue, 0, arr, max));
@@ -204,12 +273,7 @@ export class Consumer extends Client {
     for (let i = 0; i < n; i++) {
       const m = msgs[i]! as Pointer;
       const err = read.i32(m, MSG.err);
-      const rkt = read.ptr(m, MSG.rkt);
-      let topic = rkt ? this.topicNames.get(rkt) : "";
-      if (topic === undefined) {
-        topic = str(f.rd_kafka_topic_name(rkt as Pointer));
-        this.topicNames.set(rkt, topic);
-      }
+      const topic = this.topicName(read.ptr(m, MSG.rkt));
       const partition = read.i32(m, MSG.partition);
       if (err !== 0) {
         if (err !== ERR._PARTITION_EOF) {
