@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Papa from "papaparse";
 import { startBroker, uniqueName, FAST_GROUP_PROPS, type TestBroker } from "./helpers/broker.ts";
-import { runIngest, spawnIngest } from "./helpers/cli.ts";
+import { runIngest, spawnIngest, ingestArgv } from "./helpers/cli.ts";
 import { claimRedisDb } from "./helpers/stores.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ingest-consume-"));
@@ -194,6 +194,40 @@ test("two consumers in one group split the partitions; every record is written, 
   const lag = JSON.parse((await runIngest(["lag", "--group", group, "--topic", users, "--json", "-b", broker.bootstrap])).stdout);
   expect(lag.total_lag).toBe(0);
 }, 90_000);
+
+describe("--format raw: values passed on undecoded", () => {
+  test("stdout prints every value exactly as produced, any topic name, nothing is poison", async () => {
+    const topic = uniqueName("events");
+    broker.createTopic(topic, 2);
+    const values = ["{not json", "plain text é✓", '{"id":1}', "", "x".repeat(5000)];
+    const input = values.map((v, i) => `k${i}:${v}`).join("\n") + "\n";
+    expect(Bun.spawnSync(["kcat", "-P", "-b", broker.bootstrap, "-t", topic, "-K:"], { stdin: new TextEncoder().encode(input) }).exitCode).toBe(0);
+    const r = await runIngest(["consume", "--group", uniqueName("g"), "--topics", topic, "--format", "raw", "--sink", "stdout", "--max-messages", String(values.length), "--summary-json", join(dir, "raw.json"), "-b", broker.bootstrap, ...fast], { timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
+    expect(r.stdout.split("\n").slice(0, -1).sort()).toEqual([...values].sort());
+    const sum = JSON.parse(readFileSync(join(dir, "raw.json"), "utf8"));
+    expect([sum.written, sum.poison]).toEqual([values.length, 0]);
+  }, 60_000);
+
+  test("a store sink with --format raw is a usage error (exit 2)", async () => {
+    const r = await runIngest(["consume", "--format", "raw", "--sink", "mysql", "--topics", "users", "-b", broker.bootstrap]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--format raw");
+    expect(r.stderr).toContain("not mysql");
+  });
+
+  test("stdout closed under it (| head -1): stops with exit 1 naming EPIPE, does not retry forever", async () => {
+    const users = uniqueName("users");
+    broker.createTopic(users, 1);
+    expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
+    const argv = ingestArgv("consume", "--group", uniqueName("g"), "--topics", users, "--format", "raw", "--sink", "stdout", "--from-beginning", "--max-messages", String(USERS), "-b", broker.bootstrap, ...fast);
+    const p = Bun.spawn(["bash", "-c", `"\${@:2}" 2>"$1" | head -1 >/dev/null; exit \${PIPESTATUS[0]}`, "_", join(dir, "epipe.err"), ...argv]);
+    expect(await p.exited).toBe(1);
+    const err = readFileSync(join(dir, "epipe.err"), "utf8");
+    expect(err).toContain("EPIPE");
+    expect(err).toContain("STOPPED WITH UNWRITTEN RECORDS");
+  }, 60_000);
+});
 
 test("a store that cannot be reached at start is a clear error naming it", async () => {
   const r = await runIngest(["consume", "--sink", "mysql", "--topics", "users", "-b", broker.bootstrap], { env: { MYSQL_URL: "mysql://root:secret@127.0.0.1:1/none" } });

@@ -31,7 +31,9 @@ Options:
                              else sqlite; plus redis when REDIS_URL is set)
       --sqlite-path F        SQLite file when MySQL is not used (env SQLITE_PATH; default data/ingest.db)
       --initial-stock N      stock of each product P0001..P1000 when first created (default 1000000; never reset)
-      --format F             value format: ${FORMATS.join("|")} (default json)
+      --format F             value format: ${FORMATS.join("|")} (default json), or raw: values are not
+                             decoded or validated, only passed on (sinks none and stdout only; any topic
+                             name; stdout prints each value as received, one per line)
       --batch-size N         records taken per fetch (default 5000)
       --commit-interval-ms N commit written positions this often (default 1000; also on revoke and exit)
       --max-in-flight N      records taken but not yet written before fetching pauses (default 50000)
@@ -77,8 +79,13 @@ export default {
       if ((k !== "users" && k !== "orders") || !t) throw new UsageError(`--kinds: expected users=TOPIC or orders=TOPIC, got '${kv}'`);
       explicit[t] = k;
     }
-    const kinds = kindsOf(topics, explicit);
-    const format = choiceFlag("format", values.format, FORMATS) ?? "json";
+    const format = choiceFlag("format", values.format, [...FORMATS, "raw"] as const) ?? "json";
+    const raw = format === "raw";
+    const kinds = raw ? new Map<string, Kind>() : kindsOf(topics, explicit);
+    if (raw) {
+      const bad = (listFlag(values.sink) ?? []).filter((s) => s !== "none" && s !== "stdout");
+      if (!values.sink || bad.length) throw new UsageError(`--format raw: values are not decoded, so only --sink none or --sink stdout can take them${bad.length ? ` (not ${bad.join(", ")})` : ""}`);
+    }
     const lanes = intFlag("workers", values.workers, 1, 256) ?? 4;
     const metricsPort = intFlag("metrics-port", values["metrics-port"], 0, 65535);
     const kafka = kafkaConfig(values);
@@ -102,7 +109,8 @@ export default {
       initialStock: intFlag("initial-stock", values["initial-stock"], 0, 2_000_000_000),
     });
     // One codec per kind: Avro needs the kind's schema; JSON and MessagePack do not.
-    const codecs = { users: makeCodec(format, JSON.parse(usersSchemaText)), orders: makeCodec(format, JSON.parse(ordersSchemaText)) };
+    const codecFormat = raw ? "json" : format;
+    const codecs = { users: makeCodec(codecFormat, JSON.parse(usersSchemaText)), orders: makeCodec(codecFormat, JSON.parse(ordersSchemaText)) };
     if (format === "avro" && new Set(kinds.values()).size > 1) throw new UsageError("--format avro: consume one kind of topic per process (each has its own schema)");
     log.info({ sinks: sinks.map((s) => s.target), mysql: mysqlUrl ? redactUrl(mysqlUrl) : null, redis: redisUrl ? redactUrl(redisUrl) : null }, `consume: active sinks: ${sinks.map((s) => s.name).join(", ")}`);
 
@@ -112,7 +120,8 @@ export default {
       topics,
       kinds,
       sinks,
-      codec: codecs[[...kinds.values()][0]!],
+      codec: codecs[[...kinds.values()][0] ?? "users"],
+      raw,
       lanes,
       batchSize: intFlag("batch-size", values["batch-size"], 1, 1_000_000) ?? 5000,
       commitIntervalMs: intFlag("commit-interval-ms", values["commit-interval-ms"], 1, 3_600_000) ?? 1000,

@@ -14,6 +14,8 @@ import type { Codec } from "../codecs/index.ts";
 import type { Sink, User, Order, OrderBatchResult } from "../sinks/types.ts";
 import { OffsetTracker, type CommitPosition } from "./offsets.ts";
 import { decodeRecord, laneOf, validateUser, validateOrder, type Kind } from "./records.ts";
+import { log } from "../observability/log.ts";
+import { SinkError } from "../sinks/errors.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -21,13 +23,17 @@ function validate(kind: Kind, v: unknown): User | Order | string {
   if (v === null || typeof v !== "object" || Array.isArray(v)) return "undecodable json: expected an object";
   return kind === "users" ? validateUser(v as Record<string, unknown>) : validateOrder(v as Record<string, unknown>);
 }
-import { log } from "../observability/log.ts";
 
 export interface ConsumeOptions {
   kafka: Record<string, string>;
   group: string;
   topics: string[];
   kinds: Map<string, Kind>;
+  /**
+   * --format raw: values are neither decoded nor validated, only handed on as bytes (sinks none
+   * and stdout). Measures the transport alone; nothing is poison.
+   */
+  raw?: boolean;
   /** Written in this order; the first SQL store decides orders, later sinks get its result. */
   sinks: Sink[];
   codec: Codec;
@@ -63,10 +69,41 @@ export interface ConsumeStats {
   abandoned: number;
 }
 
+/**
+ * A run: consecutive records of one partition in one fetched batch. The offset tracker sees a
+ * run as one position (its last offset), done when every record of the run is written or
+ * dead-lettered: one tracker update per partition per batch instead of one per record (the
+ * per-record Map updates cost as much as JSON.parse). Commits stay exact: a run's end is only
+ * committed once all of it and everything before it is written.
+ */
+interface Run {
+  topic: string;
+  partition: number;
+  last: number;
+  /** Records of the run not yet written or dead-lettered. */
+  pending: number;
+  /** The run ended and was handed to the tracker. */
+  closed: boolean;
+}
+
 interface Pending {
-  kind: Kind;
-  records: (User | Order)[];
-  positions: { topic: string; partition: number; offset: number }[];
+  kind: Kind | "raw";
+  records: (User | Order)[] | Uint8Array[];
+  /** The runs this sub-batch's records belong to, and how many records of each. */
+  runs: Run[];
+  counts: number[];
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Count one more record of `run` in a sub-batch (records of one run are consecutive there). */
+function addToRun(p: Pending, run: Run): void {
+  const last = p.runs.length - 1;
+  if (last >= 0 && p.runs[last] === run) p.counts[last]!++;
+  else {
+    p.runs.push(run);
+    p.counts.push(1);
+  }
 }
 
 export class ConsumeEngine {
@@ -75,7 +112,7 @@ export class ConsumeEngine {
   private readonly tracker = new OffsetTracker();
   private readonly lanes: Promise<void>[];
   private dlqProducer: Producer | undefined;
-  private readonly dlqPending = new Map<number, { topic: string; partition: number; offset: number; value: Uint8Array | null; key: Uint8Array | null; reason: string }>();
+  private readonly dlqPending = new Map<number, { topic: string; partition: number; offset: number; run: Run; value: Uint8Array | null; key: Uint8Array | null; reason: string }>();
   private dlqSeq = 0;
   /** Poison records skipped without a DLQ (--no-dlq): done, not written. */
   private skipped = 0;
@@ -87,12 +124,14 @@ export class ConsumeEngine {
   private failingWrites = 0;
   private lastCommit = 0;
   private readonly t0 = performance.now();
+  private readonly jsonArray: boolean;
 
   constructor(private readonly o: ConsumeOptions) {
     this.consumer = new Consumer(
       { "auto.offset.reset": "earliest", "group.id": o.group, ...o.kafka, "enable.auto.commit": "false" },
       { deferRevoke: true, startOffset: o.fromBeginning ? -2 : undefined },
     );
+    this.jsonArray = !o.raw && o.codec.format === "json";
     this.lanes = Array.from({ length: Math.max(1, o.lanes) }, () => Promise.resolve());
     this.stats = {
       received: 0, written: 0, poison: 0, dlqDelivered: 0, bySink: Object.fromEntries(o.sinks.map((s) => [s.name, 0])),
@@ -148,7 +187,7 @@ export class ConsumeEngine {
           continue;
         }
         fullSince = 0;
-        const batch = this.consumer.consume(this.o.batchSize, this.o.codec.format === "json");
+        const batch = this.consumer.consume(this.o.batchSize, this.jsonArray);
         for (const e of batch.errors) log.warn({ topic: e.topic, partition: e.partition, code: e.name }, `consume: ${e.message}`);
         if (batch.count > 0) {
           lastData = performance.now();
@@ -208,31 +247,61 @@ export class ConsumeEngine {
         parsed = null;
       }
     }
+    let run: Run | undefined;
     for (let i = 0; i < b.count; i++) {
       const topic = b.topic[i]!;
       const partition = b.partition[i]!;
       const offset = b.offset[i]!;
-      this.tracker.track(topic, partition, offset);
+      if (!run || run.partition !== partition || run.topic !== topic) {
+        if (run) this.closeRun(run);
+        run = { topic, partition, last: offset, pending: 0, closed: false };
+      } else if (!(offset > run.last)) {
+        throw new RangeError(`consume: ${topic}[${partition}] offset ${offset} taken after ${run.last}; offsets must increase`);
+      }
+      run.last = offset;
+      run.pending++;
       this.stats.received++;
+      if (this.o.raw) {
+        const lane = b.keyLen[i]! > 0 ? laneOf(b.data, b.keyStart[i]!, b.keyLen[i]!, this.lanes.length) : partition % this.lanes.length;
+        let p = per.get(lane * 2);
+        if (!p) per.set(lane * 2, (p = { kind: "raw", records: [], runs: [], counts: [] }));
+        (p.records as Uint8Array[]).push(b.valLen[i]! < 0 ? EMPTY : b.data.subarray(b.valStart[i]!, b.valStart[i]! + b.valLen[i]!));
+        addToRun(p, run);
+        continue;
+      }
       const kind = this.o.kinds.get(topic)!;
       const value = b.valLen[i]! < 0 ? null : b.data.subarray(b.valStart[i]!, b.valStart[i]! + b.valLen[i]!);
       const rec = value === null ? "null value" : parsed ? validate(kind, parsed[i]) : decodeRecord(kind, this.o.codec, value);
       if (typeof rec === "string") {
         const key = b.keyLen[i]! < 0 ? null : b.data.slice(b.keyStart[i]!, b.keyStart[i]! + b.keyLen[i]!);
-        this.toDlq(topic, partition, offset, key, value && value.slice(), rec);
+        this.toDlq(topic, partition, offset, run, key, value && value.slice(), rec);
         continue;
       }
       const lane = b.keyLen[i]! > 0 ? laneOf(b.data, b.keyStart[i]!, b.keyLen[i]!, this.lanes.length) : partition % this.lanes.length;
       const k = lane * 2 + (kind === "users" ? 0 : 1);
       let p = per.get(k);
-      if (!p) per.set(k, (p = { kind, records: [], positions: [] }));
-      p.records.push(rec);
-      p.positions.push({ topic, partition, offset });
+      if (!p) per.set(k, (p = { kind, records: [], runs: [], counts: [] }));
+      (p.records as (User | Order)[]).push(rec);
+      addToRun(p, run);
     }
+    if (run) this.closeRun(run);
     for (const [k, p] of per) {
       const lane = k >> 1;
       this.lanes[lane] = this.lanes[lane]!.then(() => this.write(p));
     }
+  }
+
+  /** A run's last record was dispatched: the tracker takes it (and completes it if nothing is pending). */
+  private closeRun(run: Run): void {
+    this.tracker.track(run.topic, run.partition, run.last);
+    run.closed = true;
+    if (run.pending === 0) this.tracker.done(run.topic, run.partition, run.last);
+  }
+
+  /** n records of a run were written (or dead-lettered). */
+  private runDone(run: Run, n: number): void {
+    run.pending -= n;
+    if (run.pending === 0 && run.closed) this.tracker.done(run.topic, run.partition, run.last);
   }
 
   /** Write one sub-batch to every sink (retrying failed sinks only), then mark its offsets done. */
@@ -255,7 +324,8 @@ export class ConsumeEngine {
       try {
         for (const s of this.o.sinks) {
           if (done.has(s.name)) continue;
-          if (p.kind === "users") await s.writeUsers(p.records as User[]);
+          if (p.kind === "raw") await s.writeRaw!(p.records as Uint8Array[]);
+          else if (p.kind === "users") await s.writeUsers(p.records as User[]);
           else {
             const r = await s.writeOrders(p.records as Order[], upstream);
             if (!upstream && (s.name === "mysql" || s.name === "sqlite")) {
@@ -274,6 +344,18 @@ export class ConsumeEngine {
         break;
       } catch (e) {
         this.stats.storeFailures++;
+        if (e instanceof SinkError && !e.retriable) {
+          // Retrying cannot help (stdout closed, a value the database refuses): stop, leave
+          // these records uncommitted, and exit non-zero naming the error.
+          if (failing) {
+            failing = false;
+            this.failingWrites--;
+          }
+          this.stats.abandoned += p.records.length;
+          if (!this.stopReason) log.error({ err: e.message }, "consume: a sink failed in a way a retry cannot fix; stopping");
+          this.stop(e.message);
+          return;
+        }
         if (!failing) {
           failing = true;
           this.failingWrites++;
@@ -292,21 +374,21 @@ export class ConsumeEngine {
         await Bun.sleep(Math.min(5_000, 50 * 2 ** Math.min(attempt, 7)));
       }
     }
-    for (const pos of p.positions) this.tracker.done(pos.topic, pos.partition, pos.offset);
+    for (let i = 0; i < p.runs.length; i++) this.runDone(p.runs[i]!, p.counts[i]!);
     this.stats.written += p.records.length;
   }
 
   /** Poison: to `<topic>.dlq` with the error and its source in headers; done once delivered. */
-  private toDlq(topic: string, partition: number, offset: number, key: Uint8Array | null, value: Uint8Array | null, reason: string): void {
+  private toDlq(topic: string, partition: number, offset: number, run: Run, key: Uint8Array | null, value: Uint8Array | null, reason: string): void {
     this.stats.poison++;
     if (!this.o.dlq) {
       log.warn({ topic, partition, offset, reason }, "consume: poison record skipped (--no-dlq)");
       this.skipped++;
-      this.tracker.done(topic, partition, offset);
+      this.runDone(run, 1);
       return;
     }
     const id = ++this.dlqSeq;
-    this.dlqPending.set(id, { topic, partition, offset, key, value, reason });
+    this.dlqPending.set(id, { topic, partition, offset, run, key, value, reason });
     this.sendDlq(id);
   }
 
@@ -321,7 +403,7 @@ export class ConsumeEngine {
           if (r.err === 0) {
             this.dlqPending.delete(r.opaque);
             this.stats.dlqDelivered++;
-            this.tracker.done(item.topic, item.partition, item.offset);
+            this.runDone(item.run, 1);
           } else {
             log.error({ topic: `${item.topic}.dlq`, code: r.err }, "consume: dead-letter produce failed; retrying");
             setTimeout(() => this.sendDlq(r.opaque), 1000);
@@ -388,7 +470,7 @@ export class ConsumeEngine {
    * anything fetched before the pause still arrives here and is queued like any batch, in order.
    */
   private keepPolling(): void {
-    const batch = this.consumer.consume(this.o.batchSize, this.o.codec.format === "json");
+    const batch = this.consumer.consume(this.o.batchSize, this.jsonArray);
     for (const e of batch.errors) log.warn({ topic: e.topic, partition: e.partition, code: e.name }, `consume: ${e.message}`);
     if (batch.count > 0) this.dispatch(batch);
   }

@@ -1,5 +1,16 @@
 import type { Sink, User, Order, OrderBatchResult } from "./types.ts";
-import { writeAll } from "../gen/write.ts";
+import { writeAll as writeAllFd } from "../gen/write.ts";
+import { SinkError } from "./errors.ts";
+
+/** Standard output closed under us (e.g. `| head`): no retry can help. */
+function writeAll(fd: number, data: string | Uint8Array): void {
+  try {
+    writeAllFd(fd, data);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SinkError("stdout", `cannot write to standard output: ${code ?? (e as Error).message}`, { retriable: code !== "EPIPE" && code !== "EBADF", code, cause: e });
+  }
+}
 
 const unchecked = (orders: readonly Order[]): OrderBatchResult => ({ results: orders.map((o) => ({ order_id: o.order_id, status: "unchecked" as const })), touched: [] });
 
@@ -9,6 +20,7 @@ export class NoneSink implements Sink {
   readonly target = "(nothing)";
   async start(): Promise<void> {}
   async writeUsers(): Promise<void> {}
+  async writeRaw(): Promise<void> {}
   async writeOrders(orders: readonly Order[]): Promise<OrderBatchResult> {
     return unchecked(orders);
   }
@@ -25,6 +37,19 @@ export class StdoutSink implements Sink {
   async start(): Promise<void> {}
   async writeUsers(users: readonly User[]): Promise<void> {
     writeAll(1, users.map((u) => JSON.stringify({ kind: "user", ...u })).join("\n") + "\n");
+  }
+  /** --format raw: each value as received, one per line (a null value is an empty line). */
+  async writeRaw(values: readonly Uint8Array[]): Promise<void> {
+    let n = 0;
+    for (const v of values) n += v.length + 1;
+    const out = new Uint8Array(n);
+    let off = 0;
+    for (const v of values) {
+      out.set(v, off);
+      off += v.length;
+      out[off++] = 10;
+    }
+    writeAll(1, out);
   }
   async writeOrders(orders: readonly Order[], upstream?: OrderBatchResult): Promise<OrderBatchResult> {
     writeAll(1, orders.map((o) => JSON.stringify({ kind: "order", ...o })).join("\n") + "\n");

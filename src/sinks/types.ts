@@ -92,6 +92,8 @@ export interface Sink {
    * for this same batch when one ran first (a cache uses its committed product rows).
    */
   writeOrders(orders: readonly Order[], upstream?: OrderBatchResult): Promise<OrderBatchResult>;
+  /** --format raw: values as received, undecoded (only sinks that can take bytes have it). */
+  writeRaw?(values: readonly Uint8Array[]): Promise<void>;
   /** True when the store answers now (used by health checks); never throws. */
   ping(): Promise<boolean>;
   /** Release connections; safe to call twice. */
