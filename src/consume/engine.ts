@@ -95,6 +95,9 @@ interface Pending {
 }
 
 const EMPTY = new Uint8Array(0);
+/** A sub-batch a sink gave up on: later sinks skip it and its offsets stay uncommitted. */
+const ABANDONED = Symbol("abandoned");
+type Upstream = OrderBatchResult | undefined | typeof ABANDONED;
 
 /** Count one more record of `run` in a sub-batch (records of one run are consecutive there). */
 function addToRun(p: Pending, run: Run): void {
@@ -110,7 +113,10 @@ export class ConsumeEngine {
   readonly stats: ConsumeStats;
   private readonly consumer: Consumer;
   private readonly tracker = new OffsetTracker();
+  /** Per lane: the promise of its last queued sub-batch's completion (drain waits on these). */
   private readonly lanes: Promise<void>[];
+  /** Per lane, per sink: the promise of that sink's last queued write in the lane. */
+  private readonly stages: Promise<void>[][];
   private dlqProducer: Producer | undefined;
   private readonly dlqPending = new Map<number, { topic: string; partition: number; offset: number; run: Run; value: Uint8Array | null; key: Uint8Array | null; reason: string }>();
   private dlqSeq = 0;
@@ -133,6 +139,7 @@ export class ConsumeEngine {
     );
     this.jsonArray = !o.raw && o.codec.format === "json";
     this.lanes = Array.from({ length: Math.max(1, o.lanes) }, () => Promise.resolve());
+    this.stages = this.lanes.map(() => o.sinks.map(() => Promise.resolve()));
     this.stats = {
       received: 0, written: 0, poison: 0, dlqDelivered: 0, bySink: Object.fromEntries(o.sinks.map((s) => [s.name, 0])),
       ordersAccepted: 0, ordersRejected: 0, ordersDuplicate: 0, commits: 0, committed: [], storeFailures: 0, seconds: 0,
@@ -287,7 +294,7 @@ export class ConsumeEngine {
     if (run) this.closeRun(run);
     for (const [k, p] of per) {
       const lane = k >> 1;
-      this.lanes[lane] = this.lanes[lane]!.then(() => this.write(p));
+      this.enqueue(lane, p);
     }
   }
 
@@ -304,15 +311,40 @@ export class ConsumeEngine {
     if (run.pending === 0 && run.closed) this.tracker.done(run.topic, run.partition, run.last);
   }
 
-  /** Write one sub-batch to every sink (retrying failed sinks only), then mark its offsets done. */
-  private async write(p: Pending): Promise<void> {
-    const done = new Set<string>();
-    let upstream: OrderBatchResult | undefined;
+  /**
+   * Queue one sub-batch on its lane as a pipeline over the sinks: sink i writes this sub-batch
+   * after sink i-1 has written it (a cache follows its SQL store's result) and after sink i has
+   * written the lane's previous sub-batch (order per key, per sink). So MySQL can write batch
+   * n+1 while Redis writes batch n: a lane takes the slowest sink's time, not the sum. The
+   * sub-batch's offsets are done once the last sink has it.
+   */
+  private enqueue(lane: number, p: Pending): void {
+    const stages = this.stages[lane]!;
+    let prev: Promise<Upstream> = Promise.resolve(undefined);
+    for (let si = 0; si < this.o.sinks.length; si++) {
+      const sink = this.o.sinks[si]!;
+      const cur = Promise.all([stages[si], prev]).then(([, up]) => (up === ABANDONED ? ABANDONED : this.writeSink(p, sink, up)));
+      stages[si] = cur.then(() => undefined);
+      prev = cur;
+    }
+    this.lanes[lane] = prev.then((r) => {
+      if (r === ABANDONED) return;
+      for (let i = 0; i < p.runs.length; i++) this.runDone(p.runs[i]!, p.counts[i]!);
+      this.stats.written += p.records.length;
+    });
+  }
+
+  /**
+   * Write one sub-batch to one sink, retrying with capped backoff while the store fails.
+   * Resolves to the order result the next sinks build on (the SQL store's), or ABANDONED when
+   * it gave up (a stop with the store still failing, or an error no retry can fix).
+   */
+  private async writeSink(p: Pending, s: Sink, upstream: OrderBatchResult | undefined): Promise<Upstream> {
     let failing = false;
     // One outage is one pair of log lines however many lanes meet it: it ends when the last
-    // retrying sub-batch gets through, not when the first does (a lane retrying on a connection
+    // retrying write gets through, not when the first does (a lane retrying on a connection
     // that died with the outage would otherwise flip the state again).
-    const recovered = () => {
+    const endFailing = () => {
       if (!failing) return;
       failing = false;
       if (--this.failingWrites === 0 && this.storeDown) {
@@ -322,39 +354,33 @@ export class ConsumeEngine {
     };
     for (let attempt = 0; ; attempt++) {
       try {
-        for (const s of this.o.sinks) {
-          if (done.has(s.name)) continue;
-          if (p.kind === "raw") await s.writeRaw!(p.records as Uint8Array[]);
-          else if (p.kind === "users") await s.writeUsers(p.records as User[]);
-          else {
-            const r = await s.writeOrders(p.records as Order[], upstream);
-            if (!upstream && (s.name === "mysql" || s.name === "sqlite")) {
-              upstream = r;
-              for (const x of r.results) {
-                if (x.status === "accepted") this.stats.ordersAccepted++;
-                else if (x.status === "rejected") this.stats.ordersRejected++;
-                else if (x.status === "duplicate") this.stats.ordersDuplicate++;
-              }
+        let out = upstream;
+        if (p.kind === "raw") await s.writeRaw!(p.records as Uint8Array[]);
+        else if (p.kind === "users") await s.writeUsers(p.records as User[]);
+        else {
+          const r = await s.writeOrders(p.records as Order[], upstream);
+          if (!upstream && (s.name === "mysql" || s.name === "sqlite")) {
+            out = r;
+            for (const x of r.results) {
+              if (x.status === "accepted") this.stats.ordersAccepted++;
+              else if (x.status === "rejected") this.stats.ordersRejected++;
+              else if (x.status === "duplicate") this.stats.ordersDuplicate++;
             }
           }
-          done.add(s.name);
-          this.stats.bySink[s.name] = (this.stats.bySink[s.name] ?? 0) + p.records.length;
         }
-        recovered();
-        break;
+        this.stats.bySink[s.name] = (this.stats.bySink[s.name] ?? 0) + p.records.length;
+        endFailing();
+        return out;
       } catch (e) {
         this.stats.storeFailures++;
         if (e instanceof SinkError && !e.retriable) {
           // Retrying cannot help (stdout closed, a value the database refuses): stop, leave
           // these records uncommitted, and exit non-zero naming the error.
-          if (failing) {
-            failing = false;
-            this.failingWrites--;
-          }
+          endFailing();
           this.stats.abandoned += p.records.length;
           if (!this.stopReason) log.error({ err: e.message }, "consume: a sink failed in a way a retry cannot fix; stopping");
           this.stop(e.message);
-          return;
+          return ABANDONED;
         }
         if (!failing) {
           failing = true;
@@ -365,17 +391,14 @@ export class ConsumeEngine {
           log.error({ err: (e as Error).message }, "consume: a store failed; pausing partitions and retrying with backoff (nothing is committed past it)");
         }
         if (this.stopReason && performance.now() - this.stopAt > this.o.stopGraceMs) {
-          failing = false;
-          this.failingWrites--;
+          endFailing();
           this.stats.abandoned += p.records.length;
           log.warn({ records: p.records.length }, "consume: stopping with a store still failing: these records stay uncommitted and will be consumed again");
-          return;
+          return ABANDONED;
         }
         await Bun.sleep(Math.min(5_000, 50 * 2 ** Math.min(attempt, 7)));
       }
     }
-    for (let i = 0; i < p.runs.length; i++) this.runDone(p.runs[i]!, p.counts[i]!);
-    this.stats.written += p.records.length;
   }
 
   /** Poison: to `<topic>.dlq` with the error and its source in headers; done once delivered. */
