@@ -7,6 +7,7 @@
  * Results of the same day are merged by scenario name, so two engineers' runs (or an --only run)
  * add to the day's file instead of erasing each other.
  */
+import { killChildren } from "./soak/_children.ts";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { basename, join } from "node:path";
@@ -36,6 +37,15 @@ function cpuModel(): string {
   } catch {
     return cpus()[0]?.model ?? "unknown";
   }
+}
+
+// Ctrl-C or SIGTERM mid-run: take every broker, server and consumer a scenario started down with us.
+for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  process.on(sig, () => {
+    const n = killChildren();
+    console.error(`soak: ${sig}: stopped ${n} child process(es); results of this run are not saved`);
+    process.exit(code);
+  });
 }
 
 async function main(): Promise<number> {

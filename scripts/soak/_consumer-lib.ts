@@ -4,6 +4,7 @@
  * a users+orders dataset with a poison record every 1,000, consumer processes, and the final
  * verdict (exactly once in MySQL and Redis, stock, DLQ, commits) as counts.
  */
+import { spawn } from "./_children.ts";
 import type { Subprocess } from "bun";
 import {
   checkStores, claimRedisDb, committedAheadOfStored, createDb, groupLag, makeDataset, orderIdPositions, produceLines, recordPositions, topicKeys,
@@ -25,7 +26,7 @@ export interface ChildBroker {
 /** `ingest broker` in a child process; its first stdout line is the bootstrap list. */
 export async function startChildBroker(ingest: string, topics: Record<string, number>): Promise<ChildBroker> {
   const spec = Object.entries(topics).map(([t, n]) => `${t}:${n}`).join(",");
-  const p = Bun.spawn([ingest, "broker", "--brokers", "3", "--topics", spec], { stdout: "pipe", stderr: "ignore", env: { ...process.env, LOG_LEVEL: "warn" } });
+  const p = spawn([ingest, "broker", "--brokers", "3", "--topics", spec], { stdout: "pipe", stderr: "ignore", env: { ...process.env, LOG_LEVEL: "warn" } });
   const reader = p.stdout.getReader();
   let text = "";
   while (!text.includes("\n")) {
@@ -103,7 +104,7 @@ export function spawnConsumer(env: Env, o: ConsumerOpts = {}): { proc: Subproces
     env.ingest, "consume", "--group", env.group, "--topics", `${env.users},${env.orders}`, "--sink", "mysql,redis", "--initial-stock", String(STOCK),
     "-b", env.broker.bootstrap, ...GROUP_PROPS, ...(o.extra ?? []),
   ];
-  const proc = Bun.spawn(args, {
+  const proc = spawn(args, {
     stdin: "ignore",
     stdout: "ignore",
     stderr: "pipe",

@@ -1,3 +1,4 @@
+import { spawn } from "./_children.ts";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,7 +38,7 @@ export async function run(opts: { quick: boolean; ingest: string; log: (msg: str
       const text = texts[f]!;
       writeFileSync(`${base}.csv`, text);
       const o = { summary: `${base}.sum.json`, json: `${base}.ndjson`, avro: `${base}.avro`, rejects: `${base}.rej.csv` };
-      const p = Bun.spawn([opts.ingest, "produce", "--file", `${base}.csv`, "--summary-json", o.summary, "--json-out", o.json, "--avro-out", o.avro, "--avro-codec", "null", "--rejects", o.rejects, "--log-level", "warn", ...(kafka ? ["--topic", topic, "-b", broker.bootstrap] : ["--no-kafka"])], { stdout: "ignore", stderr: "pipe" });
+      const p = spawn([opts.ingest, "produce", "--file", `${base}.csv`, "--summary-json", o.summary, "--json-out", o.json, "--avro-out", o.avro, "--avro-codec", "null", "--rejects", o.rejects, "--log-level", "warn", ...(kafka ? ["--topic", topic, "-b", broker.bootstrap] : ["--no-kafka"])], { stdout: "ignore", stderr: "pipe" });
       const [stderr, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
       const c = await checkCsvRun({ text, code, stderr, ...o, kafka });
       rows += c.rows;

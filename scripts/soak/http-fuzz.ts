@@ -1,3 +1,4 @@
+import { spawn } from "./_children.ts";
 import type { SoakResult } from "./types.ts";
 import { startChildBroker } from "./_consumer-lib.ts";
 import { makeCases, runCases, violations, rssKiB } from "../../test/helpers/http-fuzz.ts";
@@ -22,7 +23,7 @@ export async function run(opts: { quick: boolean; ingest: string; log: (msg: str
   const orders = `orders-fuzz-${id}`;
   const users = `users-fuzz-${id}`;
   const broker = await startChildBroker(opts.ingest, { [orders]: 2, [users]: 1 });
-  const serve = Bun.spawn([opts.ingest, "serve", "--port", "0", "-b", broker.bootstrap, "--orders-topic", orders, "--users-topic", users, "--max-body", "64KiB", "--max-batch", "100"], {
+  const serve = spawn([opts.ingest, "serve", "--port", "0", "-b", broker.bootstrap, "--orders-topic", orders, "--users-topic", users, "--max-body", "64KiB", "--max-batch", "100"], {
     stdout: "pipe",
     stderr: "pipe",
     env: { ...process.env, LOG_LEVEL: "warn" },

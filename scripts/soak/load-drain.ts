@@ -1,3 +1,4 @@
+import { spawn } from "./_children.ts";
 import type { SoakResult } from "./types.ts";
 import { startChildBroker } from "./_consumer-lib.ts";
 import { createDb, claimRedisDb, groupLag, checkStores } from "../../test/helpers/stores.ts";
@@ -33,7 +34,7 @@ export async function loadDrain(opts: { ingest: string; seconds: number; rate: n
   const env = { ...process.env, LOG_LEVEL: "warn", MYSQL_URL: db.url, REDIS_URL: redis.url };
   const procs: { kill(s?: string | number): void; exited: Promise<number> }[] = [];
   try {
-    const serve = Bun.spawn([opts.ingest, "serve", "--port", "0", "-b", broker.bootstrap, "--orders-topic", topic, "--users-topic", topic], { stdout: "pipe", stderr: "pipe", env });
+    const serve = spawn([opts.ingest, "serve", "--port", "0", "-b", broker.bootstrap, "--orders-topic", topic, "--users-topic", topic], { stdout: "pipe", stderr: "pipe", env });
     procs.push(serve);
     const reader = serve.stdout.getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
@@ -42,7 +43,7 @@ export async function loadDrain(opts: { ingest: string; seconds: number; rate: n
     if (!url) throw new Error(`serve did not start: ${first}`);
 
     // One lane and small fetches: a consumer slower than the load, on purpose.
-    const consumer = Bun.spawn(
+    const consumer = spawn(
       [opts.ingest, "consume", "--group", group, "--topics", topic, "--kinds", `orders=${topic}`, "--sink", "mysql,redis", "--initial-stock", String(STOCK), "--workers", "1", "--batch-size", "50", "--commit-interval-ms", "500", "-b", broker.bootstrap, ...GROUP_PROPS],
       { stdout: "ignore", stderr: "pipe", env },
     );
@@ -50,7 +51,7 @@ export async function loadDrain(opts: { ingest: string; seconds: number; rate: n
     const consumerErr = new Response(consumer.stderr).text();
 
     opts.log(`load-drain: ${rate}/s for ${seconds}s into ${url}/order, consumer 1 lane`);
-    const load = Bun.spawn([opts.ingest, "load", "--url", `${url}/order`, "--rate", String(rate), "--duration", `${seconds}s`, "--kind", "orders", "--json", "--connections", "128"], { stdout: "pipe", stderr: "pipe", env });
+    const load = spawn([opts.ingest, "load", "--url", `${url}/order`, "--rate", String(rate), "--duration", `${seconds}s`, "--kind", "orders", "--json", "--connections", "128"], { stdout: "pipe", stderr: "pipe", env });
     procs.push(load);
     const loadOut = new Response(load.stdout).text();
 

@@ -1,3 +1,4 @@
+import { spawn } from "./_children.ts";
 import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -72,7 +73,7 @@ export async function run(opts: { quick: boolean; ingest: string; log: (msg: str
           sigterm: ["-X", "linger.ms=20"],
           sigkill: [],
         };
-        const p = Bun.spawn([opts.ingest, "produce", "--file", csv, "--topic", topic, "-b", b.bootstrap, "--summary-json", summary, "--log-level", "warn", ...extra[fault]], { stdout: "ignore", stderr: "pipe" });
+        const p = spawn([opts.ingest, "produce", "--file", csv, "--topic", topic, "-b", b.bootstrap, "--summary-json", summary, "--log-level", "warn", ...extra[fault]], { stdout: "ignore", stderr: "pipe" });
         const stderr = new Response(p.stderr).text();
         // Strike mid-run: once rows are reaching the topic, at a random moment after.
         if (fault !== "queue-full") {
