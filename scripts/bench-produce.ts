@@ -15,7 +15,13 @@ import { join } from "node:path";
 import { cpus } from "node:os";
 
 const ROOT = join(import.meta.dir, "..");
-const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, rounds: { type: "string", default: "3" } } });
+const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, rounds: { type: "string", default: "3" }, help: { type: "boolean", short: "h" } } });
+if (values.help) {
+  // The usage is this file's header comment.
+  const head = readFileSync(import.meta.path, "utf8").split("*/")[0]!;
+  process.stdout.write(`${head.replace(/^\/\*\*\n?/, "").replace(/^ \* ?/gm, "")}\n`);
+  process.exit(0);
+}
 const N = Number(values.rows);
 const R = Number(values.rounds);
 const ingest = join(ROOT, "ingest");
