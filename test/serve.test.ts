@@ -84,6 +84,52 @@ test("POST /orders/batch: all acknowledged; one invalid item rejects the whole b
   expect(broker.retained(orders)).toBe(before + 3); // nothing of the bad batch was published
 });
 
+test("orders in forms the fast path leaves to the general one (escapes, numeric ids, exponents, null currency) are published the same way", async () => {
+  // Each pair: the plain form (fast path) and an equivalent odd form (general path).
+  const odd = [
+    '{"customer_id":"\\u0043UST9","product_id":"P1","quantity":2,"amount":1.50}',
+    '{"customer_id":77,"product_id":"P2","quantity":1E1,"amount":5e-1,"currency":null}',
+  ];
+  const plain = ['{"customer_id":"CUST9","product_id":"P1","quantity":2,"amount":1.5}', '{"customer_id":"77","product_id":"P2","quantity":10,"amount":0.5,"currency":"USD"}'];
+  const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": uniqueName("g"), "log_level": "3" });
+  const read = async (partition: number, offset: number) => {
+    c.assign([{ topic: orders, partition, offset }]);
+    for (let i = 0; i < 200; i++) {
+      const b = c.consume(10);
+      if (b.count) {
+        const d = new TextDecoder();
+        return { key: d.decode(b.data.subarray(b.keyStart[0]!, b.keyStart[0]! + b.keyLen[0]!)), value: JSON.parse(d.decode(b.data.subarray(b.valStart[0]!, b.valStart[0]! + b.valLen[0]!))) };
+      }
+      await Bun.sleep(20);
+    }
+    throw new Error("not read back");
+  };
+  try {
+    for (let i = 0; i < odd.length; i++) {
+      const got = [];
+      for (const text of [plain[i]!, odd[i]!]) {
+        const one = await post("/order", text);
+        expect(one.status).toBe(202);
+        const a = (await one.json()) as { order_id: string; partition: number; offset: number };
+        const batch = await post("/orders/batch", `[${text},${text}]`);
+        expect(batch.status).toBe(202);
+        const b = (await batch.json()) as { count: number; orders: { order_id: string; partition: number; offset: number }[] };
+        expect(b.count).toBe(2);
+        for (const r of [a, ...b.orders]) {
+          const m = await read(r.partition, r.offset);
+          expect(m.value.order_id).toBe(r.order_id);
+          const { order_id, created_at, ...rest } = m.value;
+          expect(typeof created_at).toBe("number");
+          got.push({ key: m.key, rest: JSON.stringify(rest) });
+        }
+      }
+      expect(new Set(got.map((g) => JSON.stringify(g))).size).toBe(1); // all six alike, byte for byte
+    }
+  } finally {
+    c.close();
+  }
+});
+
 describe("bad input answers 4xx with a JSON {error, details}, never 500", () => {
   const cases: [string, () => Promise<Response>, number, RegExp?][] = [
     ["not JSON", () => post("/order", "{nope"), 400, /not valid JSON/],

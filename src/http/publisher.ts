@@ -26,15 +26,20 @@ export interface GroupResult {
 /**
  * The messages of one request (one order, or a whole batch) share one waiter: its promise
  * settles once, when the last of them has its delivery report, instead of one promise each.
+ * A group owns a slot; its messages' opaques are base + index, so a report finds its group by
+ * arithmetic (no per-message map entry).
  */
 class Group {
   pending: number;
+  /** Answered: with ack "queued" at hand-off, while reports still come back and only count. */
+  settled = false;
+  slot = -1;
+  base = 0;
   // Plain arrays: typed arrays cost more to allocate than they save for one-message groups.
   readonly partitions: number[];
   readonly offsets: number[];
   errors: (Error | undefined)[] | null = null;
   constructor(
-    readonly firstId: number,
     readonly n: number,
     readonly queuedAck: boolean,
     readonly resolve: (r: GroupResult) => void,
@@ -44,9 +49,13 @@ class Group {
     this.offsets = new Array<number>(n).fill(-1);
   }
   settle(): void {
+    this.settled = true;
     this.resolve(this);
   }
 }
+
+/** Opaques per group slot: more than any batch (--max-batch is at most 1,000,000). */
+const SLOT_SPAN = 2 ** 22;
 
 const encoder = new TextEncoder();
 
@@ -60,11 +69,11 @@ export class Publisher {
   readonly producer: Producer;
   private readonly batch = new MessageBatch(10_000, 1 << 20);
   private readonly topics: string[] = [];
-  /** Groups waiting for reports, by message id (ids of one group are consecutive). */
-  private readonly waiting = new Map<number, Group>();
+  /** Groups waiting for reports, by slot (see Group); freed slots are reused. */
+  private readonly slots: (Group | undefined)[] = [];
+  private readonly freeSlots: number[] = [];
   /** Groups whose messages are in `batch`, not yet handed to librdkafka. */
   private readonly collected: Group[] = [];
-  private seq = 0;
   private scheduled = false;
   private readonly pollTimer: ReturnType<typeof setInterval>;
   produced = 0;
@@ -97,26 +106,71 @@ export class Publisher {
     if (this.queueDepth + n > this.maxQueued) return Promise.reject(new QueueFullError("producer queue is full"));
     let resolve!: (r: GroupResult) => void;
     const p = new Promise<GroupResult>((r) => (resolve = r));
-    const firstId = this.seq + 1;
-    this.seq += n;
-    const g = new Group(firstId, n, !waitDelivery, resolve);
+    const g = this.register(new Group(n, !waitDelivery, resolve));
     for (let i = 0; i < n; ) {
       if (this.batch.full) this.flushBatch();
       const to = Math.min(n, i + this.batch.capacity - this.batch.count);
-      this.addRun(keys, values, i, to, firstId);
-      for (let j = i; j < to; j++) {
-        this.topics.push(topic);
-        this.waiting.set(firstId + j, g);
-      }
+      this.addRun(keys, values, i, to, g.base);
+      for (let j = i; j < to; j++) this.topics.push(topic);
       i = to;
     }
     this.collected.push(g);
+    this.schedule();
+    return p;
+  }
+
+  /**
+   * Like publishMany, for messages already encoded: message i's key is
+   * data[spans[4i], +spans[4i+1]) and its value data[spans[4i+2], +spans[4i+3]), each message's
+   * bytes following the previous one's, so runs of them are copied in with one set().
+   */
+  publishEncoded(topic: string, data: Uint8Array, spans: Int32Array, n: number, waitDelivery: boolean): Promise<GroupResult> {
+    if (this.queueDepth + n > this.maxQueued) return Promise.reject(new QueueFullError("producer queue is full"));
+    let resolve!: (r: GroupResult) => void;
+    const p = new Promise<GroupResult>((r) => (resolve = r));
+    const g = this.register(new Group(n, !waitDelivery, resolve));
+    const b = this.batch;
+    for (let i = 0; i < n; ) {
+      if (b.full) this.flushBatch();
+      const to = Math.min(n, i + b.capacity - b.count);
+      const from = spans[4 * i]!;
+      const end = spans[4 * (to - 1) + 2]! + spans[4 * (to - 1) + 3]!;
+      b.ensure(end - from);
+      const shift = b.used - from;
+      b.data.set(data.subarray(from, end), b.used);
+      for (let j = i; j < to; j++) {
+        const s = 4 * j;
+        b.commit(spans[s]! + shift, spans[s + 1]!, spans[s + 2]! + shift, spans[s + 3]!, -1, g.base + j);
+        this.topics.push(topic);
+      }
+      b.used += end - from;
+      i = to;
+    }
+    this.collected.push(g);
+    this.schedule();
+    return p;
+  }
+
+  private register(g: Group): Group {
+    if (g.n >= SLOT_SPAN) throw new Error(`at most ${SLOT_SPAN - 1} messages in one request`);
+    const slot = this.freeSlots.pop() ?? this.slots.length;
+    this.slots[slot] = g;
+    g.slot = slot;
+    g.base = slot * SLOT_SPAN + 1;
+    return g;
+  }
+
+  private release(g: Group): void {
+    this.slots[g.slot] = undefined;
+    this.freeSlots.push(g.slot);
+  }
+
+  private schedule(): void {
     if (this.batch.full) this.flushBatch();
     else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flushBatch());
     }
-    return p;
   }
 
   /**
@@ -124,7 +178,7 @@ export class Publisher {
    * encoding was a fifth of the batch route's CPU. Offsets come from string lengths, which is
    * right only for ASCII; if the text is not all ASCII, it is encoded again message by message.
    */
-  private addRun(keys: string[], values: string[], from: number, to: number, firstId: number): void {
+  private addRun(keys: string[], values: string[], from: number, to: number, base: number): void {
     const b = this.batch;
     let text = "";
     for (let i = from; i < to; i++) text += keys[i]! + values[i]!;
@@ -136,13 +190,13 @@ export class Publisher {
       for (let i = from; i < to; i++) {
         const k = keys[i]!.length;
         const v = values[i]!.length;
-        b.commit(off, k, off + k, v, -1, firstId + i);
+        b.commit(off, k, off + k, v, -1, base + i);
         off += k + v;
       }
       b.used = off;
       return;
     }
-    for (let i = from; i < to; i++) b.add(encoder.encode(keys[i]!), encoder.encode(values[i]!), -1, firstId + i);
+    for (let i = from; i < to; i++) b.add(encoder.encode(keys[i]!), encoder.encode(values[i]!), -1, base + i);
   }
 
   /** Hand the collected messages to librdkafka: one call per run of the same topic. */
@@ -162,11 +216,8 @@ export class Publisher {
     this.batch.reset();
     this.topics.length = 0;
     for (const g of this.collected) {
-      if (!g.queuedAck) continue;
       // Queued: answer now; the reports still arrive later and only count.
-      for (let i = 0; i < g.n; i++) this.waiting.delete(g.firstId + i);
-      if (g.pending > 0) g.settle();
-      g.pending = 0;
+      if (g.queuedAck && !g.settled) g.settle();
     }
     this.collected.length = 0;
     this.producer.poll(0);
@@ -175,18 +226,23 @@ export class Publisher {
   private onDelivery(r: DeliveryReport): void {
     if (r.err === 0) this.produced++;
     else this.failed++;
-    const g = this.waiting.get(r.opaque);
+    const slot = Math.floor((r.opaque - 1) / SLOT_SPAN);
+    const g = this.slots[slot];
     if (!g) return;
-    this.waiting.delete(r.opaque);
-    const i = r.opaque - g.firstId;
-    if (r.err === 0) {
-      g.partitions[i] = r.partition;
-      g.offsets[i] = r.offset;
-    } else {
-      g.errors ??= new Array(g.n);
-      g.errors[i] = r.err === ERR._QUEUE_FULL ? new QueueFullError("producer queue is full") : new DeliveryError(errName(r.err), `delivery failed: ${errName(r.err)}`);
+    if (!g.settled) {
+      const i = r.opaque - g.base;
+      if (r.err === 0) {
+        g.partitions[i] = r.partition;
+        g.offsets[i] = r.offset;
+      } else {
+        g.errors ??= new Array(g.n);
+        g.errors[i] = r.err === ERR._QUEUE_FULL ? new QueueFullError("producer queue is full") : new DeliveryError(errName(r.err), `delivery failed: ${errName(r.err)}`);
+      }
     }
-    if (--g.pending === 0) g.settle();
+    if (--g.pending === 0) {
+      this.release(g);
+      if (!g.settled) g.settle();
+    }
   }
 
   get queueDepth(): number {

@@ -2,6 +2,7 @@ import type { Server } from "bun";
 import { Publisher, QueueFullError, DeliveryError, type GroupResult } from "./publisher.ts";
 import { validateOrder, validateUser, orderJson, type FieldError, type OrderIn } from "./validate.ts";
 import { HttpMetrics } from "./metrics.ts";
+import { OrderEncoder, batchAnswer, asciiAt } from "./fast.ts";
 import type { Store, User, Product } from "../sinks/types.ts";
 import type { RedisSink } from "../sinks/redis.ts";
 import { Admin } from "../kafka/index.ts";
@@ -23,10 +24,13 @@ export interface ServeOptions {
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
+/** One Headers object for the hot routes' answers: Response copies it, at half the cost of a plain object. */
+const JSON_HEADERS_OBJ = new Headers(JSON_HEADERS);
 const json = (status: number, body: unknown, headers?: Record<string, string>) =>
   new Response(JSON.stringify(body), { status, headers: headers ? { ...JSON_HEADERS, ...headers } : JSON_HEADERS });
-/** An already serialized JSON body (the hot routes build theirs as strings). */
-const jsonText = (status: number, text: string) => new Response(text, { status, headers: JSON_HEADERS });
+/** An already serialized JSON body (the hot routes build theirs as strings or bytes). */
+const jsonText = (status: number, text: string | Uint8Array<ArrayBuffer>) => new Response(text, { status, headers: JSON_HEADERS_OBJ });
+const utf8 = new TextDecoder();
 const KNOWN_ROUTES = new Set(["/order", "/orders/batch", "/users", "/users/:id", "/products/:id", "/health", "/metrics"]);
 
 /** The path of an absolute request URL, without parsing it into a URL object. */
@@ -56,6 +60,8 @@ export class IntakeServer {
   private brokerCheckedAt = 0;
   private readonly admin: Admin;
   private healthTimer: ReturnType<typeof setInterval> | undefined;
+  /** The hot routes' one-pass parse + validate + encode (see fast.ts). */
+  private readonly encoder = new OrderEncoder();
 
   constructor(private readonly o: ServeOptions) {
     // linger.ms 0: with --ack delivered every request waits for its batch to leave, and
@@ -102,9 +108,14 @@ export class IntakeServer {
     let res: Response;
     this.inFlight++;
     try {
-      const m = pathname.startsWith("/users/") || pathname.startsWith("/products/") ? /^\/(users|products)\/([^/]+)$/.exec(pathname) : null;
-      if (m) route = `/${m[1]}/:id`;
-      res = await this.route(req, pathname, m);
+      // The hot routes go straight to their handler (one async frame fewer per request).
+      if (pathname === "/order" && req.method === "POST") res = await this.postOrder(req);
+      else if (pathname === "/orders/batch" && req.method === "POST") res = await this.postBatch(req);
+      else {
+        const m = pathname.startsWith("/users/") || pathname.startsWith("/products/") ? /^\/(users|products)\/([^/]+)$/.exec(pathname) : null;
+        if (m) route = `/${m[1]}/:id`;
+        res = await this.route(req, pathname, m);
+      }
     } catch (e) {
       res = e instanceof HttpError ? e.response : problem(500, "internal error", (e as Error).message);
       if (!(e instanceof HttpError)) log.error({ err: (e as Error).message }, "serve: request failed");
@@ -152,16 +163,25 @@ export class IntakeServer {
 
   /** The body as parsed JSON, with 413/415/400 for what is not acceptable. */
   private async body(req: Request): Promise<unknown> {
+    return this.parse(await this.bodyBytes(req));
+  }
+
+  /** The raw body, with 415 and 413 (by Content-Length, or by reading) checked. */
+  private async bodyBytes(req: Request): Promise<Uint8Array> {
     const type = req.headers.get("content-type") ?? "";
     if (!/^application\/json\b/i.test(type)) throw new HttpError(problem(415, "expected Content-Type: application/json", { got: type || null }));
     const len = Number(req.headers.get("content-length") ?? "0");
     if (len > this.o.maxBody) throw new HttpError(problem(413, `body larger than ${this.o.maxBody} bytes`, { max_bytes: this.o.maxBody }));
-    let text: string;
     try {
-      text = await req.text();
+      return await req.bytes();
     } catch {
       throw new HttpError(problem(413, `body larger than ${this.o.maxBody} bytes`, { max_bytes: this.o.maxBody }));
     }
+  }
+
+  /** The body's UTF-8 text (as req.text() gives it) parsed as JSON; 413 past --max-body characters, 400 if not JSON. */
+  private parse(bytes: Uint8Array): unknown {
+    const text = utf8.decode(bytes);
     if (text.length > this.o.maxBody) throw new HttpError(problem(413, `body larger than ${this.o.maxBody} bytes`, { max_bytes: this.o.maxBody }));
     try {
       return JSON.parse(text);
@@ -177,10 +197,26 @@ export class IntakeServer {
   }
 
   private async postOrder(req: Request): Promise<Response> {
+    const bytes = await this.bodyBytes(req);
+    const now = Date.now();
+    const enc = this.encoder;
+    // A body no longer than --max-body bytes is no longer in characters either: no 413 to give.
+    if (bytes.length <= this.o.maxBody && enc.encode(bytes, true, 1, now) === 1) {
+      const orderId = asciiAt(enc.ids, 0, 36);
+      let r: GroupResult;
+      try {
+        r = await this.publisher.publishEncoded(this.o.ordersTopic, enc.buf, enc.spans, 1, this.o.ack === "delivered");
+        if (r.errors) throw r.errors[0]!;
+      } catch (e) {
+        return this.failure(e);
+      }
+      const p = r.partitions[0]!;
+      return jsonText(202, p >= 0 ? `{"order_id":"${orderId}","partition":${p},"offset":${r.offsets[0]}}` : `{"order_id":"${orderId}","status":"queued"}`);
+    }
     const errors: FieldError[] = [];
-    const order = validateOrder(await this.body(req), errors);
+    const order = validateOrder(this.parse(bytes), errors);
     if (!order) return problem(400, "invalid order", errors);
-    const orderId = Bun.randomUUIDv7();
+    const orderId = enc.uuid.string();
     try {
       const d = await this.publisher.publish(this.o.ordersTopic, order.customer_id, orderJson(orderId, order, Date.now()), this.o.ack === "delivered");
       return jsonText(202, d ? `{"order_id":"${orderId}","partition":${d.partition},"offset":${d.offset}}` : `{"order_id":"${orderId}","status":"queued"}`);
@@ -190,7 +226,23 @@ export class IntakeServer {
   }
 
   private async postBatch(req: Request): Promise<Response> {
-    const body = await this.body(req);
+    const bytes = await this.bodyBytes(req);
+    const enc = this.encoder;
+    if (bytes.length <= this.o.maxBody) {
+      const n = enc.encode(bytes, false, this.o.maxBatch, Date.now());
+      if (n > 0) {
+        const ids = enc.ids.slice(0, 36 * n);
+        let r: GroupResult;
+        try {
+          r = await this.publisher.publishEncoded(this.o.ordersTopic, enc.buf, enc.spans, n, this.o.ack === "delivered");
+        } catch (e) {
+          return this.failure(e);
+        }
+        if (r.errors) return this.batchFailed(r, n, (i) => asciiAt(ids, 36 * i, 36));
+        return jsonText(202, batchAnswer(ids, r.partitions, r.offsets, n));
+      }
+    }
+    const body = this.parse(bytes);
     if (!Array.isArray(body)) return problem(400, "expected a JSON array of orders");
     if (body.length === 0) return problem(400, "empty batch");
     if (body.length > this.o.maxBatch) return problem(413, `batch larger than ${this.o.maxBatch} orders`, { max_batch: this.o.maxBatch, got: body.length });
@@ -205,7 +257,7 @@ export class IntakeServer {
     const values = new Array<string>(n);
     for (let i = 0; i < n; i++) {
       const o = orders[i]!;
-      ids[i] = Bun.randomUUIDv7();
+      ids[i] = enc.uuid.string(now);
       keys[i] = o.customer_id;
       values[i] = orderJson(ids[i]!, o, now);
     }
@@ -215,18 +267,7 @@ export class IntakeServer {
     } catch (e) {
       return this.failure(e);
     }
-    if (r.errors) {
-      const failed = [];
-      let queueFull = 0;
-      for (let i = 0; i < n; i++) {
-        const e = r.errors[i];
-        if (!e) continue;
-        if (e instanceof QueueFullError) queueFull++;
-        failed.push({ index: i, order_id: ids[i], error: e.message });
-      }
-      if (queueFull === n) return this.failure(new QueueFullError("producer queue is full"));
-      return problem(502, `${failed.length} of ${n} orders were not acknowledged; the others were`, failed);
-    }
+    if (r.errors) return this.batchFailed(r, n, (i) => ids[i]!);
     // Built as a string: for large batches this is much cheaper than JSON.stringify of objects.
     const parts = new Array<string>(n);
     for (let i = 0; i < n; i++) {
@@ -234,6 +275,20 @@ export class IntakeServer {
       parts[i] = p >= 0 ? `{"order_id":"${ids[i]}","partition":${p},"offset":${r.offsets[i]}}` : `{"order_id":"${ids[i]}","status":"queued"}`;
     }
     return jsonText(202, `{"count":${n},"orders":[${parts.join(",")}]}`);
+  }
+
+  /** Some of a batch's orders were not acknowledged: 503 if the queue refused them all, else 502 listing them. */
+  private batchFailed(r: GroupResult, n: number, id: (i: number) => string): Response {
+    const failed = [];
+    let queueFull = 0;
+    for (let i = 0; i < n; i++) {
+      const e = r.errors![i];
+      if (!e) continue;
+      if (e instanceof QueueFullError) queueFull++;
+      failed.push({ index: i, order_id: id(i), error: e.message });
+    }
+    if (queueFull === n) return this.failure(new QueueFullError("producer queue is full"));
+    return problem(502, `${failed.length} of ${n} orders were not acknowledged; the others were`, failed);
   }
 
   private async postUser(req: Request): Promise<Response> {
