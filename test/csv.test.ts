@@ -1,10 +1,12 @@
-import { test, expect, describe } from "bun:test";
+import { test, expect, describe, afterAll } from "bun:test";
 import Papa from "papaparse";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CsvParser } from "../src/csv/parser.ts";
-import { readRecords } from "../src/csv/reader.ts";
+import { readRecords, forEachRecord } from "../src/csv/reader.ts";
+import { CsvParserV1 } from "./helpers/csv-parser-v1.ts";
+import { fuzzCsv } from "./helpers/csv-fuzz.ts";
 import { splitRanges, readHeader } from "../src/csv/split.ts";
 import { RowConverter, parseSchema } from "../src/csv/schema-rows.ts";
 import { rng } from "../src/gen/random.ts";
@@ -81,6 +83,257 @@ describe("CsvParser", () => {
       ["2", "x"],
       ["3", "y"],
     ]);
+  });
+});
+
+const pick = <T>(r: () => number, xs: T[]): T => xs[Math.floor(r() * xs.length)]!;
+
+// The fast path (whole lines without a quote, split on commas with cached positions), the
+// general scanner (fastPath false), the callback API with its reused row, and stopping and
+// resuming from the callback must all give exactly what the parser gave before the fast path
+// (kept as test/helpers/csv-parser-v1.ts): fields, line numbers, errors, raw text, skipped lines.
+describe("CsvParser fast path: property tests against the previous parser", () => {
+  type Rec = { line: number; fields: string[]; error: string | undefined; raw: string };
+
+  /**
+   * Random CSV text mixing unquoted lines (the fast path) with lines holding quoted fields,
+   * stray quotes, LF and CRLF, empty lines, ragged column counts, and with `malformed` also
+   * garbage after a closing quote, unterminated quotes, lone CRs and a CR at the very end.
+   */
+  function mixedCsv(r: () => number, o: { malformed: boolean; newline?: string }): string {
+    const plain = ["a", "b", "Z", "0", "9", " ", "é", "中", "😀", "-", "."];
+    const quoted = [...plain, ",", '""', "\n", "\r\n", "\r"];
+    const nl = () => o.newline ?? (r() < 0.3 ? "\r\n" : "\n");
+    const rows = 1 + Math.floor(r() * 40);
+    const cols = 1 + Math.floor(r() * 6);
+    let out = "";
+    for (let i = 0; i < rows; i++) {
+      if (r() < 0.08) {
+        out += nl();
+        continue;
+      }
+      const quotes = r() < 0.3;
+      const k = r() < 0.9 ? cols : 1 + Math.floor(r() * 8);
+      const fields: string[] = [];
+      for (let c = 0; c < k; c++) {
+        let s = "";
+        const len = Math.floor(r() * 7);
+        if (quotes && r() < 0.5) {
+          for (let j = 0; j < len; j++) s += pick(r, quoted);
+          s = `"${s}"`;
+          if (o.malformed && r() < 0.05) s += pick(r, ["x", " ", '"', "\r"]);
+        } else {
+          for (let j = 0; j < len; j++) s += pick(r, plain);
+          if (quotes && r() < 0.2) s = `x"${s}`; // a stray quote inside an unquoted field is kept
+          if (o.malformed && r() < 0.05) s += "\r";
+        }
+        fields.push(s);
+      }
+      // A one-column row holding only an empty field is an "empty line" to papaparse.
+      if (k === 1 && (fields[0] === "" || fields[0] === '""')) fields[0] = "x";
+      out += fields.join(",");
+      if (o.malformed && r() < 0.02) out += ',"never closed';
+      if (i < rows - 1 || r() < 0.5) out += nl();
+    }
+    if (o.malformed && r() < 0.1) out += "\r";
+    return out;
+  }
+
+  /** `text` cut at random places: 1-4 or 1-64 characters, or whole; sometimes empty pieces. */
+  function pieces(r: () => number, text: string): string[] {
+    const out: string[] = [];
+    const mode = r();
+    for (let i = 0; i < text.length; ) {
+      const n = mode < 0.3 ? 1 + Math.floor(r() * 4) : mode < 0.8 ? 1 + Math.floor(r() * 64) : text.length;
+      out.push(text.slice(i, i + n));
+      if (r() < 0.05) out.push("");
+      i += n;
+    }
+    return out;
+  }
+
+  function viaV1(parts: string[], max: number) {
+    const p = new CsvParserV1(3, max);
+    const recs: Rec[] = [];
+    let skipped = 0;
+    parts.forEach((t, i) => {
+      const res = p.push(t, i === parts.length - 1);
+      skipped += res.skipped;
+      for (const x of res.records) recs.push({ line: x.line, fields: x.fields, error: x.error, raw: x.raw() });
+    });
+    if (!parts.length) skipped += p.push("", true).skipped;
+    return { recs, skipped };
+  }
+
+  function viaPush(parts: string[], max: number, fast: boolean) {
+    const p = new CsvParser(3, max, fast);
+    const recs: Rec[] = [];
+    let skipped = 0;
+    parts.forEach((t, i) => {
+      const res = p.push(t, i === parts.length - 1);
+      skipped += res.skipped;
+      for (const x of res.records) recs.push({ line: x.line, fields: x.fields, error: x.error, raw: x.raw() });
+    });
+    if (!parts.length) skipped += p.push("", true).skipped;
+    return { recs, skipped };
+  }
+
+  /** The callback API; with `stopEvery`, the callback stops the parser at random records and parsing resumes. */
+  function viaParse(parts: string[], max: number, fast: boolean, r?: () => number) {
+    const p = new CsvParser(3, max, fast);
+    const recs: Rec[] = [];
+    let skipped = 0;
+    const all = parts.length ? parts : [""];
+    all.forEach((t, i) => {
+      let text = t;
+      do {
+        skipped += p.parse(text, i === all.length - 1, (x) => {
+          recs.push({ line: x.line, fields: x.fields.slice(), error: x.error, raw: x.raw() });
+          if (r && r() < 0.3) return false;
+        });
+        text = "";
+      } while (p.stopped);
+    });
+    return { recs, skipped };
+  }
+
+  function check(r: () => number, text: string) {
+    const parts = pieces(r, text);
+    // A small bound makes long quoted records spanning pieces, and unterminated quotes, oversized.
+    const max = r() < 0.3 ? 8 + Math.floor(r() * 120) : 1 << 20;
+    const want = viaV1(parts, max);
+    expect(viaPush(parts, max, true)).toEqual(want);
+    expect(viaPush(parts, max, false)).toEqual(want);
+    expect(viaParse(parts, max, true)).toEqual(want);
+    expect(viaParse(parts, max, true, r)).toEqual(want);
+    return want;
+  }
+
+  test("mixed quoted and unquoted lines, malformed ones too, cut anywhere: same records as before (3000 files)", () => {
+    const r = rng(101);
+    let recs = 0;
+    let errors = 0;
+    for (let f = 0; f < 3000; f++) {
+      const want = check(r, mixedCsv(r, { malformed: f % 2 === 1 }));
+      recs += want.recs.length;
+      errors += want.recs.filter((x) => x.error).length;
+    }
+    // The corpus does exercise both good and malformed records.
+    expect(recs).toBeGreaterThan(30_000);
+    expect(errors).toBeGreaterThan(300);
+  });
+
+  test("damaged users files (the reliability fuzz corpus), cut anywhere: same records as before (400 files)", () => {
+    const r = rng(202);
+    for (let f = 0; f < 400; f++) check(r, fuzzCsv(r));
+  });
+
+  test("well-formed mixed files: the fast path agrees with papaparse", () => {
+    const r = rng(303);
+    for (let f = 0; f < 500; f++) {
+      const newline = f % 2 ? "\r\n" : "\n";
+      const text = mixedCsv(r, { malformed: false, newline });
+      const papa = Papa.parse<string[]>(text, { newline: newline as "\n", skipEmptyLines: true }).data;
+      const got = viaParse(pieces(r, text), 1 << 20, true);
+      expect(got.recs.every((x) => x.error === undefined)).toBe(true);
+      expect(got.recs.map((x) => x.fields)).toEqual(papa);
+    }
+  });
+
+  test("a long line without LF or quote is neither split nor bounded (as before)", () => {
+    const text = `${"a,".repeat(5000)}b\nc,d\n`;
+    const parts = pieces(rng(5), text);
+    expect(viaParse(parts, 100, true)).toEqual(viaV1(parts, 100));
+    expect(viaParse([text], 100, true).recs[0]!.fields.length).toBe(5001);
+  });
+});
+
+describe("forEachRecord: the reader's callback path", () => {
+  const sub = mkdtempSync(join(tmpdir(), "ingest-csv-each-"));
+  afterAll(() => rmSync(sub, { recursive: true, force: true }));
+  const enc = new TextEncoder();
+
+  /** Records of the file as the previous parser reads the whole decoded text, invalid UTF-8 marked per record. */
+  function oracle(bytes: Uint8Array, firstLine: number) {
+    const body = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+    const res = new CsvParserV1(firstLine).push(new TextDecoder("utf-8", { ignoreBOM: true }).decode(body), true);
+    return {
+      recs: res.records.map((x) => ({ line: x.line, fields: x.fields, error: x.error ?? (x.fields.some((f) => f.includes("\uFFFD")) ? "invalid UTF-8 bytes" : undefined), raw: x.raw() })),
+      skipped: res.skipped,
+    };
+  }
+
+  // U+FEFF other than a leading BOM is kept out: the decoder drops one at the start of each
+  // chunk (as before), so where chunks are cut would change the text.
+  test("random files (BOM, invalid bytes, multi-byte text, quoted newlines), random chunk sizes: same records as the previous parser", () => {
+    const r = rng(404);
+    const path = join(sub, "each.csv");
+    for (let f = 0; f < 300; f++) {
+      let text = "";
+      for (let k = 1 + Math.floor(r() * 5); k > 0; k--) text += f % 3 === 0 ? fuzzCsv(r) : `${mixedCsv2(r)}\n`;
+      // Only invalid bytes may decode to U+FFFD here (not the fuzz corpus's own, nor its split surrogate pairs).
+      text = text.toWellFormed().replace(/[\uFFFD\uFEFF]/g, "?");
+      const parts: Uint8Array[] = [];
+      if (r() < 0.3) parts.push(new Uint8Array([0xef, 0xbb, 0xbf]));
+      // Invalid UTF-8 (a stray continuation byte, a truncated sequence, 0xff) at random places.
+      let at = 0;
+      while (at < text.length) {
+        let next = r() < 0.2 ? at + Math.floor(r() * 200) : text.length;
+        if (/[\ud800-\udbff]/.test(text[next - 1] ?? "")) next++; // not inside a surrogate pair
+        parts.push(enc.encode(text.slice(at, next)));
+        if (next < text.length) parts.push(pick(r, [new Uint8Array([0x80]), new Uint8Array([0xe4, 0xb8]), new Uint8Array([0xff, 0xfe])]));
+        at = next;
+      }
+      const bytes = new Uint8Array(Buffer.concat(parts));
+      writeFileSync(path, bytes);
+      const want = oracle(bytes, 1);
+      const chunk = pick(r, [16, 64, 256, 4096, 1 << 20]);
+      const got: { line: number; fields: string[]; error: string | undefined; raw: string }[] = [];
+      const progress: number[] = [];
+      const skipped = forEachRecord(path, { start: 0, end: bytes.length, firstLine: 1 }, (x) => {
+        got.push({ line: x.line, fields: x.fields.slice(), error: x.error, raw: x.raw() });
+      }, (n) => {
+        progress.push(n);
+      }, chunk);
+      expect({ recs: got, skipped }).toEqual(want);
+      expect(progress.every((n, i) => n <= bytes.length && (i === 0 || n >= progress[i - 1]!))).toBe(true);
+    }
+  });
+
+  /** Well-formed lines, quoted (with newlines) and not: the oracle's per-record UTF-8 check is then the reader's. */
+  function mixedCsv2(r: () => number): string {
+    const lines: string[] = [];
+    for (let i = 1 + Math.floor(r() * 30); i > 0; i--) {
+      if (r() < 0.05) lines.push("");
+      else if (r() < 0.3) lines.push(`${i},"q, ""${i}""\nsecond line é",中${i}`);
+      else lines.push(`${i},plain 😀 ${i},${r() < 0.5 ? "x" : ""}`);
+    }
+    return lines.join(r() < 0.5 ? "\n" : "\r\n");
+  }
+
+  test("a record with invalid UTF-8 cut by a chunk end is rejected (it was accepted before when its bad bytes came in the earlier chunk)", () => {
+    const path = join(sub, "inv.csv");
+    const bytes = Buffer.concat([Buffer.from('a,b\n1,"'), Buffer.from([0xff]), Buffer.from('x\ny",2\n3,4\n')]);
+    writeFileSync(path, bytes);
+    for (const chunk of [8, 16, 1 << 20]) {
+      const got: [number, string | undefined][] = [];
+      forEachRecord(path, { start: 0, end: bytes.length, firstLine: 1 }, (x) => {
+        got.push([x.line, x.error]);
+      }, undefined, chunk);
+      expect(got).toEqual([[1, undefined], [2, "invalid UTF-8 bytes"], [4, undefined]]);
+      const viaGen = [...readRecords(path, { start: 0, end: bytes.length, firstLine: 1 }, chunk)].flatMap((c) => c.records.map((x) => [x.line, x.error]));
+      expect(viaGen).toEqual(got);
+    }
+  });
+
+  test("returning false from the row callback stops reading right after that row", () => {
+    const path = join(sub, "stop.csv");
+    writeFileSync(path, Array.from({ length: 5000 }, (_, i) => (i % 10 === 9 ? "" : `${i},x`)).join("\n"));
+    let rows = 0;
+    const skipped = forEachRecord(path, { start: 0, end: Bun.file(path).size, firstLine: 1 }, () => ++rows < 100, undefined, 256);
+    expect(rows).toBe(100);
+    // Only the empty lines before the 100th row are counted.
+    expect(skipped).toBe(11);
   });
 });
 

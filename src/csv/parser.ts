@@ -7,6 +7,13 @@
  * Text after a closing quote other than a separator makes the record malformed (it is reported,
  * not parsed). A record longer than `maxRecordChars` (e.g. an unterminated quote) is reported
  * and parsing resumes on the line after the one it started on, so memory stays bounded.
+ *
+ * The hot path is `parse`, which hands each record to a callback as one reused `CsvRow` (no
+ * object or array per record). A complete line without any quote character, the common case,
+ * takes a fast path: its fields are the text between commas, found with cached `indexOf`
+ * positions of the next LF, quote and comma (each found once per chunk, not once per field or
+ * line). Everything else (quotes anywhere in the line, a line cut by the chunk end) goes through
+ * the general record scanner. `push` is the same parser returning record objects.
  */
 export class CsvRecord {
   constructor(
@@ -23,15 +30,43 @@ export class CsvRecord {
 
   /** The original text (without its line terminator), truncated to `max` characters. */
   raw(max = 1000): string {
-    const raw = this.text.slice(this.from, this.to).replace(/\r?\n$/, "");
-    return raw.length > max ? `${raw.slice(0, max)}...` : raw;
+    return rawText(this.text, this.from, this.to, max);
   }
 }
+
+/**
+ * The record `parse` hands to its callback. The object and its `fields` array are reused for
+ * the next record: read them during the callback, copy what must be kept.
+ */
+export class CsvRow {
+  fields: string[] = [];
+  /** Line number of the record's first character. */
+  line = 0;
+  /** Set when the record could not be parsed (or, from the reader, has invalid UTF-8): the reason. */
+  error: string | undefined = undefined;
+  /** The text the record came from and its span. */
+  text = "";
+  from = 0;
+  to = 0;
+
+  /** The original text (without its line terminator), truncated to `max` characters. */
+  raw(max = 1000): string {
+    return rawText(this.text, this.from, this.to, max);
+  }
+}
+
+/** Called with each record; returning false stops parsing after it (see `CsvParser.stopped`). */
+export type RowCallback = (row: CsvRow) => boolean | void;
 
 export interface ParseResult {
   records: CsvRecord[];
   /** Empty lines passed over. */
   skipped: number;
+}
+
+function rawText(text: string, from: number, to: number, max: number): string {
+  const raw = text.slice(from, to).replace(/\r?\n$/, "");
+  return raw.length > max ? `${raw.slice(0, max)}...` : raw;
 }
 
 const COMMA = 44;
@@ -44,26 +79,115 @@ export class CsvParser {
   /** Line number of the first character of `pending`. */
   private line: number;
   private readonly maxRecordChars: number;
+  private readonly fast: boolean;
+  private readonly row = new CsvRow();
+  /** Text left to parse after an oversized record was reported (see `oversized`). */
+  private rest: string | null = null;
+  /**
+   * True when the last `parse` stopped early because its callback returned false. The parser
+   * then holds the text after that record, and a later `parse` carries on from there.
+   */
+  stopped = false;
 
-  constructor(firstLine = 1, maxRecordChars = 16 << 20) {
+  /** `fastPath` false sends every line through the general scanner (for tests comparing the two). */
+  constructor(firstLine = 1, maxRecordChars = 16 << 20, fastPath = true) {
     this.line = firstLine;
     this.maxRecordChars = maxRecordChars;
+    this.fast = fastPath;
   }
 
   /**
-   * Parse complete records from `text` (appended to what is pending). With `final`, whatever
-   * remains is the last record (a missing final newline is fine).
+   * Parse complete records from `text` (appended to what is pending), as record objects. With
+   * `final`, whatever remains is the last record (a missing final newline is fine).
    */
   push(text: string, final = false): ParseResult {
-    const s = this.pending.length ? this.pending + text : text;
     const records: CsvRecord[] = [];
+    const skipped = this.parse(text, final, (r) => {
+      records.push(new CsvRecord(r.fields.slice(), r.line, r.text, r.from, r.to, r.error));
+    });
+    return { records, skipped };
+  }
+
+  /**
+   * Parse complete records from `text` (appended to what is pending), calling `onRow` with each
+   * (one reused `CsvRow`). With `final`, whatever remains is the last record. Returns the number
+   * of empty lines passed over.
+   */
+  parse(text: string, final: boolean, onRow: RowCallback): number {
+    this.stopped = false;
+    let s = this.pending.length ? this.pending + text : text;
+    let skipped = 0;
+    for (;;) {
+      skipped += this.scan(s, final, onRow);
+      const rest = this.rest;
+      if (rest === null) break;
+      this.rest = null;
+      if (!rest || this.stopped) break;
+      s = rest;
+    }
+    return skipped;
+  }
+
+  private scan(s: string, final: boolean, onRow: RowCallback): number {
+    const row = this.row;
+    const fields = row.fields;
+    row.text = s;
+    const fast = this.fast;
+    const len = s.length;
     let skipped = 0;
     let pos = 0;
     let line = this.line;
-    const len = s.length;
-    let nl = -2; // cached index of the next LF at or after pos (-1: none)
+    // Cached positions of the next LF, quote and comma at or after some earlier position; each
+    // is refreshed only once the scan has passed it (len: there is none).
+    let nl = -1;
+    let q = -1;
+    let cm = -1;
 
     outer: while (pos < len) {
+      if (nl < pos) {
+        nl = s.indexOf("\n", pos);
+        if (nl === -1) nl = len;
+      }
+      if (fast) {
+        if (q < pos) {
+          q = s.indexOf('"', pos);
+          if (q === -1) q = len;
+        }
+        if (nl < q) {
+          // A whole line without a quote: fields are the text between commas.
+          let end = nl;
+          if (end > pos && s.charCodeAt(end - 1) === CR) end--;
+          if (end === pos) {
+            // Empty line (LF or CRLF).
+            pos = nl + 1;
+            line++;
+            skipped++;
+            continue;
+          }
+          let n = 0;
+          let p = pos;
+          for (;;) {
+            if (cm < p) {
+              cm = s.indexOf(",", p);
+              if (cm === -1) cm = len;
+            }
+            if (cm >= end) break;
+            fields[n++] = s.slice(p, cm);
+            p = cm + 1;
+          }
+          fields[n++] = s.slice(p, end);
+          if (fields.length !== n) fields.length = n;
+          row.line = line;
+          row.error = undefined;
+          row.from = pos;
+          row.to = pos = nl + 1;
+          line++;
+          if (onRow(row) === false) return this.stop(s, pos, line, skipped);
+          continue;
+        }
+      }
+
+      // The general scanner: one record from `pos`, quoted fields and all.
       const start = pos;
       const startLine = line;
       // Empty line (LF or CRLF).
@@ -75,7 +199,7 @@ export class CsvParser {
         continue;
       }
       if (c0 === CR && pos + 1 === len && !final) break; // CR at the chunk end: wait for its LF
-      const fields: string[] = [];
+      let n = 0;
       let error: string | undefined;
       for (;;) {
         if (s.charCodeAt(pos) === QUOTE) {
@@ -84,31 +208,35 @@ export class CsvParser {
           let value = "";
           let from = j;
           for (;;) {
-            const q = s.indexOf('"', j);
-            if (q === -1) {
+            const cq = s.indexOf('"', j);
+            if (cq === -1) {
               if (!final && len - start <= this.maxRecordChars) {
                 pos = start;
                 line = startLine;
                 break outer; // need more text
               }
-              return this.oversized(s, start, startLine, records, skipped, final, q === -1 && final ? "unterminated quoted field" : undefined);
+              return skipped + this.oversized(s, start, startLine, final, onRow);
             }
-            if (s.charCodeAt(q + 1) === QUOTE) {
-              value += s.slice(from, q + 1);
-              j = from = q + 2;
+            if (s.charCodeAt(cq + 1) === QUOTE) {
+              value += s.slice(from, cq + 1);
+              j = from = cq + 2;
               continue;
             }
-            if (q + 1 === len && !final) {
+            if (cq + 1 === len && !final) {
               pos = start;
               line = startLine;
               break outer; // can't tell yet whether the quote is doubled
             }
-            value += s.slice(from, q);
-            j = q + 1;
+            value = value === "" ? s.slice(from, cq) : value + s.slice(from, cq);
+            j = cq + 1;
             break;
           }
-          fields.push(value);
-          line += countLF(s, pos, j);
+          fields[n++] = value;
+          if (nl < pos) {
+            nl = s.indexOf("\n", pos);
+            if (nl === -1) nl = len;
+          }
+          if (nl < j) line += countLF(s, nl, j); // nl: the first LF at or after the field's start
           pos = j;
           const c = s.charCodeAt(pos);
           if (c === COMMA) {
@@ -146,30 +274,41 @@ export class CsvParser {
           line++;
           break;
         } else {
-          if (nl !== -1 && nl < pos) nl = s.indexOf("\n", pos);
-          const comma = s.indexOf(",", pos);
-          if (comma !== -1 && (nl === -1 || comma < nl)) {
-            fields.push(s.slice(pos, comma));
-            pos = comma + 1;
+          if (nl < pos) {
+            nl = s.indexOf("\n", pos);
+            if (nl === -1) nl = len;
+          }
+          if (cm < pos) {
+            cm = s.indexOf(",", pos);
+            if (cm === -1) cm = len;
+          }
+          if (cm < nl) {
+            fields[n++] = s.slice(pos, cm);
+            pos = cm + 1;
             continue;
           }
-          if (nl === -1) {
+          if (nl === len) {
             if (!final) {
               pos = start;
               line = startLine;
               break outer;
             }
-            fields.push(s.slice(pos, s.charCodeAt(len - 1) === CR ? len - 1 : len));
+            fields[n++] = s.slice(pos, s.charCodeAt(len - 1) === CR ? len - 1 : len);
             pos = len;
             break;
           }
-          fields.push(s.slice(pos, s.charCodeAt(nl - 1) === CR && nl - 1 >= pos ? nl - 1 : nl));
+          fields[n++] = s.slice(pos, s.charCodeAt(nl - 1) === CR && nl - 1 >= pos ? nl - 1 : nl);
           pos = nl + 1;
           line++;
           break;
         }
       }
-      records.push(new CsvRecord(fields, startLine, s, start, pos, error));
+      if (fields.length !== n) fields.length = n;
+      row.line = startLine;
+      row.error = error;
+      row.from = start;
+      row.to = pos;
+      if (onRow(row) === false) return this.stop(s, pos, line, skipped);
     }
     this.pending = s.slice(pos);
     this.line = line;
@@ -177,21 +316,41 @@ export class CsvParser {
       // Only reachable for a lone CR at the very end.
       this.pending = "";
     }
-    return { records, skipped };
+    return skipped;
   }
 
-  /** The record starting at `start` is too long or never closes: report it, resume after its first line. */
-  private oversized(s: string, start: number, startLine: number, records: CsvRecord[], skipped: number, final: boolean, why?: string): ParseResult {
+  /** The callback asked to stop: keep the unparsed text for a later `parse`. */
+  private stop(s: string, pos: number, line: number, skipped: number): number {
+    this.pending = s.slice(pos);
+    this.line = line;
+    this.stopped = true;
+    return skipped;
+  }
+
+  /**
+   * The record starting at `start` is too long or never closes: report it, and leave the text
+   * after its first line in `rest`, where parsing resumes. Returns the empty lines skipped (0).
+   */
+  private oversized(s: string, start: number, startLine: number, final: boolean, onRow: RowCallback): number {
     const firstLineEnd = s.indexOf("\n", start);
-    const reason = why ?? `record longer than ${this.maxRecordChars} characters (unterminated quote?)`;
+    const reason = final ? "unterminated quoted field" : `record longer than ${this.maxRecordChars} characters (unterminated quote?)`;
     const lineEnd = firstLineEnd === -1 ? Math.min(s.length, start + 1000) : firstLineEnd;
-    records.push(new CsvRecord([], startLine, s, start, lineEnd, `${reason}; parsing resumes on line ${startLine + 1}`));
+    const row = this.row;
+    row.fields.length = 0;
+    row.line = startLine;
+    row.error = `${reason}; parsing resumes on line ${startLine + 1}`;
+    row.from = start;
+    row.to = lineEnd;
     this.pending = "";
     this.line = startLine + 1;
     const rest = firstLineEnd === -1 ? "" : s.slice(firstLineEnd + 1);
-    if (!rest) return { records, skipped };
-    const more = this.push(rest, final);
-    return { records: records.concat(more.records), skipped: skipped + more.skipped };
+    if (onRow(row) === false) {
+      this.pending = rest;
+      this.stopped = true;
+      return 0;
+    }
+    this.rest = rest;
+    return 0;
   }
 
   /** Characters buffered waiting for the rest of a record. */
@@ -200,8 +359,9 @@ export class CsvParser {
   }
 }
 
+/** LFs in s[a..b), given that s[a] is one (or a >= b). */
 function countLF(s: string, a: number, b: number): number {
   let n = 0;
-  for (let i = s.indexOf("\n", a); i !== -1 && i < b; i = s.indexOf("\n", i + 1)) n++;
+  for (let i = a; i !== -1 && i < b; i = s.indexOf("\n", i + 1)) n++;
   return n;
 }

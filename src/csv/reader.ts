@@ -1,5 +1,5 @@
 import { openSync, readSync, closeSync, fstatSync } from "node:fs";
-import { CsvParser, type CsvRecord } from "./parser.ts";
+import { CsvParser, type CsvRecord, type RowCallback } from "./parser.ts";
 import { IngestError } from "../cli/errors.ts";
 
 /** A byte range of a CSV file that starts at a record boundary, and the line it starts on. */
@@ -21,14 +21,61 @@ const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 const lenientUtf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: false });
 
 /**
- * Read records of `path` within `range`, chunk by chunk (bounded memory). Chunks are cut after
- * an LF byte, which never occurs inside a multi-byte UTF-8 sequence, so text decodes cleanly.
+ * Read records of `path` within `range`, chunk by chunk (bounded memory), as record objects.
  * Records with invalid UTF-8 come back with `error` set. A leading BOM is dropped.
  */
 export function* readRecords(path: string, range: ByteRange, chunkBytes = 1 << 20): Generator<RecordChunk> {
+  const parser = new CsvParser(range.firstLine);
+  let pendingInvalid = false; // the text the parser holds back came from invalid UTF-8
+  for (const c of textChunks(path, range, chunkBytes)) {
+    const res = parser.push(c.text, c.eof);
+    if (c.invalid || pendingInvalid) markInvalidUtf8(res.records);
+    pendingInvalid = (c.invalid || pendingInvalid) && parser.buffered > 0;
+    yield { records: res.records, skipped: res.skipped, bytesRead: c.bytesRead };
+  }
+}
+
+/**
+ * The hot path: call `onRow` with each record of `path` within `range` (one reused `CsvRow`:
+ * copy what must outlive the call), and `onChunk` after each chunk with the bytes of the range
+ * consumed so far. Either returning false stops the reading. Records with invalid UTF-8 come
+ * with `error` set; a leading BOM is dropped. Returns the number of empty lines passed over.
+ */
+export function forEachRecord(path: string, range: ByteRange, onRow: RowCallback, onChunk?: (bytesRead: number) => boolean | void, chunkBytes = 1 << 20): number {
+  const parser = new CsvParser(range.firstLine);
+  let skipped = 0;
+  const markInvalid: RowCallback = (r) => {
+    if (!r.error && r.fields.some((f) => f.includes("\uFFFD"))) r.error = "invalid UTF-8 bytes";
+    return onRow(r);
+  };
+  // A record cut by a chunk end is parsed with the next chunk: if its first part was invalid
+  // UTF-8 (decoded with U+FFFD), the records of the next chunk are checked too.
+  let pendingInvalid = false;
+  for (const c of textChunks(path, range, chunkBytes)) {
+    skipped += parser.parse(c.text, c.eof, c.invalid || pendingInvalid ? markInvalid : onRow);
+    pendingInvalid = (c.invalid || pendingInvalid) && parser.buffered > 0;
+    if (parser.stopped || onChunk?.(c.bytesRead) === false) break;
+  }
+  return skipped;
+}
+
+interface TextChunk {
+  text: string;
+  /** Whether `text` came from bytes that are not valid UTF-8 (decoded leniently, with U+FFFD). */
+  invalid: boolean;
+  /** The last chunk of the range. */
+  eof: boolean;
+  /** Bytes of the range consumed once this chunk is parsed. */
+  bytesRead: number;
+}
+
+/**
+ * The decoded text of `range`, chunk by chunk. Chunks are cut after an LF byte, which never
+ * occurs inside a multi-byte UTF-8 sequence, so text decodes cleanly. A leading BOM is dropped.
+ */
+function* textChunks(path: string, range: ByteRange, chunkBytes: number): Generator<TextChunk> {
   const fd = openForRead(path);
   try {
-    const parser = new CsvParser(range.firstLine);
     let buf = new Uint8Array(chunkBytes);
     let carry = 0; // bytes at buf[0..carry) left from the previous read (after its last LF)
     let pos = range.start;
@@ -39,7 +86,7 @@ export function* readRecords(path: string, range: ByteRange, chunkBytes = 1 << 2
       pos += n;
       const avail = carry + n;
       const eof = pos >= range.end || n === 0;
-      let cut = eof ? avail : buf.lastIndexOf(LF, avail - 1) + 1;
+      const cut = eof ? avail : buf.lastIndexOf(LF, avail - 1) + 1;
       if (cut === 0) {
         // No LF in a whole buffer: one huge line. Grow (the parser bounds the record itself).
         if (buf.length >= 1 << 30) throw new IngestError(`${path}: a single line longer than 1 GiB`);
@@ -53,11 +100,9 @@ export function* readRecords(path: string, range: ByteRange, chunkBytes = 1 << 2
       if (first && range.start === 0 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
       first = false;
       const { text, invalid } = decode(bytes);
-      const res = parser.push(text, eof);
-      if (invalid) markInvalidUtf8(res.records);
       buf.copyWithin(0, cut, avail);
       carry = avail - cut;
-      yield { records: res.records, skipped: res.skipped, bytesRead: pos - range.start - carry };
+      yield { text, invalid, eof, bytesRead: pos - range.start - carry };
       if (eof && carry === 0) break;
     }
   } finally {

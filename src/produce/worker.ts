@@ -6,7 +6,8 @@
  * The loop is synchronous; the main thread stops it through a shared counter, not a message.
  */
 import { openSync, closeSync } from "node:fs";
-import { readRecords } from "../csv/reader.ts";
+import { forEachRecord } from "../csv/reader.ts";
+import type { CsvRow } from "../csv/parser.ts";
 import { RowConverter } from "../csv/schema-rows.ts";
 import { makeCodec } from "../codecs/index.ts";
 import { AvroBlockWriter } from "../codecs/avro-file.ts";
@@ -195,99 +196,101 @@ function runCsv(job: ProduceJob): WorkerStats {
   const avroSink: ByteSink = avro ?? new BufferSink();
   const row = { keyLen: -1 };
 
-  try {
-    outer: for (const chunk of readRecords(job.file, job.range)) {
-      stats.skipped += chunk.skipped;
-      for (const r of chunk.records) {
-        if (stats.rows >= job.limit) break outer;
-        stats.rows++;
-        if (encodeRow) {
-          let why = r.error;
-          const keyOff = batch.used;
-          const avroOff = avroSink.pos;
-          if (why === undefined) {
-            batchSink.buf = batch.data;
-            batchSink.pos = keyOff;
-            if (!sendJson) {
-              if (avroSink !== avro) avroSink.pos = 0;
-              if (jsonFd >= 0 && stats.jsonRecords > 0) writeSep(jsonSink, sepBytes);
-            }
-            why = encodeRow(r.fields, row, batchSink, jsonSink, avroSink) ?? undefined;
-            if (why !== undefined && !sendJson && jsonFd >= 0 && stats.jsonRecords > 0) jsonSink.pos -= sepBytes.length;
-          }
-          if (why !== undefined) {
-            stats.rejected++;
-            rejects += `${r.line},${csvQuote(why)},${csvQuote(r.raw())}\n`;
-            continue;
-          }
-          stats.accepted++;
-          if (jsonFd >= 0 && !sendJson) {
-            stats.jsonRecords++;
-            if (jsonSink.pos > 2 << 20) {
-              writeAll(jsonFd, jsonSink.buf.subarray(0, jsonSink.pos));
-              jsonSink.pos = 0;
-            }
-          }
-          if (producer) {
-            const valOff = keyOff + Math.max(0, row.keyLen);
-            if (!sendJson) {
-              // Avro: the bytes the encoder wrote for the file (or scratch) follow the key.
-              const len = avroSink.pos - (avroSink === avro ? avroOff : 0);
-              batchSink.reserve(len);
-              batchSink.buf.set(avroSink.buf.subarray(avroSink.pos - len, avroSink.pos), batchSink.pos);
-              batchSink.pos += len;
-            }
-            batch.used = batchSink.pos;
-            const valLen = batch.used - valOff;
-            batch.commit(keyOff, row.keyLen, valOff, valLen);
-            if (jsonFd >= 0 && sendJson) appendJson(batch.data.subarray(valOff, valOff + valLen));
-            stats.valueBytes += valLen;
-          }
-          avro?.appended();
-          if (producer && (batch.full || batch.used > 3 << 20)) send();
-          continue;
+  // One record at a time from the parser (a reused CsvRow: its fields are read here, not kept).
+  const onRow = (r: CsvRow): boolean | void => {
+    if (stats.rows >= job.limit) return false;
+    stats.rows++;
+    if (encodeRow) {
+      let why = r.error;
+      const keyOff = batch.used;
+      const avroOff = avroSink.pos;
+      if (why === undefined) {
+        batchSink.buf = batch.data;
+        batchSink.pos = keyOff;
+        if (!sendJson) {
+          if (avroSink !== avro) avroSink.pos = 0;
+          if (jsonFd >= 0 && stats.jsonRecords > 0) writeSep(jsonSink, sepBytes);
         }
-        const rec = r.error ?? conv.convert(r.fields);
-        if (typeof rec === "string") {
-          stats.rejected++;
-          rejects += `${r.line},${csvQuote(rec)},${csvQuote(r.raw())}\n`;
-          continue;
-        }
-        stats.accepted++;
-        const text = sendJson || jsonFd >= 0 ? JSON.stringify(rec) : "";
-        avro?.append(rec);
-        if (jsonFd >= 0 && !(producer && sendJson)) appendJson(enc.encode(text));
-        if (producer) {
-          const kv = keyField === null ? null : rec[keyField];
-          const key = kv === null || kv === undefined ? "" : String(kv);
-          batch.ensure(key.length * 3 + (sendJson ? text.length * 3 : 4096));
-          const keyOff = batch.used;
-          const keyLen = kv === null || kv === undefined ? -1 : enc.encodeInto(key, batch.data.subarray(keyOff)).written;
-          const valOff = keyOff + Math.max(0, keyLen);
-          let valLen: number;
-          if (sendJson) valLen = enc.encodeInto(text, batch.data.subarray(valOff)).written;
-          else {
-            while ((valLen = codec.encodeInto(rec, batch.data, valOff)) < 0) batch.ensure(batch.data.length);
-          }
-          batch.used = valOff + valLen;
-          batch.commit(keyOff, keyLen, valOff, valLen);
-          if (jsonFd >= 0 && sendJson) appendJson(batch.data.subarray(valOff, valOff + valLen));
-          stats.valueBytes += valLen;
-          if (batch.full || batch.used > 3 << 20) send();
+        why = encodeRow(r.fields, row, batchSink, jsonSink, avroSink) ?? undefined;
+        if (why !== undefined && !sendJson && jsonFd >= 0 && stats.jsonRecords > 0) jsonSink.pos -= sepBytes.length;
+      }
+      if (why !== undefined) {
+        stats.rejected++;
+        rejects += `${r.line},${csvQuote(why)},${csvQuote(r.raw())}\n`;
+        return;
+      }
+      stats.accepted++;
+      if (jsonFd >= 0 && !sendJson) {
+        stats.jsonRecords++;
+        if (jsonSink.pos > 2 << 20) {
+          writeAll(jsonFd, jsonSink.buf.subarray(0, jsonSink.pos));
+          jsonSink.pos = 0;
         }
       }
-      c[COUNTER.rows] = stats.rows;
-      c[COUNTER.rejected] = stats.rejected;
-      c[COUNTER.bytesRead] = chunk.bytesRead;
-      if (rejects.length > 1 << 16) {
-        writeAll(rejectsFd, rejects);
-        rejects = "";
+      if (producer) {
+        const valOff = keyOff + Math.max(0, row.keyLen);
+        if (!sendJson) {
+          // Avro: the bytes the encoder wrote for the file (or scratch) follow the key.
+          const len = avroSink.pos - (avroSink === avro ? avroOff : 0);
+          batchSink.reserve(len);
+          batchSink.buf.set(avroSink.buf.subarray(avroSink.pos - len, avroSink.pos), batchSink.pos);
+          batchSink.pos += len;
+        }
+        batch.used = batchSink.pos;
+        const valLen = batch.used - valOff;
+        batch.commit(keyOff, row.keyLen, valOff, valLen);
+        if (jsonFd >= 0 && sendJson) appendJson(batch.data.subarray(valOff, valOff + valLen));
+        stats.valueBytes += valLen;
       }
-      if (c[COUNTER.stop]) {
-        stats.stopped = true;
-        break;
-      }
+      avro?.appended();
+      if (producer && (batch.full || batch.used > 3 << 20)) send();
+      return;
     }
+    const rec = r.error ?? conv.convert(r.fields);
+    if (typeof rec === "string") {
+      stats.rejected++;
+      rejects += `${r.line},${csvQuote(rec)},${csvQuote(r.raw())}\n`;
+      return;
+    }
+    stats.accepted++;
+    const text = sendJson || jsonFd >= 0 ? JSON.stringify(rec) : "";
+    avro?.append(rec);
+    if (jsonFd >= 0 && !(producer && sendJson)) appendJson(enc.encode(text));
+    if (producer) {
+      const kv = keyField === null ? null : rec[keyField];
+      const key = kv === null || kv === undefined ? "" : String(kv);
+      batch.ensure(key.length * 3 + (sendJson ? text.length * 3 : 4096));
+      const keyOff = batch.used;
+      const keyLen = kv === null || kv === undefined ? -1 : enc.encodeInto(key, batch.data.subarray(keyOff)).written;
+      const valOff = keyOff + Math.max(0, keyLen);
+      let valLen: number;
+      if (sendJson) valLen = enc.encodeInto(text, batch.data.subarray(valOff)).written;
+      else {
+        while ((valLen = codec.encodeInto(rec, batch.data, valOff)) < 0) batch.ensure(batch.data.length);
+      }
+      batch.used = valOff + valLen;
+      batch.commit(keyOff, keyLen, valOff, valLen);
+      if (jsonFd >= 0 && sendJson) appendJson(batch.data.subarray(valOff, valOff + valLen));
+      stats.valueBytes += valLen;
+      if (batch.full || batch.used > 3 << 20) send();
+    }
+  };
+  const onChunk = (bytesRead: number): boolean | void => {
+    c[COUNTER.rows] = stats.rows;
+    c[COUNTER.rejected] = stats.rejected;
+    c[COUNTER.bytesRead] = bytesRead;
+    if (rejects.length > 1 << 16) {
+      writeAll(rejectsFd, rejects);
+      rejects = "";
+    }
+    if (c[COUNTER.stop]) {
+      stats.stopped = true;
+      return false;
+    }
+  };
+
+  try {
+    stats.skipped += forEachRecord(job.file, job.range, onRow, onChunk);
     send();
     stats.readSendMs = performance.now() - t0;
     if (jsonUsed) writeAll(jsonFd, jsonBuf.subarray(0, jsonUsed));
