@@ -152,8 +152,9 @@ describe("CsvParser fast path: property tests against the previous parser", () =
     return out;
   }
 
-  function viaV1(parts: string[], max: number) {
-    const p = new CsvParserV1(3, max);
+  /** Records of a push()-style parser (the old one or the current one) fed `parts` in order. */
+  type PushApi = { push(t: string, final: boolean): { skipped: number; records: { line: number; fields: string[]; error?: string; raw(): string }[] } };
+  function viaPushApi(p: PushApi, parts: string[]) {
     const recs: Rec[] = [];
     let skipped = 0;
     parts.forEach((t, i) => {
@@ -164,19 +165,8 @@ describe("CsvParser fast path: property tests against the previous parser", () =
     if (!parts.length) skipped += p.push("", true).skipped;
     return { recs, skipped };
   }
-
-  function viaPush(parts: string[], max: number, fast: boolean) {
-    const p = new CsvParser(3, max, fast);
-    const recs: Rec[] = [];
-    let skipped = 0;
-    parts.forEach((t, i) => {
-      const res = p.push(t, i === parts.length - 1);
-      skipped += res.skipped;
-      for (const x of res.records) recs.push({ line: x.line, fields: x.fields, error: x.error, raw: x.raw() });
-    });
-    if (!parts.length) skipped += p.push("", true).skipped;
-    return { recs, skipped };
-  }
+  const viaV1 = (parts: string[], max: number) => viaPushApi(new CsvParserV1(3, max), parts);
+  const viaPush = (parts: string[], max: number, fast: boolean) => viaPushApi(new CsvParser(3, max, fast), parts);
 
   /** The callback API; with `stopEvery`, the callback stops the parser at random records and parsing resumes. */
   function viaParse(parts: string[], max: number, fast: boolean, r?: () => number) {
