@@ -31,6 +31,9 @@ const json = (status: number, body: unknown, headers?: Record<string, string>) =
 /** An already serialized JSON body (the hot routes build theirs as strings or bytes). */
 const jsonText = (status: number, text: string | Uint8Array<ArrayBuffer>) => new Response(text, { status, headers: JSON_HEADERS_OBJ });
 const utf8 = new TextDecoder();
+/** The 202 body for one order: its partition and offset once delivered (partition >= 0), else queued. */
+const orderAnswer = (orderId: string, partition: number, offset: number) =>
+  partition >= 0 ? `{"order_id":"${orderId}","partition":${partition},"offset":${offset}}` : `{"order_id":"${orderId}","status":"queued"}`;
 const KNOWN_ROUTES = new Set(["/order", "/orders/batch", "/users", "/users/:id", "/products/:id", "/health", "/metrics"]);
 
 /** The path of an absolute request URL, without parsing it into a URL object. */
@@ -210,8 +213,7 @@ export class IntakeServer {
       } catch (e) {
         return this.failure(e);
       }
-      const p = r.partitions[0]!;
-      return jsonText(202, p >= 0 ? `{"order_id":"${orderId}","partition":${p},"offset":${r.offsets[0]}}` : `{"order_id":"${orderId}","status":"queued"}`);
+      return jsonText(202, orderAnswer(orderId, r.partitions[0]!, r.offsets[0]!));
     }
     const errors: FieldError[] = [];
     const order = validateOrder(this.parse(bytes), errors);
@@ -219,7 +221,7 @@ export class IntakeServer {
     const orderId = enc.uuid.string();
     try {
       const d = await this.publisher.publish(this.o.ordersTopic, order.customer_id, orderJson(orderId, order, Date.now()), this.o.ack === "delivered");
-      return jsonText(202, d ? `{"order_id":"${orderId}","partition":${d.partition},"offset":${d.offset}}` : `{"order_id":"${orderId}","status":"queued"}`);
+      return jsonText(202, orderAnswer(orderId, d ? d.partition : -1, d ? d.offset : -1));
     } catch (e) {
       return this.failure(e);
     }
@@ -252,12 +254,14 @@ export class IntakeServer {
     for (let i = 0; i < n; i++) orders[i] = validateOrder(body[i], errors, i)!;
     if (errors.length) return problem(400, `invalid orders: the whole batch is rejected (${new Set(errors.map((e) => e.index)).size} of ${n} invalid)`, errors);
     const now = Date.now();
+    const idBytes = new Uint8Array(36 * n);
     const ids = new Array<string>(n);
     const keys = new Array<string>(n);
     const values = new Array<string>(n);
     for (let i = 0; i < n; i++) {
       const o = orders[i]!;
-      ids[i] = enc.uuid.string(now);
+      enc.uuid.write(idBytes, 36 * i, now);
+      ids[i] = asciiAt(idBytes, 36 * i, 36);
       keys[i] = o.customer_id;
       values[i] = orderJson(ids[i]!, o, now);
     }
@@ -268,13 +272,7 @@ export class IntakeServer {
       return this.failure(e);
     }
     if (r.errors) return this.batchFailed(r, n, (i) => ids[i]!);
-    // Built as a string: for large batches this is much cheaper than JSON.stringify of objects.
-    const parts = new Array<string>(n);
-    for (let i = 0; i < n; i++) {
-      const p = r.partitions[i]!;
-      parts[i] = p >= 0 ? `{"order_id":"${ids[i]}","partition":${p},"offset":${r.offsets[i]}}` : `{"order_id":"${ids[i]}","status":"queued"}`;
-    }
-    return jsonText(202, `{"count":${n},"orders":[${parts.join(",")}]}`);
+    return jsonText(202, batchAnswer(idBytes, r.partitions, r.offsets, n));
   }
 
   /** Some of a batch's orders were not acknowledged: 503 if the queue refused them all, else 502 listing them. */
