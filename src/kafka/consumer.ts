@@ -1,5 +1,5 @@
-import { JSCallback, FFIType, dlopen, read, ptr, toArrayBuffer, type Pointer } from "bun:ffi";
-import { rdk, cstr, str, EVENT, ERR, MSG, TPAR, TPLIST, RD_KAFKA_CONSUMER } from "./ffi.ts";
+import { JSCallback, FFIType, read, ptr, toArrayBuffer, type Pointer } from "bun:ffi";
+import { rdk, libc, cstr, str, EVENT, ERR, MSG, TPAR, TPLIST, RD_KAFKA_CONSUMER } from "./ffi.ts";
 import { Client, readI64 } from "./client.ts";
 import { KafkaError, check, checkErrorObject, errName } from "./errors.ts";
 import { fromList, withList, type TopicPartition } from "./partitions.ts";
@@ -55,15 +55,6 @@ export interface ConsumerOptions {
 }
 
 const NULL_TEXT = new TextEncoder().encode("null");
-
-const libc = (() => {
-  for (const name of ["libc.so.6", "libc.dylib", "/usr/lib/libSystem.B.dylib"]) {
-    try {
-      return dlopen(name, { memcpy: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.ptr } }).symbols;
-    } catch {}
-  }
-  throw new Error("cannot open libc for memcpy");
-})();
 
 /**
  * A high-level (group) consumer. Messages are fetched in batches with
@@ -244,6 +235,7 @@ export class Consumer extends Client {
   /** consume() in JS: per message, FFI reads of the fields, memcpy of key and value, destroy. */
   private consumeJs(max: number, valuesAsJsonArray: boolean): RecordBatch {
     const f = rdk();
+    const { memcpy } = libc();
     if (this.ptrBuf.length < 2 * max) this.ptrBuf = new Uint32Array(2 * max);
     const arr = this.ptrBuf;
     const n = Number(f.rd_kafka_consume_batch_queue(this.consumerQueue, 0, arr, max));
@@ -291,7 +283,7 @@ export class Consumer extends Client {
       const kp = read.ptr(m, MSG.key);
       const kl = read.u32(m, MSG.key_len);
       if (kp) {
-        if (kl) libc.memcpy((base + off) as Pointer, kp as Pointer, kl);
+        if (kl) memcpy((base + off) as Pointer, kp as Pointer, kl);
         batch.keyStart[k] = off;
         batch.keyLen[k] = kl;
         off += kl;
@@ -301,7 +293,7 @@ export class Consumer extends Client {
       if (valuesAsJsonArray) {
         if (k > 0) data[voff++] = 44; // ,
         if (vp) {
-          if (vl) libc.memcpy((base + voff) as Pointer, vp as Pointer, vl);
+          if (vl) memcpy((base + voff) as Pointer, vp as Pointer, vl);
           batch.valStart[k] = voff;
           batch.valLen[k] = vl;
           voff += vl;
@@ -311,7 +303,7 @@ export class Consumer extends Client {
           batch.valLen[k] = -1;
         }
       } else if (vp) {
-        if (vl) libc.memcpy((base + off) as Pointer, vp as Pointer, vl);
+        if (vl) memcpy((base + off) as Pointer, vp as Pointer, vl);
         batch.valStart[k] = off;
         batch.valLen[k] = vl;
         off += vl;

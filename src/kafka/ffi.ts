@@ -156,6 +156,21 @@ export function rdk(): ReturnType<typeof open> {
   return (lib ??= open());
 }
 
+function openLibc() {
+  for (const name of ["libc.so.6", "libc.dylib", "/usr/lib/libSystem.B.dylib"]) {
+    try {
+      return dlopen(name, { memcpy: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.ptr } }).symbols;
+    } catch {}
+  }
+  throw new IngestError("cannot open libc for memcpy");
+}
+
+let libcSyms: ReturnType<typeof openLibc> | undefined;
+/** The process's libc (memcpy: the consumer copies librdkafka's payloads with it, from JS or batch.c). */
+export function libc(): ReturnType<typeof openLibc> {
+  return (libcSyms ??= openLibc());
+}
+
 export function librdkafkaVersion(): string {
   return String(rdk().rd_kafka_version_str());
 }

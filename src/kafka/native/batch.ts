@@ -1,8 +1,8 @@
-import { cc, dlopen, FFIType, type Pointer } from "bun:ffi";
+import { cc, FFIType, type Pointer } from "bun:ffi";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { rdk } from "../ffi.ts";
+import { rdk, libc } from "../ffi.ts";
 import { log } from "../../observability/log.ts";
 import source from "./batch.c" with { type: "text" };
 
@@ -44,7 +44,7 @@ export function nativeBatch(): NativeBatch | null {
       },
     });
     const f = rdk() as unknown as Record<string, { ptr: number }>;
-    s.ingest_init(libcMemcpy());
+    s.ingest_init((libc().memcpy as unknown as { ptr: Pointer }).ptr);
     const consumeBatch = f.rd_kafka_consume_batch_queue!.ptr as unknown as Pointer;
     const destroy = f.rd_kafka_message_destroy!.ptr as unknown as Pointer;
     loaded = {
@@ -58,15 +58,4 @@ export function nativeBatch(): NativeBatch | null {
     rmSync(dir, { recursive: true, force: true });
   }
   return loaded;
-}
-
-/** libc's memcpy as a function pointer for batch.c (the process's libc: already loaded). */
-function libcMemcpy(): Pointer {
-  for (const name of ["libc.so.6", "libc.dylib", "/usr/lib/libSystem.B.dylib"]) {
-    try {
-      const { symbols } = dlopen(name, { memcpy: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.ptr } });
-      return (symbols.memcpy as unknown as { ptr: Pointer }).ptr;
-    } catch {}
-  }
-  throw new Error("cannot open libc for memcpy");
 }
