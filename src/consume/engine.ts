@@ -268,8 +268,8 @@ export class ConsumeEngine {
       run.last = offset;
       run.pending++;
       this.stats.received++;
+      const lane = b.keyLen[i]! > 0 ? laneOf(b.data, b.keyStart[i]!, b.keyLen[i]!, this.lanes.length) : partition % this.lanes.length;
       if (this.o.raw) {
-        const lane = b.keyLen[i]! > 0 ? laneOf(b.data, b.keyStart[i]!, b.keyLen[i]!, this.lanes.length) : partition % this.lanes.length;
         let p = per.get(lane * 2);
         if (!p) per.set(lane * 2, (p = { kind: "raw", records: [], runs: [], counts: [] }));
         (p.records as Uint8Array[]).push(b.valLen[i]! < 0 ? EMPTY : b.data.subarray(b.valStart[i]!, b.valStart[i]! + b.valLen[i]!));
@@ -284,7 +284,6 @@ export class ConsumeEngine {
         this.toDlq(topic, partition, offset, run, key, value && value.slice(), rec);
         continue;
       }
-      const lane = b.keyLen[i]! > 0 ? laneOf(b.data, b.keyStart[i]!, b.keyLen[i]!, this.lanes.length) : partition % this.lanes.length;
       const k = lane * 2 + (kind === "users" ? 0 : 1);
       let p = per.get(k);
       if (!p) per.set(k, (p = { kind, records: [], runs: [], counts: [] }));
