@@ -1,5 +1,5 @@
 import { openSync, readSync, closeSync, fstatSync } from "node:fs";
-import { CsvParser, type CsvRecord, type RowCallback } from "./parser.ts";
+import { CsvParser, type RowCallback } from "./parser.ts";
 import { IngestError } from "../cli/errors.ts";
 
 /** A byte range of a CSV file that starts at a record boundary, and the line it starts on. */
@@ -9,34 +9,12 @@ export interface ByteRange {
   firstLine: number;
 }
 
-export interface RecordChunk {
-  records: CsvRecord[];
-  skipped: number;
-  /** Bytes of the file consumed so far in this range. */
-  bytesRead: number;
-}
-
 const LF = 10;
 const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 const lenientUtf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: false });
 
 /**
- * Read records of `path` within `range`, chunk by chunk (bounded memory), as record objects.
- * Records with invalid UTF-8 come back with `error` set. A leading BOM is dropped.
- */
-export function* readRecords(path: string, range: ByteRange, chunkBytes = 1 << 20): Generator<RecordChunk> {
-  const parser = new CsvParser(range.firstLine);
-  let pendingInvalid = false; // the text the parser holds back came from invalid UTF-8
-  for (const c of textChunks(path, range, chunkBytes)) {
-    const res = parser.push(c.text, c.eof);
-    if (c.invalid || pendingInvalid) markInvalidUtf8(res.records);
-    pendingInvalid = (c.invalid || pendingInvalid) && parser.buffered > 0;
-    yield { records: res.records, skipped: res.skipped, bytesRead: c.bytesRead };
-  }
-}
-
-/**
- * The hot path: call `onRow` with each record of `path` within `range` (one reused `CsvRow`:
+ * Call `onRow` with each record of `path` within `range` (one reused `CsvRow`:
  * copy what must outlive the call), and `onChunk` after each chunk with the bytes of the range
  * consumed so far. Either returning false stops the reading. Records with invalid UTF-8 come
  * with `error` set; a leading BOM is dropped. Returns the number of empty lines passed over.
@@ -116,12 +94,6 @@ function decode(bytes: Uint8Array): { text: string; invalid: boolean } {
   } catch {
     // Rare path: decode leniently; the records holding U+FFFD from bad bytes are rejected.
     return { text: lenientUtf8.decode(bytes), invalid: true };
-  }
-}
-
-function markInvalidUtf8(records: CsvRecord[]): void {
-  for (const r of records) {
-    if (!r.error && r.fields.some((f) => f.includes("\uFFFD"))) r.error = "invalid UTF-8 bytes";
   }
 }
 
