@@ -229,6 +229,30 @@ describe("--format raw: values passed on undecoded", () => {
   }, 60_000);
 });
 
+test("a final offset commit the broker refuses: exit 1 saying so; a restart re-reads and commits (nothing lost)", async () => {
+  // Its own broker: the pushed OffsetCommit errors must meet this consumer's commit only.
+  const own = startBroker({ brokers: 1 });
+  try {
+    const topic = uniqueName("events");
+    own.createTopic(topic, 1);
+    const input = Array.from({ length: 50 }, (_, i) => `k${i}:v${i}`).join("\n") + "\n";
+    expect(Bun.spawnSync(["kcat", "-P", "-b", own.bootstrap, "-t", topic, "-K:"], { stdin: new TextEncoder().encode(input) }).exitCode).toBe(0);
+    const group = uniqueName("g");
+    const args = ["consume", "--group", group, "--topics", topic, "--format", "raw", "--sink", "none", "--max-messages", "50", "--commit-interval-ms", "3600000", "-b", own.bootstrap, ...fast];
+    own.cluster.pushRequestErrors(8 /* OffsetCommit */, [12 /* OFFSET_METADATA_TOO_LARGE: not retriable */]);
+    const r = await runIngest(args, { timeoutMs: 60_000 });
+    expect(r.stderr).toContain("final offset commit failed");
+    expect(r.code).toBe(1);
+    const again = await runIngest([...args, "--summary-json", join(dir, "recommit.json")], { timeoutMs: 60_000 });
+    expect(again.code).toBe(0);
+    const sum = JSON.parse(readFileSync(join(dir, "recommit.json"), "utf8"));
+    expect(sum.written).toBe(50);
+    expect(sum.committed).toEqual([{ topic, partition: 0, offset: 50 }]);
+  } finally {
+    own.stop();
+  }
+}, 90_000);
+
 test("a store that cannot be reached at start is a clear error naming it", async () => {
   const r = await runIngest(["consume", "--sink", "mysql", "--topics", "users", "-b", broker.bootstrap], { env: { MYSQL_URL: "mysql://root:secret@127.0.0.1:1/none" } });
   expect(r.code).toBe(1);

@@ -209,3 +209,26 @@ test("batch answers are the JSON the general path built", () => {
     expect(dec.decode(batchAnswer(ids, partitions, offsets, n))).toBe(want);
   }
 });
+
+test("amounts: every amount written with 0, 1 or 2 decimals is accepted at any size below 1e12, 3 decimals never", () => {
+  // Before the fix the check was |round(a*100) - a*100| > 1e-6, which refused about one large
+  // amount in ten (12345678901.23 * 100 is 1234567890123.0002 in binary).
+  const accepts = (text: string): boolean => {
+    const errors: FieldError[] = [];
+    validateOrder(JSON.parse(`{"customer_id":"c","product_id":"p","quantity":1,"amount":${text}}`), errors);
+    return errors.length === 0;
+  };
+  let refusedValid = 0;
+  let acceptedThree = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const ip = String(Math.floor(rnd() * 10 ** (1 + Math.floor(rnd() * 12))));
+    const f = String(Math.floor(rnd() * 100)).padStart(2, "0");
+    for (const text of [ip, `${ip}.${f[0]}`, `${ip}.${f}`]) if (!accepts(text)) refusedValid++;
+    if (accepts(`${ip}.${f}${1 + Math.floor(rnd() * 9)}`)) acceptedThree++;
+  }
+  expect({ refusedValid, acceptedThree }).toEqual({ refusedValid: 0, acceptedThree: 0 });
+  expect(accepts("12345678901.23")).toBe(true);
+  expect(accepts("0.000001")).toBe(false);
+  expect(accepts("1e-7")).toBe(false);
+  expect(accepts("0e5")).toBe(true);
+});

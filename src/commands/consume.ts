@@ -20,7 +20,8 @@ decrement product stock in one transaction per batch, never below zero (an order
 stored as rejected with its reason), then refresh the product in Redis. Offsets are committed
 only when a record and every earlier one of its partition are written to every sink. Poison
 records (undecodable, invalid) go to <topic>.dlq with the error in headers. SIGINT/SIGTERM:
-finish in-flight batches, commit, leave the group, exit 0.
+finish in-flight batches, commit, leave the group, exit 0 (1 if records stayed unwritten or
+the final commit failed).
 
 Options:
       --workers N            lanes writing in parallel; one key always goes to one lane, in order (default 4)
@@ -156,7 +157,10 @@ export default {
       `consume ${stats.abandoned ? "STOPPED WITH UNWRITTEN RECORDS" : "done"} (${stats.stoppedBy}): received ${stats.received.toLocaleString("en-US")}, written ${stats.written.toLocaleString("en-US")} ${JSON.stringify(stats.bySink)}, poison ${stats.poison} (dlq ${stats.dlqDelivered}), ` +
         `orders accepted ${stats.ordersAccepted} rejected ${stats.ordersRejected} duplicate ${stats.ordersDuplicate}, commits ${stats.commits}; ${summary.msgs_per_s.toLocaleString("en-US")} msg/s over ${stats.seconds.toFixed(2)} s\n`,
     );
-    return stats.abandoned ? 1 : 0;
+    if (stats.finalCommitError) {
+      process.stderr.write(`consume: the final offset commit failed (${stats.finalCommitError}): every record counted above is written, but the group's committed positions lag behind them, so a restart consumes some again (writes are idempotent)\n`);
+    }
+    return stats.abandoned || stats.finalCommitError ? 1 : 0;
   },
 } satisfies Command;
 

@@ -67,6 +67,8 @@ export interface ConsumeStats {
   firstMessageAt: number | null;
   stoppedBy: string;
   abandoned: number;
+  /** Set when the last (synchronous) commit at exit failed: written positions not committed. */
+  finalCommitError?: string;
 }
 
 /**
@@ -225,7 +227,11 @@ export class ConsumeEngine {
         }
       }
       await this.drain();
-      this.commitNow(false);
+      // The last commit is synchronous and covers every partition (also positions whose async
+      // commit failed unnoticed): if it fails, say so and exit non-zero. Nothing is lost (the
+      // records are written and will be consumed again, idempotently), but the group lags.
+      const err = this.commitNow(false, undefined, true);
+      if (err) this.stats.finalCommitError = err;
     } finally {
       this.stats.stoppedBy = this.stopReason ?? "error";
       this.stats.seconds = (performance.now() - (this.stats.firstMessageAt ?? this.t0)) / 1000;
@@ -502,11 +508,11 @@ export class ConsumeEngine {
   }
 
   /** Commit the contiguous written positions (of `only` these partitions, when given). */
-  private commitNow(async: boolean, only?: TopicPartition[]): void {
+  private commitNow(async: boolean, only?: TopicPartition[], all = false): string | undefined {
     this.lastCommit = performance.now();
-    let pos = this.tracker.committable();
+    let pos = this.tracker.committable(all);
     if (only) pos = pos.filter((p) => only.some((q) => q.topic === p.topic && q.partition === p.partition));
-    if (!pos.length) return;
+    if (!pos.length) return undefined;
     try {
       this.consumer.commit(pos, async);
       this.tracker.markCommitted(pos);
@@ -518,7 +524,9 @@ export class ConsumeEngine {
       }
     } catch (e) {
       log.warn({ err: (e as Error).message }, "consume: commit failed; will retry");
+      return (e as Error).message;
     }
+    return undefined;
   }
 
   private setPaused(on: boolean): void {

@@ -106,11 +106,15 @@ export class OffsetTracker {
     }
   }
 
-  /** Positions (next offset to read) that advanced since the last markCommitted; does not change state. */
-  committable(): CommitPosition[] {
+  /**
+   * Positions (next offset to read) that advanced since the last markCommitted; with `all`,
+   * every partition's position (a last commit then also repeats an async one that may have
+   * failed). Does not change state.
+   */
+  committable(all = false): CommitPosition[] {
     const out: CommitPosition[] = [];
     for (const s of this.parts.values()) {
-      if (s.watermark > s.committed) out.push({ topic: s.topic, partition: s.partition, offset: s.watermark });
+      if (s.watermark > s.committed || (all && s.watermark >= 0)) out.push({ topic: s.topic, partition: s.partition, offset: s.watermark });
     }
     return out;
   }

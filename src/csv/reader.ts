@@ -10,8 +10,10 @@ export interface ByteRange {
 }
 
 const LF = 10;
-const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-const lenientUtf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: false });
+// ignoreBOM: true keeps U+FEFF in the text. The file's leading BOM is cut off as bytes before
+// decoding; a decoder that dropped it would also drop a U+FEFF that merely starts a chunk.
+const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const lenientUtf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 
 /**
  * Call `onRow` with each record of `path` within `range` (one reused `CsvRow`:

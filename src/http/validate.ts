@@ -25,6 +25,18 @@ function idField(v: unknown, field: string, errors: FieldError[], index?: number
   return v;
 }
 
+/**
+ * Whether a non-negative number below 1e12 was written with at most 2 decimals. Decided on its
+ * shortest decimal form (String), not on a*100: for large amounts a*100 is not an integer in
+ * binary (12345678901.23 * 100 = 1234567890123.0002), which refused valid amounts.
+ */
+export function atMostTwoDecimals(a: number): boolean {
+  const s = String(a);
+  if (s.includes("e")) return a === 0; // below 1e-6: more than 2 decimals
+  const dot = s.indexOf(".");
+  return dot < 0 || s.length - dot - 1 <= 2;
+}
+
 /** One order: customer_id, product_id, quantity (positive integer), amount (>= 0, 2 decimals). */
 export function validateOrder(body: unknown, errors: FieldError[], index?: number): OrderIn | undefined {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
@@ -39,7 +51,7 @@ export function validateOrder(body: unknown, errors: FieldError[], index?: numbe
   if (typeof q !== "number" || !Number.isInteger(q) || q <= 0 || q > 1_000_000) errors.push({ index, field: "quantity", message: "a positive integer up to 1000000" });
   const a = b.amount;
   if (typeof a !== "number" || !Number.isFinite(a) || a < 0 || a > 1e12) errors.push({ index, field: "amount", message: "a non-negative number" });
-  else if (Math.abs(Math.round(a * 100) - a * 100) > 1e-6) errors.push({ index, field: "amount", message: "at most 2 decimals" });
+  else if (!atMostTwoDecimals(a)) errors.push({ index, field: "amount", message: "at most 2 decimals" });
   const c = b.currency ?? "USD";
   if (typeof c !== "string" || !/^[A-Z]{3}$/.test(c)) errors.push({ index, field: "currency", message: "a 3-letter ISO 4217 code" });
   for (const k in b) {

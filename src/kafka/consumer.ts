@@ -338,6 +338,12 @@ export class Consumer extends Client {
     withList(offsets, (list) => {
       const rc = rdk().rd_kafka_commit(this.rk, list, async ? 1 : 0);
       if (rc !== 0 && rc !== ERR._NO_OFFSET) throw new KafkaError(rc, "commit");
+      // A sync commit also reports per partition (the request can succeed while a partition's
+      // commit was refused): any such error means that position is not committed.
+      if (!async) {
+        const failed = fromList(list).find((p) => p.err);
+        if (failed) throw new KafkaError(failed.err!, `commit ${failed.topic}[${failed.partition}]`);
+      }
     });
   }
 

@@ -58,6 +58,14 @@ export class MockCluster {
     check(rdk().rd_kafka_mock_broker_set_rtt(this.mcluster, id, rttMs), `mock broker ${id} rtt`);
   }
 
+  /**
+   * Answer the next `errors.length` requests of Kafka API `apiKey` (e.g. 8 = OffsetCommit) with
+   * these error codes, in order: for tests of the paths real brokers rarely take.
+   */
+  pushRequestErrors(apiKey: number, errors: number[]): void {
+    rdk().rd_kafka_mock_push_request_errors_array(this.mcluster, apiKey, errors.length, new Int32Array(errors));
+  }
+
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
