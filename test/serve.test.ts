@@ -91,7 +91,8 @@ test("orders in forms the fast path leaves to the general one (escapes, numeric 
     '{"customer_id":77,"product_id":"P2","quantity":1E1,"amount":5e-1,"currency":null}',
   ];
   const plain = ['{"customer_id":"CUST9","product_id":"P1","quantity":2,"amount":1.5}', '{"customer_id":"77","product_id":"P2","quantity":10,"amount":0.5,"currency":"USD"}'];
-  const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": uniqueName("g"), "log_level": "3" });
+  // fetch.wait.max.ms: each read re-assigns, and a fetch otherwise waits up to 500 ms for data.
+  const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": uniqueName("g"), "log_level": "3", "fetch.wait.max.ms": "10" });
   const read = async (partition: number, offset: number) => {
     c.assign([{ topic: orders, partition, offset }]);
     for (let i = 0; i < 200; i++) {
@@ -128,7 +129,7 @@ test("orders in forms the fast path leaves to the general one (escapes, numeric 
   } finally {
     c.close();
   }
-});
+}, 30_000);
 
 describe("bad input answers 4xx with a JSON {error, details}, never 500", () => {
   const cases: [string, () => Promise<Response>, number, RegExp?][] = [
