@@ -229,7 +229,7 @@ describe("--format raw: values passed on undecoded", () => {
   }, 60_000);
 });
 
-test("a final offset commit the broker refuses: exit 1 saying so; a restart re-reads and commits (nothing lost)", async () => {
+test("a final offset commit the broker refuses: exit 1 saying so; a restart re-reads, retries a rebalance refusal, commits (nothing lost)", async () => {
   // Its own broker: the pushed OffsetCommit errors must meet this consumer's commit only.
   const own = startBroker({ brokers: 1 });
   try {
@@ -243,6 +243,8 @@ test("a final offset commit the broker refuses: exit 1 saying so; a restart re-r
     const r = await runIngest(args, { timeoutMs: 60_000 });
     expect(r.stderr).toContain("final offset commit failed");
     expect(r.code).toBe(1);
+    // A refusal that passes (a rebalance in progress) is retried: exit 0, all committed.
+    own.cluster.pushRequestErrors(8, [27 /* REBALANCE_IN_PROGRESS */, 27]);
     const again = await runIngest([...args, "--summary-json", join(dir, "recommit.json")], { timeoutMs: 60_000 });
     expect(again.code).toBe(0);
     const sum = JSON.parse(readFileSync(join(dir, "recommit.json"), "utf8"));

@@ -73,6 +73,25 @@ describe("OffsetTracker", () => {
     expect(t.committable()).toEqual([{ topic: T, partition: 0, offset: 7 }]);
   });
 
+  test("an async commit reported failed later is offered again, though nothing new was written", () => {
+    const t = new OffsetTracker();
+    t.track(T, 0, 5);
+    t.done(T, 0, 5);
+    t.track(T, 1, 9);
+    t.done(T, 1, 9);
+    commit(t); // sent async: marked committed at once
+    expect(t.committable()).toEqual([]);
+    t.commitFailed([{ topic: T, partition: 0, offset: 6 }]); // its report: partition 0 failed
+    expect(t.committable()).toEqual([{ topic: T, partition: 0, offset: 6 }]);
+    commit(t);
+    // A stale failure report for an older position changes nothing once a newer one committed.
+    t.track(T, 0, 6);
+    t.done(T, 0, 6);
+    commit(t);
+    t.commitFailed([{ topic: T, partition: 0, offset: 6 }]);
+    expect(t.committable()).toEqual([]);
+  });
+
   test("partitions and topics are independent", () => {
     const t = new OffsetTracker();
     t.track("users", 0, 0);

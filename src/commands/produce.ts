@@ -155,6 +155,7 @@ function formatSummary(s: ProduceSummary): string {
   ];
   if (s.topic) {
     lines.push(`  kafka: delivered ${n(s.messages_delivered)}, failed ${n(s.messages_failed)}${s.messages_failed ? ` ${JSON.stringify(s.failures)}: ${s.first_failure}` : ""}`);
+    if (s.messages_failed_possibly_written) lines.push(`  kafka: ${n(s.messages_failed_possibly_written)} of the failed were sent but never acknowledged: the topic may hold them (a retry can duplicate them)`);
     lines.push(`  bytes: ${n(s.value_bytes)} of values${s.wire_bytes !== undefined ? `, ${n(s.wire_bytes)} sent to brokers (compressed, with framing)` : ""}`);
   }
   if (s.json_records !== null) lines.push(`  json file: ${n(s.json_records)} records`);

@@ -18,6 +18,8 @@ import { log } from "../observability/log.ts";
 import { SinkError } from "../sinks/errors.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** Commit errors that pass once the group settles (the broker's names, in KafkaError's message). */
+const COMMIT_RETRY = /\((REBALANCE_IN_PROGRESS|NOT_COORDINATOR|COORDINATOR_NOT_AVAILABLE|COORDINATOR_LOAD_IN_PROGRESS|_TIMED_OUT|_TRANSPORT|REQUEST_TIMED_OUT)\)/;
 
 function validate(kind: Kind, v: unknown): User | Order | string {
   if (v === null || typeof v !== "object" || Array.isArray(v)) return "undecodable json: expected an object";
@@ -227,11 +229,7 @@ export class ConsumeEngine {
         }
       }
       await this.drain();
-      // The last commit is synchronous and covers every partition (also positions whose async
-      // commit failed unnoticed): if it fails, say so and exit non-zero. Nothing is lost (the
-      // records are written and will be consumed again, idempotently), but the group lags.
-      const err = this.commitNow(false, undefined, true);
-      if (err) this.stats.finalCommitError = err;
+      this.stats.finalCommitError = await this.finalCommit();
     } finally {
       this.stats.stoppedBy = this.stopReason ?? "error";
       this.stats.seconds = (performance.now() - (this.stats.firstMessageAt ?? this.t0)) / 1000;
@@ -507,10 +505,31 @@ export class ConsumeEngine {
     if (performance.now() - this.lastCommit >= this.o.commitIntervalMs) this.commitNow(true);
   }
 
+  /**
+   * The last commit, synchronous. A broker refuses commits while the group rebalances (another
+   * member leaving at the same time, say): serve the rebalance and try again for a few seconds.
+   * If it still fails, the error is returned and the command exits non-zero. Nothing is lost
+   * then (the records are written and will be consumed again, idempotently), but the group lags.
+   */
+  private async finalCommit(): Promise<string | undefined> {
+    let err = this.commitNow(false);
+    const deadline = performance.now() + 10_000;
+    while (err && COMMIT_RETRY.test(err) && performance.now() < deadline) {
+      this.setPaused(true);
+      await Bun.sleep(250);
+      this.keepPolling();
+      await this.handleRebalances();
+      await this.drain();
+      err = this.commitNow(false);
+    }
+    return err;
+  }
+
   /** Commit the contiguous written positions (of `only` these partitions, when given). */
-  private commitNow(async: boolean, only?: TopicPartition[], all = false): string | undefined {
+  private commitNow(async: boolean, only?: TopicPartition[]): string | undefined {
     this.lastCommit = performance.now();
-    let pos = this.tracker.committable(all);
+    this.tracker.commitFailed(this.consumer.takeFailedCommits() as CommitPosition[]);
+    let pos = this.tracker.committable();
     if (only) pos = pos.filter((p) => only.some((q) => q.topic === p.topic && q.partition === p.partition));
     if (!pos.length) return undefined;
     try {

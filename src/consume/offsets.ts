@@ -106,15 +106,11 @@ export class OffsetTracker {
     }
   }
 
-  /**
-   * Positions (next offset to read) that advanced since the last markCommitted; with `all`,
-   * every partition's position (a last commit then also repeats an async one that may have
-   * failed). Does not change state.
-   */
-  committable(all = false): CommitPosition[] {
+  /** Positions (next offset to read) that advanced since the last markCommitted; does not change state. */
+  committable(): CommitPosition[] {
     const out: CommitPosition[] = [];
     for (const s of this.parts.values()) {
-      if (s.watermark > s.committed || (all && s.watermark >= 0)) out.push({ topic: s.topic, partition: s.partition, offset: s.watermark });
+      if (s.watermark > s.committed) out.push({ topic: s.topic, partition: s.partition, offset: s.watermark });
     }
     return out;
   }
@@ -124,6 +120,17 @@ export class OffsetTracker {
     for (const p of positions) {
       const s = this.state(p.topic, p.partition, false);
       if (s && p.offset > s.committed) s.committed = p.offset;
+    }
+  }
+
+  /**
+   * These commits failed after all (an async commit's report): offer the positions again, so
+   * the next commit repeats them even if nothing new is written on those partitions.
+   */
+  commitFailed(positions: readonly CommitPosition[]): void {
+    for (const p of positions) {
+      const s = this.state(p.topic, p.partition, false);
+      if (s && s.committed === p.offset) s.committed = -1; // not when a newer position was committed since
     }
   }
 

@@ -77,6 +77,7 @@ export class Consumer extends Client {
   private readonly takeOut = new Float64Array(2);
   /** Error of the last async commit, from OFFSET_COMMIT events. */
   lastCommitError: string | undefined;
+  private failedCommits: TopicPartition[] = [];
   assignment = new Map<string, TopicPartition>();
   /** performance.now() of the last assignment (0 before any). */
   lastAssignAt = 0;
@@ -323,10 +324,20 @@ export class Consumer extends Client {
   protected override onEvent(type: number, ev: Pointer): void {
     if (type !== EVENT.OFFSET_COMMIT) return super.onEvent(type, ev);
     const err = rdk().rd_kafka_event_error(ev);
-    if (err !== 0 && err !== ERR._NO_OFFSET) {
-      this.lastCommitError = `${str(rdk().rd_kafka_event_error_string(ev))} (${errName(err)})`;
-      log.warn({ code: errName(err) }, `offset commit failed: ${this.lastCommitError}`);
+    const parts = fromList(rdk().rd_kafka_event_topic_partition_list(ev) as Pointer | null);
+    const failed = err !== 0 && err !== ERR._NO_OFFSET ? parts : parts.filter((p) => p.err);
+    if (failed.length) {
+      this.lastCommitError = err !== 0 ? `${str(rdk().rd_kafka_event_error_string(ev))} (${errName(err)})` : new KafkaError(failed[0]!.err!, "commit").message;
+      log.warn({ partitions: failed.length }, `offset commit failed: ${this.lastCommitError}`);
+      this.failedCommits.push(...failed);
     }
+  }
+
+  /** Positions whose async commit failed since the last call (to be committed again). */
+  takeFailedCommits(): TopicPartition[] {
+    const out = this.failedCommits;
+    this.failedCommits = [];
+    return out;
   }
 
   /**

@@ -52,6 +52,7 @@ const symbols = {
   rd_kafka_set_log_queue: { args: [ptr, ptr], returns: i32 },
   rd_kafka_consume_batch_queue: { args: [ptr, i32, ptr, usize], returns: isize },
   rd_kafka_message_destroy: { args: [ptr], returns: v },
+  rd_kafka_message_status: { args: [ptr], returns: i32 },
   rd_kafka_message_timestamp: { args: [ptr, ptr], returns: i64 },
   rd_kafka_message_headers: { args: [ptr, ptr], returns: i32 },
   rd_kafka_header_get_all: { args: [ptr, usize, ptr, ptr, ptr], returns: i32 },

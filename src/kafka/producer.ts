@@ -127,6 +127,9 @@ function setPtr(u: Uint32Array, w: number, v: number): void {
   u[w + 1] = Math.floor(v / 4294967296);
 }
 
+/** rd_kafka_msg_status_t: sent to a broker, outcome unknown. */
+const MSG_STATUS_POSSIBLY_PERSISTED = 1;
+
 export interface DeliveryReport {
   opaque: number;
   err: number;
@@ -149,6 +152,8 @@ export class Producer extends Client {
   inFlight = 0;
   delivered = 0;
   failed = 0;
+  /** Of the failed: messages librdkafka reports as possibly written (sent, but no ack came). */
+  possiblyPersisted = 0;
   /** Failures by error name, e.g. { _MSG_TIMED_OUT: 12 }. */
   readonly failures: Record<string, number> = {};
   /** First failure message seen, for summaries. */
@@ -283,6 +288,9 @@ export class Producer extends Client {
         const m = (arr[2 * i]! + arr[2 * i + 1]! * 4294967296) as Pointer;
         const err = read.i32(m, MSG.err);
         if (err !== 0) {
+          // A failure after the request was sent (a lost ack, a timeout) may still have been
+          // written: librdkafka knows which, and a truthful summary says so.
+          if (f.rd_kafka_message_status(m) === MSG_STATUS_POSSIBLY_PERSISTED) this.possiblyPersisted++;
           this.fail(read.ptr(m, MSG._private), err);
           this.inFlight--;
           continue;

@@ -37,6 +37,8 @@ export interface WorkerStats {
   enqueued: number;
   delivered: number;
   failed: number;
+  /** Of the failed: sent, but no ack came; the broker may hold them. */
+  possiblyPersisted: number;
   failures: Record<string, number>;
   firstFailure?: string;
   valueBytes: number;

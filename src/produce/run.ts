@@ -43,6 +43,8 @@ export interface ProduceSummary {
   empty_lines_skipped: number;
   messages_delivered: number;
   messages_failed: number;
+  /** Of the failed: sent without an ack (a timeout, a broker gone): the topic may hold them. */
+  messages_failed_possibly_written: number;
   failures: Record<string, number>;
   first_failure?: string;
   value_bytes: number;
@@ -173,6 +175,7 @@ export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals 
     empty_lines_skipped: sum((r) => r.skipped),
     messages_delivered: delivered,
     messages_failed: failed,
+    messages_failed_possibly_written: sum((r) => r.possiblyPersisted),
     failures,
     first_failure: results.find((r) => r.firstFailure)?.firstFailure,
     value_bytes: sum((r) => r.valueBytes),

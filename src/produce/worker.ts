@@ -25,7 +25,7 @@ export function runJob(job: ProduceJob): WorkerStats {
 
 function newStats(index: number): WorkerStats {
   return {
-    index, rows: 0, accepted: 0, rejected: 0, skipped: 0, enqueued: 0, delivered: 0, failed: 0,
+    index, rows: 0, accepted: 0, rejected: 0, skipped: 0, enqueued: 0, delivered: 0, failed: 0, possiblyPersisted: 0,
     failures: {}, valueBytes: 0, jsonRecords: 0, avroRecords: 0, readSendMs: 0, deliveryWaitMs: 0, stopped: false,
   };
 }
@@ -57,6 +57,7 @@ function awaitDeliveries(producer: Producer, stats: WorkerStats, c: Float64Array
   for (let i = 0; i < 3 && producer.lastStats === statsBefore; i++) producer.poll(100);
   stats.delivered = producer.delivered;
   stats.failed = producer.failed;
+  stats.possiblyPersisted = producer.possiblyPersisted;
   Object.assign(stats.failures, producer.failures);
   stats.firstFailure = producer.firstFailure;
   stats.txBytes = txBytes(producer.lastStats);
