@@ -26,7 +26,8 @@ same rows, without Kafka and without decoding:
          transaction per batch (existing-id lookup, products FOR UPDATE, insert, stock decrement)
   Redis: the N user:{id} JSON values SET in pipelines of the sink's batch size, and
          redis-benchmark -P 100 -t set -n N (tiny values; for reference only)
-and, for the issue's "0.8 of a C consumer", native-bench's C consumer (no decoding), ingest
+and, for the issue's "0.8 of a C consumer", native-bench's C consumer (no decoding; once as is,
+payloads untouched, once copying each key and value out as a consumer that hands them on must), ingest
 --format raw --sink none (no decoding either) and ingest --sink none (decoding and validating),
 each reading the users topic alone, side by side (if native-bench/build.sh was run).
 Prints a table (msgs/s = written / seconds from the first message; wall and CPU from
@@ -183,19 +184,23 @@ async function redisCeiling(users: Record<string, string>[]): Promise<number> {
  * c-bench reads one topic in a group without decoding, so it and ingest --sink none both read the
  * users topic alone, side by side. Null if c-bench is not built (native-bench/build.sh).
  */
-async function cBaseline(bootstrap: string, round: number): Promise<{ c: number; ingest: number; raw: number } | null> {
+async function cBaseline(bootstrap: string, round: number): Promise<Baseline | null> {
   const cBench = join(ROOT, "native-bench/build/c-bench");
   if (!existsSync(cBench)) return null;
   const c = run([cBench, "consume", "--brokers", bootstrap, "--topic", "users", "--messages", String(N), "--group", `bench-c-${round}-${Date.now()}`]);
   const cj = JSON.parse(c.stdout.toString().trim().split("\n").filter((l) => l.startsWith("{")).pop()!) as { messages: number; seconds: number };
+  // The same, also copying each key and value out of the message, as ingest must to hand them on.
+  const cc = run([cBench, "consume", "--copy", "--brokers", bootstrap, "--topic", "users", "--messages", String(N), "--group", `bench-ccopy-${round}-${Date.now()}`]);
+  const ccj = JSON.parse(cc.stdout.toString().trim().split("\n").filter((l) => l.startsWith("{")).pop()!) as { messages: number; seconds: number };
   const sum = join(tmp, `consume-users-${round}.json`);
   run([ingest, "consume", "--group", `bench-users-${round}-${Date.now()}`, "--topics", "users", "--sink", "none", "--from-beginning", "--max-messages", String(N), "--summary-json", sum, "-b", bootstrap]);
   const ij = JSON.parse(readFileSync(sum, "utf8")) as { written: number; seconds: number };
   // And the transport alone, like the C consumer: --format raw takes the values undecoded.
   run([ingest, "consume", "--group", `bench-raw-${round}-${Date.now()}`, "--topics", "users", "--sink", "none", "--format", "raw", "--from-beginning", "--max-messages", String(N), "--summary-json", sum, "-b", bootstrap]);
   const rj = JSON.parse(readFileSync(sum, "utf8")) as { written: number; seconds: number };
-  return { c: cj.messages / cj.seconds, ingest: ij.written / ij.seconds, raw: rj.written / rj.seconds };
+  return { c: cj.messages / cj.seconds, cCopy: ccj.messages / ccj.seconds, ingest: ij.written / ij.seconds, raw: rj.written / rj.seconds };
 }
+interface Baseline { c: number; cCopy: number; ingest: number; raw: number }
 
 /** redis-benchmark's own SET/s (3-byte values, one key), or null if redis-tools is not installed. */
 function redisBenchmark(): number | null {
@@ -250,7 +255,7 @@ async function main() {
   const broker = await startBroker();
   const rows: Row[] = [];
   const ceil = { mysql_s: [] as number[], redis_s: [] as number[], redis_benchmark: [] as number[] };
-  const baseline: { c: number; ingest: number; raw: number }[] = [];
+  const baseline: Baseline[] = [];
   let produceS = 0;
   // The backlog is judged against the time produce spent sending (its total minus its setup),
   // the stricter comparison. (Setup once took 22.7 s of 24 s for orders: a quadratic split of
@@ -281,7 +286,7 @@ async function main() {
       const b = await cBaseline(broker.bootstrap, round).catch((e) => (console.error(`  C baseline failed: ${(e as Error).message}`), null));
       if (b) {
         baseline.push(b);
-        console.error(`  round ${round} users topic alone, no sink: C (no decoding) ${fmt(b.c)} msg/s, ingest --format raw ${fmt(b.raw)} msg/s, ingest decoding ${fmt(b.ingest)} msg/s`);
+        console.error(`  round ${round} users topic alone, no sink: C (no decoding) ${fmt(b.c)} msg/s, C copying the bytes out ${fmt(b.cCopy)} msg/s, ingest --format raw ${fmt(b.raw)} msg/s, ingest decoding ${fmt(b.ingest)} msg/s`);
       }
       // Ceilings after the matrix of the same round, with the broker idle (it holds only memory).
       ceil.mysql_s.push(await mysqlCeiling(users, orders));
@@ -313,6 +318,7 @@ async function main() {
   const cMsgs = median(baseline.map((b) => b.c));
   const iMsgs = median(baseline.map((b) => b.ingest));
   const rawMsgs = median(baseline.map((b) => b.raw));
+  const cCopyMsgs = median(baseline.map((b) => b.cCopy));
   const when = new Date().toISOString().slice(0, 16).replace("T", " ");
   const lines = [
     `Measured ${when} UTC (${cpus().length} cores, ${cpus()[0]?.model ?? "?"}), ${fmt(N)} users + ${fmt(N)} orders, embedded 3-broker mock, 24 partitions each, lz4; produced in ${produceS.toFixed(2)} s (${produceSendS.toFixed(2)} s without produce's setup); ${ROUNDS} round(s)${ROUNDS > 1 ? ", medians" : ""}.`,
@@ -330,7 +336,7 @@ async function main() {
     `Ratios (best lane count): ingest mysql / MySQL ceiling ${r2(ratio("mysql"))}, ingest redis / Redis ceiling ${r2(ratio("redis"))}, ingest mysql+redis / min(ceilings) ${r2(ratio("mysql+redis"))} (target 0.7); ` +
       `--sink none best ${fmt(SINKS.includes("none") ? best("none") : NaN)} msg/s (target 1,000,000).`,
     baseline.length
-      ? `Users topic alone (${fmt(N)} messages), same broker: C consumer without decoding ${fmt(cMsgs)} msg/s; ingest --format raw --sink none (no decoding, like C) ${fmt(rawMsgs)} msg/s = ${r2(rawMsgs / cMsgs)} of C (target 0.8); ingest --sink none decoding and validating ${fmt(iMsgs)} msg/s = ${r2(iMsgs / cMsgs)} of C.`
+      ? `Users topic alone (${fmt(N)} messages), same broker: C consumer without decoding ${fmt(cMsgs)} msg/s (payloads never touched), and copying each key and value out ${fmt(cCopyMsgs)} msg/s; ingest --format raw --sink none (no decoding, like C) ${fmt(rawMsgs)} msg/s = ${r2(rawMsgs / cMsgs)} of C (target 0.8), ${r2(rawMsgs / cCopyMsgs)} of C copying; ingest --sink none decoding and validating ${fmt(iMsgs)} msg/s = ${r2(iMsgs / cMsgs)} of C.`
       : "C baseline skipped: native-bench/build/c-bench is not built (bash native-bench/build.sh).",
   ];
   console.log(lines.join("\n"));
@@ -348,7 +354,7 @@ async function main() {
           mysql_s: ceil.mysql_s, redis_s: ceil.redis_s, mysql_rows_per_s: ceiling.mysql, redis_sets_per_s: N / redisS, redis_backlog_msgs_per_s: ceiling.redis,
           redis_benchmark_sets_per_s: rbench,
         },
-        c_baseline_users_topic: baseline.length ? { c_msgs_per_s: cMsgs, ingest_raw_msgs_per_s: rawMsgs, raw_ratio: rawMsgs / cMsgs, ingest_none_msgs_per_s: iMsgs, ratio: iMsgs / cMsgs, runs: baseline } : null,
+        c_baseline_users_topic: baseline.length ? { c_msgs_per_s: cMsgs, c_copy_msgs_per_s: cCopyMsgs, ingest_raw_msgs_per_s: rawMsgs, raw_ratio: rawMsgs / cMsgs, raw_ratio_to_c_copy: rawMsgs / cCopyMsgs, ingest_none_msgs_per_s: iMsgs, ratio: iMsgs / cMsgs, runs: baseline } : null,
         ratios: { mysql: ratio("mysql"), redis: ratio("redis"), "mysql+redis": ratio("mysql+redis") },
         medians: med, runs: rows,
       },

@@ -10,7 +10,8 @@
  *   c-bench consume --brokers B --topic T --messages N --group G
  *     Subscribes in a consumer group (auto commit off), reads N messages with
  *     rd_kafka_consume_batch_queue without decoding them, commits async every batch and sync at
- *     the end. The clock runs from subscribe to the last message.
+ *     the end. The clock runs from the first message to the last. --copy also copies each key
+ *     and value out of the message (what a consumer that hands the bytes on must do).
  *
  * Prints one JSON line: {"contender":"c","mode":...,"messages":...,"failed":...,"seconds":...}
  */
@@ -45,6 +46,11 @@ static const char *arg(int argc, char **argv, const char *name, const char *def)
   for (int i = 2; i < argc - 1; i++) if (!strcmp(argv[i], name)) return argv[i + 1];
   if (!def) { fprintf(stderr, "missing %s\n", name); exit(2); }
   return def;
+}
+
+static int flag(int argc, char **argv, const char *name) {
+  for (int i = 2; i < argc; i++) if (!strcmp(argv[i], name)) return 1;
+  return 0;
 }
 
 /* The "id" value of a flat JSON line: digits after "id": (no parser, same as ingest's scan). */
@@ -157,6 +163,14 @@ static int consume(int argc, char **argv) {
   rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
   enum { BATCH = 10000 };
   rd_kafka_message_t **ms = malloc(BATCH * sizeof *ms);
+  /* --copy: also copy every key and value out of the message before freeing it, as any consumer
+     must that hands the bytes on after rd_kafka_message_destroy (ingest's batch.c does exactly
+     this). Without it the payloads are never touched. */
+  int copy = flag(argc, argv, "--copy");
+  enum { COPY_BUF = 64 << 20 };
+  char *out = copy ? malloc(COPY_BUF) : NULL;
+  size_t used = 0;
+  unsigned long sum = 0;
   long got = 0, bytes = 0;
   /* The clock starts at the first message: the group join (3 s on the embedded broker) is the
      broker's, the same for every contender, and not what this measures. */
@@ -165,14 +179,24 @@ static int consume(int argc, char **argv) {
     ssize_t n = rd_kafka_consume_batch_queue(q, 100, ms, BATCH);
     if (n > 0 && t0 == 0) t0 = now();
     for (ssize_t i = 0; i < n; i++) {
-      if (!ms[i]->err) { got++; bytes += ms[i]->len; }
+      if (!ms[i]->err) {
+        got++;
+        bytes += ms[i]->len;
+        if (copy) {
+          if (used + ms[i]->key_len + ms[i]->len > COPY_BUF) { sum += (unsigned char)out[used / 2]; used = 0; }
+          if (ms[i]->key) { memcpy(out + used, ms[i]->key, ms[i]->key_len); used += ms[i]->key_len; }
+          if (ms[i]->payload) { memcpy(out + used, ms[i]->payload, ms[i]->len); used += ms[i]->len; }
+        }
+      }
       rd_kafka_message_destroy(ms[i]);
     }
     if (n > 0) rd_kafka_commit(rk, NULL, 1);
   }
   double secs = now() - t0;
   rd_kafka_commit(rk, NULL, 0);
-  printf("{\"contender\":\"c\",\"mode\":\"consume\",\"messages\":%ld,\"failed\":0,\"seconds\":%.4f,\"msgs_per_s\":%.0f,\"bytes\":%ld}\n", got, secs, got / secs, bytes);
+  if (copy && used) sum += (unsigned char)out[used - 1];
+  printf("{\"contender\":\"%s\",\"mode\":\"consume\",\"messages\":%ld,\"failed\":0,\"seconds\":%.4f,\"msgs_per_s\":%.0f,\"bytes\":%ld,\"check\":%lu}\n", copy ? "c-copy" : "c", got, secs, got / secs, bytes, sum);
+  free(out);
   rd_kafka_queue_destroy(q);
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);

@@ -214,8 +214,10 @@ export class ConsumeEngine {
           if (this.o.idleExitMs > 0 && this.consumer.assignment.size > 0 && performance.now() - idleSince > this.o.idleExitMs && this.inFlight() === 0 && this.dlqPending.size === 0) {
             this.stop(`idle for ${this.o.idleExitMs} ms`);
           }
+          // Back off while idle, to 5 ms at most: an empty poll costs a few microseconds, and the
+          // cap is the delay a record arriving at an idle consumer can wait before it is taken.
           await Bun.sleep(sleepMs);
-          sleepMs = Math.min(20, sleepMs * 2);
+          sleepMs = Math.min(5, sleepMs * 2);
         }
         if (this.o.maxMessages > 0 && this.stats.received >= this.o.maxMessages) {
           await this.drain();
