@@ -103,7 +103,7 @@ export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals 
     key: o.key,
     format: o.format,
     topic: o.topic,
-    kafka: o.kafka ? { ...THROUGHPUT_DEFAULTS, "queue.buffering.max.messages": "200000", "queue.buffering.max.kbytes": "262144", "statistics.interval.ms": "100", ...idempotence(o.kafka), ...o.kafka, "client.id": `ingest-produce-${i}` } : null,
+    kafka: o.kafka ? { ...THROUGHPUT_DEFAULTS, "queue.buffering.max.messages": "200000", "queue.buffering.max.kbytes": "262144", "statistics.interval.ms": "20", ...idempotence(o.kafka), ...o.kafka, "client.id": `ingest-produce-${i}` } : null,
     jsonPart: o.jsonOut ? { path: partPath(o.jsonOut, i), ndjson } : null,
     avroPart: o.avroOut ? { path: partPath(o.avroOut, i), codec: o.avroCodec, sync } : null,
     rejectsPart: partPath(o.rejects, i),

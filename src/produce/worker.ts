@@ -52,9 +52,12 @@ function awaitDeliveries(producer: Producer, stats: WorkerStats, c: Float64Array
     c[COUNTER.failed] = producer.failed;
   }
   stats.deliveryWaitMs = performance.now() - t1;
-  // One more statistics event, so the byte count includes the last batches.
+  // One more statistics event, so the byte count includes the last batches: it comes within
+  // statistics.interval.ms (20 ms by default here; 0 turns statistics and this wait off).
+  const interval = Number(producer.props["statistics.interval.ms"] ?? 0);
   const statsBefore = producer.lastStats;
-  for (let i = 0; i < 3 && producer.lastStats === statsBefore; i++) producer.poll(100);
+  const until = performance.now() + 3 * interval;
+  while (interval > 0 && producer.lastStats === statsBefore && performance.now() < until) producer.poll(5);
   stats.delivered = producer.delivered;
   stats.failed = producer.failed;
   stats.possiblyPersisted = producer.possiblyPersisted;
