@@ -2,7 +2,7 @@
  * `bun run bench`: every contender does the same job on the same data, broker and machine, in
  * one run, alternating (A B C D A B C D ...), each produce run against a fresh embedded broker.
  *
- *   produce: send N pre-generated users as JSON (key = id), lz4, acks=all, wait for every report
+ *   produce: send N pre-generated users as JSON (key = id), lz4, acks=all, not idempotent (ingest gets -X enable.idempotence=false, as the others), wait for every report
  *   consume: read all N back in a consumer group with manual commits, no decoding
  *
  * Prints a table (median msgs/s, MB/s, peak RSS, CPU seconds, ratio to C), writes
@@ -115,7 +115,7 @@ const contenders: Contender[] = [
       const r = sh(["bun", "run", "build"]);
       return r.exitCode === 0 ? null : `bun run build failed: ${r.stderr.toString().slice(-300)}`;
     },
-    produce: (b, data) => [ingest, "produce", "--file", data, "--input", "ndjson", "--topic", TOPIC, "--key", "id", "--compression", "lz4", "--acks", "all", "-b", b, "--summary-json", join(NB, "results/.ingest-summary.json"), "--no-progress"],
+    produce: (b, data) => [ingest, "produce", "--file", data, "--input", "ndjson", "--topic", TOPIC, "--key", "id", "--compression", "lz4", "--acks", "all", "-X", "enable.idempotence=false", "-b", b, "--summary-json", join(NB, "results/.ingest-summary.json"), "--no-progress"],
     // --format raw: the same job as the other contenders (receive, commit, no decoding); what
     // decoding and validating cost is bench:consume's job.
     consume: (b, group) => [ingest, "consume", "--group", group, "--topics", TOPIC, "--format", "raw", "--sink", "none", "--max-messages", String(N), "--from-beginning", "-b", b, "--summary-json", join(NB, "results/.ingest-consume.json")],

@@ -1,6 +1,6 @@
 /**
  * `bun run bench:produce`: the produce job at 1M users, against a fresh embedded broker per run
- * (24 partitions so nothing is trimmed; watermarks checked), for lz4 and zstd, acks=all:
+ * (24 partitions so nothing is trimmed; watermarks checked), for lz4 and zstd, acks=all, idempotent (ingest's default; the C producer set the same):
  *   c         C librdkafka producer, the same users pre-encoded as JSON lines (the ceiling)
  *   ndjson    ingest produce --input ndjson: the same pre-encoded lines
  *   csv       ingest produce: CSV parsed, typed and encoded as JSON, Kafka only
@@ -49,7 +49,7 @@ function retained(b: string): number {
 }
 
 const cases: Record<string, (b: string, codec: string) => string[]> = {
-  c: (b, codec) => [join(ROOT, "native-bench/build/c-bench"), "produce", "--brokers", b, "--topic", "users", "--messages", String(N), "--file", nd, "--compression", codec],
+  c: (b, codec) => [join(ROOT, "native-bench/build/c-bench"), "produce", "--brokers", b, "--topic", "users", "--messages", String(N), "--file", nd, "--compression", codec, "--idempotence"],
   ndjson: (b, codec) => [ingest, "produce", "--file", nd, "--topic", "users", "--compression", codec, "-b", b, "--no-progress"],
   csv: (b, codec) => [ingest, "produce", "--file", csv, "--topic", "users", "--compression", codec, "-b", b, "--no-progress"],
   "csv+files": (b, codec) => [ingest, "produce", "--file", csv, "--topic", "users", "--compression", codec, "-b", b, "--json-out", join(dir, "out.json"), "--avro-out", join(dir, "out.avro"), "--no-progress"],
@@ -81,7 +81,7 @@ rmSync(join(dir, "out.json"), { force: true });
 rmSync(join(dir, "out.avro"), { force: true });
 
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-console.log(`\nbench:produce ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${cpus().length} cores (${cpus()[0]?.model}), ${N.toLocaleString("en-US")} users, acks=all, 24 partitions, fresh embedded broker per run, ${R} rounds; wall time of the whole process\n`);
+console.log(`\nbench:produce ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${cpus().length} cores (${cpus()[0]?.model}), ${N.toLocaleString("en-US")} users, acks=all, idempotent, 24 partitions, fresh embedded broker per run, ${R} rounds; wall time of the whole process\n`);
 console.log("| job | codec | median s | best s | msgs/s (median) | vs C | peak RSS MB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |");
 for (const codec of ["lz4", "zstd"]) {
   const c = results[`c ${codec}`] ? med(results[`c ${codec}`]!) : NaN;

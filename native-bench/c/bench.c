@@ -7,6 +7,7 @@
  *     Loads the NDJSON file into memory first (pre-encoded messages), then produces every line,
  *     keyed by its "id" field, with rd_kafka_produce_batch, acks=all, and waits for every
  *     delivery report. The clock runs from the first produce call to the last report.
+ *     --idempotence sets enable.idempotence=true (ingest's default with acks=all).
  *   c-bench consume --brokers B --topic T --messages N --group G
  *     Subscribes in a consumer group (auto commit off), reads N messages with
  *     rd_kafka_consume_batch_queue without decoding them, commits async every batch and sync at
@@ -86,6 +87,8 @@ static int produce(int argc, char **argv) {
   set(conf, "batch.size", "1000000");
   set(conf, "queue.buffering.max.messages", "1000000");
   set(conf, "queue.buffering.max.kbytes", "1048576");
+  /* --idempotence: as ingest produce does by default with acks=all */
+  if (flag(argc, argv, "--idempotence")) set(conf, "enable.idempotence", "true");
   rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
   char err[512];
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
