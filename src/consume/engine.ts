@@ -11,7 +11,7 @@
  */
 import { Consumer, Producer, type RecordBatch, type TopicPartition } from "../kafka/index.ts";
 import type { Codec } from "../codecs/index.ts";
-import type { Sink, User, Order, OrderBatchResult } from "../sinks/types.ts";
+import { RawValues, type Sink, type User, type Order, type OrderBatchResult } from "../sinks/types.ts";
 import { OffsetTracker, type CommitPosition } from "./offsets.ts";
 import { decodeRecord, laneOf, validateUser, validateOrder, type Kind } from "./records.ts";
 import { log } from "../observability/log.ts";
@@ -92,13 +92,12 @@ interface Run {
 
 interface Pending {
   kind: Kind | "raw";
-  records: (User | Order)[] | Uint8Array[];
+  records: (User | Order)[] | RawValues;
   /** The runs this sub-batch's records belong to, and how many records of each. */
   runs: Run[];
   counts: number[];
 }
 
-const EMPTY = new Uint8Array(0);
 /** A sub-batch a sink gave up on: later sinks skip it and its offsets stay uncommitted. */
 const ABANDONED = Symbol("abandoned");
 type Upstream = OrderBatchResult | undefined | typeof ABANDONED;
@@ -277,8 +276,9 @@ export class ConsumeEngine {
       const lane = b.keyLen[i]! > 0 ? laneOf(b.data, b.keyStart[i]!, b.keyLen[i]!, this.lanes.length) : partition % this.lanes.length;
       if (this.o.raw) {
         let p = per.get(lane * 2);
-        if (!p) per.set(lane * 2, (p = { kind: "raw", records: [], runs: [], counts: [] }));
-        (p.records as Uint8Array[]).push(b.valLen[i]! < 0 ? EMPTY : b.data.subarray(b.valStart[i]!, b.valStart[i]! + b.valLen[i]!));
+        if (!p) per.set(lane * 2, (p = { kind: "raw", records: new RawValues(b.data), runs: [], counts: [] }));
+        (p.records as RawValues).start.push(b.valStart[i]!);
+        (p.records as RawValues).len.push(b.valLen[i]!);
         addToRun(p, run);
         continue;
       }
@@ -360,7 +360,7 @@ export class ConsumeEngine {
     for (let attempt = 0; ; attempt++) {
       try {
         let out = upstream;
-        if (p.kind === "raw") await s.writeRaw!(p.records as Uint8Array[]);
+        if (p.kind === "raw") await s.writeRaw!(p.records as RawValues);
         else if (p.kind === "users") await s.writeUsers(p.records as User[]);
         else {
           const r = await s.writeOrders(p.records as Order[], upstream);

@@ -1,4 +1,4 @@
-import type { Sink, User, Order, OrderBatchResult } from "./types.ts";
+import type { Sink, User, Order, OrderBatchResult, RawValues } from "./types.ts";
 import { writeAll as writeAllFd } from "../gen/write.ts";
 import { SinkError } from "./errors.ts";
 
@@ -39,14 +39,15 @@ export class StdoutSink implements Sink {
     writeAll(1, users.map((u) => JSON.stringify({ kind: "user", ...u })).join("\n") + "\n");
   }
   /** --format raw: each value as received, one per line (a null value is an empty line). */
-  async writeRaw(values: readonly Uint8Array[]): Promise<void> {
+  async writeRaw(values: RawValues): Promise<void> {
+    const { data, start, len } = values;
     let n = 0;
-    for (const v of values) n += v.length + 1;
+    for (let i = 0; i < start.length; i++) n += Math.max(0, len[i]!) + 1;
     const out = new Uint8Array(n);
     let off = 0;
-    for (const v of values) {
-      out.set(v, off);
-      off += v.length;
+    for (let i = 0; i < start.length; i++) {
+      if (len[i]! > 0) out.set(data.subarray(start[i]!, start[i]! + len[i]!), off);
+      off += Math.max(0, len[i]!);
       out[off++] = 10;
     }
     writeAll(1, out);

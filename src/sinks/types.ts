@@ -93,7 +93,7 @@ export interface Sink {
    */
   writeOrders(orders: readonly Order[], upstream?: OrderBatchResult): Promise<OrderBatchResult>;
   /** --format raw: values as received, undecoded (only sinks that can take bytes have it). */
-  writeRaw?(values: readonly Uint8Array[]): Promise<void>;
+  writeRaw?(values: RawValues): Promise<void>;
   /** True when the store answers now (used by health checks); never throws. */
   ping(): Promise<boolean>;
   /** Release connections; safe to call twice. */
@@ -122,3 +122,16 @@ export interface StoreOptions {
 }
 
 export const DEFAULT_INITIAL_STOCK = 1_000_000;
+
+/**
+ * --format raw: a sub-batch's values as byte ranges of the fetched batch's one buffer, in order
+ * (no view object per record); a null value has length -1.
+ */
+export class RawValues {
+  readonly start: number[] = [];
+  readonly len: number[] = [];
+  constructor(readonly data: Uint8Array) {}
+  get length(): number {
+    return this.start.length;
+  }
+}
