@@ -420,3 +420,397 @@ export function compileRowEncoder(schema: AvroRecordSchema, conv: RowConverter, 
   const fn = new Function(...args.map((_, i) => `a${i}`), `return function encodeRow(f, out, ks, js, as) {\n${body.join("\n")}\n};`);
   return fn(...args) as RowEncodeFn;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The byte-level fast path: the same key, JSON and Avro bytes as `compileRowEncoder`, written
+// from the byte ranges of the CSV fields (src/csv/fast-reader.ts) without making strings.
+
+/**
+ * Encodes one CSV line whose fields are byte ranges of `src` (field k: src[fs[k]..fe[k]), valid
+ * UTF-8; esc[k] 1 when it holds a control character or a backslash). Returns true when the row
+ * was accepted and written exactly as `RowEncodeFn` writes it for the decoded fields; false,
+ * with nothing written, when it is not sure (every rejected row among them): the caller then
+ * sends the line through the reference path.
+ */
+export type FastRowEncodeFn = (src: Uint8Array, fs: Int32Array, fe: Int32Array, esc: Uint8Array, out: { keyLen: number }, keySink: ByteSink | null, jsonSink: ByteSink | null, avroSink: ByteSink | null) => boolean;
+
+/** The schema's field bound, as validationCode checks it (UTF-16 units; a byte count bounds them). */
+const FAST_MAX_FIELD_BYTES = 1 << 20;
+
+/** Strict decimal integer of src[s..e) as parseInteger in schema-rows.ts; NaN where it gives BAD_VALUE. */
+function parseIntBytes(src: Uint8Array, s: number, e: number, min: number, max: number): number {
+  let i = s;
+  let neg = false;
+  const c0 = src[s]!;
+  if (c0 === 45 || c0 === 43) {
+    neg = c0 === 45;
+    i++;
+    if (e - s === 1) return NaN;
+  }
+  if (e - i > 16) return NaN;
+  let n = 0;
+  for (; i < e; i++) {
+    const d = src[i]! - 48;
+    if (d < 0 || d > 9) return NaN;
+    n = n * 10 + d;
+  }
+  if (neg) n = -n;
+  return n < min || n > max ? NaN : n;
+}
+
+/** `canonicalInteger` over bytes. */
+function canonicalIntBytes(src: Uint8Array, s: number, e: number): boolean {
+  let i = s;
+  let c = src[i]!;
+  if (c === 45) {
+    if (e - s === 1) return false;
+    c = src[++i]!;
+  }
+  if (!(c >= 49 && c <= 57)) return e - s === 1 && c === 48;
+  for (i++; i < e; i++) {
+    c = src[i]!;
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+
+/**
+ * The number of src[s..e) when `canonicalDecimal` holds for its text (which then is the number's
+ * JS text as it is), else NaN. Such text has at most 15 significant digits and at most 20
+ * fraction digits, so digits / 10^fraction (both exact doubles) is one correctly rounded
+ * division: exactly Number(text).
+ */
+export function canonicalDecimalBytes(src: Uint8Array, s: number, e: number): number {
+  let i = s;
+  let c = src[i]!;
+  let neg = false;
+  if (c === 45) {
+    if (e - s === 1) return NaN;
+    neg = true;
+    c = src[++i]!;
+  }
+  let digits = 0;
+  let m = 0;
+  let frac = 0;
+  if (c === 48) {
+    if (++i === e) return neg ? NaN : 0; // "0", not "-0"
+    if (src[i] !== 46) return NaN;
+    let zeros = 0;
+    for (i++; i < e && src[i] === 48; i++) zeros++;
+    if (zeros > 5) return NaN;
+    frac = zeros;
+  } else if (!(c >= 49 && c <= 57)) return NaN;
+  else {
+    for (; i < e; i++) {
+      c = src[i]!;
+      if (c === 46) break;
+      if (c < 48 || c > 57) return NaN;
+      m = m * 10 + (c - 48);
+      digits++;
+    }
+    if (i === e) return digits <= 15 ? (neg ? -m : m) : NaN;
+    i++; // the point
+  }
+  const fracStart = i;
+  for (; i < e; i++) {
+    c = src[i]!;
+    if (c < 48 || c > 57) return NaN;
+    m = m * 10 + (c - 48);
+    digits++;
+    frac++;
+  }
+  if (!(i > fracStart && digits <= 15 && src[e - 1] !== 48)) return NaN;
+  const v = m / POW10[frac]!;
+  return neg ? -v : v;
+}
+
+/** src[s..e) as a string when it is all ASCII without a quote (doubled quotes: not sure), else null. */
+function asciiString(src: Uint8Array, s: number, e: number): string | null {
+  let out = "";
+  for (let i = s; i < e; i++) {
+    const c = src[i]!;
+    if (c >= 0x80 || c === 34) return null;
+    out += String.fromCharCode(c);
+  }
+  return out;
+}
+
+/** The boolean converter over bytes: 1 true, 0 false, -1 anything else (or not ASCII: not sure). */
+function boolBytes(src: Uint8Array, s: number, e: number): number {
+  const n = e - s;
+  if (n === 1) {
+    const c = src[s];
+    return c === 49 ? 1 : c === 48 ? 0 : -1;
+  }
+  if (n === 4) return (src[s]! | 32) === 116 && (src[s + 1]! | 32) === 114 && (src[s + 2]! | 32) === 117 && (src[s + 3]! | 32) === 101 ? 1 : -1;
+  if (n === 5) return (src[s]! | 32) === 102 && (src[s + 1]! | 32) === 97 && (src[s + 2]! | 32) === 108 && (src[s + 3]! | 32) === 115 && (src[s + 4]! | 32) === 101 ? 0 : -1;
+  return -1;
+}
+
+function copyBytes(b: Uint8Array, p: number, src: Uint8Array, s: number, e: number): number {
+  if (e - s > 64) {
+    b.set(src.subarray(s, e), p);
+    return p + e - s;
+  }
+  for (let i = s; i < e; i++) b[p++] = src[i]!;
+  return p;
+}
+
+const HEX = "0123456789abcdef";
+
+/**
+ * src[s..e) (valid UTF-8; with `esc` 2, its quotes doubled) as a JSON string, escaped as
+ * JSON.stringify escapes; needs 6 * (e - s) + 2 bytes.
+ */
+function writeJsonBytes(b: Uint8Array, p: number, src: Uint8Array, s: number, e: number, esc: number): number {
+  b[p++] = 34;
+  if (esc === 0) p = copyBytes(b, p, src, s, e);
+  else {
+    for (let i = s; i < e; i++) {
+      const c = src[i]!;
+      if (c >= 32 && c !== 34 && c !== 92) b[p++] = c;
+      else {
+        b[p++] = 92;
+        switch (c) {
+          case 34:
+            b[p++] = c;
+            i++; // the pair's second quote
+            break;
+          case 92:
+            b[p++] = c;
+            break;
+          case 8:
+            b[p++] = 98;
+            break;
+          case 9:
+            b[p++] = 116;
+            break;
+          case 10:
+            b[p++] = 110;
+            break;
+          case 12:
+            b[p++] = 102;
+            break;
+          case 13:
+            b[p++] = 114;
+            break;
+          default:
+            b[p++] = 117;
+            b[p++] = 48;
+            b[p++] = 48;
+            b[p++] = HEX.charCodeAt(c >> 4);
+            b[p++] = HEX.charCodeAt(c & 15);
+        }
+      }
+    }
+  }
+  b[p++] = 34;
+  return p;
+}
+
+/** Avro string from UTF-8 bytes (with `esc` 2, quotes doubled): zig-zag length, then the bytes. Needs 5 + (e - s) bytes. */
+function writeAvroBytes(b: Uint8Array, p: number, src: Uint8Array, s: number, e: number, esc: number): number {
+  if (esc & 2) {
+    let len = e - s;
+    for (let i = s; i < e; i++) if (src[i] === 34) len--, i++;
+    p = writeLong(b, p, len);
+    return copyUnquoted(b, p, src, s, e);
+  }
+  const len = e - s;
+  if (len < 64) b[p++] = len << 1;
+  else p = writeLong(b, p, len);
+  return copyBytes(b, p, src, s, e);
+}
+
+/** src[s..e) with each doubled quote written once. */
+function copyUnquoted(b: Uint8Array, p: number, src: Uint8Array, s: number, e: number): number {
+  for (let i = s; i < e; i++) {
+    const c = src[i]!;
+    b[p++] = c;
+    if (c === 34) i++;
+  }
+  return p;
+}
+
+/** The key bytes of a string field. */
+function writeKeyBytes(b: Uint8Array, p: number, src: Uint8Array, s: number, e: number, esc: number): number {
+  return esc & 2 ? copyUnquoted(b, p, src, s, e) : copyBytes(b, p, src, s, e);
+}
+
+/**
+ * The fast-path twin of `compileRowEncoder` for the same schema, converter and options (null
+ * where that one is null, or for something this one does not specialise). Values are checked
+ * and converted as `validationCode` does; any row it would reject, and any value this code is
+ * not sure of (a number or boolean with non-ASCII text, a field over 1 MiB, a long avsc would
+ * refuse), makes it return false.
+ */
+export function compileFastRowEncoder(schema: AvroRecordSchema, conv: RowConverter, o: RowEncoderOptions): FastRowEncodeFn | null {
+  if (!LITTLE_ENDIAN) return null;
+  if (!compileRowEncoder(schema, conv, o)) return null;
+  const plans = conv.plans;
+  const names = plans.map((p) => p.name);
+  let recordType: avro.types.RecordType | null = null;
+  if (o.avro) recordType = avro.Type.forSchema(schema as avro.Schema) as avro.types.RecordType;
+  const args: unknown[] = [];
+  const arg = (v: unknown) => {
+    args.push(v);
+    return `a${args.length - 1}`;
+  };
+  const [PI, CIB, ASC, BOOL, CB, WJB, WAB, WL, WD, WF, WA, WB, WK] = [parseIntBytes, canonicalIntBytes, asciiString, boolBytes, copyBytes, writeJsonBytes, writeAvroBytes, writeLong, writeDouble, writeFloat, writeAscii, writeBytes, writeKeyBytes].map(arg);
+  const body: string[] = ["let b, p;"];
+  const keyLines: string[] = [];
+  const jsonLines: string[] = [];
+  const jsonBound: string[] = [];
+  let jsonFixed = 1;
+  const avroLines: string[] = [];
+  const avroBound: string[] = [];
+  let avroFixed = 0;
+  for (let i = 0; i < plans.length; i++) {
+    const p = plans[i]!;
+    const f = schema.fields[i]!;
+    let t = f.type;
+    let valueIndex = -1;
+    if (Array.isArray(t)) {
+      valueIndex = t.findIndex((x) => x !== "null");
+      t = t[valueIndex];
+    }
+    const base = typeof t === "string" ? t : (t as { type: string }).type;
+    const logical = typeof t === "object" && t !== null ? (t as { logicalType?: string }).logicalType : undefined;
+    const v = `v${i}`;
+    const d = `d${i}`;
+    const S = `S${i}`;
+    const E = `E${i}`;
+    const constValue = p.column < 0 ? p.fallback : p.nullable ? null : p.fallback;
+    const hasConst = constValue !== undefined;
+    const ifConst = (a: string, b: string) => (hasConst ? `if (${d}) { ${a} } else { ${b} }` : b);
+    const isNumber = p.kind === "number";
+    const isDecimal = base === "double" || base === "float";
+    // Number text for JSON and key: the CSV bytes when canonical (c{i}), else the string t{i}.
+    const needText = isNumber && (o.json || o.key === p.name);
+    body.push(`let ${v}, ${d} = false, ${S} = 0, ${E} = 0;`);
+    if (needText) body.push(`let c${i} = false, t${i} = "";`);
+    if (p.column < 0) {
+      body.push(`${d} = true;`);
+    } else {
+      body.push(`${S} = fs[${p.column}]; ${E} = fe[${p.column}];`);
+      body.push(`if (${S} === ${E}) ${hasConst ? `${d} = true;` : "return false;"}`);
+      body.push(`else if (${E} - ${S} > ${FAST_MAX_FIELD_BYTES}) return false;`);
+      if (p.kind === "string") {
+        // The bytes themselves.
+      } else if (p.kind === "enum") {
+        const symbols = (t as { symbols: string[] }).symbols;
+        const maxLen = Math.max(...symbols.map((x) => utf8.encode(x).length));
+        body.push(`else { if (${E} - ${S} > ${maxLen}) return false; const s = ${ASC}(src, ${S}, ${E}); ${v} = s === null ? undefined : ${arg(new Map(symbols.map((x, k) => [x, k])))}.get(s); if (${v} === undefined) return false; }`);
+      } else if (p.kind === "boolean") {
+        body.push(`else { ${v} = ${BOOL}(src, ${S}, ${E}); if (${v} < 0) return false; }`);
+      } else if (base === "int" || base === "long") {
+        const [min, max] = base === "int" ? [-2147483648, 2147483647] : [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
+        const ts = logical === "timestamp-millis" || logical === "timestamp-micros";
+        const strPath = ts ? `{ const s = ${ASC}(src, ${S}, ${E}); if (s === null) return false; ${v} = ${arg(p.conv)}(s); if (typeof ${v} !== "number") return false;${needText ? ` t${i} = "" + ${v};` : ""} }` : "return false;";
+        body.push(`else { ${v} = ${PI}(src, ${S}, ${E}, ${min}, ${max}); if (${v} !== ${v}) ${strPath}${needText ? ` else if (${CIB}(src, ${S}, ${E})) c${i} = true; else t${i} = "" + ${v};` : ""} }`);
+        if (recordType) {
+          const ok = base === "int" ? `${v} === (${v} | 0)` : `${v} >= -9007199254740990 && ${v} <= 9007199254740990`;
+          body.push(`if (!${d} && !(${ok})) return false;`);
+        }
+      } else if (isDecimal) {
+        // Canonical text (the common case) is converted from the bytes, else through the string.
+        body.push(
+          `else { ${v} = ${arg(canonicalDecimalBytes)}(src, ${S}, ${E}); if (${v} === ${v}) ${needText ? `c${i} = true;` : "{}"} else { const s = ${ASC}(src, ${S}, ${E}); if (s === null) return false; ${v} = ${arg(p.conv)}(s); if (typeof ${v} !== "number") return false;${needText ? ` t${i} = ${arg(canonicalDecimal)}(s) ? s : "" + ${v};` : ""} } }`,
+        );
+      } else return null;
+    }
+    // The field's text as a key or JSON value, when it is not a constant.
+    const numText = (sink: string) =>
+      `if (c${i}) { ${sink}.reserve(${E} - ${S}); b = ${sink}.buf; p = ${sink}.pos; p = ${CB}(b, p, src, ${S}, ${E}); } else { ${sink}.reserve(t${i}.length); b = ${sink}.buf; p = ${sink}.pos; p = ${WA}(b, p, t${i}); }`;
+    if (o.key === p.name) {
+      const constKey = constValue === null || constValue === undefined ? null : utf8.encode(String(constValue));
+      let live: string;
+      if (p.kind === "string") live = `ks.reserve(${E} - ${S}); b = ks.buf; p = ks.pos; p = ${WK}(b, p, src, ${S}, ${E}, esc[${p.column}]);`;
+      else if (p.kind === "enum") live = `ks.reserve(${E} - ${S}); b = ks.buf; p = ks.pos; p = ${CB}(b, p, src, ${S}, ${E});`;
+      else if (isNumber) live = numText("ks");
+      else live = `ks.reserve(5); b = ks.buf; p = ks.pos; p = ${WB}(b, p, ${v} ? ${arg(utf8.encode("true"))} : ${arg(utf8.encode("false"))});`;
+      const constCase = constKey === null ? "out.keyLen = -1;" : `ks.reserve(${constKey.length}); b = ks.buf; p = ks.pos; p = ${WB}(b, p, ${arg(constKey)}); out.keyLen = p - ks.pos; ks.pos = p;`;
+      keyLines.push(ifConst(constCase, `${live} out.keyLen = p - ks.pos; ks.pos = p;`));
+    }
+    if (o.json) {
+      jsonLines.push(literal(utf8.encode(`${i === 0 ? "{" : ","}"${p.name}":`)));
+      jsonFixed += utf8.encode(`,"${p.name}":`).length;
+      let live: string;
+      let bound: string;
+      if (p.kind === "string") {
+        live = `p = ${WJB}(b, p, src, ${S}, ${E}, esc[${p.column}]);`;
+        bound = `6 * (${E} - ${S}) + 2`;
+      } else if (p.kind === "enum") {
+        live = `b[p++] = 34; p = ${CB}(b, p, src, ${S}, ${E}); b[p++] = 34;`;
+        bound = `(${E} - ${S}) + 2`;
+      } else if (p.kind === "boolean") {
+        live = `if (${v}) { ${literal(utf8.encode("true"))} } else { ${literal(utf8.encode("false"))} }`;
+        bound = "5";
+      } else {
+        live = `if (c${i}) p = ${CB}(b, p, src, ${S}, ${E}); else p = ${WA}(b, p, t${i});`;
+        bound = `(c${i} ? ${E} - ${S} : t${i}.length)`;
+      }
+      if (hasConst) {
+        const cj = utf8.encode(JSON.stringify(constValue));
+        jsonLines.push(ifConst(literal(cj), live));
+        jsonBound.push(`(${d} ? ${cj.length} : ${bound})`);
+      } else {
+        jsonLines.push(live);
+        jsonBound.push(bound);
+      }
+    }
+    if (recordType) {
+      const w: string[] = [];
+      let fixed = 0;
+      let bound = "";
+      if (valueIndex >= 0) {
+        w.push(`b[p++] = ${valueIndex * 2};`);
+        fixed += 1;
+      }
+      if (p.kind === "string") {
+        w.push(`p = ${WAB}(b, p, src, ${S}, ${E}, esc[${p.column}]);`);
+        fixed += 5;
+        bound = `(${E} - ${S})`;
+      } else if (p.kind === "enum") {
+        w.push(`p = ${WL}(b, p, ${v});`);
+        fixed += 10;
+      } else if (p.kind === "boolean") {
+        w.push(`b[p++] = ${v} ? 1 : 0;`);
+        fixed += 1;
+      } else if (base === "double") {
+        w.push(`p = ${WD}(b, p, ${v});`);
+        fixed += 8;
+      } else if (base === "float") {
+        w.push(`p = ${WF}(b, p, ${v});`);
+        fixed += 4;
+      } else if (base === "int" || base === "long") {
+        w.push(`p = ${WL}(b, p, ${v});`);
+        fixed += 10;
+      } else return null;
+      if (hasConst) {
+        let ca: Uint8Array;
+        try {
+          ca = new Uint8Array(recordType.fields[i]!.type.toBuffer(constValue));
+        } catch {
+          return null;
+        }
+        avroLines.push(ifConst(literal(ca), w.join(" ")));
+        avroFixed += Math.max(fixed, ca.length);
+        if (bound) avroBound.push(`(${d} ? 0 : ${bound})`);
+      } else {
+        avroLines.push(...w);
+        avroFixed += fixed;
+        if (bound) avroBound.push(bound);
+      }
+    }
+  }
+  if (o.key === null || !names.includes(o.key)) body.push("out.keyLen = -1;");
+  else body.push(...keyLines);
+  if (o.json) body.push(`js.reserve(${[jsonFixed, ...jsonBound].join(" + ")});`, "b = js.buf; p = js.pos;", ...jsonLines, "b[p++] = 125;", "js.pos = p;");
+  if (recordType) body.push(`as.reserve(${[avroFixed, ...avroBound].join(" + ")});`, "b = as.buf; p = as.pos;", ...avroLines, "as.pos = p;");
+  body.push("return true;");
+  const fn = new Function(...args.map((_, i) => `a${i}`), `return function encodeFastRow(src, fs, fe, esc, out, ks, js, as) {\n${body.join("\n")}\n};`);
+  return fn(...args) as FastRowEncodeFn;
+}

@@ -357,6 +357,21 @@ export class CsvParser {
   get buffered(): number {
     return this.pending.length;
   }
+
+  /** The line number of the next text to parse (the first character of what is pending, if any). */
+  get nextLine(): number {
+    return this.line;
+  }
+
+  /**
+   * Continue at `line` with nothing pending: for a reader that parsed the text before this
+   * point itself (the byte-level fast path in fast-reader.ts) and hands the parser the rest.
+   */
+  resetLine(line: number): void {
+    if (this.pending.length || this.rest !== null) throw new Error("CsvParser.resetLine with text pending");
+    this.line = line;
+    this.stopped = false;
+  }
 }
 
 /** LFs in s[a..b), given that s[a] is one (or a >= b). */

@@ -11,7 +11,8 @@ import type { CsvRow } from "../csv/parser.ts";
 import { RowConverter } from "../csv/schema-rows.ts";
 import { makeCodec } from "../codecs/index.ts";
 import { AvroBlockWriter } from "../codecs/avro-file.ts";
-import { compileRowEncoder, BufferSink, type ByteSink } from "../codecs/row-encoder.ts";
+import { compileRowEncoder, compileFastRowEncoder, BufferSink, type ByteSink } from "../codecs/row-encoder.ts";
+import { forEachRecordFast, FAST_DONE, FAST_SLOW, FAST_STOP, type FastRowFn } from "../csv/fast-reader.ts";
 import { Producer, MessageBatch } from "../kafka/index.ts";
 import { writeAll } from "../gen/write.ts";
 import { COUNTER, type ProduceJob, type WorkerStats } from "./job.ts";
@@ -200,6 +201,67 @@ function runCsv(job: ProduceJob): WorkerStats {
   const avroSink: ByteSink = avro ?? new BufferSink();
   const row = { keyLen: -1 };
 
+  // The byte-level fast path (src/csv/fast-reader.ts): lines it is sure about are encoded from
+  // their bytes, the rest go through onRow below. INGEST_CSV_FAST=0 turns it off.
+  const encoderOptions = { key: producer ? keyField : null, json: wantJson, avro: wantAvro };
+  const fastEncode = encodeRow && process.env.INGEST_CSV_FAST !== "0" ? compileFastRowEncoder(job.schema, conv, encoderOptions) : null;
+
+  /** Before a row encoder writes: sinks at the batch's end, the JSON file's separator. */
+  const beginRow = () => {
+    batchSink.buf = batch.data;
+    batchSink.pos = batch.used;
+    if (!sendJson) {
+      if (avroSink !== avro) avroSink.pos = 0;
+      if (jsonFd >= 0 && stats.jsonRecords > 0) writeSep(jsonSink, sepBytes);
+    }
+  };
+  /** A row encoder refused the row (nothing written): take the separator back. */
+  const undoRow = () => {
+    if (!sendJson && jsonFd >= 0 && stats.jsonRecords > 0) jsonSink.pos -= sepBytes.length;
+  };
+  /** A row encoder wrote the row (key at keyOff in the batch, Avro from avroOff): count and send it. */
+  const acceptRow = (keyOff: number, avroOff: number) => {
+    stats.accepted++;
+    if (jsonFd >= 0 && !sendJson) {
+      stats.jsonRecords++;
+      if (jsonSink.pos > 2 << 20) {
+        writeAll(jsonFd, jsonSink.buf.subarray(0, jsonSink.pos));
+        jsonSink.pos = 0;
+      }
+    }
+    if (producer) {
+      const valOff = keyOff + Math.max(0, row.keyLen);
+      if (!sendJson) {
+        // Avro: the bytes the encoder wrote for the file (or scratch) follow the key.
+        const len = avroSink.pos - (avroSink === avro ? avroOff : 0);
+        batchSink.reserve(len);
+        batchSink.buf.set(avroSink.buf.subarray(avroSink.pos - len, avroSink.pos), batchSink.pos);
+        batchSink.pos += len;
+      }
+      batch.used = batchSink.pos;
+      const valLen = batch.used - valOff;
+      batch.commit(keyOff, row.keyLen, valOff, valLen);
+      if (jsonFd >= 0 && sendJson) appendJson(batch.data.subarray(valOff, valOff + valLen));
+      stats.valueBytes += valLen;
+    }
+    avro?.appended();
+    if (producer && (batch.full || batch.used > 3 << 20)) send();
+  };
+
+  const fastRow: FastRowFn = (b, fs, fe, esc) => {
+    if (stats.rows >= job.limit) return FAST_STOP;
+    const keyOff = batch.used;
+    const avroOff = avroSink.pos;
+    beginRow();
+    if (!fastEncode!(b, fs, fe, esc, row, batchSink, jsonSink, avroSink)) {
+      undoRow();
+      return FAST_SLOW;
+    }
+    stats.rows++;
+    acceptRow(keyOff, avroOff);
+    return FAST_DONE;
+  };
+
   // One record at a time from the parser (a reused CsvRow: its fields are read here, not kept).
   const onRow = (r: CsvRow): boolean | void => {
     if (stats.rows >= job.limit) return false;
@@ -209,45 +271,16 @@ function runCsv(job: ProduceJob): WorkerStats {
       const keyOff = batch.used;
       const avroOff = avroSink.pos;
       if (why === undefined) {
-        batchSink.buf = batch.data;
-        batchSink.pos = keyOff;
-        if (!sendJson) {
-          if (avroSink !== avro) avroSink.pos = 0;
-          if (jsonFd >= 0 && stats.jsonRecords > 0) writeSep(jsonSink, sepBytes);
-        }
+        beginRow();
         why = encodeRow(r.fields, row, batchSink, jsonSink, avroSink) ?? undefined;
-        if (why !== undefined && !sendJson && jsonFd >= 0 && stats.jsonRecords > 0) jsonSink.pos -= sepBytes.length;
+        if (why !== undefined) undoRow();
       }
       if (why !== undefined) {
         stats.rejected++;
         rejects += `${r.line},${csvQuote(why)},${csvQuote(r.raw())}\n`;
         return;
       }
-      stats.accepted++;
-      if (jsonFd >= 0 && !sendJson) {
-        stats.jsonRecords++;
-        if (jsonSink.pos > 2 << 20) {
-          writeAll(jsonFd, jsonSink.buf.subarray(0, jsonSink.pos));
-          jsonSink.pos = 0;
-        }
-      }
-      if (producer) {
-        const valOff = keyOff + Math.max(0, row.keyLen);
-        if (!sendJson) {
-          // Avro: the bytes the encoder wrote for the file (or scratch) follow the key.
-          const len = avroSink.pos - (avroSink === avro ? avroOff : 0);
-          batchSink.reserve(len);
-          batchSink.buf.set(avroSink.buf.subarray(avroSink.pos - len, avroSink.pos), batchSink.pos);
-          batchSink.pos += len;
-        }
-        batch.used = batchSink.pos;
-        const valLen = batch.used - valOff;
-        batch.commit(keyOff, row.keyLen, valOff, valLen);
-        if (jsonFd >= 0 && sendJson) appendJson(batch.data.subarray(valOff, valOff + valLen));
-        stats.valueBytes += valLen;
-      }
-      avro?.appended();
-      if (producer && (batch.full || batch.used > 3 << 20)) send();
+      acceptRow(keyOff, avroOff);
       return;
     }
     const rec = r.error ?? conv.convert(r.fields);
@@ -294,7 +327,7 @@ function runCsv(job: ProduceJob): WorkerStats {
   };
 
   try {
-    stats.skipped += forEachRecord(job.file, job.range, onRow, onChunk);
+    stats.skipped += fastEncode ? forEachRecordFast(job.file, job.range, conv.columns, fastRow, onRow, onChunk) : forEachRecord(job.file, job.range, onRow, onChunk);
     send();
     stats.readSendMs = performance.now() - t0;
     if (jsonUsed) writeAll(jsonFd, jsonBuf.subarray(0, jsonUsed));
