@@ -17,8 +17,12 @@ export interface ProduceJob {
   topic: string;
   /** librdkafka properties, or null with --no-kafka. */
   kafka: Record<string, string> | null;
-  jsonPart: { path: string; ndjson: boolean } | null;
-  avroPart: { path: string; codec: AvroFileCodec; sync: Uint8Array } | null;
+  /**
+   * Output file parts. Part 0 starts with the file's prefix (`prefix`: "[" or the Avro header)
+   * and becomes the file itself at the end; the other parts are appended to it.
+   */
+  jsonPart: { path: string; ndjson: boolean; prefix: Uint8Array | null } | null;
+  avroPart: { path: string; codec: AvroFileCodec; sync: Uint8Array; prefix: Uint8Array | null } | null;
   rejectsPart: string;
   limit: number;
   /** Shared counters: see COUNTER below. */

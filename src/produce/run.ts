@@ -1,4 +1,4 @@
-import { openSync, closeSync, rmSync, readSync, fstatSync, writeFileSync } from "node:fs";
+import { openSync, closeSync, rmSync, readSync, fstatSync, writeFileSync, renameSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename } from "node:path";
 import { readHeader, splitRanges } from "../csv/split.ts";
@@ -104,8 +104,8 @@ export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals 
     format: o.format,
     topic: o.topic,
     kafka: o.kafka ? { ...THROUGHPUT_DEFAULTS, "queue.buffering.max.messages": "200000", "queue.buffering.max.kbytes": "262144", "statistics.interval.ms": "20", ...idempotence(o.kafka), ...o.kafka, "client.id": `ingest-produce-${i}` } : null,
-    jsonPart: o.jsonOut ? { path: partPath(o.jsonOut, i), ndjson } : null,
-    avroPart: o.avroOut ? { path: partPath(o.avroOut, i), codec: o.avroCodec, sync } : null,
+    jsonPart: o.jsonOut ? { path: partPath(o.jsonOut, i), ndjson, prefix: i === 0 && !ndjson ? new TextEncoder().encode("[\n") : null } : null,
+    avroPart: o.avroOut ? { path: partPath(o.avroOut, i), codec: o.avroCodec, sync, prefix: i === 0 ? avroHeader(o.schema, o.avroCodec, sync) : null } : null,
     rejectsPart: partPath(o.rejects, i),
     limit: o.limit,
     counters: counters[i]!,
@@ -142,16 +142,17 @@ export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals 
 
   const tFiles = performance.now();
   // Parts hold records separated, not terminated: join them with the separator (skipping
-  // empty parts) and close the file. NDJSON ends with a newline when it has records.
+  // empty parts) and close the file. NDJSON ends with a newline when it has records. Part 0
+  // already starts with the file's prefix and becomes the file (renamed, not copied).
   const anyJson = results.some((r) => r.jsonRecords > 0);
   const jsonRecords = o.jsonOut
-    ? assemble(o.jsonOut, jobs.length, ndjson ? "" : "[\n", ndjson ? "\n" : ",\n", ndjson ? (anyJson ? "\n" : "") : "\n]\n", (i) => results[i]!.jsonRecords > 0)
+    ? appendParts(o.jsonOut, jobs.length, ndjson ? "\n" : ",\n", ndjson ? (anyJson ? "\n" : "") : "\n]\n", (i) => results[i]!.jsonRecords > 0)
     : null;
-  if (o.avroOut) assemble(o.avroOut, jobs.length, avroHeader(o.schema, o.avroCodec, sync), "", "", undefined);
+  if (o.avroOut) appendParts(o.avroOut, jobs.length, "", "", (i) => results[i]!.avroRecords > 0);
   const rejected = results.reduce((s, r) => s + r.rejected, 0);
   let rejectsFile: string | null = null;
   if (rejected > 0) {
-    assemble(o.rejects, jobs.length, "line,reason,raw\n", "", "", undefined);
+    assemble(o.rejects, jobs.length, "line,reason,raw\n");
     rejectsFile = o.rejects;
   } else for (let i = 0; i < jobs.length; i++) rmSync(partPath(o.rejects, i), { force: true });
   const filesMs = performance.now() - tFiles;
@@ -226,38 +227,58 @@ function runInWorker(job: ProduceJob): Promise<WorkerStats> {
 }
 
 /**
- * Concatenate the parts 0..n-1 of `out` into `out` with a prefix, separators between non-empty
- * parts, and a suffix; remove the parts. Streams through a fixed buffer.
+ * Make part 0 of `out` (which starts with the file's prefix) the file, append the non-empty
+ * parts 1..n-1 with separators between non-empty parts, then the suffix; remove the parts.
+ * Returns the number of non-empty parts. Renaming part 0 saves copying its share of the file.
  */
-function assemble(out: string, n: number, prefix: string | Uint8Array, sep: string, suffix: string, nonEmpty: ((i: number) => boolean) | undefined): number {
-  const fd = openSync(out, "w");
-  const buf = new Uint8Array(4 << 20);
-  let parts = 0;
+function appendParts(out: string, n: number, sep: string, suffix: string, nonEmpty: (i: number) => boolean): number {
+  renameSync(partPath(out, 0), out);
+  const fd = openSync(out, "a");
+  let parts = nonEmpty(0) ? 1 : 0;
   try {
-    writeAll(fd, prefix);
-    for (let i = 0; i < n; i++) {
+    for (let i = 1; i < n; i++) {
       const p = partPath(out, i);
-      const pfd = openSync(p, "r");
-      try {
-        const size = fstatSync(pfd).size;
-        if (size === 0 || (nonEmpty && !nonEmpty(i))) continue;
-        if (parts++ > 0 && sep) writeAll(fd, sep);
-        for (let pos = 0; pos < size; ) {
-          const k = readSync(pfd, buf, 0, buf.length, pos);
-          if (k <= 0) break;
-          writeAll(fd, buf.subarray(0, k));
-          pos += k;
-        }
-      } finally {
-        closeSync(pfd);
+      if (!nonEmpty(i)) {
         rmSync(p, { force: true });
+        continue;
       }
+      if (parts++ > 0 && sep) writeAll(fd, sep);
+      copyInto(fd, p);
     }
     writeAll(fd, suffix);
   } finally {
     closeSync(fd);
   }
   return parts;
+}
+
+/** Append the file `p` to `fd` and remove it. Streams through a fixed buffer. */
+function copyInto(fd: number, p: string): void {
+  const buf = new Uint8Array(4 << 20);
+  const pfd = openSync(p, "r");
+  try {
+    const size = fstatSync(pfd).size;
+    for (let pos = 0; pos < size; ) {
+      const k = readSync(pfd, buf, 0, buf.length, pos);
+      if (k <= 0) break;
+      writeAll(fd, buf.subarray(0, k));
+      pos += k;
+    }
+  } finally {
+    closeSync(pfd);
+    rmSync(p, { force: true });
+  }
+}
+
+/** Write `prefix` then the non-empty parts 0..n-1 of `out` into `out`; remove the parts. */
+function assemble(out: string, n: number, prefix: string): void {
+  const fd = openSync(out, "w");
+  try {
+    writeAll(fd, prefix);
+    for (let i = 0; i < n; i++) copyInto(fd, partPath(out, i));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function defaultWorkers(): number {

@@ -24,6 +24,14 @@ export function runJob(job: ProduceJob): WorkerStats {
   return job.input === "ndjson" ? runLines(job) : runCsv(job);
 }
 
+/** Open an output part for writing (-1 when there is none), with the file's prefix in part 0. */
+function openPart(part: { path: string; prefix: Uint8Array | null } | null): number {
+  if (!part) return -1;
+  const fd = openSync(part.path, "w");
+  if (part.prefix?.length) writeAll(fd, part.prefix);
+  return fd;
+}
+
 function newStats(index: number): WorkerStats {
   return {
     index, rows: 0, accepted: 0, rejected: 0, skipped: 0, enqueued: 0, delivered: 0, failed: 0, possiblyPersisted: 0,
@@ -76,7 +84,7 @@ function runLines(job: ProduceJob): WorkerStats {
   const stats = newStats(job.index);
   const producer = job.kafka ? new Producer(job.kafka) : null;
   const batch = new MessageBatch(10_000, 4 << 20);
-  const jsonFd = job.jsonPart ? openSync(job.jsonPart.path, "w") : -1;
+  const jsonFd = openPart(job.jsonPart);
   const rejectsFd = openSync(job.rejectsPart, "w");
   const pattern = job.key === null ? null : enc.encode(`${JSON.stringify(job.key)}:`);
   const sep = enc.encode(job.jsonPart?.ndjson ? "\n" : ",\n");
@@ -160,8 +168,8 @@ function runCsv(job: ProduceJob): WorkerStats {
   const codec = makeCodec(job.format, job.schema);
   const producer = job.kafka ? new Producer(job.kafka) : null;
   const batch = new MessageBatch(10_000, 4 << 20);
-  const jsonFd = job.jsonPart ? openSync(job.jsonPart.path, "w") : -1;
-  const avroFd = job.avroPart ? openSync(job.avroPart.path, "w") : -1;
+  const jsonFd = openPart(job.jsonPart);
+  const avroFd = openPart(job.avroPart);
   const rejectsFd = openSync(job.rejectsPart, "w");
   const avro = job.avroPart ? new AvroBlockWriter(job.schema, avroFd, job.avroPart.codec, job.avroPart.sync) : null;
   const sep = job.jsonPart?.ndjson ? "\n" : ",\n";
