@@ -131,6 +131,8 @@ describe("the consumer's batch copy: batch.c (TinyCC) and the JS loop give the s
             const vals = rows.slice(rows.length - x.count).map((r) => (r[4] === null ? "null" : r[4]));
             arrays.push([dec.decode(x.data.subarray(0, x.jsonArrayEnd)), `[${vals.join(",")}]`]);
           }
+          // Read, so its buffer may hold the next batch (stale bytes must never show through).
+          c.recycle(x.data);
           if (x.count === 0) await Bun.sleep(5);
         }
         c.close();

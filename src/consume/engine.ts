@@ -204,6 +204,8 @@ export class ConsumeEngine {
           sleepMs = 1;
           this.stats.firstMessageAt ??= performance.now();
           this.dispatch(batch);
+          // Decoded records hold copies; raw sub-batches still point into the batch's buffer.
+          if (!this.o.raw) this.consumer.recycle(batch.data);
           // Let the lanes run (their writes are queued as promise continuations), and when the
           // fetch queue is nearly empty let it fill rather than spin on per-call overhead.
           await Bun.sleep(batch.count < this.o.batchSize / 4 ? 1 : 0);
@@ -500,7 +502,10 @@ export class ConsumeEngine {
   private keepPolling(): void {
     const batch = this.consumer.consume(this.o.batchSize, this.jsonArray);
     for (const e of batch.errors) log.warn({ topic: e.topic, partition: e.partition, code: e.name }, `consume: ${e.message}`);
-    if (batch.count > 0) this.dispatch(batch);
+    if (batch.count > 0) {
+      this.dispatch(batch);
+      if (!this.o.raw) this.consumer.recycle(batch.data);
+    }
   }
 
   private maybeCommit(): void {
