@@ -3,6 +3,12 @@
  * (native-bench/node/serve.mjs: node:http + @confluentinc/kafka-javascript), alternating in one
  * run, each run against a fresh embedded broker (1 broker, orders:12), --ack delivered.
  *
+ * Contenders (--only picks some): ingest, ingest-before (with --before), node, and bare: the
+ * ceiling (native-bench/bare/serve.ts, run with this bun), a minimal Bun.serve server that reads
+ * the body, JSON.parses it, checks its shape and answers 202 like ingest, with no Kafka at all.
+ * It shows what Bun.serve + wrk reach on this machine; no broker is started for it, and its rows
+ * say "(no Kafka: ceiling of Bun.serve + wrk here)".
+ *
  *   order: POST /order, one valid order per request (native-bench/wrk/order.lua)
  *   batch: POST /orders/batch, 1000 orders per request (native-bench/wrk/batch.lua)
  *
@@ -10,10 +16,12 @@
  * answers or socket errors is reported as failed, not as a throughput. After each run the
  * server is stopped (it flushes) and the broker's high watermarks must add up to at least the
  * orders answered 2xx (high watermarks, not retained counts: the mock broker trims ~5 MiB per
- * partition).
+ * partition); that check does not apply to bare, which publishes nothing.
  *
- *   bun run bench:serve [--quick] [--duration S] [--rounds R] [--only ingest,node] [--routes order,batch]
+ *   bun run bench:serve [--quick] [--duration S] [--rounds R] [--only ingest,node,bare] [--routes order,batch]
  *                       [--before PATH]   also run another ingest executable (e.g. the last commit's)
+ *                       [--connections C] [--threads T]   wrk's (64, 2)
+ *                       [--help]
  *
  * Prints a table and writes native-bench/results/<date>-serve.json.
  */
@@ -35,8 +43,30 @@ const { values } = parseArgs({
     before: { type: "string" },
     connections: { type: "string", default: "64" },
     threads: { type: "string", default: "2" },
+    help: { type: "boolean", short: "h" },
   },
 });
+if (values.help) {
+  console.log(`bun run bench:serve [options]: the HTTP intake under wrk (POST /order, POST /orders/batch of 1000)
+
+  --quick            5 s runs after a 1 s warm-up (default 15 s after 2 s); does not refresh native-bench/README.md
+  --duration S       seconds per measured run
+  --rounds R         rounds, contenders alternating (default 1); the table shows medians
+  --only LIST        contenders to run, comma-separated:
+                       ingest         ./ingest serve --ack delivered
+                       ingest-before  the executable given with --before, the same way
+                       node           node:http + @confluentinc/kafka-javascript (native-bench/node/serve.mjs)
+                       bare           no Kafka: a minimal Bun.serve that reads, JSON.parses and answers 202
+                                      (native-bench/bare/serve.ts): the ceiling of Bun.serve + wrk here
+  --routes LIST      order,batch (default both)
+  --before PATH      also run another ingest executable (e.g. the last commit's), side by side
+  --connections C    wrk connections (default 64)
+  --threads T        wrk threads (default 2)
+
+Every run needs 2xx answers only and no socket errors; the Kafka contenders' broker high
+watermarks must also cover every order answered 2xx (not checked for bare, which has no broker).`);
+  process.exit(0);
+}
 const DURATION = Number(values.duration ?? (values.quick ? 5 : 15));
 const WARMUP = values.quick ? 1 : 2;
 const ROUNDS = Number(values.rounds ?? 1);
@@ -80,6 +110,10 @@ interface Run {
 
 interface Contender {
   name: string;
+  /** false: publishes nothing (bare), so no broker is started and no watermark is checked. */
+  kafka: boolean;
+  /** Shown in the table's status column. */
+  note?: string;
   /** Why it cannot run here, or null. */
   check(): string | null;
   cmd(bootstrap: string): string[];
@@ -88,11 +122,13 @@ interface Contender {
 const contenders: Contender[] = [
   {
     name: "ingest",
+    kafka: true,
     check: () => (existsSync(INGEST) ? null : "./ingest missing: run `bun run build`"),
     cmd: (b) => [INGEST, "serve", "--port", "0", "-b", b, "--ack", "delivered"],
   },
   {
     name: "node",
+    kafka: true,
     check: () => {
       if (!existsSync(join(NODE_DIR, "node_modules/@confluentinc/kafka-javascript/lib/index.js"))) return "not built: native-bench/node/node_modules/@confluentinc/kafka-javascript is not installed";
       const r = Bun.spawnSync(["node", "-e", "require('@confluentinc/kafka-javascript')"], { cwd: NODE_DIR, stdout: "pipe", stderr: "pipe" });
@@ -101,16 +137,26 @@ const contenders: Contender[] = [
     },
     cmd: (b) => ["node", join(NODE_DIR, "serve.mjs"), "--port", "0", "--brokers", b],
   },
+  {
+    name: "bare",
+    kafka: false,
+    note: "(no Kafka: ceiling of Bun.serve + wrk here)",
+    check: () => (existsSync(join(NB, "bare", "serve.ts")) ? null : "native-bench/bare/serve.ts missing"),
+    cmd: () => [process.execPath, join(NB, "bare", "serve.ts"), "--port", "0"],
+  },
 ];
 if (values.before) {
   const path = values.before;
   contenders.splice(1, 0, {
     name: "ingest-before",
+    kafka: true,
     check: () => (existsSync(path) ? null : `${path} missing`),
     cmd: (b) => [path, "serve", "--port", "0", "-b", b, "--ack", "delivered"],
   });
 }
 const only = values.only?.split(",");
+// --before runs beside ingest: `--only ingest --before PATH` keeps ingest-before too.
+if (only && values.before && only.includes("ingest") && !only.includes("ingest-before")) only.push("ingest-before");
 const active = contenders.filter((c) => !only || only.includes(c.name));
 
 /** Read lines from a stream until one matches; the stream keeps draining afterwards. */
@@ -184,10 +230,10 @@ function wrk(route: "order" | "batch", url: string, seconds: number): WrkResult 
 }
 
 async function runOne(c: Contender, route: "order" | "batch", round: number): Promise<Run> {
-  const broker = Bun.spawn([INGEST, "broker", "--brokers", "1", "--topics", `orders:${PARTITIONS}`], { stdout: "pipe", stderr: "inherit", env });
+  const broker = c.kafka ? Bun.spawn([INGEST, "broker", "--brokers", "1", "--topics", `orders:${PARTITIONS}`], { stdout: "pipe", stderr: "inherit", env }) : undefined;
   let server: Subprocess | undefined;
   try {
-    const bootstrap = (await waitLine(broker.stdout, /^(\S+)\n/, 15_000))[1]!;
+    const bootstrap = broker ? (await waitLine(broker.stdout, /^(\S+)\n/, 15_000))[1]! : "";
     const srv = Bun.spawn(c.cmd(bootstrap), { stdout: "pipe", stderr: "inherit", env, cwd: ROOT });
     server = srv;
     const url = (await waitLine(srv.stdout, /listening on (http:\/\/\S+)/, 30_000))[1]!;
@@ -201,15 +247,18 @@ async function runOne(c: Contender, route: "order" | "batch", round: number): Pr
     const okWarm = warm.requests - warm.non2xx;
     const ok2xx = w.requests - w.non2xx;
     const expected = (okWarm + ok2xx) * w.orders_per_request;
-    const d = Bun.spawnSync([INGEST, "topic", "describe", "orders", "-b", bootstrap, "--json"], { stdout: "pipe", stderr: "pipe", env });
-    const desc = JSON.parse(d.stdout.toString()) as { partitions: { high: number }[] };
-    const hw = desc.partitions.reduce((s, p) => s + p.high, 0);
+    let hw = NaN; // bare: no broker, nothing to check
+    if (broker) {
+      const d = Bun.spawnSync([INGEST, "topic", "describe", "orders", "-b", bootstrap, "--json"], { stdout: "pipe", stderr: "pipe", env });
+      const desc = JSON.parse(d.stdout.toString()) as { partitions: { high: number }[] };
+      hw = desc.partitions.reduce((s, p) => s + p.high, 0);
+    }
     const sock = w.socket_errors.connect + w.socket_errors.read + w.socket_errors.write + w.socket_errors.timeout;
     const secs = w.duration_us / 1e6;
     const errors: string[] = [];
     if (w.non2xx + warm.non2xx > 0) errors.push(`${w.non2xx + warm.non2xx} non-2xx (first: ${w.first_bad || warm.first_bad})`);
     if (sock > 0) errors.push(`${sock} socket errors ${JSON.stringify(w.socket_errors)}`);
-    if (hw < expected) errors.push(`broker holds ${hw} messages (high watermarks) < ${expected} orders answered 2xx`);
+    if (broker && hw < expected) errors.push(`broker holds ${hw} messages (high watermarks) < ${expected} orders answered 2xx`);
     return {
       contender: c.name,
       route,
@@ -230,7 +279,7 @@ async function runOne(c: Contender, route: "order" | "batch", round: number): Pr
     };
   } finally {
     if (server) await stop(server, 5000);
-    await stop(broker, 5000);
+    if (broker) await stop(broker, 5000);
   }
 }
 
@@ -273,6 +322,8 @@ interface Row {
   non2xx?: number;
   cpu_us_per_order?: number;
   x_node?: number;
+  /** orders/s as a fraction of bare's (the ceiling) on the same route. */
+  of_bare?: number;
 }
 const rows: Row[] = [];
 for (const route of ROUTES) {
@@ -292,7 +343,7 @@ for (const route of ROUTES) {
     rows.push({
       contender: c.name,
       route,
-      status: good.length === rs.length ? "ok" : `ok in ${good.length} of ${rs.length} rounds`,
+      status: (good.length === rs.length ? "ok" : `ok in ${good.length} of ${rs.length} rounds`) + (c.note ? ` ${c.note}` : ""),
       req_per_s: median(good.map((r) => r.req_per_s)),
       orders_per_s: median(good.map((r) => r.orders_per_s)),
       p50_ms: median(good.map((r) => r.p50_ms)),
@@ -303,11 +354,13 @@ for (const route of ROUTES) {
   }
   const node = rows.find((r) => r.route === route && r.contender === "node" && r.orders_per_s);
   for (const r of rows) if (r.route === route && node && r.orders_per_s) r.x_node = r.orders_per_s / node.orders_per_s!;
+  const bare = rows.find((r) => r.route === route && r.contender === "bare" && r.orders_per_s);
+  for (const r of rows) if (r.route === route && bare && r.orders_per_s) r.of_bare = r.orders_per_s / bare.orders_per_s!;
 }
 
 const fmt = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? "-" : n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }));
-const header = ["route", "contender", "req/s", "orders/s", "p50 ms", "p99 ms", "non-2xx", "CPU µs/order", "x node", "status"];
-const table = rows.map((r) => [r.route === "order" ? "POST /order" : "POST /orders/batch", r.contender, fmt(r.req_per_s), fmt(r.orders_per_s), fmt(r.p50_ms, 1), fmt(r.p99_ms, 1), fmt(r.non2xx), fmt(r.cpu_us_per_order, 1), r.x_node ? `${r.x_node.toFixed(2)}x` : "-", r.status]);
+const header = ["route", "contender", "req/s", "orders/s", "p50 ms", "p99 ms", "non-2xx", "CPU µs/order", "x node", "of bare", "status"];
+const table = rows.map((r) => [r.route === "order" ? "POST /order" : "POST /orders/batch", r.contender, fmt(r.req_per_s), fmt(r.orders_per_s), fmt(r.p50_ms, 1), fmt(r.p99_ms, 1), fmt(r.non2xx), fmt(r.cpu_us_per_order, 1), r.x_node ? `${r.x_node.toFixed(2)}x` : "-", r.of_bare ? r.of_bare.toFixed(2) : "-", r.status]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
 const line = (cells: string[]) => cells.map((c, i) => (i < 2 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
 console.log(line(header));
@@ -322,7 +375,7 @@ writeFileSync(
     {
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, model: cpus()[0]?.model, note: "shared machine: other work was running; compare rows of one run only" },
-      settings: { duration_s: DURATION, warmup_s: WARMUP, rounds: ROUNDS, wrk_threads: THREADS, connections: CONNS, partitions: PARTITIONS, ack: "delivered", batch_size: 1000 },
+      settings: { duration_s: DURATION, warmup_s: WARMUP, rounds: ROUNDS, wrk_threads: THREADS, connections: CONNS, partitions: PARTITIONS, ack: "delivered", batch_size: 1000, bare: "no Kafka, no broker: the ceiling of Bun.serve + wrk here; the watermark check does not apply (high_watermark_sum null)" },
       rows,
       runs,
       failures,

@@ -44,6 +44,7 @@ const symbols = {
   rd_kafka_produceva: { args: [ptr, ptr, usize], returns: ptr },
 
   rd_kafka_queue_get_main: { args: [ptr], returns: ptr },
+  rd_kafka_queue_io_event_enable: { args: [ptr, i32, ptr, usize], returns: v },
   rd_kafka_queue_get_consumer: { args: [ptr], returns: ptr },
   rd_kafka_queue_new: { args: [ptr], returns: ptr },
   rd_kafka_queue_destroy: { args: [ptr], returns: v },
@@ -171,6 +172,23 @@ let libcSyms: ReturnType<typeof openLibc> | undefined;
 export function libc(): ReturnType<typeof openLibc> {
   return (libcSyms ??= openLibc());
 }
+
+let pipeSyms: { pipe2(fds: Int32Array, flags: number): number; close(fd: number): number } | null | undefined;
+/** libc's pipe2 and close (Linux), or null where there is no pipe2: callers fall back. */
+export function pipeLib(): { pipe2(fds: Int32Array, flags: number): number; close(fd: number): number } | null {
+  if (pipeSyms !== undefined) return pipeSyms;
+  pipeSyms = null;
+  for (const name of ["libc.so.6"]) {
+    try {
+      const l = dlopen(name, { pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 }, close: { args: [FFIType.i32], returns: FFIType.i32 } }).symbols;
+      pipeSyms = { pipe2: (fds, flags) => l.pipe2(fds, flags) as number, close: (fd) => l.close(fd) as number };
+      break;
+    } catch {}
+  }
+  return pipeSyms;
+}
+/** Linux's O_NONBLOCK | O_CLOEXEC for pipe2. */
+export const PIPE_NONBLOCK_CLOEXEC = 0o4000 | 0o2000000;
 
 export function librdkafkaVersion(): string {
   return String(rdk().rd_kafka_version_str());

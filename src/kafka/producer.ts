@@ -1,5 +1,5 @@
 import { ptr, read, type Pointer } from "bun:ffi";
-import { rdk, cstr, EVENT, ERR, MSG, VTYPE, VU_SIZE, RD_KAFKA_PRODUCER, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, RD_KAFKA_MSG_F_PARTITION } from "./ffi.ts";
+import { rdk, pipeLib, PIPE_NONBLOCK_CLOEXEC, cstr, EVENT, ERR, MSG, VTYPE, VU_SIZE, RD_KAFKA_PRODUCER, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, RD_KAFKA_MSG_F_PARTITION } from "./ffi.ts";
 import { Client, readI64 } from "./client.ts";
 import { KafkaError, errName } from "./errors.ts";
 import { UsageError } from "../cli/errors.ts";
@@ -122,6 +122,9 @@ export class MessageBatch {
   }
 }
 
+/** What librdkafka writes to the wake-up pipe (copied by it: any stable value). */
+const WAKE_BYTE = new Uint8Array([1]);
+
 function setPtr(u: Uint32Array, w: number, v: number): void {
   u[w] = v >>> 0;
   u[w + 1] = Math.floor(v / 4294967296);
@@ -140,6 +143,11 @@ export interface DeliveryReport {
 export interface ProducerOptions {
   /** Called for every delivery report when set; otherwise reports are only counted (faster). */
   onDelivery?: (r: DeliveryReport) => void;
+  /**
+   * The same reports as plain arguments (no object per report: the HTTP intake's hot path).
+   * Takes precedence over onDelivery when both are set.
+   */
+  onReport?: (opaque: number, err: number, partition: number, offset: number) => void;
 }
 
 /**
@@ -160,11 +168,13 @@ export class Producer extends Client {
   firstFailure: string | undefined;
   private readonly topics = new Map<string, Pointer>();
   private readonly onDelivery: ((r: DeliveryReport) => void) | undefined;
+  private readonly onReport: ((opaque: number, err: number, partition: number, offset: number) => void) | undefined;
   private readonly msgPtrs = new Uint32Array(2 * 10_000);
 
   constructor(props: Record<string, string>, opts: ProducerOptions = {}) {
     super(RD_KAFKA_PRODUCER, props, EVENT.DR);
-    this.onDelivery = opts.onDelivery;
+    this.onReport = opts.onReport;
+    this.onDelivery = opts.onReport ? undefined : opts.onDelivery;
   }
 
   /** The topic handle, created once per name. */
@@ -272,6 +282,34 @@ export class Producer extends Client {
     void keep;
   }
 
+  private wakeFds: Int32Array | undefined;
+
+  /**
+   * Serve events as soon as they arrive, not only when the caller polls: librdkafka writes a
+   * byte to a pipe when an event lands on the empty main queue (rd_kafka_queue_io_event_enable),
+   * and Bun's event loop reads it and calls poll(0). No JS runs on librdkafka's threads. Where
+   * there is no pipe2 (not Linux) nothing changes: the caller's own polling still serves them.
+   */
+  wakeOnEvents(): void {
+    const lib = pipeLib();
+    if (this.wakeFds || !lib || this.isDestroyed) return;
+    const fds = new Int32Array(2);
+    if (lib.pipe2(fds, PIPE_NONBLOCK_CLOEXEC) !== 0) return;
+    this.wakeFds = fds;
+    rdk().rd_kafka_queue_io_event_enable(this.mainQueue, fds[1]!, WAKE_BYTE, 1);
+    const readFd = fds[0]!;
+    void (async () => {
+      try {
+        // Ends when destroy() closes the write end.
+        for await (const _ of Bun.file(readFd).stream()) if (!this.isDestroyed) this.poll(0);
+      } catch {
+        // a read error only stops the wake-ups
+      } finally {
+        lib.close(readFd);
+      }
+    })();
+  }
+
   /** Serve delivery reports and other events; waits up to timeoutMs for the first. */
   poll(timeoutMs = 0): number {
     return this.pollEvents(timeoutMs);
@@ -297,7 +335,8 @@ export class Producer extends Client {
         }
         this.delivered++;
         this.inFlight--;
-        if (this.onDelivery) {
+        if (this.onReport) this.onReport(read.ptr(m, MSG._private), 0, read.i32(m, MSG.partition), readI64(m, MSG.offset));
+        else if (this.onDelivery) {
           this.onDelivery({ opaque: read.ptr(m, MSG._private), err: 0, partition: read.i32(m, MSG.partition), offset: readI64(m, MSG.offset) });
         }
       }
@@ -310,7 +349,8 @@ export class Producer extends Client {
     const name = errName(err);
     this.failures[name] = (this.failures[name] ?? 0) + 1;
     this.firstFailure ??= new KafkaError(err).message;
-    this.onDelivery?.({ opaque, err, partition: -1, offset: -1 });
+    if (this.onReport) this.onReport(opaque, err, -1, -1);
+    else this.onDelivery?.({ opaque, err, partition: -1, offset: -1 });
   }
 
   /**
@@ -344,9 +384,12 @@ export class Producer extends Client {
   /** Destroy topic handles, then the client (callers flush first). */
   override destroy(): void {
     if (this.isDestroyed) return;
+    if (this.wakeFds) rdk().rd_kafka_queue_io_event_enable(this.mainQueue, -1, null, 0);
     for (const t of this.topics.values()) rdk().rd_kafka_topic_destroy(t);
     this.topics.clear();
     super.destroy();
+    // librdkafka writes no more: closing the write end ends the reader (which closes its end).
+    if (this.wakeFds) pipeLib()!.close(this.wakeFds[1]!);
   }
 
   /** Flush (bounded), purge what is left as failed, and destroy the handle. */
