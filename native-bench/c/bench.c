@@ -155,6 +155,7 @@ static int consume(int argc, char **argv) {
   set(conf, "auto.offset.reset", "earliest");
   set(conf, "enable.auto.commit", "false");
   set(conf, "queued.min.messages", "1000000");
+  set(conf, "queued.max.messages.kbytes", "262144"); /* as ingest consume's default */
   char err[512];
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (!rk) { fprintf(stderr, "%s\n", err); return 1; }
