@@ -96,6 +96,8 @@ interface Pending {
   /** The runs this sub-batch's records belong to, and how many records of each. */
   runs: Run[];
   counts: number[];
+  /** Called once every sink is done with it (written or given up): raw values may be reused. */
+  release?: () => void;
 }
 
 /** A sub-batch a sink gave up on: later sinks skip it and its offsets stay uncommitted. */
@@ -261,6 +263,12 @@ export class ConsumeEngine {
         parsed = null;
       }
     }
+    // Raw sub-batches point into the batch's buffer: it goes back to the consumer for reuse
+    // once every sub-batch of this batch is done with.
+    let rawParts = 0;
+    const releaseRaw = () => {
+      if (--rawParts === 0) this.consumer.recycle(b.data);
+    };
     let run: Run | undefined;
     for (let i = 0; i < b.count; i++) {
       const topic = b.topic[i]!;
@@ -278,7 +286,10 @@ export class ConsumeEngine {
       const lane = b.keyLen[i]! > 0 ? laneOf(b.data, b.keyStart[i]!, b.keyLen[i]!, this.lanes.length) : partition % this.lanes.length;
       if (this.o.raw) {
         let p = per.get(lane * 2);
-        if (!p) per.set(lane * 2, (p = { kind: "raw", records: new RawValues(b.data), runs: [], counts: [] }));
+        if (!p) {
+          per.set(lane * 2, (p = { kind: "raw", records: new RawValues(b.data), runs: [], counts: [], release: releaseRaw }));
+          rawParts++;
+        }
         (p.records as RawValues).start.push(b.valStart[i]!);
         (p.records as RawValues).len.push(b.valLen[i]!);
         addToRun(p, run);
@@ -335,6 +346,7 @@ export class ConsumeEngine {
       prev = cur;
     }
     this.lanes[lane] = prev.then((r) => {
+      p.release?.();
       if (r === ABANDONED) return;
       for (let i = 0; i < p.runs.length; i++) this.runDone(p.runs[i]!, p.counts[i]!);
       this.stats.written += p.records.length;
