@@ -209,6 +209,18 @@ describe("--format raw: values passed on undecoded", () => {
     expect([sum.written, sum.poison]).toEqual([values.length, 0]);
   }, 60_000);
 
+  test("many small batches (their buffers reused): every value printed intact, as kcat reads them", async () => {
+    const users = uniqueName("users");
+    broker.createTopic(users, 3);
+    expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
+    const r = await runIngest(["consume", "--group", uniqueName("g"), "--topics", users, "--format", "raw", "--sink", "stdout", "--batch-size", "97", "--workers", "3", "--max-messages", String(USERS), "-b", broker.bootstrap, ...fast], { timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
+    const k = Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", users, "-e", "-q", "-f", "%s\n"]);
+    const expected = k.stdout.toString().split("\n").slice(0, -1).sort();
+    expect(expected.length).toBe(USERS);
+    expect(r.stdout.split("\n").slice(0, -1).sort()).toEqual(expected);
+  }, 60_000);
+
   test("a store sink with --format raw is a usage error (exit 2)", async () => {
     const r = await runIngest(["consume", "--format", "raw", "--sink", "mysql", "--topics", "users", "-b", broker.bootstrap]);
     expect(r.code).toBe(2);
