@@ -258,6 +258,118 @@ function literal(bytes: Uint8Array): string {
   return `${Array.from(bytes, (x, k) => `b[p${k ? ` + ${k}` : ""}] = ${x};`).join(" ")} p += ${bytes.length};`;
 }
 
+/** The values generated code closes over (a0, a1, ...): arg(v) adds one and names it. */
+function argList(): { args: unknown[]; arg: (v: unknown) => string } {
+  const args: unknown[] = [];
+  return {
+    args,
+    arg: (v) => {
+      args.push(v);
+      return `a${args.length - 1}`;
+    },
+  };
+}
+
+/** A field's type without its null branch: the type, the union index of the value (-1: no union), its base name. */
+function fieldType(type: unknown): { t: unknown; valueIndex: number; base: string } {
+  let t = type;
+  let valueIndex = -1;
+  if (Array.isArray(t)) {
+    valueIndex = t.findIndex((x) => x !== "null");
+    t = t[valueIndex];
+  }
+  return { t, valueIndex, base: typeof t === "string" ? t : (t as { type: string }).type };
+}
+
+/** One field's contribution to a generated row encoder (code strings, see OutputCode). */
+interface FieldOutput {
+  /** Key code when the field is --key: writes its text at `p` in `b` (ks reserved and loaded). */
+  key?: string;
+  /** JSON value code writing at `p` in `b`, and a bound on its bytes (an expression). */
+  json?: { live: string; bound: string };
+  /** Avro code for the value (after the union index), its fixed bytes and a variable bound ("" for none). */
+  avro?: { w: string[]; fixed: number; bound: string };
+}
+
+/**
+ * The key, JSON and Avro code of a generated row encoder, gathered field by field: what both
+ * generators (string fields, byte ranges) share. A field's constant (its default, or null for
+ * an empty optional field; flag variable d{i}) is written as precomputed bytes.
+ */
+class OutputCode {
+  private readonly keyLines: string[] = [];
+  private readonly jsonLines: string[] = [];
+  private readonly jsonBound: string[] = [];
+  private jsonFixed = 1; // the closing brace
+  private readonly avroLines: string[] = [];
+  private readonly avroBound: string[] = [];
+  private avroFixed = 0;
+  private readonly WB: string;
+
+  constructor(
+    private readonly o: RowEncoderOptions,
+    private readonly recordType: avro.types.RecordType | null,
+    private readonly arg: (v: unknown) => string,
+  ) {
+    this.WB = arg(writeBytes);
+  }
+
+  /** Add field i; false when its constant cannot be Avro-encoded (do not specialise then). */
+  field(i: number, name: string, valueIndex: number, constValue: unknown, out: FieldOutput): boolean {
+    const d = `d${i}`;
+    const hasConst = constValue !== undefined;
+    const ifConst = (a: string, b: string) => (hasConst ? `if (${d}) { ${a} } else { ${b} }` : b);
+    const { WB, arg } = this;
+    if (out.key !== undefined) {
+      const constKey = constValue === null || constValue === undefined ? null : utf8.encode(String(constValue));
+      const constCase = constKey === null ? "out.keyLen = -1;" : `ks.reserve(${constKey.length}); b = ks.buf; p = ks.pos; p = ${WB}(b, p, ${arg(constKey)}); out.keyLen = p - ks.pos; ks.pos = p;`;
+      this.keyLines.push(ifConst(constCase, `${out.key} out.keyLen = p - ks.pos; ks.pos = p;`));
+    }
+    if (out.json) {
+      this.jsonLines.push(literal(utf8.encode(`${i === 0 ? "{" : ","}"${name}":`)));
+      this.jsonFixed += utf8.encode(`,"${name}":`).length;
+      if (hasConst) {
+        const cj = utf8.encode(JSON.stringify(constValue));
+        this.jsonLines.push(ifConst(literal(cj), out.json.live));
+        this.jsonBound.push(`(${d} ? ${cj.length} : ${out.json.bound})`);
+      } else {
+        this.jsonLines.push(out.json.live);
+        this.jsonBound.push(out.json.bound);
+      }
+    }
+    if (this.recordType && out.avro) {
+      const w = valueIndex >= 0 ? [`b[p++] = ${valueIndex * 2};`, ...out.avro.w] : out.avro.w;
+      const fixed = out.avro.fixed + (valueIndex >= 0 ? 1 : 0);
+      const bound = out.avro.bound;
+      if (hasConst) {
+        let ca: Uint8Array;
+        try {
+          ca = new Uint8Array(this.recordType.fields[i]!.type.toBuffer(constValue));
+        } catch {
+          return false; // avsc refuses the default on every such row: keep the old path and its error
+        }
+        this.avroLines.push(ifConst(literal(ca), w.join(" ")));
+        this.avroFixed += Math.max(fixed, ca.length);
+        if (bound) this.avroBound.push(`(${d} ? 0 : ${bound})`);
+      } else {
+        this.avroLines.push(...w);
+        this.avroFixed += fixed;
+        if (bound) this.avroBound.push(bound);
+      }
+    }
+    return true;
+  }
+
+  /** Append the writing code to `body` (which declared b and p): key, then JSON, then Avro. */
+  finish(body: string[], names: string[]): void {
+    const o = this.o;
+    if (o.key === null || !names.includes(o.key)) body.push("out.keyLen = -1;");
+    else body.push(...this.keyLines);
+    if (o.json) body.push(`js.reserve(${[this.jsonFixed, ...this.jsonBound].join(" + ")});`, "b = js.buf; p = js.pos;", ...this.jsonLines, "b[p++] = 125;", "js.pos = p;");
+    if (this.recordType) body.push(`as.reserve(${[this.avroFixed, ...this.avroBound].join(" + ")});`, "b = as.buf; p = as.pos;", ...this.avroLines, "as.pos = p;");
+  }
+}
+
 /**
  * A row encoder specialised to the schema (generated code, fields unrolled). It checks and
  * types the CSV fields with the same generated checking code as `RowConverter.convert` (same
@@ -281,36 +393,18 @@ export function compileRowEncoder(schema: AvroRecordSchema, conv: RowConverter, 
       return null;
     }
   }
-  const args: unknown[] = [];
-  const arg = (v: unknown) => {
-    args.push(v);
-    return `a${args.length - 1}`;
-  };
+  const { args, arg } = argList();
   const body = validationCode(plans, conv.columns, arg, true);
   const [WS, WL, WD, WF, WJ, WA, WB, WU, CI, CD] = [writeString, writeLong, writeDouble, writeFloat, writeJsonString, writeAscii, writeBytes, writeUtf8, canonicalInteger, canonicalDecimal].map(arg);
-  const keyLines: string[] = [];
-  const jsonLines: string[] = [];
-  const jsonBound: string[] = [];
-  let jsonFixed = 1; // the closing brace
-  const avroLines: string[] = [];
-  const avroBound: string[] = [];
-  let avroFixed = 0;
+  const code = new OutputCode(o, recordType, arg);
   for (let i = 0; i < plans.length; i++) {
     const p = plans[i]!;
-    const f = schema.fields[i]!;
-    let t = f.type;
-    let valueIndex = -1;
-    if (Array.isArray(t)) {
-      valueIndex = t.findIndex((x) => x !== "null");
-      t = t[valueIndex];
-    }
-    const base = typeof t === "string" ? t : (t as { type: string }).type;
+    const { t, valueIndex, base } = fieldType(schema.fields[i]!.type);
     const v = `v${i}`;
     const d = `d${i}`;
     // The field's constant (its default, or null for an empty optional field).
     const constValue = p.column < 0 ? p.fallback : p.nullable ? null : p.fallback;
     const hasConst = constValue !== undefined;
-    const ifConst = (a: string, b: string) => (hasConst ? `if (${d}) { ${a} } else { ${b} }` : b);
     // Number fields: their JSON/key text t{i}, the CSV text itself when it is canonical.
     const isNumber = p.kind === "number";
     if (isNumber && (o.json || o.key === p.name)) {
@@ -319,103 +413,41 @@ export function compileRowEncoder(schema: AvroRecordSchema, conv: RowConverter, 
       const src = `f[${p.column}]`;
       body.push(hasConst ? `if (!${d}) t${i} = ${canon}(${src}) ? ${src} : "" + ${v};` : `t${i} = ${canon}(${src}) ? ${src} : "" + ${v};`);
     }
+    const out: FieldOutput = {};
     if (o.key === p.name) {
-      const constKey = constValue === null || constValue === undefined ? null : utf8.encode(String(constValue));
-      const live =
+      out.key =
         p.kind === "string" || p.kind === "enum"
           ? `ks.reserve(3 * ${v}.length); b = ks.buf; p = ks.pos; p = ${WU}(b, p, ${v});`
           : isNumber
             ? `ks.reserve(t${i}.length); b = ks.buf; p = ks.pos; p = ${WA}(b, p, t${i});`
             : `ks.reserve(5); b = ks.buf; p = ks.pos; p = ${WB}(b, p, ${v} ? ${arg(utf8.encode("true"))} : ${arg(utf8.encode("false"))});`;
-      const constCase = constKey === null ? "out.keyLen = -1;" : `ks.reserve(${constKey.length}); b = ks.buf; p = ks.pos; p = ${WB}(b, p, ${arg(constKey)}); out.keyLen = p - ks.pos; ks.pos = p;`;
-      keyLines.push(ifConst(constCase, `${live} out.keyLen = p - ks.pos; ks.pos = p;`));
     }
     if (o.json) {
-      jsonLines.push(literal(utf8.encode(`${i === 0 ? "{" : ","}"${p.name}":`)));
-      jsonFixed += utf8.encode(`,"${p.name}":`).length;
-      let live: string;
-      let bound: string;
-      if (p.kind === "string") {
-        live = `p = ${WJ}(b, p, ${v});`;
-        bound = `6 * ${v}.length + 2`;
-      } else if (p.kind === "enum") {
+      if (p.kind === "string") out.json = { live: `p = ${WJ}(b, p, ${v});`, bound: `6 * ${v}.length + 2` };
+      else if (p.kind === "enum") {
         const symbols = (t as { symbols: string[] }).symbols;
-        live = `p = ${WJ}(b, p, ${v});`;
-        bound = `${6 * Math.max(...symbols.map((x) => x.length)) + 2}`;
-      } else if (p.kind === "boolean") {
-        live = `if (${v}) { ${literal(utf8.encode("true"))} } else { ${literal(utf8.encode("false"))} }`;
-        bound = "5";
-      } else {
-        live = `p = ${WA}(b, p, t${i});`;
-        bound = `t${i}.length`;
-      }
-      if (hasConst) {
-        const cj = utf8.encode(JSON.stringify(constValue));
-        jsonLines.push(ifConst(literal(cj), live));
-        jsonBound.push(`(${d} ? ${cj.length} : ${bound})`);
-      } else {
-        jsonLines.push(live);
-        jsonBound.push(bound);
-      }
+        out.json = { live: `p = ${WJ}(b, p, ${v});`, bound: `${6 * Math.max(...symbols.map((x) => x.length)) + 2}` };
+      } else if (p.kind === "boolean") out.json = { live: `if (${v}) { ${literal(utf8.encode("true"))} } else { ${literal(utf8.encode("false"))} }`, bound: "5" };
+      else out.json = { live: `p = ${WA}(b, p, t${i});`, bound: `t${i}.length` };
     }
     if (recordType) {
-      const w: string[] = [];
-      let fixed = 0;
-      let bound = "";
-      if (valueIndex >= 0) {
-        w.push(`b[p++] = ${valueIndex * 2};`);
-        fixed += 1;
-      }
-      if (p.kind === "string") {
-        w.push(`p = ${WS}(b, p, ${v});`);
-        fixed += 5;
-        bound = `3 * ${v}.length`;
-      } else if (p.kind === "enum") {
+      if (p.kind === "string") out.avro = { w: [`p = ${WS}(b, p, ${v});`], fixed: 5, bound: `3 * ${v}.length` };
+      else if (p.kind === "enum") {
         const symbols = (t as { symbols: string[] }).symbols;
-        w.push(`p = ${WL}(b, p, ${arg(new Map(symbols.map((x, k) => [x, k])))}.get(${v}));`);
-        fixed += 10;
-      } else if (p.kind === "boolean") {
-        w.push(`b[p++] = ${v} ? 1 : 0;`);
-        fixed += 1;
-      } else if (base === "double") {
-        w.push(`p = ${WD}(b, p, ${v});`);
-        fixed += 8;
-      } else if (base === "float") {
-        w.push(`p = ${WF}(b, p, ${v});`);
-        fixed += 4;
-      } else if (base === "int" || base === "long") {
+        out.avro = { w: [`p = ${WL}(b, p, ${arg(new Map(symbols.map((x, k) => [x, k])))}.get(${v}));`], fixed: 10, bound: "" };
+      } else if (p.kind === "boolean") out.avro = { w: [`b[p++] = ${v} ? 1 : 0;`], fixed: 1, bound: "" };
+      else if (base === "double") out.avro = { w: [`p = ${WD}(b, p, ${v});`], fixed: 8, bound: "" };
+      else if (base === "float") out.avro = { w: [`p = ${WF}(b, p, ${v});`], fixed: 4, bound: "" };
+      else if (base === "int" || base === "long") {
         // Outside avsc's range (int: 32 bits; long: |n| <= 2^53 - 2) avsc throws: let it, with its own error.
         const ok = base === "int" ? `${v} === (${v} | 0)` : `${v} >= -9007199254740990 && ${v} <= 9007199254740990`;
-        w.push(`if (!(${ok})) ${arg(recordType.fields[i]!.type)}.toBuffer(${v});`);
-        w.push(`p = ${WL}(b, p, ${v});`);
-        fixed += 10;
+        out.avro = { w: [`if (!(${ok})) ${arg(recordType.fields[i]!.type)}.toBuffer(${v});`, `p = ${WL}(b, p, ${v});`], fixed: 10, bound: "" };
       } else return null;
-      if (hasConst) {
-        let ca: Uint8Array;
-        try {
-          ca = new Uint8Array(recordType.fields[i]!.type.toBuffer(constValue));
-        } catch {
-          return null; // avsc refuses the default on every such row: keep the old path and its error
-        }
-        avroLines.push(ifConst(literal(ca), w.join(" ")));
-        avroFixed += Math.max(fixed, ca.length);
-        if (bound) avroBound.push(`(${d} ? 0 : ${bound})`);
-      } else {
-        avroLines.push(...w);
-        avroFixed += fixed;
-        if (bound) avroBound.push(bound);
-      }
     }
+    if (!code.field(i, p.name, valueIndex, constValue, out)) return null;
   }
   body.push("let b, p;");
-  if (o.key === null || !names.includes(o.key)) body.push("out.keyLen = -1;");
-  else body.push(...keyLines);
-  if (o.json) {
-    body.push(`js.reserve(${[jsonFixed, ...jsonBound].join(" + ")});`, "b = js.buf; p = js.pos;", ...jsonLines, "b[p++] = 125;", "js.pos = p;");
-  }
-  if (recordType) {
-    body.push(`as.reserve(${[avroFixed, ...avroBound].join(" + ")});`, "b = as.buf; p = as.pos;", ...avroLines, "as.pos = p;");
-  }
+  code.finish(body, names);
   body.push("return null;");
   const fn = new Function(...args.map((_, i) => `a${i}`), `return function encodeRow(f, out, ks, js, as) {\n${body.join("\n")}\n};`);
   return fn(...args) as RowEncodeFn;
@@ -653,30 +685,13 @@ export function compileFastRowEncoder(schema: AvroRecordSchema, conv: RowConvert
   const names = plans.map((p) => p.name);
   let recordType: avro.types.RecordType | null = null;
   if (o.avro) recordType = avro.Type.forSchema(schema as avro.Schema) as avro.types.RecordType;
-  const args: unknown[] = [];
-  const arg = (v: unknown) => {
-    args.push(v);
-    return `a${args.length - 1}`;
-  };
+  const { args, arg } = argList();
   const [PI, CIB, ASC, BOOL, CB, WJB, WAB, WL, WD, WF, WA, WB, WK] = [parseIntBytes, canonicalIntBytes, asciiString, boolBytes, copyBytes, writeJsonBytes, writeAvroBytes, writeLong, writeDouble, writeFloat, writeAscii, writeBytes, writeKeyBytes].map(arg);
   const body: string[] = ["let b, p;"];
-  const keyLines: string[] = [];
-  const jsonLines: string[] = [];
-  const jsonBound: string[] = [];
-  let jsonFixed = 1;
-  const avroLines: string[] = [];
-  const avroBound: string[] = [];
-  let avroFixed = 0;
+  const code = new OutputCode(o, recordType, arg);
   for (let i = 0; i < plans.length; i++) {
     const p = plans[i]!;
-    const f = schema.fields[i]!;
-    let t = f.type;
-    let valueIndex = -1;
-    if (Array.isArray(t)) {
-      valueIndex = t.findIndex((x) => x !== "null");
-      t = t[valueIndex];
-    }
-    const base = typeof t === "string" ? t : (t as { type: string }).type;
+    const { t, valueIndex, base } = fieldType(schema.fields[i]!.type);
     const logical = typeof t === "object" && t !== null ? (t as { logicalType?: string }).logicalType : undefined;
     const v = `v${i}`;
     const d = `d${i}`;
@@ -684,7 +699,6 @@ export function compileFastRowEncoder(schema: AvroRecordSchema, conv: RowConvert
     const E = `E${i}`;
     const constValue = p.column < 0 ? p.fallback : p.nullable ? null : p.fallback;
     const hasConst = constValue !== undefined;
-    const ifConst = (a: string, b: string) => (hasConst ? `if (${d}) { ${a} } else { ${b} }` : b);
     const isNumber = p.kind === "number";
     const isDecimal = base === "double" || base === "float";
     // Number text for JSON and key: the CSV bytes when canonical (c{i}), else the string t{i}.
@@ -724,92 +738,31 @@ export function compileFastRowEncoder(schema: AvroRecordSchema, conv: RowConvert
     // The field's text as a key or JSON value, when it is not a constant.
     const numText = (sink: string) =>
       `if (c${i}) { ${sink}.reserve(${E} - ${S}); b = ${sink}.buf; p = ${sink}.pos; p = ${CB}(b, p, src, ${S}, ${E}); } else { ${sink}.reserve(t${i}.length); b = ${sink}.buf; p = ${sink}.pos; p = ${WA}(b, p, t${i}); }`;
+    const out: FieldOutput = {};
     if (o.key === p.name) {
-      const constKey = constValue === null || constValue === undefined ? null : utf8.encode(String(constValue));
-      let live: string;
-      if (p.kind === "string") live = `ks.reserve(${E} - ${S}); b = ks.buf; p = ks.pos; p = ${WK}(b, p, src, ${S}, ${E}, esc[${p.column}]);`;
-      else if (p.kind === "enum") live = `ks.reserve(${E} - ${S}); b = ks.buf; p = ks.pos; p = ${CB}(b, p, src, ${S}, ${E});`;
-      else if (isNumber) live = numText("ks");
-      else live = `ks.reserve(5); b = ks.buf; p = ks.pos; p = ${WB}(b, p, ${v} ? ${arg(utf8.encode("true"))} : ${arg(utf8.encode("false"))});`;
-      const constCase = constKey === null ? "out.keyLen = -1;" : `ks.reserve(${constKey.length}); b = ks.buf; p = ks.pos; p = ${WB}(b, p, ${arg(constKey)}); out.keyLen = p - ks.pos; ks.pos = p;`;
-      keyLines.push(ifConst(constCase, `${live} out.keyLen = p - ks.pos; ks.pos = p;`));
+      if (p.kind === "string") out.key = `ks.reserve(${E} - ${S}); b = ks.buf; p = ks.pos; p = ${WK}(b, p, src, ${S}, ${E}, esc[${p.column}]);`;
+      else if (p.kind === "enum") out.key = `ks.reserve(${E} - ${S}); b = ks.buf; p = ks.pos; p = ${CB}(b, p, src, ${S}, ${E});`;
+      else if (isNumber) out.key = numText("ks");
+      else out.key = `ks.reserve(5); b = ks.buf; p = ks.pos; p = ${WB}(b, p, ${v} ? ${arg(utf8.encode("true"))} : ${arg(utf8.encode("false"))});`;
     }
     if (o.json) {
-      jsonLines.push(literal(utf8.encode(`${i === 0 ? "{" : ","}"${p.name}":`)));
-      jsonFixed += utf8.encode(`,"${p.name}":`).length;
-      let live: string;
-      let bound: string;
-      if (p.kind === "string") {
-        live = `p = ${WJB}(b, p, src, ${S}, ${E}, esc[${p.column}]);`;
-        bound = `6 * (${E} - ${S}) + 2`;
-      } else if (p.kind === "enum") {
-        live = `b[p++] = 34; p = ${CB}(b, p, src, ${S}, ${E}); b[p++] = 34;`;
-        bound = `(${E} - ${S}) + 2`;
-      } else if (p.kind === "boolean") {
-        live = `if (${v}) { ${literal(utf8.encode("true"))} } else { ${literal(utf8.encode("false"))} }`;
-        bound = "5";
-      } else {
-        live = `if (c${i}) p = ${CB}(b, p, src, ${S}, ${E}); else p = ${WA}(b, p, t${i});`;
-        bound = `(c${i} ? ${E} - ${S} : t${i}.length)`;
-      }
-      if (hasConst) {
-        const cj = utf8.encode(JSON.stringify(constValue));
-        jsonLines.push(ifConst(literal(cj), live));
-        jsonBound.push(`(${d} ? ${cj.length} : ${bound})`);
-      } else {
-        jsonLines.push(live);
-        jsonBound.push(bound);
-      }
+      if (p.kind === "string") out.json = { live: `p = ${WJB}(b, p, src, ${S}, ${E}, esc[${p.column}]);`, bound: `6 * (${E} - ${S}) + 2` };
+      else if (p.kind === "enum") out.json = { live: `b[p++] = 34; p = ${CB}(b, p, src, ${S}, ${E}); b[p++] = 34;`, bound: `(${E} - ${S}) + 2` };
+      else if (p.kind === "boolean") out.json = { live: `if (${v}) { ${literal(utf8.encode("true"))} } else { ${literal(utf8.encode("false"))} }`, bound: "5" };
+      else out.json = { live: `if (c${i}) p = ${CB}(b, p, src, ${S}, ${E}); else p = ${WA}(b, p, t${i});`, bound: `(c${i} ? ${E} - ${S} : t${i}.length)` };
     }
     if (recordType) {
-      const w: string[] = [];
-      let fixed = 0;
-      let bound = "";
-      if (valueIndex >= 0) {
-        w.push(`b[p++] = ${valueIndex * 2};`);
-        fixed += 1;
-      }
-      if (p.kind === "string") {
-        w.push(`p = ${WAB}(b, p, src, ${S}, ${E}, esc[${p.column}]);`);
-        fixed += 5;
-        bound = `(${E} - ${S})`;
-      } else if (p.kind === "enum") {
-        w.push(`p = ${WL}(b, p, ${v});`);
-        fixed += 10;
-      } else if (p.kind === "boolean") {
-        w.push(`b[p++] = ${v} ? 1 : 0;`);
-        fixed += 1;
-      } else if (base === "double") {
-        w.push(`p = ${WD}(b, p, ${v});`);
-        fixed += 8;
-      } else if (base === "float") {
-        w.push(`p = ${WF}(b, p, ${v});`);
-        fixed += 4;
-      } else if (base === "int" || base === "long") {
-        w.push(`p = ${WL}(b, p, ${v});`);
-        fixed += 10;
-      } else return null;
-      if (hasConst) {
-        let ca: Uint8Array;
-        try {
-          ca = new Uint8Array(recordType.fields[i]!.type.toBuffer(constValue));
-        } catch {
-          return null;
-        }
-        avroLines.push(ifConst(literal(ca), w.join(" ")));
-        avroFixed += Math.max(fixed, ca.length);
-        if (bound) avroBound.push(`(${d} ? 0 : ${bound})`);
-      } else {
-        avroLines.push(...w);
-        avroFixed += fixed;
-        if (bound) avroBound.push(bound);
-      }
+      if (p.kind === "string") out.avro = { w: [`p = ${WAB}(b, p, src, ${S}, ${E}, esc[${p.column}]);`], fixed: 5, bound: `(${E} - ${S})` };
+      else if (p.kind === "enum") out.avro = { w: [`p = ${WL}(b, p, ${v});`], fixed: 10, bound: "" };
+      else if (p.kind === "boolean") out.avro = { w: [`b[p++] = ${v} ? 1 : 0;`], fixed: 1, bound: "" };
+      else if (base === "double") out.avro = { w: [`p = ${WD}(b, p, ${v});`], fixed: 8, bound: "" };
+      else if (base === "float") out.avro = { w: [`p = ${WF}(b, p, ${v});`], fixed: 4, bound: "" };
+      else if (base === "int" || base === "long") out.avro = { w: [`p = ${WL}(b, p, ${v});`], fixed: 10, bound: "" };
+      else return null;
     }
+    if (!code.field(i, p.name, valueIndex, constValue, out)) return null;
   }
-  if (o.key === null || !names.includes(o.key)) body.push("out.keyLen = -1;");
-  else body.push(...keyLines);
-  if (o.json) body.push(`js.reserve(${[jsonFixed, ...jsonBound].join(" + ")});`, "b = js.buf; p = js.pos;", ...jsonLines, "b[p++] = 125;", "js.pos = p;");
-  if (recordType) body.push(`as.reserve(${[avroFixed, ...avroBound].join(" + ")});`, "b = as.buf; p = as.pos;", ...avroLines, "as.pos = p;");
+  code.finish(body, names);
   body.push("return true;");
   const fn = new Function(...args.map((_, i) => `a${i}`), `return function encodeFastRow(src, fs, fe, esc, out, ks, js, as) {\n${body.join("\n")}\n};`);
   return fn(...args) as FastRowEncodeFn;
