@@ -292,3 +292,21 @@ test("the CSV fast path and the reference path (INGEST_CSV_FAST=0) send the same
     expect(got[0]).toEqual(got[1]!);
   }
 }, 60_000);
+
+test("forEachLine (the NDJSON reader): every non-empty line once, in order, with its line number, at any chunk size", async () => {
+  const { forEachLine } = await import("../src/produce/lines.ts");
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+  const path = join(dir, "lines.ndjson");
+  for (let f = 0; f < 200; f++) {
+    const lines: string[] = [];
+    for (let k = Math.floor(rnd() * 40); k > 0; k--) lines.push(rnd() < 0.15 ? "" : `{"id":${k},"s":"${"é✓x".repeat(Math.floor(rnd() * 30))}"}${rnd() < 0.2 ? "\r" : ""}`);
+    const text = (rnd() < 0.2 ? "\uFEFF" : "") + lines.join("\n") + (rnd() < 0.5 ? "\n" : "");
+    writeFileSync(path, text);
+    const size = Buffer.byteLength(text);
+    const got: [number, string][] = [];
+    forEachLine(path, { start: 0, end: size, firstLine: 1 }, (buf, from, to, line) => void got.push([line, new TextDecoder().decode(buf.subarray(from, to))]), undefined, 1 + Math.floor(rnd() * 64));
+    const want = lines.map((l, i) => [i + 1, l.replace(/\r$/, "")] as [number, string]).filter(([, l]) => l.length > 0);
+    expect(got).toEqual(want);
+  }
+});

@@ -1,8 +1,6 @@
-import { readSync, closeSync } from "node:fs";
 import { isUtf8 } from "node:buffer";
 import { CsvParser, type RowCallback } from "./parser.ts";
-import { openForRead, type ByteRange } from "./reader.ts";
-import { IngestError } from "../cli/errors.ts";
+import { lineChunks, type ByteRange } from "./reader.ts";
 
 /**
  * The byte-level fast path of the CSV reader (`ingest produce`): the same records as
@@ -131,112 +129,82 @@ export function forEachRecordFast(
   let line = range.firstLine;
   let stopped = false;
 
-  const fd = openForRead(path);
-  try {
-    let buf = new Uint8Array(chunkBytes);
-    let carry = 0;
-    let pos = range.start;
-    let first = true;
-    while (pos < range.end || carry > 0) {
-      const want = Math.min(buf.length - carry, range.end - pos);
-      const n = want > 0 ? readSync(fd, buf, carry, want, pos) : 0;
-      pos += n;
-      const avail = carry + n;
-      const eof = pos >= range.end || n === 0;
-      const cut = eof ? avail : buf.lastIndexOf(LF, avail - 1) + 1;
-      if (cut === 0) {
-        if (buf.length >= 1 << 30) throw new IngestError(`${path}: a single line longer than 1 GiB`);
-        const bigger = new Uint8Array(buf.length * 2);
-        bigger.set(buf.subarray(0, avail));
-        buf = bigger;
-        carry = avail;
-        continue;
+  for (const chunk of lineChunks(path, range, chunkBytes)) {
+    const { buf: b, start: base, end: cut, eof } = chunk;
+    const valid = !pendingInvalid && isUtf8(b.subarray(base, cut));
+    if (!valid) {
+      // The reference path for the whole chunk, as forEachRecord reads it.
+      let text: string;
+      let invalid = false;
+      try {
+        text = fatalUtf8.decode(b.subarray(base, cut));
+      } catch {
+        text = lenientUtf8.decode(b.subarray(base, cut));
+        invalid = true;
       }
-      let base = 0;
-      if (first && range.start === 0 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf && cut >= 3) base = 3;
-      first = false;
-
-      const b = buf;
-      const valid = !pendingInvalid && isUtf8(b.subarray(base, cut));
-      if (!valid) {
-        // The reference path for the whole chunk, as forEachRecord reads it.
-        let text: string;
-        let invalid = false;
-        try {
-          text = fatalUtf8.decode(b.subarray(base, cut));
-        } catch {
-          text = lenientUtf8.decode(b.subarray(base, cut));
-          invalid = true;
-        }
+      if (parser.buffered === 0) parser.resetLine(line);
+      skipped += parser.parse(text, eof, invalid || pendingInvalid ? markInvalid : onRow);
+      pendingInvalid = (invalid || pendingInvalid) && parser.buffered > 0;
+      line = parser.nextLine;
+      if (parser.stopped) break;
+    } else {
+      // Text from byte p on through the parser: the line at p first, the rest of the chunk
+      // if its record goes on. Returns where the fast path resumes (the chunk end if the
+      // parser still holds a record). A piece that ends before the chunk end is kept short
+      // enough that the parser cannot find a record too long there (it would be reported
+      // only at the chunk end, as forEachRecord does).
+      const slow = (p: number): number => {
         if (parser.buffered === 0) parser.resetLine(line);
-        skipped += parser.parse(text, eof, invalid || pendingInvalid ? markInvalid : onRow);
-        pendingInvalid = (invalid || pendingInvalid) && parser.buffered > 0;
+        let end = b.indexOf(LF, p);
+        end = end === -1 || end >= cut ? cut : end + 1;
+        for (;;) {
+          if (end < cut && parser.buffered + (end - p) > maxChars) end = cut;
+          skipped += parser.parse(fatalUtf8.decode(b.subarray(p, end)), eof && end === cut, onRow);
+          p = end;
+          if (parser.stopped) {
+            stopped = true;
+            return cut;
+          }
+          if (parser.buffered === 0 || p === cut) break;
+          end = cut;
+        }
         line = parser.nextLine;
-        if (parser.stopped) break;
-      } else {
-        // Text from byte p on through the parser: the line at p first, the rest of the chunk
-        // if its record goes on. Returns where the fast path resumes (the chunk end if the
-        // parser still holds a record). A piece that ends before the chunk end is kept short
-        // enough that the parser cannot find a record too long there (it would be reported
-        // only at the chunk end, as forEachRecord does).
-        const slow = (p: number): number => {
-          if (parser.buffered === 0) parser.resetLine(line);
-          let end = b.indexOf(LF, p);
-          end = end === -1 || end >= cut ? cut : end + 1;
-          for (;;) {
-            if (end < cut && parser.buffered + (end - p) > maxChars) end = cut;
-            skipped += parser.parse(fatalUtf8.decode(b.subarray(p, end)), eof && end === cut, onRow);
-            p = end;
-            if (parser.stopped) {
-              stopped = true;
-              return cut;
-            }
-            if (parser.buffered === 0 || p === cut) break;
-            end = cut;
-          }
-          line = parser.nextLine;
-          return p;
-        };
-        let p = base;
-        if (parser.buffered > 0) p = slow(p);
-        while (p < cut && !stopped) {
-          let nl = b.indexOf(LF, p);
-          if (nl === -1 || nl >= cut) {
-            p = slow(p); // the last line, without LF
-            continue;
-          }
-          let e = nl;
-          if (e > p && b[e - 1] === CR) e--;
-          if (e === p) {
-            skipped++;
+        return p;
+      };
+      let p = base;
+      if (parser.buffered > 0) p = slow(p);
+      while (p < cut && !stopped) {
+        let nl = b.indexOf(LF, p);
+        if (nl === -1 || nl >= cut) {
+          p = slow(p); // the last line, without LF
+          continue;
+        }
+        let e = nl;
+        if (e > p && b[e - 1] === CR) e--;
+        if (e === p) {
+          skipped++;
+          line++;
+          p = nl + 1;
+          continue;
+        }
+        if (splitLine(b, p, e, columns, fs, fe, esc) === columns) {
+          const r = fastRow(b, fs, fe, esc, line);
+          if (r === FAST_DONE) {
             line++;
             p = nl + 1;
             continue;
           }
-          if (splitLine(b, p, e, columns, fs, fe, esc) === columns) {
-            const r = fastRow(b, fs, fe, esc, line);
-            if (r === FAST_DONE) {
-              line++;
-              p = nl + 1;
-              continue;
-            }
-            if (r === FAST_STOP) {
-              stopped = true;
-              break;
-            }
+          if (r === FAST_STOP) {
+            stopped = true;
+            break;
           }
-          p = slow(p);
         }
-        pendingInvalid = false;
-        if (stopped) break;
+        p = slow(p);
       }
-      buf.copyWithin(0, cut, avail);
-      carry = avail - cut;
-      if (onChunk?.(pos - range.start - carry) === false) break;
-      if (eof && carry === 0) break;
+      pendingInvalid = false;
+      if (stopped) break;
     }
-  } finally {
-    closeSync(fd);
+    if (onChunk?.(chunk.bytesRead) === false) break;
   }
   return skipped;
 }

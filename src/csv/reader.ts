@@ -49,11 +49,23 @@ interface TextChunk {
   bytesRead: number;
 }
 
+/** Whole lines of a byte range: buf[start..end), the file's BOM left out. */
+export interface ByteChunk {
+  buf: Uint8Array;
+  start: number;
+  end: number;
+  /** The last chunk of the range. */
+  eof: boolean;
+  /** Bytes of the range consumed once this chunk is used. */
+  bytesRead: number;
+}
+
 /**
- * The decoded text of `range`, chunk by chunk. Chunks are cut after an LF byte, which never
- * occurs inside a multi-byte UTF-8 sequence, so text decodes cleanly. A leading BOM is dropped.
+ * The bytes of `range`, chunk by chunk, each cut after an LF (so whole lines, and never inside
+ * a multi-byte UTF-8 sequence); a line longer than the buffer grows it. A leading BOM is left
+ * out. The buffer is reused: finish with a chunk before asking for the next.
  */
-function* textChunks(path: string, range: ByteRange, chunkBytes: number): Generator<TextChunk> {
+export function* lineChunks(path: string, range: ByteRange, chunkBytes: number): Generator<ByteChunk> {
   const fd = openForRead(path);
   try {
     let buf = new Uint8Array(chunkBytes);
@@ -76,17 +88,23 @@ function* textChunks(path: string, range: ByteRange, chunkBytes: number): Genera
         carry = avail;
         continue;
       }
-      let bytes = buf.subarray(0, cut);
-      if (first && range.start === 0 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
+      const start = first && range.start === 0 && cut >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
       first = false;
-      const { text, invalid } = decode(bytes);
+      yield { buf, start, end: cut, eof, bytesRead: pos - range.start - (avail - cut) };
       buf.copyWithin(0, cut, avail);
       carry = avail - cut;
-      yield { text, invalid, eof, bytesRead: pos - range.start - carry };
       if (eof && carry === 0) break;
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The decoded text of `range`, chunk by chunk (lineChunks, decoded). */
+function* textChunks(path: string, range: ByteRange, chunkBytes: number): Generator<TextChunk> {
+  for (const c of lineChunks(path, range, chunkBytes)) {
+    const { text, invalid } = decode(c.buf.subarray(c.start, c.end));
+    yield { text, invalid, eof: c.eof, bytesRead: c.bytesRead };
   }
 }
 

@@ -1,5 +1,5 @@
 import { openSync, readSync, closeSync, fstatSync } from "node:fs";
-import type { ByteRange } from "../csv/reader.ts";
+import { lineChunks, type ByteRange } from "../csv/reader.ts";
 
 const LF = 10;
 const QUOTE = 34;
@@ -59,48 +59,22 @@ export function splitLines(path: string, n: number): ByteRange[] {
 
 /**
  * Lines of `range` as byte spans of a reusable buffer, chunk by chunk: `onLine(buf, from, to)`
- * for each non-empty line (without its LF, and without a CR before it).
+ * for each non-empty line (without its LF, and without a CR before it); a leading BOM is left
+ * out. `onChunk` runs after each chunk but the last, before the buffer is reused.
  */
 export function forEachLine(path: string, range: ByteRange, onLine: (buf: Uint8Array, from: number, to: number, line: number) => boolean | void, onChunk?: (bytesRead: number) => boolean | void, chunkBytes = 1 << 20): void {
-  const fd = openSync(path, "r");
-  try {
-    let buf = new Uint8Array(chunkBytes);
-    let carry = 0;
-    let pos = range.start;
-    let line = range.firstLine;
-    while (pos < range.end || carry > 0) {
-      const want = Math.min(buf.length - carry, range.end - pos);
-      const n = want > 0 ? readSync(fd, buf, carry, want, pos) : 0;
-      pos += n;
-      const avail = carry + n;
-      const eof = pos >= range.end || n === 0;
-      let i = 0;
-      for (;;) {
-        let nl = buf.indexOf(LF, i);
-        if (nl === -1 || nl >= avail) {
-          if (!eof) break;
-          nl = avail;
-        }
-        const to = nl > i && buf[nl - 1] === 13 ? nl - 1 : nl;
-        if (to > i && onLine(buf, i, to, line) === false) return;
-        line++;
-        i = nl + 1;
-        if (i >= avail) break;
-      }
-      if (eof) return;
-      if (onChunk?.(pos - range.start - (avail - i)) === false) return;
-      if (i === 0) {
-        const bigger = new Uint8Array(buf.length * 2);
-        bigger.set(buf.subarray(0, avail));
-        buf = bigger;
-        carry = avail;
-        continue;
-      }
-      buf.copyWithin(0, i, avail);
-      carry = avail - i;
+  let line = range.firstLine;
+  for (const { buf, start, end, eof, bytesRead } of lineChunks(path, range, chunkBytes)) {
+    for (let i = start; i < end; ) {
+      let nl = buf.indexOf(LF, i);
+      if (nl === -1 || nl >= end) nl = end; // the last line, without LF
+      const to = nl > i && buf[nl - 1] === 13 ? nl - 1 : nl;
+      if (to > i && onLine(buf, i, to, line) === false) return;
+      line++;
+      i = nl + 1;
     }
-  } finally {
-    closeSync(fd);
+    if (eof) return;
+    if (onChunk?.(bytesRead) === false) return;
   }
 }
 
