@@ -9,7 +9,7 @@
  * here too (measured: `--sink none` decodes and validates JSON at the rate in README, and a
  * worker hop would add a copy of every batch). Poison records go to `<topic>.dlq`.
  */
-import { Consumer, Producer, type RecordBatch, type TopicPartition } from "../kafka/index.ts";
+import { Consumer, Producer, KafkaError, type RecordBatch, type TopicPartition } from "../kafka/index.ts";
 import type { Codec } from "../codecs/index.ts";
 import { RawValues, type Sink, type User, type Order, type OrderBatchResult } from "../sinks/types.ts";
 import { OffsetTracker, type CommitPosition } from "./offsets.ts";
@@ -18,8 +18,8 @@ import { log } from "../observability/log.ts";
 import { SinkError } from "../sinks/errors.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-/** Commit errors that pass once the group settles (the broker's names, in KafkaError's message). */
-const COMMIT_RETRY = /\((REBALANCE_IN_PROGRESS|NOT_COORDINATOR|COORDINATOR_NOT_AVAILABLE|COORDINATOR_LOAD_IN_PROGRESS|_TIMED_OUT|_TRANSPORT|REQUEST_TIMED_OUT)\)/;
+/** Commit errors that pass once the group settles. */
+const COMMIT_RETRY = new Set(["REBALANCE_IN_PROGRESS", "NOT_COORDINATOR", "COORDINATOR_NOT_AVAILABLE", "COORDINATOR_LOAD_IN_PROGRESS", "REQUEST_TIMED_OUT", "_TIMED_OUT", "_TRANSPORT"]);
 
 function validate(kind: Kind, v: unknown): User | Order | string {
   if (v === null || typeof v !== "object" || Array.isArray(v)) return "undecodable json: expected an object";
@@ -206,8 +206,6 @@ export class ConsumeEngine {
           sleepMs = 1;
           this.stats.firstMessageAt ??= performance.now();
           this.dispatch(batch);
-          // Decoded records hold copies; raw sub-batches still point into the batch's buffer.
-          if (!this.o.raw) this.consumer.recycle(batch.data);
           // Let the lanes run (their writes are queued as promise continuations), and when the
           // fetch queue is nearly empty let it fill rather than spin on per-call overhead.
           await Bun.sleep(batch.count < this.o.batchSize / 4 ? 1 : 0);
@@ -263,8 +261,9 @@ export class ConsumeEngine {
         parsed = null;
       }
     }
-    // Raw sub-batches point into the batch's buffer: it goes back to the consumer for reuse
-    // once every sub-batch of this batch is done with.
+    // The batch's buffer goes back to the consumer for reuse once nothing reads it: decoded
+    // records hold copies (at the end of this call), raw sub-batches point into it (when every
+    // one of them is written).
     let rawParts = 0;
     const releaseRaw = () => {
       if (--rawParts === 0) this.consumer.recycle(b.data);
@@ -310,6 +309,7 @@ export class ConsumeEngine {
       addToRun(p, run);
     }
     if (run) this.closeRun(run);
+    if (!this.o.raw) this.consumer.recycle(b.data);
     for (const [k, p] of per) {
       const lane = k >> 1;
       this.enqueue(lane, p);
@@ -439,16 +439,16 @@ export class ConsumeEngine {
     this.dlqProducer ??= new Producer(
       { ...this.o.kafka, "linger.ms": "5" },
       {
-        onDelivery: (r) => {
-          const item = this.dlqPending.get(r.opaque);
+        onDelivery: (opaque, err) => {
+          const item = this.dlqPending.get(opaque);
           if (!item) return;
-          if (r.err === 0) {
-            this.dlqPending.delete(r.opaque);
+          if (err === 0) {
+            this.dlqPending.delete(opaque);
             this.stats.dlqDelivered++;
             this.runDone(item.run, 1);
           } else {
-            log.error({ topic: `${item.topic}.dlq`, code: r.err }, "consume: dead-letter produce failed; retrying");
-            setTimeout(() => this.sendDlq(r.opaque), 1000);
+            log.error({ topic: `${item.topic}.dlq`, code: err }, "consume: dead-letter produce failed; retrying");
+            setTimeout(() => this.sendDlq(opaque), 1000);
           }
         },
       },
@@ -514,10 +514,7 @@ export class ConsumeEngine {
   private keepPolling(): void {
     const batch = this.consumer.consume(this.o.batchSize, this.jsonArray);
     for (const e of batch.errors) log.warn({ topic: e.topic, partition: e.partition, code: e.name }, `consume: ${e.message}`);
-    if (batch.count > 0) {
-      this.dispatch(batch);
-      if (!this.o.raw) this.consumer.recycle(batch.data);
-    }
+    if (batch.count > 0) this.dispatch(batch);
   }
 
   private maybeCommit(): void {
@@ -533,7 +530,7 @@ export class ConsumeEngine {
   private async finalCommit(): Promise<string | undefined> {
     let err = this.commitNow(false);
     const deadline = performance.now() + 10_000;
-    while (err && COMMIT_RETRY.test(err) && performance.now() < deadline) {
+    while (err instanceof KafkaError && COMMIT_RETRY.has(err.codeName) && performance.now() < deadline) {
       this.setPaused(true);
       await Bun.sleep(250);
       this.keepPolling();
@@ -541,11 +538,11 @@ export class ConsumeEngine {
       await this.drain();
       err = this.commitNow(false);
     }
-    return err;
+    return err?.message;
   }
 
   /** Commit the contiguous written positions (of `only` these partitions, when given). */
-  private commitNow(async: boolean, only?: TopicPartition[]): string | undefined {
+  private commitNow(async: boolean, only?: TopicPartition[]): Error | undefined {
     this.lastCommit = performance.now();
     this.tracker.commitFailed(this.consumer.takeFailedCommits() as CommitPosition[]);
     let pos = this.tracker.committable();
@@ -562,7 +559,7 @@ export class ConsumeEngine {
       }
     } catch (e) {
       log.warn({ err: (e as Error).message }, "consume: commit failed; will retry");
-      return (e as Error).message;
+      return e as Error;
     }
     return undefined;
   }

@@ -83,7 +83,7 @@ export class Publisher {
     props: Record<string, string>,
     private readonly maxQueued: number,
   ) {
-    this.producer = new Producer(props, { onReport: (opaque, err, partition, offset) => this.onReport(opaque, err, partition, offset) });
+    this.producer = new Producer(props, { onDelivery: (opaque, err, partition, offset) => this.onDelivery(opaque, err, partition, offset) });
     // Delivery reports are served from this timer (rd_kafka_queue_poll with timeout 0), after
     // every hand-off to librdkafka...
     this.pollTimer = setInterval(() => this.producer.poll(0), 1);
@@ -213,7 +213,7 @@ export class Publisher {
       const topic = this.topics[from]!;
       let to = from + 1;
       while (to < n && this.topics[to] === topic) to++;
-      // No waiting here: refusals come back at once through onReport as _QUEUE_FULL.
+      // No waiting here: refusals come back at once through onDelivery as _QUEUE_FULL.
       this.producer.produceBatch(topic, this.batch, from, to, 0);
       from = to;
     }
@@ -227,8 +227,8 @@ export class Publisher {
     this.producer.poll(0);
   }
 
-  /** One delivery report (Producer's onReport: plain arguments, no object per message). */
-  private onReport(opaque: number, err: number, partition: number, offset: number): void {
+  /** One delivery report. */
+  private onDelivery(opaque: number, err: number, partition: number, offset: number): void {
     if (err === 0) this.produced++;
     else this.failed++;
     const slot = Math.floor((opaque - 1) / SLOT_SPAN);

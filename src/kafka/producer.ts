@@ -133,21 +133,15 @@ function setPtr(u: Uint32Array, w: number, v: number): void {
 /** rd_kafka_msg_status_t: sent to a broker, outcome unknown. */
 const MSG_STATUS_POSSIBLY_PERSISTED = 1;
 
-export interface DeliveryReport {
-  opaque: number;
-  err: number;
-  partition: number;
-  offset: number;
-}
+/**
+ * One delivery report, as plain arguments (no object per message: the HTTP intake's hot path):
+ * the message's opaque, 0 or the error code, and where it landed (-1, -1 on error).
+ */
+export type DeliveryCallback = (opaque: number, err: number, partition: number, offset: number) => void;
 
 export interface ProducerOptions {
   /** Called for every delivery report when set; otherwise reports are only counted (faster). */
-  onDelivery?: (r: DeliveryReport) => void;
-  /**
-   * The same reports as plain arguments (no object per report: the HTTP intake's hot path).
-   * Takes precedence over onDelivery when both are set.
-   */
-  onReport?: (opaque: number, err: number, partition: number, offset: number) => void;
+  onDelivery?: DeliveryCallback;
 }
 
 /**
@@ -167,14 +161,12 @@ export class Producer extends Client {
   /** First failure message seen, for summaries. */
   firstFailure: string | undefined;
   private readonly topics = new Map<string, Pointer>();
-  private readonly onDelivery: ((r: DeliveryReport) => void) | undefined;
-  private readonly onReport: ((opaque: number, err: number, partition: number, offset: number) => void) | undefined;
+  private readonly onDelivery: DeliveryCallback | undefined;
   private readonly msgPtrs = new Uint32Array(2 * 10_000);
 
   constructor(props: Record<string, string>, opts: ProducerOptions = {}) {
     super(RD_KAFKA_PRODUCER, props, EVENT.DR);
-    this.onReport = opts.onReport;
-    this.onDelivery = opts.onReport ? undefined : opts.onDelivery;
+    this.onDelivery = opts.onDelivery;
   }
 
   /** The topic handle, created once per name. */
@@ -335,10 +327,7 @@ export class Producer extends Client {
         }
         this.delivered++;
         this.inFlight--;
-        if (this.onReport) this.onReport(read.ptr(m, MSG._private), 0, read.i32(m, MSG.partition), readI64(m, MSG.offset));
-        else if (this.onDelivery) {
-          this.onDelivery({ opaque: read.ptr(m, MSG._private), err: 0, partition: read.i32(m, MSG.partition), offset: readI64(m, MSG.offset) });
-        }
+        this.onDelivery?.(read.ptr(m, MSG._private), 0, read.i32(m, MSG.partition), readI64(m, MSG.offset));
       }
       if (n < cap) break;
     }
@@ -349,8 +338,7 @@ export class Producer extends Client {
     const name = errName(err);
     this.failures[name] = (this.failures[name] ?? 0) + 1;
     this.firstFailure ??= new KafkaError(err).message;
-    if (this.onReport) this.onReport(opaque, err, -1, -1);
-    else this.onDelivery?.({ opaque, err, partition: -1, offset: -1 });
+    this.onDelivery?.(opaque, err, -1, -1);
   }
 
   /**

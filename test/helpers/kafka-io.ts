@@ -1,4 +1,4 @@
-import { Producer, MessageBatch, Consumer, type DeliveryReport } from "../../src/kafka/index.ts";
+import { Producer, MessageBatch, Consumer } from "../../src/kafka/index.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -13,8 +13,8 @@ export interface Sent {
 /** Produce keyed messages through the batch path and return each one's delivery report. */
 export async function produceAll(props: Record<string, string>, topic: string, msgs: { key: string; value: string }[]): Promise<{ sent: Sent[]; producer: Producer }> {
   const sent: Sent[] = msgs.map((m) => ({ ...m, partition: -1, offset: -1 }));
-  const reports: DeliveryReport[] = [];
-  const producer = new Producer(props, { onDelivery: (r) => reports.push(r) });
+  const reports: { opaque: number; err: number; partition: number; offset: number }[] = [];
+  const producer = new Producer(props, { onDelivery: (opaque, err, partition, offset) => reports.push({ opaque, err, partition, offset }) });
   const batch = new MessageBatch(1000, 1 << 16);
   for (let i = 0; i < msgs.length; ) {
     batch.reset();
