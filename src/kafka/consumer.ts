@@ -86,8 +86,6 @@ export class Consumer extends Client {
   private ptrBuf = new Uint32Array(2 * 1024);
   private msgBuf = new BigUint64Array(1024);
   private readonly takeOut = new Float64Array(2);
-  /** Error of the last async commit, from OFFSET_COMMIT events. */
-  lastCommitError: string | undefined;
   private failedCommits: TopicPartition[] = [];
   private spare: Uint8Array | undefined;
   assignment = new Map<string, TopicPartition>();
@@ -356,11 +354,12 @@ export class Consumer extends Client {
   protected override onEvent(type: number, ev: Pointer): void {
     if (type !== EVENT.OFFSET_COMMIT) return super.onEvent(type, ev);
     const err = rdk().rd_kafka_event_error(ev);
+    const whole = err !== 0 && err !== ERR._NO_OFFSET;
     const parts = fromList(rdk().rd_kafka_event_topic_partition_list(ev) as Pointer | null);
-    const failed = err !== 0 && err !== ERR._NO_OFFSET ? parts : parts.filter((p) => p.err);
+    const failed = whole ? parts : parts.filter((p) => p.err && p.err !== ERR._NO_OFFSET);
     if (failed.length) {
-      this.lastCommitError = err !== 0 ? `${str(rdk().rd_kafka_event_error_string(ev))} (${errName(err)})` : new KafkaError(failed[0]!.err!, "commit").message;
-      log.warn({ partitions: failed.length }, `offset commit failed: ${this.lastCommitError}`);
+      const why = whole ? `${str(rdk().rd_kafka_event_error_string(ev))} (${errName(err)})` : new KafkaError(failed[0]!.err!, "commit").message;
+      log.warn({ partitions: failed.length }, `offset commit failed: ${why}`);
       this.failedCommits.push(...failed);
     }
   }

@@ -173,17 +173,20 @@ export function libc(): ReturnType<typeof openLibc> {
   return (libcSyms ??= openLibc());
 }
 
-let pipeSyms: { pipe2(fds: Int32Array, flags: number): number; close(fd: number): number } | null | undefined;
-/** libc's pipe2 and close (Linux), or null where there is no pipe2: callers fall back. */
-export function pipeLib(): { pipe2(fds: Int32Array, flags: number): number; close(fd: number): number } | null {
-  if (pipeSyms !== undefined) return pipeSyms;
-  pipeSyms = null;
-  for (const name of ["libc.so.6"]) {
+interface PipeLib {
+  pipe2(fds: Int32Array, flags: number): number;
+  close(fd: number): number;
+}
+let pipeSyms: PipeLib | null | undefined;
+/** libc's pipe2 and close (Linux only, hence apart from libc()), or null: callers fall back. */
+export function pipeLib(): PipeLib | null {
+  if (pipeSyms === undefined) {
     try {
-      const l = dlopen(name, { pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 }, close: { args: [FFIType.i32], returns: FFIType.i32 } }).symbols;
+      const l = dlopen("libc.so.6", { pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 }, close: { args: [FFIType.i32], returns: FFIType.i32 } }).symbols;
       pipeSyms = { pipe2: (fds, flags) => l.pipe2(fds, flags) as number, close: (fd) => l.close(fd) as number };
-      break;
-    } catch {}
+    } catch {
+      pipeSyms = null;
+    }
   }
   return pipeSyms;
 }
