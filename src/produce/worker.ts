@@ -200,8 +200,8 @@ function runCsv(job: ProduceJob): WorkerStats {
   // row-encoder.ts); null for msgpack or a schema it does not specialise: objects as before.
   const wantJson = sendJson || jsonFd >= 0;
   const wantAvro = avro !== null || (producer !== null && job.format === "avro");
-  const encodeRow =
-    job.format === "msgpack" || !(wantJson || wantAvro) ? null : compileRowEncoder(job.schema, conv, { key: producer ? keyField : null, json: wantJson, avro: wantAvro });
+  const encoderOptions = { key: producer ? keyField : null, json: wantJson, avro: wantAvro };
+  const encodeRow = job.format === "msgpack" || !(wantJson || wantAvro) ? null : compileRowEncoder(job.schema, conv, encoderOptions);
   const batchSink = new BatchSink(batch);
   // The JSON part goes into the batch (after the key) when Kafka takes JSON, else into its own buffer.
   const jsonSink = sendJson ? batchSink : new BufferSink(jsonFd >= 0 ? 2 << 20 : 16);
@@ -211,7 +211,6 @@ function runCsv(job: ProduceJob): WorkerStats {
 
   // The byte-level fast path (src/csv/fast-reader.ts): lines it is sure about are encoded from
   // their bytes, the rest go through onRow below. INGEST_CSV_FAST=0 turns it off.
-  const encoderOptions = { key: producer ? keyField : null, json: wantJson, avro: wantAvro };
   const fastEncode = encodeRow && process.env.INGEST_CSV_FAST !== "0" ? compileFastRowEncoder(job.schema, conv, encoderOptions) : null;
 
   /** Before a row encoder writes: sinks at the batch's end, the JSON file's separator. */
