@@ -224,10 +224,13 @@ test("an unknown topic is a clear error, found without auto-creating it", () => 
   }
 });
 
-test("with every broker down, delivery fails after message.timeout.ms and the error is reported", async () => {
+// failuresOnly: librdkafka reports failed messages only; the counts must come out the same.
+for (const failuresOnly of [false, true]) {
+const mode = failuresOnly ? " (reports of failures only)" : "";
+test(`with every broker down, delivery fails after message.timeout.ms and the error is reported${mode}`, async () => {
   const local = startBroker({ brokers: 1, topics: { down: 1 } });
   try {
-    const p = new Producer({ "bootstrap.servers": local.bootstrap, "message.timeout.ms": "1500", ...quiet });
+    const p = new Producer({ "bootstrap.servers": local.bootstrap, "message.timeout.ms": "1500", ...quiet }, { failuresOnly });
     // Warm up metadata so the failure below is the broker's, not a missing topic.
     const b = new MessageBatch(100, 1 << 14);
     b.add(null, new TextEncoder().encode("warm"));
@@ -249,18 +252,24 @@ test("with every broker down, delivery fails after message.timeout.ms and the er
   }
 }, 30_000);
 
-test("QUEUE_FULL is absorbed by polling and retrying, never by dropping", async () => {
+test(`QUEUE_FULL is absorbed by polling and retrying, never by dropping${mode}`, async () => {
   const topic = uniqueName("qfull");
   broker.createTopic(topic, 2);
-  const p = new Producer({ "bootstrap.servers": broker.bootstrap, "queue.buffering.max.messages": "100", "linger.ms": "1", ...quiet });
+  const p = new Producer({ "bootstrap.servers": broker.bootstrap, "queue.buffering.max.messages": "100", "linger.ms": "1", ...quiet }, { failuresOnly });
   const b = new MessageBatch(5000, 1 << 16);
   for (let i = 0; i < 5000; i++) b.add(null, new TextEncoder().encode(`m${i}`));
   expect(p.produceBatch(topic, b)).toBe(5000);
-  expect(await p.flush(20_000)).toBe(true);
+  expect(p.flushSync(20_000)).toBe(true);
+  expect(p.inFlight).toBe(0);
   expect(p.delivered).toBe(5000);
   expect(p.failed).toBe(0);
   await p.close();
   expect(broker.retained(topic)).toBe(5000);
+});
+}
+
+test("failuresOnly cannot be combined with a per-message delivery callback", () => {
+  expect(() => new Producer({ "bootstrap.servers": broker.bootstrap }, { failuresOnly: true, onDelivery: () => {} })).toThrow(/failuresOnly/);
 });
 
 test("produce() with headers, and admin metadata/watermarks", async () => {

@@ -1,5 +1,4 @@
 import avro from "avsc";
-import { deflateRawSync } from "node:zlib";
 import { randomBytes } from "node:crypto";
 import { snappyCompress, crc32 } from "./snappy.ts";
 import { writeAll } from "../gen/write.ts";
@@ -108,7 +107,9 @@ export class AvroBlockWriter implements ByteSink {
     if (this.count === 0) return;
     const raw = this.buf.subarray(0, this.pos);
     let data: Uint8Array;
-    if (this.codec === "deflate") data = deflateRawSync(raw, { level: 1 });
+    // Bun.deflateSync is raw DEFLATE (what Avro's deflate codec is), the same zlib level 1 as
+    // node:zlib's deflateRawSync but about 1.5x faster here (no stream object per call).
+    if (this.codec === "deflate") data = Bun.deflateSync(raw as Uint8Array<ArrayBuffer>, { level: 1 });
     else if (this.codec === "snappy") {
       const c = snappyCompress(raw);
       data = new Uint8Array(c.length + 4);

@@ -142,6 +142,13 @@ export type DeliveryCallback = (opaque: number, err: number, partition: number, 
 export interface ProducerOptions {
   /** Called for every delivery report when set; otherwise reports are only counted (faster). */
   onDelivery?: DeliveryCallback;
+  /**
+   * Ask librdkafka for reports of failed messages only (delivery.report.only.error): a message
+   * that got its ack is freed on the broker thread and never crosses to JS. Counts stay exact:
+   * once librdkafka holds nothing (inFlight 0), delivered = enqueued - failed. For batch jobs
+   * that only count; not with onDelivery (it would hear of failures only).
+   */
+  failuresOnly?: boolean;
 }
 
 /**
@@ -150,9 +157,12 @@ export interface ProducerOptions {
  * served by poll().
  */
 export class Producer extends Client {
-  /** Messages handed to librdkafka whose delivery report has not been served yet. */
-  inFlight = 0;
-  delivered = 0;
+  /** Messages handed to librdkafka (enqueued). */
+  private sent = 0;
+  /** Reports served: delivered ones (counted only when every report comes back), failed ones. */
+  private deliveredReports = 0;
+  private failedReports = 0;
+  /** Failed messages: failure reports, and messages librdkafka refused to enqueue. */
   failed = 0;
   /** Of the failed: messages librdkafka reports as possibly written (sent, but no ack came). */
   possiblyPersisted = 0;
@@ -164,9 +174,28 @@ export class Producer extends Client {
   private readonly onDelivery: DeliveryCallback | undefined;
   private readonly msgPtrs = new Uint32Array(2 * 10_000);
 
+  private readonly failuresOnly: boolean;
+
   constructor(props: Record<string, string>, opts: ProducerOptions = {}) {
-    super(RD_KAFKA_PRODUCER, props, EVENT.DR);
+    if (opts.failuresOnly && opts.onDelivery) throw new Error("Producer: failuresOnly with onDelivery would report failures only");
+    super(RD_KAFKA_PRODUCER, opts.failuresOnly ? { ...props, "delivery.report.only.error": "true" } : props, EVENT.DR);
     this.onDelivery = opts.onDelivery;
+    this.failuresOnly = opts.failuresOnly === true || props["delivery.report.only.error"] === "true";
+  }
+
+  /**
+   * Messages enqueued whose outcome is not known yet. With every report coming back: those whose
+   * report was not served. With failures only: what librdkafka still holds (queued, in flight,
+   * or a failure report not yet served), rd_kafka_outq_len minus other events waiting.
+   */
+  get inFlight(): number {
+    if (!this.failuresOnly) return this.sent - this.deliveredReports - this.failedReports;
+    return this.isDestroyed ? 0 : Math.min(this.sent - this.failedReports, rdk().rd_kafka_outq_len(this.rk));
+  }
+
+  /** Messages the brokers acknowledged (exact once inFlight is 0). */
+  get delivered(): number {
+    return this.failuresOnly ? this.sent - this.failedReports - this.inFlight : this.deliveredReports;
   }
 
   /** The topic handle, created once per name. */
@@ -198,7 +227,7 @@ export class Producer extends Client {
       const n = end - start;
       const ok = f.rd_kafka_produce_batch(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_PARTITION, batch.structs.subarray(start * MSG.SIZE), n);
       enqueued += ok;
-      this.inFlight += ok;
+      this.sent += ok;
       if (ok === n) break;
       // Compact the refused messages to the front; retry QUEUE_FULL ones, fail the rest.
       let w = start;
@@ -215,7 +244,8 @@ export class Producer extends Client {
         for (let i = start; i < end; i++) this.fail(batch.opaqueAt(i), ERR._QUEUE_FULL);
         break;
       }
-      this.poll(Math.min(50, Math.max(1, deadline - performance.now())));
+      // Wait for room: a report frees some, but with failures only an ack frees it silently.
+      this.poll(Math.min(this.failuresOnly ? 1 : 50, Math.max(1, deadline - performance.now())));
     }
     return enqueued;
   }
@@ -270,7 +300,7 @@ export class Producer extends Client {
       f.rd_kafka_error_destroy(err as never);
       throw new KafkaError(code, `produce to '${topicName}'`, text);
     }
-    this.inFlight++;
+    this.sent++;
     void keep;
   }
 
@@ -321,12 +351,11 @@ export class Producer extends Client {
           // A failure after the request was sent (a lost ack, a timeout) may still have been
           // written: librdkafka knows which, and a truthful summary says so.
           if (f.rd_kafka_message_status(m) === MSG_STATUS_POSSIBLY_PERSISTED) this.possiblyPersisted++;
+          this.failedReports++;
           this.fail(read.ptr(m, MSG._private), err);
-          this.inFlight--;
           continue;
         }
-        this.delivered++;
-        this.inFlight--;
+        this.deliveredReports++;
         this.onDelivery?.(read.ptr(m, MSG._private), 0, read.i32(m, MSG.partition), readI64(m, MSG.offset));
       }
       if (n < cap) break;
@@ -360,7 +389,9 @@ export class Producer extends Client {
   /** Blocking flush for batch jobs that have nothing else to do meanwhile. */
   flushSync(timeoutMs = 30_000): boolean {
     const deadline = performance.now() + timeoutMs;
-    while (this.inFlight > 0 && performance.now() < deadline) this.poll(Math.min(100, Math.max(1, deadline - performance.now())));
+    // With failures only, the last acks come as no event at all: look again every millisecond.
+    const step = this.failuresOnly ? 1 : 100;
+    while (this.inFlight > 0 && performance.now() < deadline) this.poll(Math.min(step, Math.max(1, deadline - performance.now())));
     return this.inFlight === 0;
   }
 

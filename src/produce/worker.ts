@@ -56,7 +56,7 @@ function awaitDeliveries(producer: Producer, stats: WorkerStats, c: Float64Array
   const t1 = performance.now();
   // Every enqueued message gets a report: delivered, or failed after message.timeout.ms.
   while (producer.inFlight > 0) {
-    producer.poll(100);
+    producer.flushSync(100);
     c[COUNTER.delivered] = producer.delivered;
     c[COUNTER.failed] = producer.failed;
   }
@@ -82,7 +82,7 @@ function awaitDeliveries(producer: Producer, stats: WorkerStats, c: Float64Array
 function runLines(job: ProduceJob): WorkerStats {
   const c = new Float64Array(job.counters);
   const stats = newStats(job.index);
-  const producer = job.kafka ? new Producer(job.kafka) : null;
+  const producer = job.kafka ? new Producer(job.kafka, { failuresOnly: true }) : null;
   const batch = new MessageBatch(10_000, 4 << 20);
   const jsonFd = openPart(job.jsonPart);
   const rejectsFd = openSync(job.rejectsPart, "w");
@@ -166,7 +166,7 @@ function runCsv(job: ProduceJob): WorkerStats {
   const stats = newStats(job.index);
   const conv = new RowConverter(job.schema, job.header);
   const codec = makeCodec(job.format, job.schema);
-  const producer = job.kafka ? new Producer(job.kafka) : null;
+  const producer = job.kafka ? new Producer(job.kafka, { failuresOnly: true }) : null;
   const batch = new MessageBatch(10_000, 4 << 20);
   const jsonFd = openPart(job.jsonPart);
   const avroFd = openPart(job.avroPart);
