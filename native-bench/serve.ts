@@ -21,6 +21,7 @@
  *   bun run bench:serve [--quick] [--duration S] [--rounds R] [--only ingest,node,bare] [--routes order,batch]
  *                       [--before PATH]   also run another ingest executable (e.g. the last commit's)
  *                       [--connections C] [--threads T]   wrk's (64, 2)
+ *                       [--out FILE]      write the JSON there instead (README table left alone)
  *                       [--help]
  *
  * Prints a table and writes native-bench/results/<date>-serve.json.
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     before: { type: "string" },
     connections: { type: "string", default: "64" },
     threads: { type: "string", default: "2" },
+    out: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -62,6 +64,8 @@ if (values.help) {
   --before PATH      also run another ingest executable (e.g. the last commit's), side by side
   --connections C    wrk connections (default 64)
   --threads T        wrk threads (default 2)
+  --out FILE         write the JSON to FILE instead of native-bench/results/, and leave
+                     native-bench/README.md's table alone (for side-by-side checks while working)
 
 Every run needs 2xx answers only and no socket errors; the Kafka contenders' broker high
 watermarks must also cover every order answered 2xx (not checked for bare, which has no broker).`);
@@ -367,8 +371,8 @@ console.log(line(header));
 for (const t of table) console.log(line(t));
 
 const date = new Date().toISOString().slice(0, 10);
-mkdirSync(join(NB, "results"), { recursive: true });
-const file = join(NB, "results", `${date}${values.quick ? "-quick" : ""}-serve.json`);
+if (!values.out) mkdirSync(join(NB, "results"), { recursive: true });
+const file = values.out ?? join(NB, "results", `${date}${values.quick ? "-quick" : ""}-serve.json`);
 writeFileSync(
   file,
   `${JSON.stringify(
@@ -389,7 +393,7 @@ console.error(`wrote ${file}`);
 // Refresh the HTTP table in native-bench/README.md (between markers), as run.ts does for its own.
 const readme = join(NB, "README.md");
 // Only a full run refreshes the published table; --quick is for checking that it all works.
-if (existsSync(readme) && !values.quick) {
+if (existsSync(readme) && !values.quick && !values.out) {
   const start = "<!-- serve:begin -->";
   const end = "<!-- serve:end -->";
   const md =

@@ -8,6 +8,7 @@
 import { test, expect } from "bun:test";
 import { OrderEncoder, Uuid7, batchAnswer, asciiAt } from "../src/http/fast.ts";
 import { validateOrder, orderJson, type FieldError } from "../src/http/validate.ts";
+import { HttpMetrics } from "../src/http/metrics.ts";
 
 let seed = 12345;
 const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
@@ -231,4 +232,21 @@ test("amounts: every amount written with 0, 1 or 2 decimals is accepted at any s
   expect(accepts("0.000001")).toBe(false);
   expect(accepts("1e-7")).toBe(false);
   expect(accepts("0e5")).toBe(true);
+});
+
+test("metrics: cumulative latency buckets, +Inf, sum and count per route; requests by route and status", () => {
+  const m = new HttpMetrics();
+  for (const s of [0.0005, 0.001, 0.002, 0.02, 3]) m.observe("/order", 202, s);
+  m.observe("/order", 503, 0.004);
+  m.observe("/health", 200, 0.0001);
+  const text = m.render({ ingest_http_queue_depth: 7 });
+  const line = (name: string) => text.split("\n").find((l) => l.startsWith(name))?.split(" ")[1];
+  const b = (le: string) => line(`ingest_http_request_duration_seconds_bucket{route="/order",le="${le}"}`);
+  expect([b("0.001"), b("0.0025"), b("0.005"), b("0.01"), b("0.025"), b("2.5"), b("+Inf")]).toEqual(["2", "3", "4", "4", "5", "5", "6"]);
+  expect(line('ingest_http_request_duration_seconds_count{route="/order"}')).toBe("6");
+  expect(Number(line('ingest_http_request_duration_seconds_sum{route="/order"}'))).toBeCloseTo(3.0275, 6);
+  expect(line('ingest_http_requests_total{route="/order",status="202"}')).toBe("5");
+  expect(line('ingest_http_requests_total{route="/order",status="503"}')).toBe("1");
+  expect(line('ingest_http_request_duration_seconds_bucket{route="/health",le="0.001"}')).toBe("1");
+  expect(text).toContain("ingest_http_queue_depth 7");
 });

@@ -225,6 +225,47 @@ test("a full producer queue answers 503 with Retry-After, and recovers", async (
   }
 }, 30_000);
 
+test("--ack delivered answers only after the delivery report, --ack queued at hand-off; concurrent orders each get their own offset", async () => {
+  const local = startBroker({ brokers: 1, topics: { orders: 2 } });
+  const start = async (ack: string) => {
+    const p = spawnIngest(["serve", "--port", "0", "-b", local.bootstrap, "--ack", ack]);
+    const { value } = await p.stdout.getReader().read();
+    return { p, url: /listening on (\S+)/.exec(new TextDecoder().decode(value))![1]! };
+  };
+  const delivered = await start("delivered");
+  const queued = await start("queued");
+  const postTo = (url: string, customer: string) => fetch(`${url}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...order, customer_id: customer }) });
+  try {
+    // Warm both (connections, metadata) before the broker slows down.
+    expect((await postTo(delivered.url, "W1")).status).toBe(202);
+    expect((await postTo(queued.url, "W1")).status).toBe(202);
+    local.cluster.setBrokerRtt(1, 400); // every acknowledgement now takes ~0.4 s
+    const t0 = performance.now();
+    const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => postTo(delivered.url, `C${i}`)));
+    const waited = performance.now() - t0;
+    expect(rs.map((r) => r.status)).toEqual(Array(8).fill(202));
+    const bodies = (await Promise.all(rs.map((r) => r.json()))) as { order_id: string; partition: number; offset: number }[];
+    expect(waited).toBeGreaterThanOrEqual(350); // not answered before the broker acknowledged
+    for (const b of bodies) {
+      expect(b.partition).toBeGreaterThanOrEqual(0);
+      expect(b.offset).toBeGreaterThanOrEqual(0);
+    }
+    expect(new Set(bodies.map((b) => b.order_id)).size).toBe(8);
+    expect(new Set(bodies.map((b) => `${b.partition}:${b.offset}`)).size).toBe(8); // each its own report
+    const q0 = performance.now();
+    const q = await postTo(queued.url, "Q1");
+    expect(q.status).toBe(202);
+    expect(((await q.json()) as { status: string }).status).toBe("queued");
+    expect(performance.now() - q0).toBeLessThan(350);
+  } finally {
+    for (const s of [delivered, queued]) {
+      s.p.kill("SIGTERM");
+      await s.p.exited;
+    }
+    local.stop();
+  }
+}, 30_000);
+
 test("SIGTERM with requests in flight: they finish (202), then the server exits 0", async () => {
   const local = startBroker({ brokers: 1, topics: { orders: 1 } });
   const p = spawnIngest(["serve", "--port", "0", "-b", local.bootstrap]);

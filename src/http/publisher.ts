@@ -45,8 +45,9 @@ class Group {
     readonly resolve: (r: GroupResult) => void,
   ) {
     this.pending = n;
-    this.partitions = new Array<number>(n).fill(-1);
-    this.offsets = new Array<number>(n).fill(-1);
+    // A single order (the common request) gets literal one-element arrays: cheaper than fill().
+    this.partitions = n === 1 ? [-1] : new Array<number>(n).fill(-1);
+    this.offsets = n === 1 ? [-1] : new Array<number>(n).fill(-1);
   }
   settle(): void {
     this.settled = true;
@@ -132,7 +133,19 @@ export class Publisher {
     if (this.queueDepth + n > this.maxQueued) return Promise.reject(new QueueFullError("producer queue is full"));
     let resolve!: (r: GroupResult) => void;
     const p = new Promise<GroupResult>((r) => (resolve = r));
-    const g = this.register(new Group(n, !waitDelivery, resolve));
+    this.submitEncoded(topic, data, spans, n, waitDelivery, resolve);
+    return p;
+  }
+
+  /**
+   * publishEncoded without a promise: `done` is called once with the group's result (from the
+   * delivery reports, or at hand-off with ack "queued"), never before. Returns false, calling
+   * nothing, when the --max-queued bound refuses the messages. The HTTP hot path uses this so
+   * that a request costs one promise (the one Bun.serve waits for), not a chain of them.
+   */
+  submitEncoded(topic: string, data: Uint8Array, spans: Int32Array, n: number, waitDelivery: boolean, done: (r: GroupResult) => void): boolean {
+    if (this.queueDepth + n > this.maxQueued) return false;
+    const g = this.register(new Group(n, !waitDelivery, done));
     const b = this.batch;
     for (let i = 0; i < n; ) {
       if (b.full) this.flushBatch();
@@ -152,7 +165,7 @@ export class Publisher {
     }
     this.collected.push(g);
     this.schedule();
-    return p;
+    return true;
   }
 
   private register(g: Group): Group {

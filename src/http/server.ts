@@ -125,32 +125,41 @@ export class IntakeServer {
   }
 
   /**
-   * POST /order and POST /orders/batch without async frames: the body's promise, then (fast
-   * path) the publisher's, each continued with plain callbacks; errors end as caught() would.
+   * POST /order and POST /orders/batch without async frames: one promise per request (the one
+   * Bun.serve waits for), settled from the body's promise and, on the fast path, from the
+   * publisher's callback (the delivery report); errors end as caught() would.
    */
   private hot(req: Request, route: "/order" | "/orders/batch", t0: number): Response | Promise<Response> {
     this.inFlight++;
     let bytes: Promise<Uint8Array>;
     try {
-      bytes = this.readBody(req);
+      bytes = this.readBodyUnchecked(req);
     } catch (e) {
       return this.finish(route, this.caught(e), t0);
     }
-    return bytes.then(
-      (b) => {
-        try {
-          const r = route === "/order" ? this.orderBytes(b) : this.batchBytes(b);
-          if (r instanceof Response) return this.finish(route, r, t0);
-          return r.then(
-            (res) => this.finish(route, res, t0),
-            (e) => this.finish(route, this.caught(e), t0),
+    return new Promise<Response>((resolve) => {
+      const answer = (res: Response | Promise<Response>) => {
+        if (res instanceof Response) resolve(this.finish(route, res, t0));
+        else
+          resolve(
+            res.then(
+              (r) => this.finish(route, r, t0),
+              (e) => this.finish(route, this.caught(e), t0),
+            ),
           );
-        } catch (e) {
-          return this.finish(route, this.caught(e), t0);
-        }
-      },
-      (e) => this.finish(route, this.caught(e), t0),
-    );
+      };
+      bytes.then(
+        (b) => {
+          try {
+            if (route === "/order") this.orderFast(b, answer);
+            else answer(this.batchBytes(b));
+          } catch (e) {
+            answer(this.caught(e));
+          }
+        },
+        () => answer(this.bodyTooLarge()),
+      );
+    });
   }
 
   private async handleOther(req: Request, raw: string, t0: number): Promise<Response> {
@@ -225,14 +234,23 @@ export class IntakeServer {
    * promise rejects with one (413) when reading fails.
    */
   private readBody(req: Request): Promise<Uint8Array> {
+    return this.readBodyUnchecked(req).catch(() => {
+      throw new HttpError(this.bodyTooLarge());
+    });
+  }
+
+  /** readBody whose promise rejects with whatever reading threw: the caller answers bodyTooLarge(). */
+  private readBodyUnchecked(req: Request): Promise<Uint8Array> {
     const headers = req.headers;
     const type = headers.get("content-type") ?? "";
     if (!/^application\/json\b/i.test(type)) throw new HttpError(problem(415, "expected Content-Type: application/json", { got: type || null }));
     const len = Number(headers.get("content-length") ?? "0");
-    if (len > this.o.maxBody) throw new HttpError(problem(413, `body larger than ${this.o.maxBody} bytes`, { max_bytes: this.o.maxBody }));
-    return req.bytes().catch(() => {
-      throw new HttpError(problem(413, `body larger than ${this.o.maxBody} bytes`, { max_bytes: this.o.maxBody }));
-    });
+    if (len > this.o.maxBody) throw new HttpError(this.bodyTooLarge());
+    return req.bytes();
+  }
+
+  private bodyTooLarge(): Response {
+    return problem(413, `body larger than ${this.o.maxBody} bytes`, { max_bytes: this.o.maxBody });
   }
 
   /** The body's UTF-8 text (as req.text() gives it) parsed as JSON; 413 past --max-body characters, 400 if not JSON. */
@@ -258,17 +276,34 @@ export class IntakeServer {
 
   /** POST /order's answer from the body: at once when refused, else once published. */
   private orderBytes(bytes: Uint8Array): Response | Promise<Response> {
+    return new Promise<Response>((resolve) => this.orderFast(bytes, resolve));
+  }
+
+  /**
+   * POST /order's answer from the body, given to `answer` exactly once: at once when refused,
+   * else from the publisher's callback, i.e. after the delivery report (--ack delivered) or at
+   * hand-off (--ack queued). `answer` gets a promise only from the general path.
+   */
+  private orderFast(bytes: Uint8Array, answer: (res: Response | Promise<Response>) => void): void {
     const now = Date.now();
     const enc = this.encoder;
     // A body no longer than --max-body bytes is no longer in characters either: no 413 to give.
     if (bytes.length <= this.o.maxBody && enc.encode(bytes, true, 1, now) === 1) {
       const orderId = asciiAt(enc.ids, 0, 36);
-      return this.publisher.publishEncoded(this.o.ordersTopic, enc.buf, enc.spans, 1, this.o.ack === "delivered").then(
-        (r) => (r.errors ? this.failure(r.errors[0]!) : jsonText(202, orderAnswer(orderId, r.partitions[0]!, r.offsets[0]!))),
-        (e) => this.failure(e),
-      );
+      const queued = this.publisher.submitEncoded(this.o.ordersTopic, enc.buf, enc.spans, 1, this.o.ack === "delivered", (r) => {
+        // Runs inside the publisher's delivery-report loop: it must not throw.
+        let res: Response;
+        try {
+          res = r.errors ? this.failure(r.errors[0]!) : jsonText(202, orderAnswer(orderId, r.partitions[0]!, r.offsets[0]!));
+        } catch (e) {
+          res = this.caught(e);
+        }
+        answer(res);
+      });
+      if (!queued) answer(this.failure(new QueueFullError("producer queue is full")));
+      return;
     }
-    return this.orderGeneral(bytes);
+    answer(this.orderGeneral(bytes));
   }
 
   /** POST /order through JSON.parse + validateOrder: every body the fast path does not take. */
