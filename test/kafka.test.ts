@@ -1,4 +1,6 @@
 import { test, expect, describe, beforeAll, afterAll } from "bun:test";
+import { dlopen, FFIType } from "bun:ffi";
+import { readdirSync, readlinkSync } from "node:fs";
 import { Producer, MessageBatch, Consumer, Admin, KafkaError, librdkafkaVersion } from "../src/kafka/index.ts";
 import { UsageError } from "../src/cli/errors.ts";
 import { startBroker, uniqueName, type TestBroker } from "./helpers/broker.ts";
@@ -317,6 +319,52 @@ describe("interoperability with kcat (an independent Kafka client)", () => {
     c.close();
     expect(got.map((g) => `${g.key}:${g.value}`).sort()).toEqual(input.trim().split("\n").sort());
   });
+});
+
+/** This process's TCP sockets bound to one of `ports`, with their TCP_NODELAY (libc, Linux). */
+function socketsOn(ports: number[]): { fd: number; noDelay: boolean }[] {
+  const lib = dlopen("libc.so.6", {
+    getsockname: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  });
+  const l = lib.symbols;
+  const out: { fd: number; noDelay: boolean }[] = [];
+  for (const name of readdirSync("/proc/self/fd")) {
+    let link = "";
+    try {
+      link = readlinkSync(`/proc/self/fd/${name}`);
+    } catch {}
+    if (!link.startsWith("socket:")) continue;
+    const addr = new Uint8Array(128);
+    const len = new Int32Array([128]);
+    if (l.getsockname(Number(name), addr, len) !== 0 || !ports.includes((addr[2]! << 8) | addr[3]!)) continue;
+    const v = new Int32Array(1);
+    const vlen = new Int32Array([4]);
+    expect(l.getsockopt(Number(name), 6, 1, v, vlen)).toBe(0); // IPPROTO_TCP, TCP_NODELAY
+    out.push({ fd: Number(name), noDelay: v[0] !== 0 });
+  }
+  lib.close();
+  return out;
+}
+
+test("the embedded broker's listeners and accepted connections have TCP_NODELAY (Nagle held replies ~40 ms)", async () => {
+  const local = startBroker({ brokers: 2, topics: { nd: 2 } });
+  try {
+    const p = new Producer({ "bootstrap.servers": local.bootstrap, ...quiet });
+    const b = new MessageBatch(4, 1 << 12);
+    b.add(null, new TextEncoder().encode("x"), 0);
+    b.add(null, new TextEncoder().encode("y"), 1);
+    p.produceBatch("nd", b);
+    expect(await p.flush(10_000)).toBe(true);
+    const ports = local.bootstrap.split(",").map((x) => Number(x.slice(x.lastIndexOf(":") + 1)));
+    const socks = socketsOn(ports);
+    // Two listeners, and the connections the brokers accepted from this producer.
+    expect(socks.length).toBeGreaterThanOrEqual(ports.length + 1);
+    expect(socks.filter((x) => !x.noDelay)).toEqual([]);
+    await p.close();
+  } finally {
+    local.stop();
+  }
 });
 
 test("KafkaError carries the code name and librdkafka's text", () => {

@@ -190,6 +190,35 @@ export function pipeLib(): PipeLib | null {
   }
   return pipeSyms;
 }
+interface SocketLib {
+  getsockname(fd: number, addr: Uint8Array, len: Int32Array): number;
+  setsockopt(fd: number, level: number, name: number, value: Int32Array, len: number): number;
+}
+let socketSyms: SocketLib | null | undefined;
+/** libc's getsockname and setsockopt (Linux; the embedded broker's TCP_NODELAY), or null. */
+export function socketLib(): SocketLib | null {
+  if (socketSyms === undefined) {
+    try {
+      const l = dlopen("libc.so.6", {
+        getsockname: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+        setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+      }).symbols;
+      socketSyms = {
+        getsockname: (fd, addr, len) => l.getsockname(fd, addr, len) as number,
+        setsockopt: (fd, level, name, value, len) => l.setsockopt(fd, level, name, value, len) as number,
+      };
+    } catch {
+      socketSyms = null;
+    }
+  }
+  return socketSyms;
+}
+/** Linux's socket constants for the above. */
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const IPPROTO_TCP = 6;
+export const TCP_NODELAY = 1;
+
 /** Linux's O_NONBLOCK | O_CLOEXEC for pipe2. */
 export const PIPE_NONBLOCK_CLOEXEC = 0o4000 | 0o2000000;
 

@@ -1,5 +1,6 @@
 import { type Pointer } from "bun:ffi";
-import { rdk, cstr, str, RD_KAFKA_PRODUCER } from "./ffi.ts";
+import { readdirSync, readlinkSync } from "node:fs";
+import { rdk, cstr, str, socketLib, AF_INET, AF_INET6, IPPROTO_TCP, TCP_NODELAY, RD_KAFKA_PRODUCER } from "./ffi.ts";
 import { buildConf, cString } from "./conf.ts";
 import { check } from "./errors.ts";
 import { IngestError } from "../cli/errors.ts";
@@ -39,6 +40,7 @@ export class MockCluster {
     this.mcluster = mc;
     this.brokerCount = brokers;
     this.bootstraps = str(f.rd_kafka_mock_cluster_bootstraps(mc));
+    if (process.env.INGEST_MOCK_NODELAY !== "0") noDelayOnListeners(this.bootstraps);
   }
 
   createTopic(name: string, partitions: number, replicationFactor = 1): void {
@@ -71,5 +73,40 @@ export class MockCluster {
     this.destroyed = true;
     rdk().rd_kafka_mock_cluster_destroy(this.mcluster);
     rdk().rd_kafka_destroy(this.rk);
+  }
+}
+
+/**
+ * TCP_NODELAY on the mock brokers' listening sockets (Linux: accepted connections inherit it).
+ * librdkafka 2.0.2's mock broker leaves Nagle on, so once a client has several requests in
+ * flight and then goes quiet, the last responses wait for its delayed ACK: about 40 ms each
+ * (measured: closed loops of small produce batches ran at ~1.6k msg/s, ~200k with this).
+ * The listeners are found among the process's sockets by their bound port.
+ */
+function noDelayOnListeners(bootstraps: string): void {
+  const sock = socketLib();
+  if (!sock) return;
+  const ports = new Set(bootstraps.split(",").map((b) => Number(b.slice(b.lastIndexOf(":") + 1))));
+  const addr = new Uint8Array(128);
+  const len = new Int32Array(1);
+  const one = new Int32Array([1]);
+  let fds: string[];
+  try {
+    fds = readdirSync("/proc/self/fd");
+  } catch {
+    return;
+  }
+  for (const name of fds) {
+    const fd = Number(name);
+    try {
+      if (!readlinkSync(`/proc/self/fd/${name}`).startsWith("socket:")) continue;
+    } catch {
+      continue;
+    }
+    len[0] = addr.length;
+    if (sock.getsockname(fd, addr, len) !== 0) continue;
+    const family = addr[0]! | (addr[1]! << 8);
+    const port = (addr[2]! << 8) | addr[3]!;
+    if ((family === AF_INET || family === AF_INET6) && ports.has(port)) sock.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, one, 4);
   }
 }
