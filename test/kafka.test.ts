@@ -270,8 +270,9 @@ test(`QUEUE_FULL is absorbed by polling and retrying, never by dropping${mode}`,
 });
 }
 
-test("failuresOnly cannot be combined with a per-message delivery callback", () => {
-  expect(() => new Producer({ "bootstrap.servers": broker.bootstrap }, { failuresOnly: true, onDelivery: () => {} })).toThrow(/failuresOnly/);
+test("failure-only reports cannot be combined with a per-message delivery callback, however asked for", () => {
+  expect(() => new Producer({ "bootstrap.servers": broker.bootstrap }, { failuresOnly: true, onDelivery: () => {} })).toThrow(UsageError);
+  expect(() => new Producer({ "bootstrap.servers": broker.bootstrap, "delivery.report.only.error": "TRUE" }, { onDelivery: () => {} })).toThrow(/delivery\.report\.only\.error/);
 });
 
 test("produce() with headers, and admin metadata/watermarks", async () => {

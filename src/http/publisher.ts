@@ -130,11 +130,9 @@ export class Publisher {
    * bytes following the previous one's, so runs of them are copied in with one set().
    */
   publishEncoded(topic: string, data: Uint8Array, spans: Int32Array, n: number, waitDelivery: boolean): Promise<GroupResult> {
-    if (this.queueDepth + n > this.maxQueued) return Promise.reject(new QueueFullError("producer queue is full"));
     let resolve!: (r: GroupResult) => void;
     const p = new Promise<GroupResult>((r) => (resolve = r));
-    this.submitEncoded(topic, data, spans, n, waitDelivery, resolve);
-    return p;
+    return this.submitEncoded(topic, data, spans, n, waitDelivery, resolve) ? p : Promise.reject(new QueueFullError("producer queue is full"));
   }
 
   /**

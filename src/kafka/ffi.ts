@@ -173,45 +173,38 @@ export function libc(): ReturnType<typeof openLibc> {
   return (libcSyms ??= openLibc());
 }
 
-interface PipeLib {
+interface LinuxLib {
   pipe2(fds: Int32Array, flags: number): number;
   close(fd: number): number;
-}
-let pipeSyms: PipeLib | null | undefined;
-/** libc's pipe2 and close (Linux only, hence apart from libc()), or null: callers fall back. */
-export function pipeLib(): PipeLib | null {
-  if (pipeSyms === undefined) {
-    try {
-      const l = dlopen("libc.so.6", { pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 }, close: { args: [FFIType.i32], returns: FFIType.i32 } }).symbols;
-      pipeSyms = { pipe2: (fds, flags) => l.pipe2(fds, flags) as number, close: (fd) => l.close(fd) as number };
-    } catch {
-      pipeSyms = null;
-    }
-  }
-  return pipeSyms;
-}
-interface SocketLib {
   getsockname(fd: number, addr: Uint8Array, len: Int32Array): number;
   setsockopt(fd: number, level: number, name: number, value: Int32Array, len: number): number;
 }
-let socketSyms: SocketLib | null | undefined;
-/** libc's getsockname and setsockopt (Linux; the embedded broker's TCP_NODELAY), or null. */
-export function socketLib(): SocketLib | null {
-  if (socketSyms === undefined) {
+let linuxSyms: LinuxLib | null | undefined;
+/**
+ * libc's pipe2 and close (the producer's wake-up pipe) and getsockname and setsockopt (the
+ * embedded broker's TCP_NODELAY): Linux only, hence apart from libc(); null elsewhere, and
+ * callers fall back.
+ */
+export function linuxLib(): LinuxLib | null {
+  if (linuxSyms === undefined) {
     try {
       const l = dlopen("libc.so.6", {
+        pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+        close: { args: [FFIType.i32], returns: FFIType.i32 },
         getsockname: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
         setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
       }).symbols;
-      socketSyms = {
+      linuxSyms = {
+        pipe2: (fds, flags) => l.pipe2(fds, flags) as number,
+        close: (fd) => l.close(fd) as number,
         getsockname: (fd, addr, len) => l.getsockname(fd, addr, len) as number,
         setsockopt: (fd, level, name, value, len) => l.setsockopt(fd, level, name, value, len) as number,
       };
     } catch {
-      socketSyms = null;
+      linuxSyms = null;
     }
   }
-  return socketSyms;
+  return linuxSyms;
 }
 /** Linux's socket constants for the above. */
 export const AF_INET = 2;

@@ -1,6 +1,6 @@
 import { type Pointer } from "bun:ffi";
 import { readdirSync, readlinkSync } from "node:fs";
-import { rdk, cstr, str, socketLib, AF_INET, AF_INET6, IPPROTO_TCP, TCP_NODELAY, RD_KAFKA_PRODUCER } from "./ffi.ts";
+import { rdk, cstr, str, linuxLib, AF_INET, AF_INET6, IPPROTO_TCP, TCP_NODELAY, RD_KAFKA_PRODUCER } from "./ffi.ts";
 import { buildConf, cString } from "./conf.ts";
 import { check } from "./errors.ts";
 import { IngestError } from "../cli/errors.ts";
@@ -84,7 +84,7 @@ export class MockCluster {
  * The listeners are found among the process's sockets by their bound port.
  */
 function noDelayOnListeners(bootstraps: string): void {
-  const sock = socketLib();
+  const sock = linuxLib();
   if (!sock) return;
   const ports = new Set(bootstraps.split(",").map((b) => Number(b.slice(b.lastIndexOf(":") + 1))));
   const addr = new Uint8Array(128);

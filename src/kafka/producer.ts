@@ -1,5 +1,5 @@
 import { ptr, read, type Pointer } from "bun:ffi";
-import { rdk, pipeLib, PIPE_NONBLOCK_CLOEXEC, cstr, EVENT, ERR, MSG, VTYPE, VU_SIZE, RD_KAFKA_PRODUCER, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, RD_KAFKA_MSG_F_PARTITION } from "./ffi.ts";
+import { rdk, linuxLib, PIPE_NONBLOCK_CLOEXEC, cstr, EVENT, ERR, MSG, VTYPE, VU_SIZE, RD_KAFKA_PRODUCER, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, RD_KAFKA_MSG_F_PARTITION } from "./ffi.ts";
 import { Client, readI64 } from "./client.ts";
 import { KafkaError, errName } from "./errors.ts";
 import { UsageError } from "../cli/errors.ts";
@@ -177,10 +177,12 @@ export class Producer extends Client {
   private readonly failuresOnly: boolean;
 
   constructor(props: Record<string, string>, opts: ProducerOptions = {}) {
-    if (opts.failuresOnly && opts.onDelivery) throw new Error("Producer: failuresOnly with onDelivery would report failures only");
+    // Also when the user set the property (-X): the counts must follow what librdkafka reports.
+    const failuresOnly = opts.failuresOnly === true || /^(true|t|1)$/i.test(props["delivery.report.only.error"] ?? "");
+    if (failuresOnly && opts.onDelivery) throw new UsageError("delivery.report.only.error=true cannot be used here: every message's delivery report is needed");
     super(RD_KAFKA_PRODUCER, opts.failuresOnly ? { ...props, "delivery.report.only.error": "true" } : props, EVENT.DR);
     this.onDelivery = opts.onDelivery;
-    this.failuresOnly = opts.failuresOnly === true || props["delivery.report.only.error"] === "true";
+    this.failuresOnly = failuresOnly;
   }
 
   /**
@@ -313,7 +315,7 @@ export class Producer extends Client {
    * there is no pipe2 (not Linux) nothing changes: the caller's own polling still serves them.
    */
   wakeOnEvents(): void {
-    const lib = pipeLib();
+    const lib = linuxLib();
     if (this.wakeFds || !lib || this.isDestroyed) return;
     const fds = new Int32Array(2);
     if (lib.pipe2(fds, PIPE_NONBLOCK_CLOEXEC) !== 0) return;
@@ -408,7 +410,7 @@ export class Producer extends Client {
     this.topics.clear();
     super.destroy();
     // librdkafka writes no more: closing the write end ends the reader (which closes its end).
-    if (this.wakeFds) pipeLib()!.close(this.wakeFds[1]!);
+    if (this.wakeFds) linuxLib()!.close(this.wakeFds[1]!);
   }
 
   /** Flush (bounded), purge what is left as failed, and destroy the handle. */

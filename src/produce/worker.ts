@@ -54,7 +54,8 @@ function sender(producer: Producer | null, batch: MessageBatch, topic: string, s
 /** Wait for every delivery report, then read the final counts and wire bytes into `stats`. */
 function awaitDeliveries(producer: Producer, stats: WorkerStats, c: Float64Array): void {
   const t1 = performance.now();
-  // Every enqueued message gets a report: delivered, or failed after message.timeout.ms.
+  // Every enqueued message ends acknowledged or failed (reported, at the latest after
+  // message.timeout.ms); the workers' producers hear of failures only (failuresOnly).
   while (producer.inFlight > 0) {
     producer.flushSync(100);
     c[COUNTER.delivered] = producer.delivered;
