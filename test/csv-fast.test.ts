@@ -14,6 +14,7 @@ import { USERS_HEADER, userRow } from "../src/gen/users.ts";
 import { fuzzCsv } from "./helpers/csv-fuzz.ts";
 import { runIngest } from "./helpers/cli.ts";
 import usersSchemaText from "../data/users.avsc" with { type: "text" };
+import { WIDE_SCHEMA } from "./helpers/schemas.ts";
 
 // The byte-level fast path of `ingest produce` (src/csv/fast-reader.ts and compileFastRowEncoder)
 // must give exactly what the reference path (forEachRecord, CsvParser, compileRowEncoder) gives:
@@ -25,23 +26,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const te = new TextEncoder();
 const usersSchema = parseSchema(usersSchemaText, "users.avsc");
 
-/** Every type the CSV path reads (as in test/row-encoder.test.ts), nullable and defaulted, one field absent from the CSV. */
+/** WIDE_SCHEMA (as in test/row-encoder.test.ts) plus two nullable fields the byte-level code treats apart. */
 const wide: AvroRecordSchema = {
-  type: "record",
-  name: "Wide",
+  ...WIDE_SCHEMA,
   fields: [
-    { name: "id", type: "long" },
-    { name: "name", type: "string" },
-    { name: "n", type: "int" },
-    { name: "x", type: "double" },
-    { name: "f", type: "float" },
-    { name: "ok", type: "boolean" },
-    { name: "color", type: { type: "enum", name: "Color", symbols: ["RED", "GREEN", "BLUE"] } },
-    { name: "ts", type: { type: "long", logicalType: "timestamp-millis" } },
-    { name: "note", type: ["null", "string"], default: null },
-    { name: "maybe", type: ["long", "null"], default: 0 },
-    { name: "label", type: "string", default: "none" },
-    { name: "absent", type: "int", default: 42 },
+    ...WIDE_SCHEMA.fields,
     { name: "us", type: ["null", { type: "long", logicalType: "timestamp-micros" }], default: null },
     { name: "bb", type: ["null", "boolean"], default: null },
   ],

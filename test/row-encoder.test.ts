@@ -4,28 +4,11 @@ import { RowConverter, parseSchema, type AvroRecordSchema } from "../src/csv/sch
 import { compileRowEncoder, BufferSink, canonicalDecimal, canonicalInteger, type RowEncodeFn } from "../src/codecs/row-encoder.ts";
 import { rng } from "../src/gen/random.ts";
 import usersSchema from "../data/users.avsc" with { type: "text" };
+import { WIDE_SCHEMA } from "./helpers/schemas.ts";
 
 const te = new TextEncoder();
 
-/** A schema with every type the CSV path reads, nullable and defaulted variants, one field absent from the CSV. */
-const wide: AvroRecordSchema = {
-  type: "record",
-  name: "Wide",
-  fields: [
-    { name: "id", type: "long" },
-    { name: "name", type: "string" },
-    { name: "n", type: "int" },
-    { name: "x", type: "double" },
-    { name: "f", type: "float" },
-    { name: "ok", type: "boolean" },
-    { name: "color", type: { type: "enum", name: "Color", symbols: ["RED", "GREEN", "BLUE"] } },
-    { name: "ts", type: { type: "long", logicalType: "timestamp-millis" } },
-    { name: "note", type: ["null", "string"], default: null },
-    { name: "maybe", type: ["long", "null"], default: 0 },
-    { name: "label", type: "string", default: "none" },
-    { name: "absent", type: "int", default: 42 },
-  ],
-};
+const wide: AvroRecordSchema = WIDE_SCHEMA;
 const wideHeader = ["id", "name", "n", "x", "f", "ok", "color", "ts", "note", "maybe", "label"];
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
