@@ -5,6 +5,8 @@
  * package.json "build" script.
  */
 export function workerUrl(rel: `${string}/${string}.ts`): string {
-  const compiled = import.meta.path.startsWith("/$bunfs/") || import.meta.path.startsWith("B:/~BUN/");
+  // Bun.main, not import.meta.path: a --bytecode build keeps the source path in import.meta.
+  const inBunfs = (p: string) => p.startsWith("/$bunfs/") || p.startsWith("B:/~BUN/");
+  const compiled = inBunfs(Bun.main) || inBunfs(import.meta.path);
   return compiled ? `./${rel}` : new URL(`../${rel}`, import.meta.url).href;
 }
