@@ -2,7 +2,7 @@ import { test, expect, describe, beforeAll, afterAll } from "bun:test";
 import Papa from "papaparse";
 import avro from "avsc";
 import { inflateRawSync } from "node:zlib";
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, symlinkSync, lstatSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Consumer } from "../src/kafka/index.ts";
@@ -130,6 +130,38 @@ describe("file outputs decode back to the same rows", () => {
     }, 30_000);
   }
 });
+
+test("an output that is not a regular file (a FIFO, a symlink) is written through, not replaced by the result", async () => {
+  const sub = mkdtempSync(join(dir, "special-"));
+  const fifo = join(sub, "out.json");
+  expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+  const target = join(sub, "target.avro");
+  const link = join(sub, "link.avro");
+  symlinkSync(target, link);
+  // The reader of the FIFO, as a shell pipeline would have one.
+  const reader = Bun.spawn(["cat", fifo], { stdout: "pipe" });
+  const r = await runIngest(["produce", "--file", csvPath, "--no-kafka", "--json-out", fifo, "--avro-out", link, "--workers", "3"]);
+  // Replaced by a regular file, the FIFO would never be written: end the reader then.
+  const killer = setTimeout(() => reader.kill(), 5000);
+  const viaFifo = await new Response(reader.stdout).text();
+  clearTimeout(killer);
+  expect(r.code).toBe(0);
+  expect(JSON.parse(viaFifo)).toEqual(expectedRows(csvPath));
+  expect(lstatSync(fifo).isFIFO()).toBe(true);
+  expect(lstatSync(link).isSymbolicLink()).toBe(true);
+  const cat = Bun.spawnSync(["avrocat", target]);
+  expect(cat.exitCode).toBe(0);
+  expect(cat.stdout.toString().trim().split("\n").length).toBe(ROWS);
+  // No parts left next to them.
+  expect(readdirSync(sub).sort()).toEqual(["link.avro", "out.json", "target.avro"]);
+}, 30_000);
+
+test("an existing output file is replaced by the new one", async () => {
+  const out = join(dir, "again.ndjson");
+  writeFileSync(out, "stale\n".repeat(100_000));
+  expect((await runIngest(["produce", "--file", csvPath, "--no-kafka", "--json-out", out, "--workers", "2"])).code).toBe(0);
+  expect(readFileSync(out, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l))).toEqual(expectedRows(csvPath));
+}, 30_000);
 
 // Rejected rows never stop a run and are not failures (exit 0 means every ACCEPTED row was
 // delivered and written); the summary and the rejects file carry them.

@@ -1,8 +1,8 @@
-import { openSync, closeSync, rmSync, readSync, fstatSync, writeFileSync, renameSync } from "node:fs";
-import { availableParallelism } from "node:os";
-import { basename } from "node:path";
+import { openSync, closeSync, rmSync, readSync, fstatSync, writeFileSync, renameSync, lstatSync, mkdtempSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { readHeader, splitRanges } from "../csv/split.ts";
-import { fileSize } from "../csv/reader.ts";
+import { fileSize, type ByteRange } from "../csv/reader.ts";
 import { RowConverter, type AvroRecordSchema } from "../csv/schema-rows.ts";
 import { avroHeader, newSyncMarker, type AvroFileCodec } from "../codecs/avro-file.ts";
 import type { Format } from "../codecs/index.ts";
@@ -58,9 +58,28 @@ export interface ProduceSummary {
   ok: boolean;
 }
 
-/** Where parts of the output files go while workers write them. */
-function partPath(out: string, i: number): string {
-  return `${out}.part${i}`;
+/**
+ * An output file and where the workers' parts of it go. When the path is a regular file or
+ * does not exist yet (`direct`), the parts lie next to it and part 0 becomes the file by
+ * rename (no copy). Anything else (a FIFO, a device such as /dev/null, a symlink such as
+ * /dev/stdout) is written through, as a shell's `>` would, with the parts in a temporary
+ * directory: renaming over it would replace the FIFO, device or link itself.
+ */
+interface Output {
+  path: string;
+  direct: boolean;
+  part(i: number): string;
+}
+
+function output(path: string, tmp: () => string): Output {
+  let direct = true;
+  try {
+    direct = lstatSync(path).isFile();
+  } catch {
+    // absent: created by the rename
+  }
+  const base = direct ? path : join(tmp(), basename(path));
+  return { path, direct, part: (i) => `${base}.part${i}` };
 }
 
 /**
@@ -90,6 +109,23 @@ export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals 
   }
   const workers = o.limit < Infinity ? 1 : Math.max(1, o.workers);
   const ranges = o.input === "csv" ? splitRanges(o.file, workers, head.dataStart, head.dataFirstLine) : splitLines(o.file, workers);
+  let tmpDir: string | null = null;
+  const tmp = () => (tmpDir ??= mkdtempSync(join(tmpdir(), "ingest-produce-")));
+  try {
+    const out = { json: o.jsonOut ? output(o.jsonOut, tmp) : null, avro: o.avroOut ? output(o.avroOut, tmp) : null, rejects: output(o.rejects, tmp) };
+    return await runWorkers(o, stop, { t0, fields: head.fields, dataStart: head.dataStart, ranges }, out);
+  } finally {
+    if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+  }
+}
+
+/** Run the workers over `ranges`, then assemble the outputs and sum up. */
+async function runWorkers(
+  o: ProduceOptions,
+  stop: { signal: NodeJS.Signals | null; onStop?: () => void },
+  { t0, fields, dataStart, ranges }: { t0: number; fields: string[]; dataStart: number; ranges: ByteRange[] },
+  out: { json: Output | null; avro: Output | null; rejects: Output },
+): Promise<ProduceSummary> {
   const sync = newSyncMarker();
   const ndjson = o.jsonOut !== null && /\.(ndjson|jsonl)$/i.test(o.jsonOut);
   const counters = ranges.map(() => new SharedArrayBuffer(8 * COUNTER.SIZE));
@@ -98,15 +134,15 @@ export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals 
     file: o.file,
     input: o.input,
     range,
-    header: head.fields,
+    header: fields,
     schema: o.schema,
     key: o.key,
     format: o.format,
     topic: o.topic,
     kafka: o.kafka ? { ...THROUGHPUT_DEFAULTS, "queue.buffering.max.messages": "200000", "queue.buffering.max.kbytes": "262144", "statistics.interval.ms": "20", ...idempotence(o.kafka), ...o.kafka, "client.id": `ingest-produce-${i}` } : null,
-    jsonPart: o.jsonOut ? { path: partPath(o.jsonOut, i), ndjson, prefix: i === 0 && !ndjson ? new TextEncoder().encode("[\n") : null } : null,
-    avroPart: o.avroOut ? { path: partPath(o.avroOut, i), codec: o.avroCodec, sync, prefix: i === 0 ? avroHeader(o.schema, o.avroCodec, sync) : null } : null,
-    rejectsPart: partPath(o.rejects, i),
+    jsonPart: out.json ? { path: out.json.part(i), ndjson, prefix: i === 0 && !ndjson ? new TextEncoder().encode("[\n") : null } : null,
+    avroPart: out.avro ? { path: out.avro.part(i), codec: o.avroCodec, sync, prefix: i === 0 ? avroHeader(o.schema, o.avroCodec, sync) : null } : null,
+    rejectsPart: out.rejects.part(i),
     limit: o.limit,
     counters: counters[i]!,
   }));
@@ -116,7 +152,7 @@ export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals 
   stop.onStop = () => {
     for (const c of counters) new Float64Array(c)[COUNTER.stop] = 1;
   };
-  const totalBytes = fileSize(o.file) - head.dataStart;
+  const totalBytes = fileSize(o.file) - dataStart;
   const progress = new Progress("produce", totalBytes, "bytes", o.progress);
   const timer = setInterval(() => {
     let bytes = 0;
@@ -145,16 +181,16 @@ export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals 
   // empty parts) and close the file. NDJSON ends with a newline when it has records. Part 0
   // already starts with the file's prefix and becomes the file (renamed, not copied).
   const anyJson = results.some((r) => r.jsonRecords > 0);
-  const jsonRecords = o.jsonOut
-    ? appendParts(o.jsonOut, jobs.length, ndjson ? "\n" : ",\n", ndjson ? (anyJson ? "\n" : "") : "\n]\n", (i) => results[i]!.jsonRecords > 0)
+  const jsonRecords = out.json
+    ? appendParts(out.json, jobs.length, ndjson ? "\n" : ",\n", ndjson ? (anyJson ? "\n" : "") : "\n]\n", (i) => results[i]!.jsonRecords > 0)
     : null;
-  if (o.avroOut) appendParts(o.avroOut, jobs.length, "", "", (i) => results[i]!.avroRecords > 0);
+  if (out.avro) appendParts(out.avro, jobs.length, "", "", (i) => results[i]!.avroRecords > 0);
   const rejected = results.reduce((s, r) => s + r.rejected, 0);
   let rejectsFile: string | null = null;
   if (rejected > 0) {
-    assemble(o.rejects, jobs.length, "line,reason,raw\n");
+    assemble(out.rejects, jobs.length, "line,reason,raw\n");
     rejectsFile = o.rejects;
-  } else for (let i = 0; i < jobs.length; i++) rmSync(partPath(o.rejects, i), { force: true });
+  } else for (let i = 0; i < jobs.length; i++) rmSync(out.rejects.part(i), { force: true });
   const filesMs = performance.now() - tFiles;
   void jsonRecords;
 
@@ -227,17 +263,24 @@ function runInWorker(job: ProduceJob): Promise<WorkerStats> {
 }
 
 /**
- * Make part 0 of `out` (which starts with the file's prefix) the file, append the non-empty
- * parts 1..n-1 with separators between non-empty parts, then the suffix; remove the parts.
- * Returns the number of non-empty parts. Renaming part 0 saves copying its share of the file.
+ * Part 0 of `out` (which starts with the file's prefix), then the non-empty parts 1..n-1 with
+ * separators between non-empty parts, then the suffix; the parts are removed. Returns the
+ * number of non-empty parts. A direct output gets part 0 by rename, which saves copying it.
  */
-function appendParts(out: string, n: number, sep: string, suffix: string, nonEmpty: (i: number) => boolean): number {
-  renameSync(partPath(out, 0), out);
-  const fd = openSync(out, "a");
+function appendParts(out: Output, n: number, sep: string, suffix: string, nonEmpty: (i: number) => boolean): number {
+  let fd: number;
+  if (out.direct) {
+    // Unlinked first: ext4 writes a file renamed over an existing one out to disk at once
+    // (auto_da_alloc), which made this step 2-3x slower (0.10-0.19 s vs 0.05-0.06 s for 1M users).
+    rmSync(out.path, { force: true });
+    renameSync(out.part(0), out.path);
+    fd = openSync(out.path, "a");
+  } else fd = openSync(out.path, "w");
   let parts = nonEmpty(0) ? 1 : 0;
   try {
+    if (!out.direct) copyInto(fd, out.part(0));
     for (let i = 1; i < n; i++) {
-      const p = partPath(out, i);
+      const p = out.part(i);
       if (!nonEmpty(i)) {
         rmSync(p, { force: true });
         continue;
@@ -270,12 +313,13 @@ function copyInto(fd: number, p: string): void {
   }
 }
 
-/** Write `prefix` then the non-empty parts 0..n-1 of `out` into `out`; remove the parts. */
-function assemble(out: string, n: number, prefix: string): void {
-  const fd = openSync(out, "w");
+/** Write `prefix` then the parts 0..n-1 of `out` into `out`; remove the parts. */
+function assemble(out: Output, n: number, prefix: string): void {
+  if (out.direct) rmSync(out.path, { force: true }); // as in appendParts: a new file, not a truncated one
+  const fd = openSync(out.path, "w");
   try {
     writeAll(fd, prefix);
-    for (let i = 0; i < n; i++) copyInto(fd, partPath(out, i));
+    for (let i = 0; i < n; i++) copyInto(fd, out.part(i));
   } finally {
     closeSync(fd);
   }
