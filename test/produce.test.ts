@@ -283,6 +283,25 @@ test("a topic that does not exist stops the run before anything is sent", async 
   expect(r.stderr).toMatch(/^error: topic '.*' does not exist/m);
 });
 
+test("inputs and outputs that cannot work stop the run up front with a clear error, nothing written", async () => {
+  const sub = mkdtempSync(join(dir, "bad-io-"));
+  const fifo = join(sub, "in.csv");
+  expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+  const cases: [string[], RegExp][] = [
+    [["--file", sub], /^error: cannot read .*: a directory$/m],
+    [["--file", fifo], /^error: cannot read .*: not a regular file/m], // would wait for a writer if opened
+    [["--file", "-"], /^error: cannot read standard input/m],
+    [["--file", csvPath, "--json-out", join(sub, "no", "x.json")], /^error: --json-out: cannot write .*x\.json: no such directory$/m],
+    [["--file", csvPath, "--avro-out", join(sub, "no", "x.avro")], /^error: --avro-out: cannot write .*: no such directory$/m],
+    [["--file", csvPath, "--json-out", join(sub, "ok.json"), "--rejects", join(sub, "no", "r.csv")], /^error: --rejects: cannot write .*: no such directory$/m],
+  ];
+  for (const [args, want] of cases) {
+    const r = await runIngest(["produce", ...args, "--no-kafka", "--no-progress"]);
+    expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 1, stderr: expect.stringMatching(want) });
+  }
+  expect(readdirSync(sub)).toEqual(["in.csv"]);
+}, 30_000);
+
 test("gen is deterministic: same seed, same bytes; another seed, other bytes", async () => {
   const a = await runIngest(["gen", "users", "--rows", "500", "--seed", "9"]);
   const b = await runIngest(["gen", "users", "--rows", "500", "--seed", "9"]);

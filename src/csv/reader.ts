@@ -1,4 +1,4 @@
-import { openSync, readSync, closeSync, fstatSync } from "node:fs";
+import { openSync, readSync, closeSync, fstatSync, statSync, type Stats } from "node:fs";
 import { CsvParser, type RowCallback } from "./parser.ts";
 import { IngestError } from "../cli/errors.ts";
 
@@ -119,6 +119,7 @@ function decode(bytes: Uint8Array): { text: string; invalid: boolean } {
 
 /** Open a file for reading, or fail with one line naming it and why. */
 export function openForRead(path: string): number {
+  if (path === "-") throw new IngestError("cannot read standard input (-): the file is read in byte ranges, one per worker; save the data to a file first");
   try {
     return openSync(path, "r");
   } catch (e) {
@@ -126,7 +127,18 @@ export function openForRead(path: string): number {
   }
 }
 
+/** The size of input file `path`: a regular file (workers read it by byte ranges, so not a pipe). */
 export function fileSize(path: string): number {
+  let st: Stats | undefined;
+  try {
+    st = statSync(path); // before opening: opening a FIFO would wait for a writer
+  } catch {
+    // openForRead says why
+  }
+  if (st && !st.isFile()) {
+    const what = st.isDirectory() ? "a directory" : "not a regular file (the file is read in byte ranges, one per worker: save a pipe's data to a file first)";
+    throw new IngestError(`cannot read ${path}: ${what}`);
+  }
   const fd = openForRead(path);
   try {
     return fstatSync(fd).size;
