@@ -2,7 +2,7 @@ import { test, expect } from "bun:test";
 import { mkdtempSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runIngest, spawnIngest } from "./helpers/cli.ts";
+import { runIngest, spawnIngest, ingestArgv } from "./helpers/cli.ts";
 import { kafkaConfig, parseProperties, brokerVersionProps } from "../src/cli/args.ts";
 import { redactConfig, redactUrl } from "../src/observability/log.ts";
 
@@ -31,6 +31,11 @@ test("an unknown command, an unknown flag and a bad value are one-line errors wi
     [["broker", "--brokers", "many"], /^error: --brokers: expected an integer, got 'many'\n$/],
     [["topic", "list", "--log-level", "loud"], /^error: --log-level: 'loud' is not one of/],
     [["topic", "list", "--kafka-config", "/nonexistent/file"], /^error: --kafka-config: cannot read \/nonexistent\/file: ENOENT\n$/],
+    [["load", "--url", "http://127.0.0.1:1/order", "--duration", "0s"], /^error: --duration: must be more than 0\n$/],
+    [["broker", "--bootstrap-file", "/nonexistent/dir/bf"], /^error: --bootstrap-file: cannot write \/nonexistent\/dir\/bf: directory \/nonexistent\/dir does not exist\n$/],
+    [["broker", "--bootstrap-file", "/tmp"], /^error: --bootstrap-file: cannot write \/tmp: it is a directory\n$/],
+    [["topic", "list", "-b", "", "--timeout-ms", "500"], /^error: --brokers: expected host:port\[,host:port...\], got ''\n$/],
+    [["gen", "users", "--rows", "-1"], /^error: option '--rows' is missing its value \(for a value starting with a dash use '--rows=-XYZ'\)\n$/],
   ];
   for (const [args, re] of cases) {
     const r = await runIngest(args);
@@ -130,3 +135,58 @@ test("a subcommand that is not built yet says so and exits 2", async () => {
   }
   expect(said).toContain("not built yet");
 });
+
+test("gen: --out a directory or in a missing directory is a usage error (exit 2), a pipe closed early exit 1, one line each (were stack traces, exit 70)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ingest-gen-"));
+  const cases: [string, string][] = [
+    [dir, `error: --out: cannot write ${dir}: it is a directory\n`],
+    [join(dir, "no", "users.csv"), `error: --out: cannot write ${join(dir, "no", "users.csv")}: directory ${join(dir, "no")} does not exist\n`],
+  ];
+  for (const [out, said] of cases) {
+    const r = await runIngest(["gen", "users", "--rows", "10", "--out", out]);
+    expect({ out, code: r.code }).toEqual({ out, code: 2 });
+    expect(r.stderr).toBe(said);
+  }
+  // | head -1: the rest of the rows meet a closed pipe.
+  const p = Bun.spawn(["bash", "-c", `"\${@:2}" 2>"$1" | head -1 >/dev/null; exit \${PIPESTATUS[0]}`, "_", join(dir, "epipe.err"), ...ingestArgv("gen", "users", "--rows", "200000")]);
+  expect(await p.exited).toBe(1);
+  expect(readFileSync(join(dir, "epipe.err"), "utf8")).toBe("error: --out: cannot write standard output: the reader closed the pipe (EPIPE)\n");
+});
+
+test("load: requests go out on schedule (the first at once), so latency is the server's, not one interval of the schedule", async () => {
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("{}", { status: 202 }) });
+  try {
+    const r = await runIngest(["load", "--url", `http://127.0.0.1:${server.port}/order`, "--rate", "20", "--duration", "1s", "--json"]);
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(r.stdout);
+    expect(rep.requests).toBe(20); // 20/s for 1 s (was 19)
+    expect(rep.achieved_rate).toBeLessThanOrEqual(20);
+    // Each request used to wait one interval (50 ms here) past its scheduled time, counted as latency.
+    expect(rep.latency_ms.p50).toBeLessThan(25);
+  } finally {
+    server.stop(true);
+  }
+});
+
+test("topic create looks the topic up first: --if-not-exists on an existing one succeeds at once, without it an error at once, an unreachable cluster fails in --timeout-ms", async () => {
+  const { startBroker } = await import("./helpers/broker.ts");
+  const broker = startBroker({ brokers: 1, topics: { users: 3 } });
+  try {
+    const r = await runIngest(["topic", "create", "users", "--if-not-exists", "--timeout-ms", "1000", "-b", broker.bootstrap]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("topic users already exists with 3 partitions\n");
+    const j = await runIngest(["topic", "create", "users", "--if-not-exists", "--json", "--timeout-ms", "1000", "-b", broker.bootstrap]);
+    expect(JSON.parse(j.stdout)).toEqual({ exists: "users", partitions: 3 });
+    const again = await runIngest(["topic", "create", "users", "--timeout-ms", "1000", "-b", broker.bootstrap]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toBe("error: create topic 'users': it already exists with 3 partitions (--if-not-exists makes that a success) (TOPIC_ALREADY_EXISTS)\n");
+  } finally {
+    broker.stop();
+  }
+  // Was: timeout + 5 s, then a hint about the embedded broker's missing controller.
+  const t0 = performance.now();
+  const down = await runIngest(["topic", "create", "users", "--timeout-ms", "500", "-b", "127.0.0.1:1"]);
+  expect(down.code).toBe(1);
+  expect(down.stderr).toEndWith("error: metadata from 127.0.0.1:1: Local: Broker transport failure (_TRANSPORT)\n");
+  expect(performance.now() - t0).toBeLessThan(3000);
+}, 30_000);

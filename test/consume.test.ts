@@ -1,6 +1,6 @@
 import { test, expect, describe, beforeAll, afterAll } from "bun:test";
 import { createConnection, type Connection } from "mysql2/promise";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Papa from "papaparse";
@@ -300,6 +300,83 @@ test("a store that cannot be reached at start is a clear error naming it", async
   expect(r.stderr).toMatch(/^error: .*mysql.*127\.0\.0\.1:1/m);
   expect(r.stderr).not.toContain("secret");
 });
+
+test("an empty --sink (e.g. an unset variable) is a usage error, not a run that commits records written nowhere", async () => {
+  const users = uniqueName("users");
+  broker.createTopic(users, 1);
+  expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
+  const group = uniqueName("g");
+  const r = await runIngest(["consume", "--sink", "", "--group", group, "--topics", users, "--max-messages", String(USERS), "-b", broker.bootstrap, ...fast], { timeoutMs: 30_000 });
+  expect(r.code).toBe(2);
+  expect(r.stderr).toBe("error: --sink: expected one or more of mysql|redis|sqlite|stdout|none, got nothing\n");
+  const lag = await runIngest(["lag", "--group", group, "--topic", users, "--json", "-b", broker.bootstrap]);
+  expect(JSON.parse(lag.stdout).partitions[0].committed).toBeNull(); // nothing committed
+}, 60_000);
+
+test("a bad flag value stops consume before the store is opened: no SQLite file is created", async () => {
+  const file = join(dir, `${uniqueName("db")}.sqlite`);
+  for (const bad of [["--batch-size", "0"], ["--idle-exit-ms", "5s"], ["--max-in-flight=-5"]]) {
+    const r = await runIngest(["consume", "--sink", "sqlite", "--sqlite-path", file, "--topics", "users", ...bad, "-b", broker.bootstrap]);
+    expect({ bad, code: r.code }).toEqual({ bad, code: 2 });
+    expect(r.stderr).toStartWith(`error: ${bad[0]!.split("=")[0]}: `);
+    expect(existsSync(file)).toBe(false);
+  }
+});
+
+test("--summary-json that cannot be written (a directory, a missing directory) fails at start, not after consuming (was exit 70)", async () => {
+  const users = uniqueName("users");
+  broker.createTopic(users, 1);
+  expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
+  const group = uniqueName("g");
+  for (const [path, why] of [[dir, "it is a directory"], [join(dir, "nope", "s.json"), `directory ${join(dir, "nope")} does not exist`]] as const) {
+    const r = await runIngest(["consume", "--sink", "none", "--group", group, "--topics", users, "--max-messages", String(USERS), "--summary-json", path, "-b", broker.bootstrap, ...fast], { timeoutMs: 30_000 });
+    expect({ path, code: r.code }).toEqual({ path, code: 2 });
+    expect(r.stderr).toBe(`error: --summary-json: cannot write ${path}: ${why}\n`);
+  }
+  const lag = await runIngest(["lag", "--group", group, "--topic", users, "--json", "-b", broker.bootstrap]);
+  expect(JSON.parse(lag.stdout).partitions[0].committed).toBeNull(); // nothing was consumed
+}, 90_000);
+
+test("--metrics-port already in use is one line naming it, exit 2 (was exit 70 with a stack trace)", async () => {
+  const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+  try {
+    const r = await runIngest(["consume", "--sink", "none", "--topics", "users", "--metrics-port", String(taken.port), "--idle-exit-ms", "1", "-b", broker.bootstrap], { timeoutMs: 20_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toStartWith(`error: --metrics-port: cannot listen on 127.0.0.1:${taken.port}: `);
+    expect(r.stderr).not.toContain("    at ");
+  } finally {
+    taken.stop(true);
+  }
+});
+
+test("an empty --group is a usage error for lag (was a SIGSEGV) and consume", async () => {
+  for (const cmd of [["lag", "--topic", "users"], ["consume", "--sink", "none", "--topics", "users"]]) {
+    const r = await runIngest([...cmd, "--group", "", "-b", broker.bootstrap], { timeoutMs: 20_000 });
+    expect({ cmd, code: r.code }).toEqual({ cmd, code: 2 });
+    expect(r.stderr).toBe("error: --group: must not be empty\n");
+  }
+});
+
+test("an empty topic list is a usage error for consume (was exit 1 from librdkafka) and lag (was a total lag of 0, exit 0)", async () => {
+  for (const [cmd, flag] of [[["consume", "--sink", "none"], "--topics"], [["lag"], "--topic"]] as const) {
+    const r = await runIngest([...cmd, flag, ",", "-b", broker.bootstrap], { timeoutMs: 20_000 });
+    expect({ cmd, code: r.code }).toEqual({ cmd, code: 2 });
+    expect(r.stderr).toBe(`error: ${flag}: expected one or more topic names, got nothing\n`);
+  }
+});
+
+test("a REDIS_URL with nothing listening, or one that is not a URL, is a clear error at start (no hang, no stack trace)", async () => {
+  for (const [url, why] of [["redis://:secret@127.0.0.1:1", /ECONNREFUSED/], ["garbage", /Invalid URL/]] as const) {
+    const t0 = performance.now();
+    const r = await runIngest(["consume", "--sink", "redis", "--topics", "users", "-b", broker.bootstrap], { env: { REDIS_URL: url }, timeoutMs: 20_000 });
+    expect({ url, code: r.code }).toEqual({ url, code: 1 });
+    expect(r.stderr).toMatch(/^error: redis: cannot connect to /m);
+    expect(r.stderr).toMatch(why);
+    expect(r.stderr).not.toContain("secret");
+    expect(r.stderr).not.toContain("    at ");
+    expect(performance.now() - t0).toBeLessThan(10_000);
+  }
+}, 30_000);
 
 test("the embedded default: SQLite plus the Redis write-through cache agree on every user and product", async () => {
   const users = uniqueName("users");

@@ -1,5 +1,8 @@
 import { test, expect, describe, beforeAll, afterAll } from "bun:test";
 import { createConnection } from "mysql2/promise";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Consumer } from "../src/kafka/index.ts";
 import { startBroker, uniqueName, type TestBroker } from "./helpers/broker.ts";
 import { spawnIngest, runIngest } from "./helpers/cli.ts";
@@ -190,6 +193,16 @@ test("POST /users publishes the user keyed by id; GET /health and /metrics repor
   expect(m).toMatch(/ingest_http_requests_total\{route="\/order",status="202"\} \d+/);
   expect(m).toMatch(/ingest_http_request_duration_seconds_bucket\{route="\/order",le="\+Inf"\} \d+/);
   expect(m).toMatch(/ingest_http_produced_total \d+/);
+});
+
+test("a bad flag value is a usage error before the store is opened: no SQLite file is created", async () => {
+  const file = join(mkdtempSync(join(tmpdir(), "ingest-serve-")), "reads.db");
+  for (const bad of [["--port", "abc"], ["--ack", "later"], ["--max-batch", "0"]]) {
+    const r = await runIngest(["serve", "--sqlite-path", file, ...bad, "-b", broker.bootstrap], { timeoutMs: 20_000 });
+    expect({ bad, code: r.code }).toEqual({ bad, code: 2 });
+    expect(r.stderr).toStartWith(`error: ${bad[0]}: `);
+    expect(existsSync(file)).toBe(false);
+  }
 });
 
 test("GET /users/:id without a store: 503 with the reason", async () => {

@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { readFileSync } from "node:fs";
-import { UsageError } from "./errors.ts";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { IngestError, UsageError } from "./errors.ts";
 import { LOG_LEVELS, setLogLevel, type LogLevel } from "../observability/log.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -42,7 +43,12 @@ export function parse<T extends Options>(argv: string[], options: T, allowPositi
     parsed = parseArgs({ args: argv, options: { ...commonOptions, ...options }, strict: true, allowPositionals });
   } catch (e) {
     const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, "");
-    throw new UsageError(msg.replace(/^Unknown option '(.*?)'.*$/s, "unknown option '$1'"));
+    throw new UsageError(
+      msg
+        .replace(/^Unknown option '(.*?)'.*$/s, "unknown option '$1'")
+        // `--rows -1`: parseArgs says so on three lines; one line, with its hint.
+        .replace(/^Option '(.*?)' argument is ambiguous\..*use (.*?)\.?$/s, "option '$1' is missing its value (for a value starting with a dash use $2)"),
+    );
   }
   const level = (parsed.values as Record<string, unknown>)["log-level"] ?? process.env.LOG_LEVEL;
   if (level !== undefined) {
@@ -104,6 +110,8 @@ export function kafkaConfig(values: KafkaFlagValues, defaults: Record<string, st
   const version = values["broker-version"] ?? process.env.KAFKA_BROKER_VERSION;
   if (version) Object.assign(conf, brokerVersionProps(version));
   Object.assign(conf, parseX(values.X));
+  // `-b ""` (say, `-b "$(cat .broker)"` with no file) must not quietly mean the default broker.
+  if (values.brokers !== undefined && !values.brokers.trim()) throw new UsageError("--brokers: expected host:port[,host:port...], got ''");
   if (values.brokers) conf["bootstrap.servers"] = values.brokers;
   return conf;
 }
@@ -161,4 +169,36 @@ export function choiceFlag<T extends string>(name: string, v: string | undefined
   if (v === undefined) return undefined;
   if (!choices.includes(v as T)) throw new UsageError(`--${name}: '${v}' is not one of ${choices.join("|")}`);
   return v as T;
+}
+
+/**
+ * An output file flag (--summary-json, --bootstrap-file, gen --out), checked at start so that a
+ * path that cannot be written (a directory, or in a directory that does not exist) is a usage
+ * error before any work is done, not a stack trace after it.
+ */
+export function outputFileFlag(name: string, path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  if (path === "") throw new UsageError(`--${name}: expected a file name, got ''`);
+  let isDir = false;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch {
+    // absent: created at the end, so its directory must exist
+    try {
+      if (!statSync(dirname(resolve(path))).isDirectory()) throw new Error();
+    } catch {
+      throw new UsageError(`--${name}: cannot write ${path}: directory ${dirname(path)} does not exist`);
+    }
+  }
+  if (isDir) throw new UsageError(`--${name}: cannot write ${path}: it is a directory`);
+  return path;
+}
+
+/** Write an output file, or fail with one line naming the flag and why (exit 1). */
+export function writeOutputFile(name: string, path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (e) {
+    throw new IngestError(`--${name}: cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
 }

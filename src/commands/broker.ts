@@ -1,9 +1,9 @@
 import type { Command } from "../cli/main.ts";
-import { parse, intFlag, listFlag, COMMON_HELP } from "../cli/args.ts";
+import { parse, intFlag, listFlag, outputFileFlag, writeOutputFile, COMMON_HELP } from "../cli/args.ts";
 import { UsageError } from "../cli/errors.ts";
 import { MockCluster, MOCK_PARTITION_LIMIT_BYTES } from "../kafka/index.ts";
 import { log } from "../observability/log.ts";
-import { writeFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 
 const HELP = `Usage: ingest broker [options]
 
@@ -41,6 +41,7 @@ export default {
     const brokers = intFlag("brokers", values.brokers, 1, 64) ?? 3;
     const partitions = intFlag("partitions", values.partitions, 1, 10_000) ?? 6;
     const topics = listFlag(values.topics) ?? ["users", "orders"];
+    const file = outputFileFlag("bootstrap-file", values["bootstrap-file"]);
 
     const cluster = new MockCluster(brokers);
     for (const spec of topics) {
@@ -48,8 +49,7 @@ export default {
       if (!name) throw new UsageError(`--topics: empty topic name in '${values.topics}'`);
       cluster.createTopic(name, count === undefined ? partitions : intFlag("topics", count, 1, 10_000)!, Math.min(brokers, 3));
     }
-    const file = values["bootstrap-file"];
-    if (file) writeFileSync(file, `${cluster.bootstraps}\n`);
+    if (file) writeOutputFile("bootstrap-file", file, `${cluster.bootstraps}\n`);
     process.stdout.write(`${cluster.bootstraps}\n`);
     log.warn(
       { bootstrap: cluster.bootstraps, brokers, topics, partitions, partitionLimitBytes: MOCK_PARTITION_LIMIT_BYTES },

@@ -1,7 +1,6 @@
 import type { Command } from "../cli/main.ts";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse, kafkaOptions, kafkaConfig, intFlag, listFlag, choiceFlag, isOldBroker, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { parse, kafkaOptions, kafkaConfig, intFlag, listFlag, choiceFlag, outputFileFlag, writeOutputFile, isOldBroker, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
 import { UsageError } from "../cli/errors.ts";
 import { DEFAULT_GROUP, DEFAULT_TOPICS } from "../cli/defaults.ts";
 import { FORMATS, makeCodec } from "../codecs/index.ts";
@@ -73,7 +72,9 @@ export default {
     });
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    if (values.group === "") throw new UsageError("--group: must not be empty");
     const topics = listFlag(values.topics) ?? [DEFAULT_TOPICS.users, DEFAULT_TOPICS.orders];
+    if (topics.length === 0) throw new UsageError("--topics: expected one or more topic names, got nothing");
     const explicit: Record<string, Kind> = {};
     for (const kv of listFlag(values.kinds) ?? []) {
       const [k, t] = kv.split("=");
@@ -89,6 +90,15 @@ export default {
     }
     const lanes = intFlag("workers", values.workers, 1, 256) ?? 4;
     const metricsPort = intFlag("metrics-port", values["metrics-port"], 0, 65535);
+    // Every flag is checked before the stores are opened (and migrated) or a record is taken.
+    const initialStock = intFlag("initial-stock", values["initial-stock"], 0, 2_000_000_000);
+    const batchSize = intFlag("batch-size", values["batch-size"], 1, 1_000_000) ?? 5000;
+    const commitIntervalMs = intFlag("commit-interval-ms", values["commit-interval-ms"], 1, 3_600_000) ?? 1000;
+    const maxMessages = intFlag("max-messages", values["max-messages"], 0) ?? 0;
+    const idleExitMs = intFlag("idle-exit-ms", values["idle-exit-ms"], 0) ?? 0;
+    const maxInFlight = intFlag("max-in-flight", values["max-in-flight"], 1) ?? 50_000;
+    const summaryJson = outputFileFlag("summary-json", values["summary-json"]);
+    if (format === "avro" && new Set(kinds.values()).size > 1) throw new UsageError("--format avro: consume one kind of topic per process (each has its own schema)");
     const kafka = kafkaConfig(values);
     if (isOldBroker(kafka) && !values["no-dlq"]) {
       log.warn("consume: the broker is older than 0.11 and drops message headers: dead-letter records will not carry their error and source");
@@ -107,12 +117,11 @@ export default {
       redisUrl,
       sqlitePath: values["sqlite-path"] ?? process.env.SQLITE_PATH ?? join("data", "ingest.db"),
       poolSize: Math.min(lanes, 16),
-      initialStock: intFlag("initial-stock", values["initial-stock"], 0, 2_000_000_000),
+      initialStock,
     });
     // One codec per kind: Avro needs the kind's schema; JSON and MessagePack do not.
     const codecFormat = raw ? "json" : format;
     const codecs = { users: makeCodec(codecFormat, JSON.parse(usersSchemaText)), orders: makeCodec(codecFormat, JSON.parse(ordersSchemaText)) };
-    if (format === "avro" && new Set(kinds.values()).size > 1) throw new UsageError("--format avro: consume one kind of topic per process (each has its own schema)");
     log.info({ sinks: sinks.map((s) => s.target), mysql: mysqlUrl ? redactUrl(mysqlUrl) : null, redis: redisUrl ? redactUrl(redisUrl) : null }, `consume: active sinks: ${sinks.map((s) => s.name).join(", ")}`);
 
     const engine = new ConsumeEngine({
@@ -124,12 +133,12 @@ export default {
       codec: codecs[[...kinds.values()][0] ?? "users"],
       raw,
       lanes,
-      batchSize: intFlag("batch-size", values["batch-size"], 1, 1_000_000) ?? 5000,
-      commitIntervalMs: intFlag("commit-interval-ms", values["commit-interval-ms"], 1, 3_600_000) ?? 1000,
+      batchSize,
+      commitIntervalMs,
       fromBeginning: values["from-beginning"] ?? false,
-      maxMessages: intFlag("max-messages", values["max-messages"], 0) ?? 0,
-      idleExitMs: intFlag("idle-exit-ms", values["idle-exit-ms"], 0) ?? 0,
-      maxInFlight: intFlag("max-in-flight", values["max-in-flight"], 1) ?? 50_000,
+      maxMessages,
+      idleExitMs,
+      maxInFlight,
       dlq: !values["no-dlq"],
       reportEveryMs: 5000,
       stopGraceMs: 10_000,
@@ -140,7 +149,14 @@ export default {
     process.off("SIGINT", onEarlySignal);
     process.off("SIGTERM", onEarlySignal);
     if (early) engine.stop(early);
-    const server = metricsPort === undefined ? undefined : Bun.serve({ hostname: "127.0.0.1", port: metricsPort, fetch: (req) => (new URL(req.url).pathname === "/metrics" ? new Response(metrics(engine), { headers: { "content-type": "text/plain; version=0.0.4" } }) : new Response("not found\n", { status: 404 })) });
+    let server: ReturnType<typeof Bun.serve> | undefined;
+    try {
+      if (metricsPort !== undefined) server = Bun.serve({ hostname: "127.0.0.1", port: metricsPort, fetch: (req) => (new URL(req.url).pathname === "/metrics" ? new Response(metrics(engine), { headers: { "content-type": "text/plain; version=0.0.4" } }) : new Response("not found\n", { status: 404 })) });
+    } catch (e) {
+      // A port in use: one line, as serve says it (nothing was taken yet).
+      await Promise.all(sinks.map((s) => s.close().catch(() => undefined)));
+      throw new UsageError(`--metrics-port: cannot listen on 127.0.0.1:${metricsPort}: ${(e as Error).message}`);
+    }
     if (server) log.info({ url: `http://127.0.0.1:${server.port}/metrics` }, "consume: metrics");
     let stats: ConsumeStats;
     try {
@@ -152,7 +168,7 @@ export default {
       await Promise.all(sinks.map((s) => s.close().catch(() => undefined)));
     }
     const summary = { ...stats, msgs_per_s: Math.round(stats.written / Math.max(stats.seconds, 1e-3)), messages: stats.written + stats.dlqDelivered };
-    if (values["summary-json"]) writeFileSync(values["summary-json"], `${JSON.stringify(summary, null, 2)}\n`);
+    if (summaryJson) writeOutputFile("summary-json", summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
     process.stderr.write(
       `consume ${stats.abandoned ? "STOPPED WITH UNWRITTEN RECORDS" : "done"} (${stats.stoppedBy}): received ${stats.received.toLocaleString("en-US")}, written ${stats.written.toLocaleString("en-US")} ${JSON.stringify(stats.bySink)}, poison ${stats.poison} (dlq ${stats.dlqDelivered}), ` +
         `orders accepted ${stats.ordersAccepted} rejected ${stats.ordersRejected} duplicate ${stats.ordersDuplicate}, commits ${stats.commits}; ${summary.msgs_per_s.toLocaleString("en-US")} msg/s over ${stats.seconds.toFixed(2)} s\n`,

@@ -1,5 +1,5 @@
 import type { Command } from "../cli/main.ts";
-import { parse, intFlag, COMMON_HELP } from "../cli/args.ts";
+import { parse, intFlag, outputFileFlag, COMMON_HELP } from "../cli/args.ts";
 import { UsageError } from "../cli/errors.ts";
 import { writeRows } from "../gen/write.ts";
 import { USERS_HEADER, userRow } from "../gen/users.ts";
@@ -34,7 +34,7 @@ export default {
     if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
     const rows = intFlag("rows", values.rows, 0, 1e10) ?? 1000;
     const seed = intFlag("seed", values.seed, 0, 2 ** 32 - 1) ?? 42;
-    const out = values.out ?? "-";
+    const out = values.out === "-" ? "-" : (outputFileFlag("out", values.out) ?? "-");
     if (kind === "users") {
       writeRows(out, USERS_HEADER, rows, seed, userRow);
     } else {

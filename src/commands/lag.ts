@@ -33,7 +33,10 @@ export default {
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const group = values.group ?? DEFAULT_GROUP;
+    // librdkafka gives a consumer without a group.id no group: lag crashed (SIGSEGV) on it.
+    if (values.group === "") throw new UsageError("--group: must not be empty");
     const topics = listFlag(values.topic) ?? ["users", "orders"];
+    if (topics.length === 0) throw new UsageError("--topic: expected one or more topic names, got nothing"); // was a lag of 0, exit 0
     const timeout = intFlag("timeout-ms", values["timeout-ms"], 1, 600_000) ?? 10_000;
     const conf = kafkaConfig(values);
     const admin = new Admin(conf);

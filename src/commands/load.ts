@@ -59,6 +59,7 @@ export default {
     if (!isLoopback(url.hostname) && !values["allow-remote"]) throw new UsageError(`--url: ${url.hostname} is not a loopback address; pass --allow-remote to load a remote server`);
     const rate = intFlag("rate", values.rate, 1, 10_000_000) ?? 1000;
     const durationMs = durationFlag("duration", values.duration) ?? 60_000;
+    if (durationMs <= 0) throw new UsageError("--duration: must be more than 0"); // was a run of no requests, exit 1
     const maxRequests = intFlag("max-requests", values["max-requests"], 1) ?? Math.ceil((rate * durationMs) / 1000);
     const batch = intFlag("batch", values.batch, 1, 100_000) ?? 1;
     const connections = intFlag("connections", values.connections, 1, 100_000) ?? 64;
@@ -109,19 +110,22 @@ export default {
     while (scheduledCount < maxRequests) {
       const now = performance.now();
       if (now >= end) break;
-      const due = Math.min(maxRequests, Math.floor(((now - t0) / 1000) * rate));
+      // Request i is due at t0 + i/rate, so i = 0 at once: without the + 1 each request went out
+      // one interval late and that interval counted in its latency (100 ms at --rate 10).
+      const due = Math.min(maxRequests, Math.floor(((now - t0) / 1000) * rate) + 1);
       for (; scheduledCount < due; scheduledCount++) {
         const at = t0 + (scheduledCount / rate) * 1000;
         if (inFlight < connections) fire(at);
         else if (waiting.length < connections * 100) waiting.push(at);
         else dropped++; // bounded: the server is far behind; counted, not queued
       }
-      await Bun.sleep(Math.max(0, Math.min(5, t0 + ((scheduledCount + 1) / rate) * 1000 - performance.now())));
+      await Bun.sleep(Math.max(0, Math.min(5, t0 + (scheduledCount / rate) * 1000 - performance.now())));
     }
     // Drain (bounded): a request that never answers must not keep the generator alive.
     const drainUntil = performance.now() + 10_000;
     while ((inFlight > 0 || waiting.length > 0) && performance.now() < drainUntil) await Bun.sleep(5);
-    const elapsed = (performance.now() - t0) / 1000;
+    // At least the schedule's span (N requests take N/rate s): the last one goes out at (N-1)/rate.
+    const elapsed = Math.max(performance.now() - t0, (scheduledCount / rate) * 1000) / 1000;
     latencies.sort((a, b) => a - b);
     const pct = (p: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]! : NaN);
     const report = {

@@ -57,13 +57,8 @@ export default {
     });
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    const mysqlUrl = process.env.MYSQL_URL;
-    const sqlitePath = values["sqlite-path"] ?? process.env.SQLITE_PATH;
-    const store = mysqlUrl ? new MysqlSink({ url: mysqlUrl, poolSize: 8 }) : sqlitePath ? new SqliteSink({ path: sqlitePath }) : null;
-    if (store) await store.start();
-    const cache = process.env.REDIS_URL ? new RedisSink({ url: process.env.REDIS_URL }) : null;
-    if (cache) await cache.start();
-    const intake = new IntakeServer({
+    // Every flag is checked before a store is opened (a SQLite file would be created and migrated).
+    const opts = {
       host: values.host ?? "127.0.0.1",
       port: intFlag("port", values.port, 0, 65535) ?? DEFAULT_SERVE_PORT,
       kafka: kafkaConfig(values),
@@ -73,9 +68,14 @@ export default {
       maxBody: sizeFlag("max-body", values["max-body"]) ?? 1 << 20,
       maxBatch: intFlag("max-batch", values["max-batch"], 1, 1_000_000) ?? 10_000,
       maxQueued: intFlag("max-queued", values["max-queued"], 1, 10_000_000) ?? 100_000,
-      store,
-      cache,
-    });
+    };
+    const mysqlUrl = process.env.MYSQL_URL;
+    const sqlitePath = values["sqlite-path"] ?? process.env.SQLITE_PATH;
+    const store = mysqlUrl ? new MysqlSink({ url: mysqlUrl, poolSize: 8 }) : sqlitePath ? new SqliteSink({ path: sqlitePath }) : null;
+    if (store) await store.start();
+    const cache = process.env.REDIS_URL ? new RedisSink({ url: process.env.REDIS_URL }) : null;
+    if (cache) await cache.start();
+    const intake = new IntakeServer({ ...opts, store, cache });
     let server;
     try {
       server = intake.start();

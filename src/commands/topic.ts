@@ -65,17 +65,29 @@ export default {
           if (eq <= 0) throw new UsageError(`--config expects key=value, got '${kv}'`);
           config[kv.slice(0, eq)] = kv.slice(eq + 1);
         }
-        withAdmin((a) => {
+        const existing = withAdmin((a) => {
+          // Asked first: an unreachable cluster fails here as list and describe do (not after the
+          // timeout plus 5 s, blamed on the embedded broker), and an existing topic is known
+          // without CreateTopics, which the embedded broker never answers.
+          const found = a.topicExists(name, timeout);
+          if (found && !values["if-not-exists"]) throw new KafkaError(ERR.TOPIC_ALREADY_EXISTS, `create topic '${name}'`, `it already exists with ${found.partitions.length} partitions (--if-not-exists makes that a success)`);
+          if (found) return found;
           try {
             a.createTopic(name, partitions, rf, config, timeout);
           } catch (e) {
-            if (e instanceof KafkaError && e.code === ERR.TOPIC_ALREADY_EXISTS && values["if-not-exists"]) return;
+            if (e instanceof KafkaError && e.code === ERR.TOPIC_ALREADY_EXISTS && values["if-not-exists"]) return a.topicExists(name, timeout) ?? null;
             if (e instanceof KafkaError && e.code === -170 /* _UNSUPPORTED_FEATURE */) {
               throw new IngestError(`create topic '${name}': the broker does not support CreateTopics (Kafka < 0.10.1); create it with the broker's own tools`);
             }
             throw e;
           }
+          return undefined;
         });
+        if (existing !== undefined) {
+          const n = existing?.partitions.length;
+          out(values.json ? `${JSON.stringify({ exists: name, partitions: n ?? null })}\n` : `topic ${name} already exists${n === undefined ? "" : ` with ${n} partitions`}\n`);
+          return 0;
+        }
         out(values.json ? `${JSON.stringify({ created: name, partitions })}\n` : `created topic ${name} with ${partitions} partitions\n`);
         return 0;
       }

@@ -23,6 +23,8 @@ export interface SinkChoice {
  * embedded SQLite file, plus Redis when REDIS_URL is set. Opened and checked at start.
  */
 export async function openSinks(c: SinkChoice): Promise<Sink[]> {
+  // `--sink ""` (say, an unset variable) would commit every record with nothing written.
+  if (c.sinks?.length === 0) throw new UsageError(`--sink: expected one or more of ${SINK_NAMES.join("|")}, got nothing`);
   const names = (c.sinks ?? [c.mysqlUrl ? "mysql" : "sqlite", ...(c.redisUrl ? ["redis"] : [])]) as SinkName[];
   for (const n of names) if (!SINK_NAMES.includes(n)) throw new UsageError(`--sink: '${n}' is not one of ${SINK_NAMES.join("|")}`);
   if (names.includes("mysql") && names.includes("sqlite")) throw new UsageError("--sink: choose mysql or sqlite, not both");

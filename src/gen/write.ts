@@ -1,6 +1,14 @@
 import { openSync, writeSync, closeSync } from "node:fs";
 import { rng } from "./random.ts";
 import { Progress } from "../observability/progress.ts";
+import { IngestError } from "../cli/errors.ts";
+
+/** An open or write failure of --out as one line naming the file (EACCES, EPIPE, ENOSPC, ...). */
+function outError(out: string, e: unknown): IngestError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const why = code === "EPIPE" ? "the reader closed the pipe (EPIPE)" : (code ?? (e as Error).message);
+  return new IngestError(`--out: cannot write ${out === "-" ? "standard output" : out}: ${why}`);
+}
 
 /**
  * Write HEADER then `rows` rows made by `row(r, i)` (i from 1) to `out` ("-" = stdout), in
@@ -8,7 +16,12 @@ import { Progress } from "../observability/progress.ts";
  */
 export function writeRows(out: string, header: string, rows: number, seed: number, row: (r: () => number, i: number) => string): void {
   const r = rng(seed);
-  const fd = out === "-" ? 1 : openSync(out, "w");
+  let fd = 1;
+  try {
+    if (out !== "-") fd = openSync(out, "w");
+  } catch (e) {
+    throw outError(out, e);
+  }
   const progress = new Progress(`gen ${out}`, rows, "rows", out !== "-" && process.stderr.isTTY === true);
   try {
     let buf = `${header}\n`;
@@ -21,6 +34,8 @@ export function writeRows(out: string, header: string, rows: number, seed: numbe
       }
     }
     if (buf) writeAll(fd, buf);
+  } catch (e) {
+    throw (e as NodeJS.ErrnoException).code ? outError(out, e) : e; // a write failed; anything else is a bug
   } finally {
     progress.done();
     if (fd !== 1) closeSync(fd);

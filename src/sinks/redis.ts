@@ -21,11 +21,12 @@ end
 return 0
 `;
 
-function connectClient(url: string) {
+function connectClient(url: string, giveUp: () => boolean) {
   // No offline queue: while Redis is unreachable a command fails at once instead of waiting for
   // the reconnect, so the consumer sees the outage (pause, log, back off) and serve falls through
-  // to the store, rather than both hanging silently.
-  return createClient({ url, disableOfflineQueue: true, socket: { connectTimeout: 5000, reconnectStrategy: (n: number) => Math.min(2000, 50 * 2 ** n) } });
+  // to the store, rather than both hanging silently. While starting (giveUp) the first failure
+  // ends connect(): otherwise it retries forever and a REDIS_URL pointing at nothing hangs.
+  return createClient({ url, disableOfflineQueue: true, socket: { connectTimeout: 5000, reconnectStrategy: (n: number, cause: Error) => (giveUp() ? cause : Math.min(2000, 50 * 2 ** n)) } });
 }
 type RedisClient = ReturnType<typeof connectClient>;
 
@@ -52,15 +53,19 @@ export class RedisSink implements Sink {
   }
 
   async start(): Promise<void> {
-    const c = connectClient(this.opts.url);
-    // Errors surface on the next command; without a listener node-redis would throw them globally.
-    c.on("error", () => {});
+    let starting = true;
+    let c: RedisClient | undefined;
     try {
+      c = connectClient(this.opts.url, () => starting); // throws on a URL it cannot parse
+      // Errors surface on the next command; without a listener node-redis would throw them globally.
+      c.on("error", () => {});
       await c.connect();
       await c.ping();
     } catch (e) {
-      await c.disconnect().catch(() => undefined);
+      await c?.disconnect().catch(() => undefined);
       throw new SinkError("redis", `cannot connect to ${this.target}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      starting = false;
     }
     this.client = c;
   }
