@@ -299,6 +299,9 @@ test("inputs and outputs that cannot work stop the run up front with a clear err
     const r = await runIngest(["produce", ...args, "--no-kafka", "--no-progress"]);
     expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 1, stderr: expect.stringMatching(want) });
   }
+  // A --summary-json that cannot be written is a usage error before the run (was exit 70 after it).
+  const r = await runIngest(["produce", "--file", csvPath, "--no-kafka", "--no-progress", "--json-out", join(sub, "x.json"), "--summary-json", sub]);
+  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 2, stderr: expect.stringMatching(/^error: --summary-json: cannot write .*: it is a directory$/m) });
   expect(readdirSync(sub)).toEqual(["in.csv"]);
 }, 30_000);
 

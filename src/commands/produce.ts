@@ -1,13 +1,13 @@
 import type { Command } from "../cli/main.ts";
 import { readFileSync } from "node:fs";
-import { parse, kafkaOptions, kafkaConfig, intFlag, choiceFlag, isOldBroker, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { parse, kafkaOptions, kafkaConfig, intFlag, choiceFlag, outputFileFlag, writeOutputFile, isOldBroker, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
 import { UsageError, IngestError } from "../cli/errors.ts";
 import { DEFAULT_TOPICS } from "../cli/defaults.ts";
 import { parseSchema } from "../csv/schema-rows.ts";
 import { FORMATS } from "../codecs/index.ts";
 import { AVRO_CODECS } from "../codecs/avro-file.ts";
 import { checkCompression } from "../kafka/index.ts";
-import { produce, defaultWorkers, defaultRejectsPath, writeSummaryJson, type ProduceSummary } from "../produce/run.ts";
+import { produce, defaultWorkers, defaultRejectsPath, type ProduceSummary } from "../produce/run.ts";
 import usersSchemaText from "../../data/users.avsc" with { type: "text" };
 
 const HELP = `Usage: ingest produce --file users.csv [options]
@@ -104,6 +104,7 @@ export default {
       // Not an error, but say that Kafka options do nothing here.
       process.stderr.write("note: --no-kafka: --format/--compression/--acks have no effect\n");
     }
+    const summaryJson = outputFileFlag("summary-json", values["summary-json"]); // checked before anything is sent
     const progress = values["no-progress"] ? false : values.progress ? true : process.stderr.isTTY === true;
 
     const stop: { signal: NodeJS.Signals | null; onStop?: () => void } = { signal: null };
@@ -140,7 +141,7 @@ export default {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
     }
-    if (values["summary-json"]) writeSummaryJson(values["summary-json"], summary);
+    if (summaryJson) writeOutputFile("summary-json", summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
     process.stderr.write(formatSummary(summary));
     if (summary.stopped_by_signal) return summary.stopped_by_signal === "SIGINT" ? 130 : 143;
     return summary.ok ? 0 : 1;

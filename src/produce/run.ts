@@ -1,4 +1,4 @@
-import { openSync, closeSync, rmSync, readSync, fstatSync, writeFileSync, renameSync, lstatSync, mkdtempSync, accessSync, constants } from "node:fs";
+import { openSync, closeSync, rmSync, readSync, fstatSync, renameSync, lstatSync, mkdtempSync, accessSync, constants } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { readHeader, splitRanges } from "../csv/split.ts";
@@ -341,9 +341,6 @@ export function defaultRejectsPath(file: string): string {
   return `${basename(file).replace(/\.csv$/i, "")}.rejects.csv`;
 }
 
-export function writeSummaryJson(path: string, s: ProduceSummary): void {
-  writeFileSync(path, `${JSON.stringify(s, null, 2)}\n`);
-}
 
 /**
  * Idempotent producing by default (no duplicates when librdkafka retries a batch whose ack was
