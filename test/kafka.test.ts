@@ -90,6 +90,34 @@ test("null keys and null values survive the round trip", async () => {
   ]);
 });
 
+test("delivery reports read by batch.c (ingest_dr) and by the JS loop (INGEST_NATIVE_BATCH=0) both give each message's partition and offset", async () => {
+  for (const native of [true, false]) {
+    const topic = uniqueName(native ? "dr-c" : "dr-js");
+    broker.createTopic(topic, 4);
+    const msgs = messages(2500, native ? "c" : "j");
+    const before = process.env.INGEST_NATIVE_BATCH;
+    if (!native) process.env.INGEST_NATIVE_BATCH = "0";
+    let sent: Awaited<ReturnType<typeof produceAll>>["sent"];
+    try {
+      const r = await produceAll({ "bootstrap.servers": broker.bootstrap, "linger.ms": "2", ...quiet }, topic, msgs);
+      sent = r.sent;
+      expect({ native, delivered: r.producer.delivered, failed: r.producer.failed }).toEqual({ native, delivered: msgs.length, failed: 0 });
+      await r.producer.close();
+    } finally {
+      if (before === undefined) delete process.env.INGEST_NATIVE_BATCH;
+      else process.env.INGEST_NATIVE_BATCH = before;
+    }
+    const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": uniqueName("g"), ...quiet });
+    c.assign([0, 1, 2, 3].map((p) => ({ topic, partition: p, offset: -2 })));
+    const got = await consumeN(c, msgs.length);
+    c.close();
+    const at = new Map(got.map((r) => [`${r.partition}/${r.offset}`, r.value]));
+    // Each report names the partition and offset where that very message is.
+    expect(sent.filter((s) => at.get(`${s.partition}/${s.offset}`) !== s.value).length).toBe(0);
+    expect(at.size).toBe(msgs.length);
+  }
+}, 60_000);
+
 describe("the consumer's batch copy: batch.c (TinyCC) and the JS loop give the same batches", () => {
   test("TinyCC compiles batch.c here (else every consume silently takes the slower JS loop)", () => {
     expect(nativeBatch()).not.toBeNull();

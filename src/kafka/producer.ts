@@ -3,6 +3,7 @@ import { rdk, linuxLib, PIPE_NONBLOCK_CLOEXEC, cstr, EVENT, ERR, MSG, VTYPE, VU_
 import { Client, readI64 } from "./client.ts";
 import { KafkaError, errName } from "./errors.ts";
 import { UsageError } from "../cli/errors.ts";
+import { nativeBatch } from "./native/batch.ts";
 
 /**
  * A batch of messages laid out for rd_kafka_produce_batch: one array of rd_kafka_message_t
@@ -173,6 +174,8 @@ export class Producer extends Client {
   private readonly topics = new Map<string, Pointer>();
   private readonly onDelivery: DeliveryCallback | undefined;
   private readonly msgPtrs = new Uint32Array(2 * 10_000);
+  /** Delivery-report columns filled by batch.c's ingest_dr (one FFI call per 10,000 reports). */
+  private dr: { err: Int32Array; partition: Int32Array; offset: Float64Array; opaque: Float64Array } | undefined;
 
   private readonly failuresOnly: boolean;
 
@@ -344,24 +347,46 @@ export class Producer extends Client {
     const f = rdk();
     const arr = this.msgPtrs;
     const cap = arr.length >> 1;
+    // Read in C where TinyCC is available: reading four fields per message through FFI was about
+    // a fifth of POST /orders/batch's JS time. The JS loop below is the same without it.
+    const nb = process.env.INGEST_NATIVE_BATCH === "0" ? null : nativeBatch();
+    if (nb) {
+      const c = (this.dr ??= { err: new Int32Array(cap), partition: new Int32Array(cap), offset: new Float64Array(cap), opaque: new Float64Array(cap) });
+      for (;;) {
+        const n = nb.dr(ev, arr, cap, c.err, c.partition, c.offset, c.opaque);
+        for (let i = 0; i < n; i++) {
+          const err = c.err[i]!;
+          if (err !== 0) this.failedReport((arr[2 * i]! + arr[2 * i + 1]! * 4294967296) as Pointer, c.opaque[i]!, err);
+          else {
+            this.deliveredReports++;
+            this.onDelivery?.(c.opaque[i]!, 0, c.partition[i]!, c.offset[i]!);
+          }
+        }
+        if (n < cap) return;
+      }
+    }
     for (;;) {
       const n = Number(f.rd_kafka_event_message_array(ev, arr, cap));
       for (let i = 0; i < n; i++) {
         const m = (arr[2 * i]! + arr[2 * i + 1]! * 4294967296) as Pointer;
         const err = read.i32(m, MSG.err);
-        if (err !== 0) {
-          // A failure after the request was sent (a lost ack, a timeout) may still have been
-          // written: librdkafka knows which, and a truthful summary says so.
-          if (f.rd_kafka_message_status(m) === MSG_STATUS_POSSIBLY_PERSISTED) this.possiblyPersisted++;
-          this.failedReports++;
-          this.fail(read.ptr(m, MSG._private), err);
-          continue;
+        if (err !== 0) this.failedReport(m, read.ptr(m, MSG._private), err);
+        else {
+          this.deliveredReports++;
+          this.onDelivery?.(read.ptr(m, MSG._private), 0, read.i32(m, MSG.partition), readI64(m, MSG.offset));
         }
-        this.deliveredReports++;
-        this.onDelivery?.(read.ptr(m, MSG._private), 0, read.i32(m, MSG.partition), readI64(m, MSG.offset));
       }
       if (n < cap) break;
     }
+  }
+
+  /** A delivery report with an error, for message `m`. */
+  private failedReport(m: Pointer, opaque: number, err: number): void {
+    // A failure after the request was sent (a lost ack, a timeout) may still have been
+    // written: librdkafka knows which, and a truthful summary says so.
+    if (rdk().rd_kafka_message_status(m) === MSG_STATUS_POSSIBLY_PERSISTED) this.possiblyPersisted++;
+    this.failedReports++;
+    this.fail(opaque, err);
   }
 
   private fail(opaque: number, err: number): void {

@@ -120,3 +120,23 @@ int ingest_fill(destroy_fn destroy, void **msgs, int n, unsigned char *data, int
   data[voff++] = ']';
   return (int)voff;
 }
+
+typedef u64 (*message_array_fn)(void *rkev, void **msgs, u64 size);
+
+/*
+ * The next up to max messages of a delivery-report event, column by column: err, partition,
+ * offset and the opaque (_private) each producer gave its message. The message pointers stay in
+ * msgs (the event owns the messages). Returns the count; fewer than max means the event is done.
+ */
+int ingest_dr(message_array_fn message_array, void *rkev, void **msgs, int max,
+              int *err, int *partition, double *offset, double *opaque) {
+  u64 n = message_array(rkev, msgs, (u64)max);
+  for (u64 i = 0; i < n; i++) {
+    msg_t *m = (msg_t *)msgs[i];
+    err[i] = m->err;
+    partition[i] = m->partition;
+    offset[i] = (double)m->offset;
+    opaque[i] = (double)(u64)m->priv;
+  }
+  return (int)n;
+}

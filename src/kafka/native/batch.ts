@@ -12,6 +12,8 @@ import source from "./batch.c" with { type: "text" };
  * memcpy of key and value, rd_kafka_message_destroy) took 0.7-1 us per message, this takes
  * 0.45-0.55 us, of which librdkafka's own batch take is 0.15 us. If TinyCC is unavailable or
  * fails, or INGEST_NATIVE_BATCH=0, the consumer keeps the JS loop (same batches, slower).
+ * The producer reads its delivery reports here too (ingest_dr: err, partition, offset, opaque
+ * per message in one call), with the same JS fallback.
  */
 export interface NativeBatch {
   take(rkqu: Pointer, msgs: BigUint64Array, max: number, json: boolean, out: Float64Array): number;
@@ -20,6 +22,8 @@ export interface NativeBatch {
     err: Int32Array, partition: Int32Array, keyStart: Int32Array, keyLen: Int32Array, valStart: Int32Array, valLen: Int32Array,
     offset: Float64Array, rkt: Float64Array,
   ): number;
+  /** The producer's delivery reports: the next up to `max` messages of DR event `ev`, as columns (see ingest_dr). */
+  dr(ev: Pointer, msgs: Uint32Array, max: number, err: Int32Array, partition: Int32Array, offset: Float64Array, opaque: Float64Array): number;
 }
 
 let loaded: NativeBatch | null | undefined;
@@ -41,16 +45,19 @@ export function nativeBatch(): NativeBatch | null {
           args: [FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr],
           returns: FFIType.i32,
         },
+        ingest_dr: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
       },
     });
     const f = rdk() as unknown as Record<string, { ptr: number }>;
     s.ingest_init((libc().memcpy as unknown as { ptr: Pointer }).ptr);
     const consumeBatch = f.rd_kafka_consume_batch_queue!.ptr as unknown as Pointer;
     const destroy = f.rd_kafka_message_destroy!.ptr as unknown as Pointer;
+    const messageArray = f.rd_kafka_event_message_array!.ptr as unknown as Pointer;
     loaded = {
       take: (rkqu, msgs, max, json, out) => s.ingest_take(consumeBatch, rkqu, msgs, max, json ? 1 : 0, out),
       fill: (msgs, n, data, json, err, partition, keyStart, keyLen, valStart, valLen, offset, rkt) =>
         s.ingest_fill(destroy, msgs, n, data, json ? 1 : 0, err, partition, keyStart, keyLen, valStart, valLen, offset, rkt),
+      dr: (ev, msgs, max, err, partition, offset, opaque) => s.ingest_dr(messageArray, ev, msgs, max | 0, err, partition, offset, opaque),
     };
   } catch (e) {
     log.debug({ err: (e as Error).message }, "consumer: TinyCC batch copy unavailable; using the JS copy loop");
