@@ -211,6 +211,26 @@ test("GET /users/:id without a store: 503 with the reason", async () => {
   expect(((await r.json()) as { details: string }).details).toMatch(/MYSQL_URL/);
 });
 
+test("serve's producer gives up on a message after 30 s by default (not librdkafka's 300 s), and -X overrides it", async () => {
+  const local = startBroker({ brokers: 1, topics: { orders: 1 } });
+  try {
+    for (const [extra, want] of [[[], "30000"], [["-X", "message.timeout.ms=4000"], "4000"]] as const) {
+      const p = spawnIngest(["serve", "--port", "0", "-b", local.bootstrap, ...extra], { env: { LOG_LEVEL: "debug" } });
+      // The producer logs its configuration (secrets redacted) when it is created, before listening.
+      await p.stdout.getReader().read();
+      p.kill("SIGTERM");
+      await p.exited;
+      const conf = (await new Response(p.stderr).text())
+        .split("\n")
+        .filter((l) => l.includes("kafka client") && l.includes("created") && l.includes('"linger.ms"'))
+        .map((l) => JSON.parse(l).conf as Record<string, string>);
+      expect(conf.map((c) => c["message.timeout.ms"])).toEqual([want]);
+    }
+  } finally {
+    local.stop();
+  }
+}, 30_000);
+
 test("a full producer queue answers 503 with Retry-After, and recovers", async () => {
   const local = startBroker({ brokers: 1, topics: { orders: 1 } });
   const s = await (async () => {

@@ -69,7 +69,9 @@ export class IntakeServer {
   constructor(private readonly o: ServeOptions) {
     // linger.ms 0: with --ack delivered every request waits for its batch to leave, and
     // messages that arrive together are handed over in one produce_batch call anyway.
-    this.publisher = new Publisher({ "linger.ms": "0", ...o.kafka, "queue.buffering.max.messages": String(Math.max(o.maxQueued * 2, 1000)) }, o.maxQueued);
+    // message.timeout.ms 30 s: with the broker down a request gets its 502 within it, where
+    // librdkafka's default (300 s) outlasts any HTTP client's patience. -X overrides both.
+    this.publisher = new Publisher({ "linger.ms": "0", "message.timeout.ms": "30000", ...o.kafka, "queue.buffering.max.messages": String(Math.max(o.maxQueued * 2, 1000)) }, o.maxQueued);
     this.admin = new Admin(o.kafka);
   }
 
