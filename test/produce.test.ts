@@ -287,21 +287,22 @@ test("inputs and outputs that cannot work stop the run up front with a clear err
   const sub = mkdtempSync(join(dir, "bad-io-"));
   const fifo = join(sub, "in.csv");
   expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
-  const cases: [string[], RegExp][] = [
-    [["--file", sub], /^error: cannot read .*: a directory$/m],
-    [["--file", fifo], /^error: cannot read .*: not a regular file/m], // would wait for a writer if opened
-    [["--file", "-"], /^error: cannot read standard input/m],
-    [["--file", csvPath, "--json-out", join(sub, "no", "x.json")], /^error: --json-out: cannot write .*x\.json: no such directory$/m],
-    [["--file", csvPath, "--avro-out", join(sub, "no", "x.avro")], /^error: --avro-out: cannot write .*: no such directory$/m],
-    [["--file", csvPath, "--json-out", join(sub, "ok.json"), "--rejects", join(sub, "no", "r.csv")], /^error: --rejects: cannot write .*: no such directory$/m],
+  // Exit 1: the input cannot be read; exit 2: an output flag names a path that cannot be written.
+  const cases: [string[], number, RegExp][] = [
+    [["--file", sub], 1, /^error: cannot read .*: a directory$/m],
+    [["--file", fifo], 1, /^error: cannot read .*: not a regular file/m], // would wait for a writer if opened
+    [["--file", "-"], 1, /^error: cannot read standard input/m],
+    [["--file", csvPath, "--json-out", join(sub, "no", "x.json")], 2, /^error: --json-out: cannot write .*x\.json: directory .* does not exist$/m],
+    [["--file", csvPath, "--json-out", sub], 2, /^error: --json-out: cannot write .*: it is a directory$/m], // was found only after sending
+    [["--file", csvPath, "--avro-out", join(sub, "no", "x.avro")], 2, /^error: --avro-out: cannot write .*: directory .* does not exist$/m],
+    [["--file", csvPath, "--json-out", join(sub, "ok.json"), "--rejects", join(sub, "no", "r.csv")], 2, /^error: --rejects: cannot write .*: directory .* does not exist$/m],
+    // --summary-json was written after the run (exit 70 there).
+    [["--file", csvPath, "--json-out", join(sub, "x.json"), "--summary-json", sub], 2, /^error: --summary-json: cannot write .*: it is a directory$/m],
   ];
-  for (const [args, want] of cases) {
+  for (const [args, code, want] of cases) {
     const r = await runIngest(["produce", ...args, "--no-kafka", "--no-progress"]);
-    expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 1, stderr: expect.stringMatching(want) });
+    expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code, stderr: expect.stringMatching(want) });
   }
-  // A --summary-json that cannot be written is a usage error before the run (was exit 70 after it).
-  const r = await runIngest(["produce", "--file", csvPath, "--no-kafka", "--no-progress", "--json-out", join(sub, "x.json"), "--summary-json", sub]);
-  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 2, stderr: expect.stringMatching(/^error: --summary-json: cannot write .*: it is a directory$/m) });
   expect(readdirSync(sub)).toEqual(["in.csv"]);
 }, 30_000);
 

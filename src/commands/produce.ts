@@ -104,7 +104,11 @@ export default {
       // Not an error, but say that Kafka options do nothing here.
       process.stderr.write("note: --no-kafka: --format/--compression/--acks have no effect\n");
     }
-    const summaryJson = outputFileFlag("summary-json", values["summary-json"]); // checked before anything is sent
+    // Output paths are checked before anything is sent (a directory, or a missing directory).
+    const summaryJson = outputFileFlag("summary-json", values["summary-json"]);
+    const jsonOut = outputFileFlag("json-out", values["json-out"]) ?? null;
+    const avroOut = outputFileFlag("avro-out", values["avro-out"]) ?? null;
+    const rejects = outputFileFlag("rejects", values.rejects ?? defaultRejectsPath(values.file))!;
     const progress = values["no-progress"] ? false : values.progress ? true : process.stderr.isTTY === true;
 
     const stop: { signal: NodeJS.Signals | null; onStop?: () => void } = { signal: null };
@@ -127,10 +131,10 @@ export default {
           key: values.key === "" ? null : (values.key ?? "id"),
           format,
           kafka,
-          jsonOut: values["json-out"] ?? null,
-          avroOut: values["avro-out"] ?? null,
+          jsonOut,
+          avroOut,
           avroCodec,
-          rejects: values.rejects ?? defaultRejectsPath(values.file),
+          rejects,
           workers,
           limit,
           progress,

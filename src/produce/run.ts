@@ -1,6 +1,6 @@
-import { openSync, closeSync, rmSync, readSync, fstatSync, renameSync, lstatSync, mkdtempSync, accessSync, constants } from "node:fs";
+import { openSync, closeSync, rmSync, readSync, fstatSync, renameSync, lstatSync, mkdtempSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, join } from "node:path";
 import { readHeader, splitRanges } from "../csv/split.ts";
 import { fileSize, type ByteRange } from "../csv/reader.ts";
 import { RowConverter, type AvroRecordSchema } from "../csv/schema-rows.ts";
@@ -71,20 +71,12 @@ interface Output {
   part(i: number): string;
 }
 
-function output(flag: string, path: string, tmp: () => string): Output {
+function output(path: string, tmp: () => string): Output {
   let direct = true;
   try {
     direct = lstatSync(path).isFile();
   } catch {
-    // absent: created by the rename
-  }
-  if (direct) {
-    // Checked before anything is sent: a worker that cannot open its part stops the run.
-    try {
-      accessSync(dirname(resolve(path)), constants.W_OK);
-    } catch (e) {
-      throw new IngestError(`${flag}: cannot write ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such directory" : ((e as NodeJS.ErrnoException).code ?? (e as Error).message)}`);
-    }
+    // absent: created by the rename (the command checked that its directory exists)
   }
   const base = direct ? path : join(tmp(), basename(path));
   return { path, direct, part: (i) => `${base}.part${i}` };
@@ -120,7 +112,7 @@ export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals 
   let tmpDir: string | null = null;
   const tmp = () => (tmpDir ??= mkdtempSync(join(tmpdir(), "ingest-produce-")));
   try {
-    const out = { json: o.jsonOut ? output("--json-out", o.jsonOut, tmp) : null, avro: o.avroOut ? output("--avro-out", o.avroOut, tmp) : null, rejects: output("--rejects", o.rejects, tmp) };
+    const out = { json: o.jsonOut ? output(o.jsonOut, tmp) : null, avro: o.avroOut ? output(o.avroOut, tmp) : null, rejects: output(o.rejects, tmp) };
     return await runWorkers(o, stop, { t0, fields: head.fields, dataStart: head.dataStart, ranges }, out);
   } finally {
     if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
