@@ -6,7 +6,6 @@
  */
 export function workerUrl(rel: `${string}/${string}.ts`): string {
   // Bun.main, not import.meta.path: a --bytecode build keeps the source path in import.meta.
-  const inBunfs = (p: string) => p.startsWith("/$bunfs/") || p.startsWith("B:/~BUN/");
-  const compiled = inBunfs(Bun.main) || inBunfs(import.meta.path);
+  const compiled = Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
   return compiled ? `./${rel}` : new URL(`../${rel}`, import.meta.url).href;
 }

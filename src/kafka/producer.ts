@@ -3,7 +3,7 @@ import { rdk, linuxLib, PIPE_NONBLOCK_CLOEXEC, cstr, EVENT, ERR, MSG, VTYPE, VU_
 import { Client, readI64 } from "./client.ts";
 import { KafkaError, errName } from "./errors.ts";
 import { UsageError } from "../cli/errors.ts";
-import { nativeBatch } from "./native/batch.ts";
+import { nativeBatch, type NativeBatch } from "./native/batch.ts";
 
 /**
  * A batch of messages laid out for rd_kafka_produce_batch: one array of rd_kafka_message_t
@@ -174,8 +174,11 @@ export class Producer extends Client {
   private readonly topics = new Map<string, Pointer>();
   private readonly onDelivery: DeliveryCallback | undefined;
   private readonly msgPtrs = new Uint32Array(2 * 10_000);
-  /** Delivery-report columns filled by batch.c's ingest_dr (one FFI call per 10,000 reports). */
-  private dr: { err: Int32Array; partition: Int32Array; offset: Float64Array; opaque: Float64Array } | undefined;
+  /**
+   * batch.c's ingest_dr and the columns it fills (one FFI call per 10,000 reports); null without
+   * TinyCC or with INGEST_NATIVE_BATCH=0. Set at the first report event.
+   */
+  private dr: { nb: NativeBatch; err: Int32Array; partition: Int32Array; offset: Float64Array; opaque: Float64Array } | null | undefined;
 
   private readonly failuresOnly: boolean;
 
@@ -349,11 +352,14 @@ export class Producer extends Client {
     const cap = arr.length >> 1;
     // Read in C where TinyCC is available: reading four fields per message through FFI was about
     // a fifth of POST /orders/batch's JS time. The JS loop below is the same without it.
-    const nb = process.env.INGEST_NATIVE_BATCH === "0" ? null : nativeBatch();
-    if (nb) {
-      const c = (this.dr ??= { err: new Int32Array(cap), partition: new Int32Array(cap), offset: new Float64Array(cap), opaque: new Float64Array(cap) });
+    if (this.dr === undefined) {
+      const nb = process.env.INGEST_NATIVE_BATCH === "0" ? null : nativeBatch();
+      this.dr = nb && { nb, err: new Int32Array(cap), partition: new Int32Array(cap), offset: new Float64Array(cap), opaque: new Float64Array(cap) };
+    }
+    const c = this.dr;
+    if (c) {
       for (;;) {
-        const n = nb.dr(ev, arr, cap, c.err, c.partition, c.offset, c.opaque);
+        const n = c.nb.dr(ev, arr, cap, c.err, c.partition, c.offset, c.opaque);
         for (let i = 0; i < n; i++) {
           const err = c.err[i]!;
           if (err !== 0) this.failedReport((arr[2 * i]! + arr[2 * i + 1]! * 4294967296) as Pointer, c.opaque[i]!, err);
