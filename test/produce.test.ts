@@ -277,6 +277,23 @@ test("SIGTERM mid-run: exit 143, a truthful summary, and every reported-delivere
   expect(broker.retained(topic)).toBe(s.messages_delivered);
 }, 60_000);
 
+test("produce re-executes itself once, same pid, under its JSC inlining cap; a value already set and INGEST_JIT_TUNING=0 are left alone", async () => {
+  const run = async (env: Record<string, string>) => {
+    const p = spawnIngest(["produce", "--file", csvPath, "--no-kafka", "--no-progress", "--limit", "10", "--rejects", join(dir, "jit-rejects.csv")], { env: { LOG_LEVEL: "debug", ...env } });
+    const [stderr, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
+    expect(code).toBe(0);
+    const lines = stderr.split("\n").filter((l) => l.includes("JSC options in effect")).map((l) => JSON.parse(l) as { pid: number; jsc: Record<string, string> });
+    return { pid: p.pid, lines };
+  };
+  const tuned = await run({});
+  expect(tuned.lines.length).toBe(1);
+  expect(tuned.lines[0]!.pid).toBe(tuned.pid); // execve, not a child process: signals and exit code stay the caller's
+  expect(tuned.lines[0]!.jsc).toEqual({ BUN_JSC_maximumInliningCallerBytecodeCost: "2000" });
+  const own = await run({ BUN_JSC_maximumInliningCallerBytecodeCost: "3000" });
+  expect(own.lines.map((l) => l.jsc)).toEqual([{ BUN_JSC_maximumInliningCallerBytecodeCost: "3000" }]);
+  expect((await run({ INGEST_JIT_TUNING: "0" })).lines).toEqual([]);
+}, 60_000);
+
 test("a topic that does not exist stops the run before anything is sent", async () => {
   const r = await runIngest(["produce", "--file", csvPath, "--topic", uniqueName("nope"), "-b", broker.bootstrap]);
   expect(r.code).toBe(1);

@@ -1,5 +1,6 @@
 import type { Command } from "../cli/main.ts";
 import { readFileSync } from "node:fs";
+import { execWithJscOptions, PRODUCE_JSC_OPTIONS } from "../cli/jit.ts";
 import { parse, kafkaOptions, kafkaConfig, intFlag, choiceFlag, outputFileFlag, writeOutputFile, isOldBroker, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
 import { UsageError, IngestError } from "../cli/errors.ts";
 import { DEFAULT_TOPICS } from "../cli/defaults.ts";
@@ -110,6 +111,9 @@ export default {
     const avroOut = outputFileFlag("avro-out", values["avro-out"]) ?? null;
     const rejects = outputFileFlag("rejects", values.rejects ?? defaultRejectsPath(values.file))!;
     const progress = values["no-progress"] ? false : values.progress ? true : process.stderr.isTTY === true;
+    // The flags are good: from here on the job runs, under the JIT options it is measured with
+    // (this re-executes the process once, before anything is opened or sent; see cli/jit.ts).
+    execWithJscOptions(PRODUCE_JSC_OPTIONS);
 
     const stop: { signal: NodeJS.Signals | null; onStop?: () => void } = { signal: null };
     const onSignal = (s: NodeJS.Signals) => {

@@ -6,7 +6,7 @@
  * work crosses the boundary in batches; pointers to JS memory are passed as call arguments and
  * never stored in native memory beyond the call (RD_KAFKA_MSG_F_COPY).
  */
-import { dlopen, FFIType, suffix, CString, type Pointer } from "bun:ffi";
+import { dlopen, FFIType, suffix, CString, ptr as addressOf, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { IngestError } from "../cli/errors.ts";
 
@@ -178,12 +178,13 @@ interface LinuxLib {
   close(fd: number): number;
   getsockname(fd: number, addr: Uint8Array, len: Int32Array): number;
   setsockopt(fd: number, level: number, name: number, value: Int32Array, len: number): number;
+  execve(path: Uint8Array, argv: BigUint64Array, envp: BigUint64Array): number;
 }
 let linuxSyms: LinuxLib | null | undefined;
 /**
- * libc's pipe2 and close (the producer's wake-up pipe) and getsockname and setsockopt (the
- * embedded broker's TCP_NODELAY): Linux only, hence apart from libc(); null elsewhere, and
- * callers fall back.
+ * libc's pipe2 and close (the producer's wake-up pipe), getsockname and setsockopt (the
+ * embedded broker's TCP_NODELAY) and execve (see execWithEnv): Linux only, hence apart from
+ * libc(); null elsewhere, and callers fall back.
  */
 export function linuxLib(): LinuxLib | null {
   if (linuxSyms === undefined) {
@@ -193,12 +194,14 @@ export function linuxLib(): LinuxLib | null {
         close: { args: [FFIType.i32], returns: FFIType.i32 },
         getsockname: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
         setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+        execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
       }).symbols;
       linuxSyms = {
         pipe2: (fds, flags) => l.pipe2(fds, flags) as number,
         close: (fd) => l.close(fd) as number,
         getsockname: (fd, addr, len) => l.getsockname(fd, addr, len) as number,
         setsockopt: (fd, level, name, value, len) => l.setsockopt(fd, level, name, value, len) as number,
+        execve: (path, argv, envp) => l.execve(path, argv, envp) as number,
       };
     } catch {
       linuxSyms = null;
@@ -206,6 +209,27 @@ export function linuxLib(): LinuxLib | null {
   }
   return linuxSyms;
 }
+/**
+ * Replace this process with `path argv...` under `env` (execve: same pid, stdio and parent, so
+ * signals and the exit code stay the caller's). Returns only if that failed (or off Linux).
+ */
+export function execWithEnv(path: string, argv: string[], env: Record<string, string>): boolean {
+  const lib = linuxLib();
+  if (!lib) return false;
+  // The strings must stay reachable until execve returns (it returns only on failure).
+  const keep = [path, ...argv, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].map((s) => cstr(s));
+  const list = (from: number, n: number) => {
+    const a = new BigUint64Array(n + 1);
+    for (let i = 0; i < n; i++) a[i] = BigInt(addressOf(keep[from + i]!));
+    return a;
+  };
+  const argvList = list(1, argv.length);
+  const envList = list(1 + argv.length, keep.length - 1 - argv.length);
+  lib.execve(keep[0]!, argvList, envList);
+  // Here execve failed. Always false; reading `keep` after the call keeps the strings alive across it.
+  return keep.length === 0;
+}
+
 /** Linux's socket constants for the above. */
 export const AF_INET = 2;
 export const AF_INET6 = 10;
