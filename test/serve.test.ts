@@ -231,6 +231,34 @@ test("serve's producer gives up on a message after 30 s by default (not librdkaf
   }
 }, 30_000);
 
+test("with the broker down, /health turns 503 and no request waits for the broker check (it runs off the event loop)", async () => {
+  const local = startBroker({ brokers: 1, topics: { orders: 1 } });
+  const p = spawnIngest(["serve", "--port", "0", "-b", local.bootstrap]);
+  const { value } = await p.stdout.getReader().read();
+  const url = /listening on (\S+)/.exec(new TextDecoder().decode(value))![1]!;
+  try {
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    local.cluster.setBrokerDown(1);
+    // The check runs every 5 s and, with the broker down, takes its whole 1 s timeout: run on
+    // the event loop, it held every request for that second.
+    const seen = new Set<number>();
+    let slowest = 0;
+    for (const until = Date.now() + 7000; Date.now() < until; await Bun.sleep(20)) {
+      const t = performance.now();
+      const r = await fetch(`${url}/health`);
+      await r.arrayBuffer();
+      slowest = Math.max(slowest, performance.now() - t);
+      seen.add(r.status);
+    }
+    expect(seen.has(503)).toBe(true);
+    expect(slowest).toBeLessThan(500);
+  } finally {
+    p.kill("SIGTERM");
+    await p.exited;
+    local.stop();
+  }
+}, 30_000);
+
 test("a full producer queue answers 503 with Retry-After, and recovers", async () => {
   const local = startBroker({ brokers: 1, topics: { orders: 1 } });
   const s = await (async () => {

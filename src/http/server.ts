@@ -7,6 +7,8 @@ import type { Store, User, Product } from "../sinks/types.ts";
 import type { RedisSink } from "../sinks/redis.ts";
 import { Admin } from "../kafka/index.ts";
 import { log } from "../observability/log.ts";
+import { workerUrl } from "../cli/workers.ts";
+import type { BrokerCheckJob, BrokerCheckResult } from "./broker-check.ts";
 
 export interface ServeOptions {
   host: string;
@@ -62,7 +64,7 @@ export class IntakeServer {
   private brokerOk = true;
   private brokerCheckedAt = 0;
   private readonly admin: Admin;
-  private healthTimer: ReturnType<typeof setInterval> | undefined;
+  private brokerCheck: Worker | undefined;
   /** The hot routes' one-pass parse + validate + encode (see fast.ts). */
   private readonly encoder = new OrderEncoder();
 
@@ -76,8 +78,16 @@ export class IntakeServer {
   }
 
   start(): Server<undefined> {
+    // The first check here, before any request (blocking is harmless yet); the next ones in a
+    // worker, every 5 s, so that a broker that is down never stalls the event loop.
     this.checkBroker();
-    this.healthTimer = setInterval(() => this.checkBroker(), 5000);
+    this.brokerCheck = new Worker(workerUrl("http/broker-check.ts"));
+    this.brokerCheck.onmessage = (ev: MessageEvent<BrokerCheckResult>) => {
+      if (ev.data.ok !== this.brokerOk) log[ev.data.ok ? "info" : "warn"]({ err: ev.data.error }, ev.data.ok ? "serve: broker reachable again" : "serve: broker unreachable");
+      this.brokerOk = ev.data.ok;
+      this.brokerCheckedAt = ev.data.at;
+    };
+    this.brokerCheck.postMessage({ kafka: this.o.kafka, intervalMs: 5000, timeoutMs: 1000 } satisfies BrokerCheckJob);
     this.server = Bun.serve({
       hostname: this.o.host,
       port: this.o.port,
@@ -96,7 +106,7 @@ export class IntakeServer {
   /** Broker reachability for /health, checked in the background (metadata blocks, briefly). */
   private checkBroker(): void {
     try {
-      this.admin.metadata(1000);
+      this.admin.metadata(1000, undefined, true);
       this.brokerOk = true;
     } catch {
       this.brokerOk = false;
@@ -442,7 +452,7 @@ export class IntakeServer {
     this.server?.stop(false);
     const deadline = Date.now() + timeoutMs;
     while (this.inFlight > 0 && Date.now() < deadline) await Bun.sleep(10);
-    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.brokerCheck?.terminate();
     await this.publisher.close(Math.max(1000, deadline - Date.now()));
     this.admin.close();
   }

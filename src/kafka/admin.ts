@@ -32,13 +32,15 @@ export class Admin extends Client {
   }
 
   /** Cluster metadata (all topics, or one). Blocks up to timeoutMs. */
-  metadata(timeoutMs = 10_000, topic?: string): ClusterMetadata {
+  metadata(timeoutMs = 10_000, topic?: string, brokersOnly = false): ClusterMetadata {
     const f = rdk();
     const out = new BigUint64Array(1);
     let rkt: Pointer | null = null;
     if (topic) rkt = f.rd_kafka_topic_new(this.rk, cstr(topic), null) as Pointer | null;
     try {
-      const rc = f.rd_kafka_metadata(this.rk, topic ? 0 : 1, rkt, out, timeoutMs);
+      // all_topics 0 without a topic: the brokers and only the topics this handle knows (a cheap
+      // round trip, where all topics can be a large answer on a large cluster).
+      const rc = f.rd_kafka_metadata(this.rk, topic || brokersOnly ? 0 : 1, rkt, out, timeoutMs);
       if (rc !== 0) throw new KafkaError(rc, `metadata from ${this.props["bootstrap.servers"]}`);
     } finally {
       if (rkt) f.rd_kafka_topic_destroy(rkt);
