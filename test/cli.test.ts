@@ -35,6 +35,9 @@ test("an unknown command, an unknown flag and a bad value are one-line errors wi
     [["broker", "--bootstrap-file", "/nonexistent/dir/bf"], /^error: --bootstrap-file: cannot write \/nonexistent\/dir\/bf: directory \/nonexistent\/dir does not exist\n$/],
     [["broker", "--bootstrap-file", "/tmp"], /^error: --bootstrap-file: cannot write \/tmp: it is a directory\n$/],
     [["topic", "list", "-b", "", "--timeout-ms", "500"], /^error: --brokers: expected host:port\[,host:port...\], got ''\n$/],
+    [["broker", "--topics", "users:3:2"], /^error: --topics: expected NAME or NAME:PARTITIONS, got 'users:3:2'\n$/], // the :2 was ignored
+    [["serve", "--max-body", "0"], /^error: --max-body: must be at least 256 bytes, got '0'\n$/], // was accepted: every request a 413
+    [["serve", "--max-body", "4GiB"], /^error: --max-body: must be at most 1073741824 bytes, got '4GiB'\n$/],
     [["gen", "users", "--rows", "-1"], /^error: option '--rows' is missing its value \(for a value starting with a dash use '--rows=-XYZ'\)\n$/],
   ];
   for (const [args, re] of cases) {

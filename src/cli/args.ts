@@ -151,12 +151,15 @@ export function durationFlag(name: string, v: string | undefined): number | unde
 }
 
 /** Sizes like 1MiB, 512KiB, 1000 (bytes). */
-export function sizeFlag(name: string, v: string | undefined): number | undefined {
+export function sizeFlag(name: string, v: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (v === undefined) return undefined;
   const m = /^(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$/i.exec(v);
   if (!m) throw new UsageError(`--${name}: expected a size like 1MiB or 65536, got '${v}'`);
   const mult: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1 << 20, gb: 1e9, gib: 1 << 30 };
-  return Number(m[1]) * mult[(m[2] ?? "b").toLowerCase()]!;
+  const n = Number(m[1]) * mult[(m[2] ?? "b").toLowerCase()]!;
+  if (n < min) throw new UsageError(`--${name}: must be at least ${min} bytes, got '${v}'`);
+  if (n > max) throw new UsageError(`--${name}: must be at most ${max} bytes, got '${v}'`);
+  return n;
 }
 
 /** Comma-separated list flag. */

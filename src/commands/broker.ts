@@ -45,7 +45,9 @@ export default {
 
     const cluster = new MockCluster(brokers);
     for (const spec of topics) {
-      const [name, count] = spec.split(":");
+      const parts = spec.split(":");
+      if (parts.length > 2) throw new UsageError(`--topics: expected NAME or NAME:PARTITIONS, got '${spec}'`);
+      const [name, count] = parts;
       if (!name) throw new UsageError(`--topics: empty topic name in '${values.topics}'`);
       cluster.createTopic(name, count === undefined ? partitions : intFlag("topics", count, 1, 10_000)!, Math.min(brokers, 3));
     }

@@ -28,7 +28,7 @@ Options:
       --host H            bind address (default 127.0.0.1; 0.0.0.0 in containers)
       --port P            port (default ${DEFAULT_SERVE_PORT}; 0 picks a free one); the bound URL is printed on stdout
       --ack A             delivered (answer after the broker acknowledged) | queued (default delivered)
-      --max-body SIZE     largest request body (default 1MiB)
+      --max-body SIZE     largest request body (default 1MiB; 256 bytes to 1GiB)
       --max-batch N       most orders in one batch (default 10000)
       --max-queued N      messages in flight in the producer before 503 (default 100000)
       --orders-topic T    (default ${DEFAULT_TOPICS.orders})
@@ -65,7 +65,8 @@ export default {
       ordersTopic: values["orders-topic"] ?? DEFAULT_TOPICS.orders,
       usersTopic: values["users-topic"] ?? DEFAULT_TOPICS.users,
       ack: choiceFlag("ack", values.ack, ["delivered", "queued"] as const) ?? "delivered",
-      maxBody: sizeFlag("max-body", values["max-body"]) ?? 1 << 20,
+      // At least 256 bytes (one order is about 150), at most 1 GiB (Bun buffers a body whole).
+      maxBody: sizeFlag("max-body", values["max-body"], 256, 1 << 30) ?? 1 << 20,
       maxBatch: intFlag("max-batch", values["max-batch"], 1, 1_000_000) ?? 10_000,
       maxQueued: intFlag("max-queued", values["max-queued"], 1, 10_000_000) ?? 100_000,
     };
