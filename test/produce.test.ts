@@ -279,9 +279,11 @@ test("SIGTERM mid-run: exit 143, a truthful summary, and every reported-delivere
 
 test("produce re-executes itself once, same pid, under its JSC inlining cap; a value already set and INGEST_JIT_TUNING=0 are left alone", async () => {
   const run = async (env: Record<string, string>) => {
-    const p = spawnIngest(["produce", "--file", csvPath, "--no-kafka", "--no-progress", "--limit", "10", "--rejects", join(dir, "jit-rejects.csv")], { env: { LOG_LEVEL: "debug", ...env } });
+    // --format with --no-kafka prints a note: once, not again after the re-exec.
+    const p = spawnIngest(["produce", "--file", csvPath, "--no-kafka", "--format", "json", "--no-progress", "--limit", "10", "--rejects", join(dir, "jit-rejects.csv")], { env: { LOG_LEVEL: "debug", ...env } });
     const [stderr, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
     expect(code).toBe(0);
+    expect(stderr.match(/^note: --no-kafka/gm)?.length).toBe(1);
     const lines = stderr.split("\n").filter((l) => l.includes("JSC options in effect")).map((l) => JSON.parse(l) as { pid: number; jsc: Record<string, string> });
     return { pid: p.pid, lines };
   };

@@ -95,6 +95,9 @@ export default {
       }
     }
     const schema = parseSchema(schemaText, values.schema ?? "data/users.avsc");
+    // The job runs under the JIT options it is measured with: this re-executes the process once,
+    // before anything is printed, opened or sent (see cli/jit.ts).
+    execWithJscOptions(PRODUCE_JSC_OPTIONS);
     let kafka: Record<string, string> | null = null;
     if (!values["no-kafka"]) {
       kafka = kafkaConfig(values, { "compression.type": compression, acks });
@@ -111,9 +114,6 @@ export default {
     const avroOut = outputFileFlag("avro-out", values["avro-out"]) ?? null;
     const rejects = outputFileFlag("rejects", values.rejects ?? defaultRejectsPath(values.file))!;
     const progress = values["no-progress"] ? false : values.progress ? true : process.stderr.isTTY === true;
-    // The flags are good: from here on the job runs, under the JIT options it is measured with
-    // (this re-executes the process once, before anything is opened or sent; see cli/jit.ts).
-    execWithJscOptions(PRODUCE_JSC_OPTIONS);
 
     const stop: { signal: NodeJS.Signals | null; onStop?: () => void } = { signal: null };
     const onSignal = (s: NodeJS.Signals) => {
