@@ -13,9 +13,9 @@ let users: string;
 let base: string;
 let proc: ReturnType<typeof spawnIngest>;
 
-/** Start `ingest serve` on a free port; resolves with its URL (printed on stdout). */
-async function serve(args: string[], env: Record<string, string> = {}) {
-  const p = spawnIngest(["serve", "--port", "0", "-b", broker.bootstrap, ...args], { env });
+/** Start `ingest serve` on a free port (against the shared broker by default); resolves with its URL (printed on stdout). */
+async function serve(args: string[], env: Record<string, string> = {}, bootstrap = broker.bootstrap) {
+  const p = spawnIngest(["serve", "--port", "0", "-b", bootstrap, ...args], { env });
   const reader = p.stdout.getReader();
   const { value } = await reader.read();
   reader.releaseLock();
@@ -233,9 +233,7 @@ test("serve's producer gives up on a message after 30 s by default (not librdkaf
 
 test("with the broker down, /health turns 503 and no request waits for the broker check (it runs off the event loop)", async () => {
   const local = startBroker({ brokers: 1, topics: { orders: 1 } });
-  const p = spawnIngest(["serve", "--port", "0", "-b", local.bootstrap]);
-  const { value } = await p.stdout.getReader().read();
-  const url = /listening on (\S+)/.exec(new TextDecoder().decode(value))![1]!;
+  const { p, url } = await serve([], {}, local.bootstrap);
   try {
     expect((await fetch(`${url}/health`)).status).toBe(200);
     local.cluster.setBrokerDown(1);
@@ -329,9 +327,7 @@ test("--ack delivered answers only after the delivery report, --ack queued at ha
 
 test("SIGTERM with requests in flight: they finish (202), then the server exits 0", async () => {
   const local = startBroker({ brokers: 1, topics: { orders: 1 } });
-  const p = spawnIngest(["serve", "--port", "0", "-b", local.bootstrap]);
-  const { value } = await p.stdout.getReader().read();
-  const url = /listening on (\S+)/.exec(new TextDecoder().decode(value))![1]!;
+  const { p, url } = await serve([], {}, local.bootstrap);
   try {
     local.cluster.setBrokerRtt(1, 800); // acknowledgements take ~0.8 s
     const inflight = Array.from({ length: 10 }, () => fetch(`${url}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(order) }));
