@@ -5,7 +5,7 @@ import { inflateRawSync } from "node:zlib";
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, symlinkSync, lstatSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Consumer } from "../src/kafka/index.ts";
+import { Consumer, canCountWireBytes } from "../src/kafka/index.ts";
 import { makeCodec } from "../src/codecs/index.ts";
 import { startBroker, uniqueName, type TestBroker } from "./helpers/broker.ts";
 import { runIngest, spawnIngest } from "./helpers/cli.ts";
@@ -275,6 +275,29 @@ test("SIGTERM mid-run: exit 143, a truthful summary, and every reported-delivere
   expect(s.messages_failed).toBe(0);
   expect(s.messages_delivered).toBe(s.rows_accepted);
   expect(broker.retained(topic)).toBe(s.messages_delivered);
+}, 60_000);
+
+test("the summary's wire bytes: counted per Produce request (interceptor in C), near the statistics' count, above the values uncompressed, well below with lz4", async () => {
+  const wire = async (compression: string, env: Record<string, string> = {}) => {
+    const topic = uniqueName(`wire-${compression}`);
+    broker.createTopic(topic, 2);
+    const summaryPath = join(dir, `wire-${compression}-${env.INGEST_NATIVE_BATCH ?? "c"}.json`);
+    const r = await runIngest(["produce", "--file", csvPath, "--topic", topic, "--compression", compression, "-b", broker.bootstrap, "--workers", "2", "--summary-json", summaryPath], { env });
+    expect(r.code).toBe(0);
+    const s = JSON.parse(readFileSync(summaryPath, "utf8")) as { value_bytes: number; wire_bytes?: number; messages_delivered: number };
+    expect(s.messages_delivered).toBe(ROWS);
+    return { values: s.value_bytes, wire: s.wire_bytes! };
+  };
+  if (process.arch === "x64") expect(canCountWireBytes()).toBe(true); // batch.c's interceptor compiles here
+  const none = await wire("none");
+  expect(none.wire).toBeGreaterThan(none.values); // keys and framing on top
+  expect(none.wire).toBeLessThan(none.values * 1.5);
+  const lz4 = await wire("lz4");
+  expect(lz4.wire).toBeGreaterThan(0);
+  expect(lz4.wire).toBeLessThan(lz4.values * 0.7);
+  // Without TinyCC the count comes from statistics events (txbytes: every request, not only Produce).
+  const stats = await wire("lz4", { INGEST_NATIVE_BATCH: "0" });
+  expect(Math.abs(stats.wire - lz4.wire) / lz4.wire).toBeLessThan(0.05);
 }, 60_000);
 
 test("produce re-executes itself once, same pid, under its JSC inlining cap; a value already set and INGEST_JIT_TUNING=0 are left alone", async () => {

@@ -26,6 +26,9 @@ const symbols = {
   rd_kafka_conf_destroy: { args: [ptr], returns: v },
   rd_kafka_conf_set: { args: [ptr, ptr, ptr, ptr, usize], returns: i32 },
   rd_kafka_conf_set_events: { args: [ptr, i32], returns: v },
+  rd_kafka_conf_interceptor_add_on_new: { args: [ptr, ptr, ptr, ptr], returns: i32 },
+  // Called from batch.c's on_new interceptor only (its address is passed to C).
+  rd_kafka_interceptor_add_on_request_sent: { args: [ptr, ptr, ptr, ptr], returns: i32 },
   rd_kafka_conf_set_rebalance_cb: { args: [ptr, FFIType.function], returns: v },
   rd_kafka_conf_set_opaque: { args: [ptr, ptr], returns: v },
 

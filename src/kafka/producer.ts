@@ -2,7 +2,7 @@ import { ptr, read, type Pointer } from "bun:ffi";
 import { rdk, linuxLib, PIPE_NONBLOCK_CLOEXEC, cstr, EVENT, ERR, MSG, VTYPE, VU_SIZE, RD_KAFKA_PRODUCER, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, RD_KAFKA_MSG_F_PARTITION } from "./ffi.ts";
 import { Client, readI64 } from "./client.ts";
 import { KafkaError, errName } from "./errors.ts";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError, IngestError } from "../cli/errors.ts";
 import { nativeBatch, type NativeBatch } from "./native/batch.ts";
 
 /**
@@ -150,7 +150,20 @@ export interface ProducerOptions {
    * that only count; not with onDelivery (it would hear of failures only).
    */
   failuresOnly?: boolean;
+  /**
+   * Count the bytes of this producer's Produce requests (wireBytes), through an interceptor in C
+   * (batch.c), not statistics events. Without TinyCC wireBytes stays undefined.
+   */
+  countWireBytes?: boolean;
 }
+
+/** Whether countWireBytes works here (batch.c compiled by TinyCC); else the count needs statistics events. */
+export function canCountWireBytes(): boolean {
+  return (nativeBatch()?.txOnNew ?? null) !== null;
+}
+
+/** batch.c's wire byte counter slots in use in this thread (one per producer that counts). */
+const txSlots = { next: 0, free: [] as number[] };
 
 /**
  * A librdkafka producer. Messages go in through produceBatch() (one FFI call per batch) or
@@ -186,9 +199,34 @@ export class Producer extends Client {
     // Also when the user set the property (-X): the counts must follow what librdkafka reports.
     const failuresOnly = opts.failuresOnly === true || /^(true|t|1)$/i.test(props["delivery.report.only.error"] ?? "");
     if (failuresOnly && opts.onDelivery) throw new UsageError("delivery.report.only.error=true cannot be used here: every message's delivery report is needed");
-    super(RD_KAFKA_PRODUCER, opts.failuresOnly ? { ...props, "delivery.report.only.error": "true" } : props, EVENT.DR);
+    const nb = opts.countWireBytes && canCountWireBytes() ? nativeBatch() : null;
+    const slot = nb ? (txSlots.free.pop() ?? txSlots.next++) : -1;
+    const countBytes = (conf: Pointer) => {
+      nb!.txBytes(slot, true);
+      // The slot number rides as the interceptor's opaque pointer.
+      if (rdk().rd_kafka_conf_interceptor_add_on_new(conf, cstr("ingest-tx"), nb!.txOnNew!, slot as unknown as Pointer) !== 0) throw new IngestError("cannot add the byte-counting interceptor to the producer configuration");
+    };
+    try {
+      super(RD_KAFKA_PRODUCER, opts.failuresOnly ? { ...props, "delivery.report.only.error": "true" } : props, EVENT.DR, nb ? countBytes : undefined);
+    } catch (e) {
+      if (slot >= 0) txSlots.free.push(slot);
+      throw e;
+    }
     this.onDelivery = opts.onDelivery;
     this.failuresOnly = failuresOnly;
+    this.tx = nb ? { nb, slot } : null;
+  }
+
+  private readonly tx: { nb: NativeBatch; slot: number } | null;
+  private finalWireBytes: number | undefined;
+
+  /**
+   * Bytes of the Produce requests sent so far (record batches as compressed, with the requests'
+   * framing), with countWireBytes; undefined without it.
+   */
+  get wireBytes(): number | undefined {
+    if (!this.tx) return undefined;
+    return this.isDestroyed ? this.finalWireBytes : this.tx.nb.txBytes(this.tx.slot);
   }
 
   /**
@@ -440,6 +478,11 @@ export class Producer extends Client {
     for (const t of this.topics.values()) rdk().rd_kafka_topic_destroy(t);
     this.topics.clear();
     super.destroy();
+    if (this.tx) {
+      // The broker threads are gone: the count is final and the slot free.
+      this.finalWireBytes = this.tx.nb.txBytes(this.tx.slot);
+      txSlots.free.push(this.tx.slot);
+    }
     // librdkafka writes no more: closing the write end ends the reader (which closes its end).
     if (this.wakeFds) linuxLib()!.close(this.wakeFds[1]!);
   }

@@ -139,7 +139,7 @@ async function runWorkers(
     key: o.key,
     format: o.format,
     topic: o.topic,
-    kafka: o.kafka ? { ...THROUGHPUT_DEFAULTS, "queue.buffering.max.messages": "200000", "queue.buffering.max.kbytes": "262144", "statistics.interval.ms": "20", ...idempotence(o.kafka), ...o.kafka, "client.id": `ingest-produce-${i}` } : null,
+    kafka: o.kafka ? { ...THROUGHPUT_DEFAULTS, "queue.buffering.max.messages": "200000", "queue.buffering.max.kbytes": "262144", ...idempotence(o.kafka), ...o.kafka, "client.id": `ingest-produce-${i}` } : null,
     jsonPart: out.json ? { path: out.json.part(i), ndjson, prefix: i === 0 && !ndjson ? new TextEncoder().encode("[\n") : null } : null,
     avroPart: out.avro ? { path: out.avro.part(i), codec: o.avroCodec, sync, prefix: i === 0 ? avroHeader(o.schema, o.avroCodec, sync) : null } : null,
     rejectsPart: out.rejects.part(i),

@@ -13,7 +13,8 @@ import source from "./batch.c" with { type: "text" };
  * 0.45-0.55 us, of which librdkafka's own batch take is 0.15 us. If TinyCC is unavailable or
  * fails, or INGEST_NATIVE_BATCH=0, the consumer keeps the JS loop (same batches, slower).
  * The producer reads its delivery reports here too (ingest_dr: err, partition, offset, opaque
- * per message in one call), with the same JS fallback.
+ * per message in one call), with the same JS fallback, and can count the bytes of its Produce
+ * requests (an on_request_sent interceptor in C; without it the count comes from statistics).
  */
 export interface NativeBatch {
   take(rkqu: Pointer, msgs: BigUint64Array, max: number, json: boolean, out: Float64Array): number;
@@ -24,6 +25,10 @@ export interface NativeBatch {
   ): number;
   /** The producer's delivery reports: the next up to `max` messages of DR event `ev`, as columns (see ingest_dr). */
   dr(ev: Pointer, msgs: Uint32Array, max: number, err: Int32Array, partition: Int32Array, offset: Float64Array, opaque: Float64Array): number;
+  /** The on_new interceptor that counts a producer's Produce request bytes into its slot (see batch.c); null where batch.c cannot count (not x86-64). */
+  txOnNew: Pointer | null;
+  /** A slot's count so far; reset sets it to 0 first (only before a producer takes it). */
+  txBytes(slot: number, reset?: boolean): number;
 }
 
 let loaded: NativeBatch | null | undefined;
@@ -39,7 +44,9 @@ export function nativeBatch(): NativeBatch | null {
     const { symbols: s } = cc({
       source: path,
       symbols: {
-        ingest_init: { args: [FFIType.ptr], returns: FFIType.void },
+        ingest_init: { args: [FFIType.ptr, FFIType.ptr], returns: FFIType.void },
+        ingest_tx_on_new: { args: [], returns: FFIType.ptr },
+        ingest_tx_bytes: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i64_fast },
         ingest_take: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
         ingest_fill: {
           args: [FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr],
@@ -49,7 +56,7 @@ export function nativeBatch(): NativeBatch | null {
       },
     });
     const f = rdk() as unknown as Record<string, { ptr: number }>;
-    s.ingest_init((libc().memcpy as unknown as { ptr: Pointer }).ptr);
+    s.ingest_init((libc().memcpy as unknown as { ptr: Pointer }).ptr, f.rd_kafka_interceptor_add_on_request_sent!.ptr as unknown as Pointer);
     const consumeBatch = f.rd_kafka_consume_batch_queue!.ptr as unknown as Pointer;
     const destroy = f.rd_kafka_message_destroy!.ptr as unknown as Pointer;
     const messageArray = f.rd_kafka_event_message_array!.ptr as unknown as Pointer;
@@ -58,6 +65,8 @@ export function nativeBatch(): NativeBatch | null {
       fill: (msgs, n, data, json, err, partition, keyStart, keyLen, valStart, valLen, offset, rkt) =>
         s.ingest_fill(destroy, msgs, n, data, json ? 1 : 0, err, partition, keyStart, keyLen, valStart, valLen, offset, rkt),
       dr: (ev, msgs, max, err, partition, offset, opaque) => s.ingest_dr(messageArray, ev, msgs, max | 0, err, partition, offset, opaque),
+      txOnNew: (s.ingest_tx_on_new() as Pointer | null) || null,
+      txBytes: (slot, reset = false) => Number(s.ingest_tx_bytes(slot, reset ? 1 : 0)),
     };
   } catch (e) {
     log.debug({ err: (e as Error).message }, "consumer: TinyCC batch copy unavailable; using the JS copy loop");
