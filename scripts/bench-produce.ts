@@ -5,7 +5,7 @@
  *   ndjson    ingest produce --input ndjson: the same pre-encoded lines
  *   csv       ingest produce: CSV parsed, typed and encoded as JSON, Kafka only
  *   csv+files ingest produce: CSV to Kafka, a JSON file and an Avro file at once
- * Alternating, best and median of R rounds; wall time of the whole process.
+ * Alternating, best and median of R rounds; wall time and CPU (user + sys) of the whole process.
  *
  *   bun scripts/bench-produce.ts [--rows 1000000] [--rounds 3]
  */
@@ -57,12 +57,13 @@ const cases: Record<string, (b: string, codec: string) => string[]> = {
 
 const results: Record<string, number[]> = {};
 const rss: Record<string, number[]> = {};
+const cpu: Record<string, number[]> = {};
 for (let round = 1; round <= R; round++) {
   for (const codec of ["lz4", "zstd"]) {
     for (const [name, cmd] of Object.entries(cases)) {
       const b = await broker();
       const t0 = performance.now();
-      const p = Bun.spawnSync(["/usr/bin/time", "-f", "TIME %M", ...cmd(b.bootstrap, codec)], { cwd: ROOT, env, stdout: "pipe", stderr: "pipe" });
+      const p = Bun.spawnSync(["/usr/bin/time", "-f", "TIME %M %U %S", ...cmd(b.bootstrap, codec)], { cwd: ROOT, env, stdout: "pipe", stderr: "pipe" });
       const secs = (performance.now() - t0) / 1000;
       const kept = retained(b.bootstrap);
       await b.stop();
@@ -72,8 +73,11 @@ for (let round = 1; round <= R; round++) {
         continue;
       }
       (results[key] ??= []).push(secs);
-      (rss[key] ??= []).push(Number(/TIME (\d+)/.exec(p.stderr.toString())?.[1] ?? NaN) / 1024);
-      console.error(`  round ${round} ${key.padEnd(15)} ${secs.toFixed(3)} s`);
+      const t = /TIME (\d+) ([\d.]+) ([\d.]+)/.exec(p.stderr.toString());
+      (rss[key] ??= []).push(Number(t?.[1] ?? NaN) / 1024);
+      // CPU (user + sys) of the process: steadier than wall time on a shared host.
+      (cpu[key] ??= []).push(Number(t?.[2] ?? NaN) + Number(t?.[3] ?? NaN));
+      console.error(`  round ${round} ${key.padEnd(15)} ${secs.toFixed(3)} s, ${cpu[key]!.at(-1)!.toFixed(2)} CPU s`);
     }
   }
 }
@@ -81,15 +85,15 @@ rmSync(join(dir, "out.json"), { force: true });
 rmSync(join(dir, "out.avro"), { force: true });
 
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-console.log(`\nbench:produce ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${cpus().length} cores (${cpus()[0]?.model}), ${N.toLocaleString("en-US")} users, acks=all, idempotent, 24 partitions, fresh embedded broker per run, ${R} rounds; wall time of the whole process\n`);
-console.log("| job | codec | median s | best s | msgs/s (median) | vs C | peak RSS MB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+console.log(`\nbench:produce ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${cpus().length} cores (${cpus()[0]?.model}), ${N.toLocaleString("en-US")} users, acks=all, idempotent, 24 partitions, fresh embedded broker per run, ${R} rounds; wall time and CPU (user + sys) of the whole process\n`);
+console.log("| job | codec | median s | best s | msgs/s (median) | vs C | CPU s (median) | peak RSS MB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const codec of ["lz4", "zstd"]) {
   const c = results[`c ${codec}`] ? med(results[`c ${codec}`]!) : NaN;
   for (const name of Object.keys(cases)) {
     const xs = results[`${name} ${codec}`];
     if (!xs?.length) continue;
     const m = med(xs);
-    console.log(`| ${name} | ${codec} | ${m.toFixed(3)} | ${Math.min(...xs).toFixed(3)} | ${Math.round(N / m).toLocaleString("en-US")} | ${(c / m).toFixed(2)} | ${Math.round(med(rss[`${name} ${codec}`]!))} |`);
+    console.log(`| ${name} | ${codec} | ${m.toFixed(3)} | ${Math.min(...xs).toFixed(3)} | ${Math.round(N / m).toLocaleString("en-US")} | ${(c / m).toFixed(2)} | ${med(cpu[`${name} ${codec}`]!).toFixed(2)} | ${Math.round(med(rss[`${name} ${codec}`]!))} |`);
   }
 }
 void readFileSync;
