@@ -11,6 +11,7 @@ import { createConnection, type Connection } from "mysql2/promise";
 import { createClient } from "redis";
 import Papa from "papaparse";
 import { seedProducts } from "../src/sinks/orders-logic.ts";
+import { MYSQL_MIGRATIONS } from "../src/sinks/migrate.ts";
 import { DEFAULT_INITIAL_STOCK } from "../src/sinks/types.ts";
 
 const HELP = `Usage: bun run bench:consume [--quick] [--rows N] [--workers 1,2,4,10] [--sinks none,mysql,redis,mysql+redis] [--rounds R]
@@ -116,7 +117,7 @@ async function mysqlCeiling(users: Record<string, string>[], orders: Record<stri
   const db = await freshDb();
   const c = await createConnection({ uri: db.url, multipleStatements: true });
   try {
-    await c.query(readFileSync(join(ROOT, "src/sinks/sql/mysql/001_init.sql"), "utf8"));
+    for (const m of MYSQL_MIGRATIONS) await c.query(m.sql); // the sink's own schema
     await c.query("INSERT INTO products (product_id, name, price, stock, version, updated_at) VALUES ?", [
       seedProducts(1000, DEFAULT_INITIAL_STOCK).map((p) => [p.product_id, p.name, p.price, p.stock, p.version, p.updated_at]),
     ]);

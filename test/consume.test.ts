@@ -150,6 +150,32 @@ describe("consume into MariaDB", () => {
   }, 180_000);
 });
 
+test("order ids differing only in case, accents or a trailing space are distinct orders in MariaDB, and a replay changes nothing", async () => {
+  // Under 001_init's utf8mb4_unicode_ci they were one primary key: the second INSERT failed with
+  // ER_DUP_ENTRY on every retry and the consumer never got past it.
+  const name = `${dbName}_ids`;
+  await db.query(`CREATE DATABASE ${name}`);
+  const url = `mysql://root@127.0.0.1:3306/${name}`;
+  try {
+    const orders = uniqueName("orders");
+    broker.createTopic(orders, 2);
+    const ids = ["case-A", "CASE-a", "café", "cafe", "trail", "trail "];
+    const lines = ids.map((id, i) => `k${i}:${JSON.stringify({ order_id: id, customer_id: `k${i}`, product_id: "P0007", quantity: i + 1, amount: 1, currency: "EUR", created_at: 1735689600000 })}`);
+    expect(Bun.spawnSync(["kcat", "-P", "-b", broker.bootstrap, "-t", orders, "-K:"], { stdin: new TextEncoder().encode(lines.join("\n") + "\n") }).exitCode).toBe(0);
+    const args = ["--topics", orders, "--sink", "mysql", "--initial-stock", "100", "--max-messages", String(ids.length), "--from-beginning", "-b", broker.bootstrap, ...fast];
+    for (const round of [0, 1]) {
+      const r = await runIngest(["consume", "--group", uniqueName("g"), ...args], { env: { MYSQL_URL: url }, timeoutMs: 30_000 });
+      expect(r.stderr).toContain(round === 0 ? "orders accepted 6 rejected 0 duplicate 0" : "orders accepted 0 rejected 0 duplicate 6");
+      expect(r.code).toBe(0);
+    }
+    // Read back with the independent client: six orders, stock taken once (1+2+...+6 = 21).
+    const cli = Bun.spawnSync(["mariadb", "-h", "127.0.0.1", "-u", "root", "-N", "-e", `SELECT CONCAT('[', order_id, ']') FROM ${name}.orders ORDER BY customer_id; SELECT stock FROM ${name}.products WHERE product_id = 'P0007'`]);
+    expect(cli.stdout.toString().trim().split("\n")).toEqual([...ids.map((id) => `[${id}]`), "79"]);
+  } finally {
+    await db.query(`DROP DATABASE IF EXISTS ${name}`);
+  }
+}, 90_000);
+
 test("a poison record goes to <topic>.dlq with its error and source in headers; the rest are written", async () => {
   const users = uniqueName("users");
   broker.createTopic(users, 1);

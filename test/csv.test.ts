@@ -432,6 +432,54 @@ describe("RowConverter (types from the Avro schema)", () => {
     expect(conv.convert([...good, "extra"])).toBe("expected 11 columns, found 12");
   });
 
+  test("values no output holds exactly are rejects, whatever Number() and Date.parse accept", () => {
+    const edge = parseSchema(
+      JSON.stringify({
+        type: "record",
+        name: "E",
+        fields: [
+          { name: "l", type: ["null", "long"], default: null },
+          { name: "d", type: ["null", "double"], default: null },
+          { name: "f", type: ["null", "float"], default: null },
+          { name: "ts", type: ["null", { type: "long", logicalType: "timestamp-millis" }], default: null },
+          { name: "us", type: ["null", { type: "long", logicalType: "timestamp-micros" }], default: null },
+        ],
+      }),
+      "edge.avsc",
+    );
+    const c = new RowConverter(edge, ["l", "d", "f", "ts", "us"]);
+    const one = (col: number, v: string) => c.convert(["l", "d", "f", "ts", "us"].map((_, i) => (i === col ? v : "")));
+    // avsc throws on 2^53 - 1 (that ended the whole run), and below -2^52 it wrote the wrong
+    // number (-2^53 + 2 read back as +2^53 - 2): both are rejects now.
+    for (const v of ["9007199254740991", "-9007199254740991", "-9007199254740990", "-4503599627370497"]) expect(one(0, v)).toMatch(/field 'l': expected an integer \(long/);
+    expect((one(0, "9007199254740990") as Record<string, unknown>).l).toBe(9007199254740990);
+    expect((one(0, "-4503599627370496") as Record<string, unknown>).l).toBe(-4503599627370496);
+    // Number() reads binary, octal and Unicode whitespace; a CSV number has none of them.
+    for (const v of ["0b101", "0o17", "\u00a01", "1\u00a0", "\ufeff1", "1\u2028"]) expect(one(1, v)).toMatch(/field 'd': expected a number/);
+    expect((one(1, "-1.5E-7") as Record<string, unknown>).d).toBe(-1.5e-7);
+    // A float past ±3.4e38 was written to Avro as Infinity (and as the number to JSON).
+    expect(one(2, "1e39")).toMatch(/field 'f': expected a number \(float\)/);
+    expect((one(2, "3.4e38") as Record<string, unknown>).f).toBe(3.4e38);
+    // Date.parse rolls February 29th of 2023 over to March 1st.
+    for (const v of ["2023-02-29", "2024-04-31T10:00:00Z"]) expect(one(3, v)).toMatch(/field 'ts': expected epoch milliseconds or an ISO-8601/);
+    expect((one(3, "2024-02-29") as Record<string, unknown>).ts).toBe(Date.UTC(2024, 1, 29));
+    // timestamp-micros kept only the milliseconds of an ISO fraction; past 2255 it overflowed the long.
+    expect((one(4, "2024-01-01T00:00:00.123456Z") as Record<string, unknown>).us).toBe(1704067200123456);
+    expect((one(4, "1969-12-31T23:59:59.9999Z") as Record<string, unknown>).us).toBe(-100);
+    expect((one(4, "2024-01-01T00:00:00.5Z") as Record<string, unknown>).us).toBe(1704067200500000);
+    expect(one(4, "2300-01-01")).toMatch(/field 'us'/);
+  });
+
+  test("a schema avsc refuses is refused up front, naming the field (JSON output alone wrote such defaults as they were)", () => {
+    const s = (fields: unknown[]) => JSON.stringify({ type: "record", name: "T", fields: [{ name: "id", type: "long" }, ...fields] });
+    expect(() => parseSchema(s([{ name: "x", type: "int", default: "abc" }]), "t.avsc")).toThrow(/t.avsc is not valid Avro \(field 'x'\): incompatible field default "abc"/);
+    expect(() => parseSchema(s([{ name: "x", type: ["null", "int"], default: 5 }]), "t.avsc")).toThrow(/field 'x'.*union defaults must match the first branch/);
+    expect(() => parseSchema(s([{ name: "id", type: "string" }]), "t.avsc")).toThrow(/field 'id'.*duplicate field name/);
+    expect(() => parseSchema(s([{ name: "e", type: { type: "enum", name: "E", symbols: ["a-b"] } }]), "t.avsc")).toThrow(/field 'e'.*invalid "E" symbol/);
+    // A long default avsc accepts but writes wrongly (see the reject test above).
+    expect(() => new RowConverter(parseSchema(s([{ name: "x", type: "long", default: -9e15 }]), "t.avsc"), ["id"])).toThrow(/schema field 'x': default -9000000000000000 is outside/);
+  });
+
   test("header problems are fatal: duplicate column, missing required field, no header", () => {
     expect(() => new RowConverter(schema, [...header, "id"])).toThrow(/names column 'id' twice/);
     expect(() => new RowConverter(schema, header.filter((h) => h !== "email"))).toThrow(/lacks required field\(s\) email/);

@@ -227,6 +227,48 @@ describe("malformed input: every row accepted or rejected with its line and reas
   });
 });
 
+test("--schema edge values: what is accepted reads back exactly in python3-avro and JSON, the rest are rejects and the run goes on", async () => {
+  const sub = mkdtempSync(join(dir, "edge-"));
+  const schemaPath = join(sub, "e.avsc");
+  const fields = [
+    { name: "id", type: "long" },
+    { name: "l", type: ["null", "long"], default: null },
+    { name: "f", type: ["null", "float"], default: null },
+    { name: "d", type: ["null", "double"], default: null },
+    { name: "us", type: ["null", { type: "long", logicalType: "timestamp-micros" }], default: null },
+  ];
+  writeFileSync(schemaPath, JSON.stringify({ type: "record", name: "E", fields }));
+  const file = join(sub, "in.csv");
+  // Before: line 3 ended the run (avsc throws on 2^53 - 1), line 4 was written as +2^53 - 2,
+  // lines 5-7 were accepted (Infinity in Avro, Number("0b101") = 5, Feb 29 2023 = Mar 1) and
+  // line 8 lost its microseconds.
+  writeFileSync(file, "id,l,f,d,us\n1,-4503599627370496,,1E-7,\n2,9007199254740991,,,\n3,-9007199254740990,,,\n4,,1e39,,\n5,,,0b101,\n6,,,,2023-02-29\n7,,,,2024-01-01T00:00:00.123456Z\n");
+  const avroOut = join(sub, "o.avro");
+  const rejects = join(sub, "r.csv");
+  for (const fast of ["1", "0"]) {
+    const r = await runIngest(["produce", "--file", file, "--schema", schemaPath, "--no-kafka", "--avro-out", avroOut, "--json-out", join(sub, "o.ndjson"), "--rejects", rejects], { env: { INGEST_CSV_FAST: fast } });
+    expect(r.stderr).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    const want = [
+      { id: 1, l: -4503599627370496, f: null, d: 1e-7, us: null },
+      { id: 7, l: null, f: null, d: null, us: 1704067200123456 },
+    ];
+    const py = Bun.spawnSync(["/usr/bin/python3", "-c", "import sys, json, avro.datafile, avro.io\nr = avro.datafile.DataFileReader(open(sys.argv[1], 'rb'), avro.io.DatumReader())\nprint(json.dumps([x for x in r], default=lambda d: (d - d.replace(year=1970, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)) // __import__('datetime').timedelta(microseconds=1)))", avroOut]);
+    expect(py.stderr.toString()).toBe("");
+    expect(JSON.parse(py.stdout.toString())).toEqual(want);
+    expect(readFileSync(join(sub, "o.ndjson"), "utf8").trimEnd().split("\n").map((x) => JSON.parse(x))).toEqual(want);
+    const rej = Papa.parse<string[]>(readFileSync(rejects, "utf8").trim()).data.slice(1);
+    expect(rej.map((x) => [x[0], x[1]!.replace(/:.*/, "")])).toEqual([["3", "field 'l'"], ["4", "field 'l'"], ["5", "field 'f'"], ["6", "field 'd'"], ["7", "field 'us'"]]);
+  }
+  // A default avsc refuses is refused before anything runs, even for JSON output alone (it was written as it was).
+  writeFileSync(schemaPath, JSON.stringify({ type: "record", name: "E", fields: [...fields, { name: "n", type: "int", default: "abc" }] }));
+  const json = join(sub, "bad.json");
+  const r = await runIngest(["produce", "--file", file, "--schema", schemaPath, "--no-kafka", "--json-out", json]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/is not valid Avro \(field 'n'\): incompatible field default "abc"/);
+  expect(existsSync(json)).toBe(false);
+}, 30_000);
+
 test("--input ndjson sends each line byte for byte, keyed by the scanned field; a line without it is rejected", async () => {
   const nd = join(dir, "pre.ndjson");
   expect((await runIngest(["produce", "--file", csvPath, "--no-kafka", "--json-out", nd, "--workers", "3"])).code).toBe(0);

@@ -1,5 +1,5 @@
 import avro from "avsc";
-import { validationCode, type AvroRecordSchema, type RowConverter } from "../csv/schema-rows.ts";
+import { LONG_RANGE, validationCode, type AvroRecordSchema, type RowConverter } from "../csv/schema-rows.ts";
 
 /**
  * Where a row encoder writes bytes: at `buf[pos..]`, advancing `pos`; `reserve(n)` makes room
@@ -720,7 +720,7 @@ export function compileFastRowEncoder(schema: AvroRecordSchema, conv: RowConvert
       } else if (p.kind === "boolean") {
         body.push(`else { ${v} = ${BOOL}(src, ${S}, ${E}); if (${v} < 0) return false; }`);
       } else if (base === "int" || base === "long") {
-        const [min, max] = base === "int" ? [-2147483648, 2147483647] : [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
+        const [min, max] = base === "int" ? [-2147483648, 2147483647] : LONG_RANGE;
         const ts = logical === "timestamp-millis" || logical === "timestamp-micros";
         const strPath = ts ? `{ const s = ${ASC}(src, ${S}, ${E}); if (s === null) return false; ${v} = ${arg(p.conv)}(s); if (typeof ${v} !== "number") return false;${needText ? ` t${i} = "" + ${v};` : ""} }` : "return false;";
         body.push(`else { ${v} = ${PI}(src, ${S}, ${E}, ${min}, ${max}); if (${v} !== ${v}) ${strPath}${needText ? ` else if (${CIB}(src, ${S}, ${E})) c${i} = true; else t${i} = "" + ${v};` : ""} }`);

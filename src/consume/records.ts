@@ -32,7 +32,7 @@ export function decodeRecord(kind: Kind, codec: Codec, bytes: Uint8Array): User 
   return kind === "users" ? validateUser(v) : validateOrder(v);
 }
 
-// Bounds follow the SQL schema (src/sinks/sql/*/001_init.sql), so a record the database would
+// Bounds follow the SQL schema (src/sinks/sql/*/), so a record the database would
 // refuse is poison here (dead-lettered) rather than a store error no retry can fix. A JS string's
 // length counts UTF-16 units, never fewer than the characters VARCHAR(n) counts.
 const INT_MAX = 2_147_483_647;

@@ -1,3 +1,4 @@
+import avro from "avsc";
 import { IngestError } from "../cli/errors.ts";
 
 /** The subset of an Avro record schema that CSV rows are converted by. */
@@ -16,11 +17,14 @@ type Conv = (s: string) => unknown;
 
 const MAX_FIELD_CHARS = 1 << 20;
 const INT32 = [-2147483648, 2147483647] as const;
-const SAFE = [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER] as const;
+// The longs avsc (and the row encoders, same arithmetic) write exactly: up to 2^53 - 2 (avsc
+// throws past it, which ended the run), down to -2^52 (below, the zig-zag value -2n - 1 needs
+// 54 bits and a double rounds it: -2^53 + 2 was written as +2^53 - 2). Outside: a reject.
+export const LONG_RANGE = [-4503599627370496, 9007199254740990] as const;
 
 function intConv(bits: 32 | 64, logical?: string): { conv: Conv; expected: string } {
-  const [min, max] = bits === 32 ? INT32 : SAFE;
-  const what = bits === 32 ? "expected an integer in the int range" : "expected an integer (long, |n| < 2^53)";
+  const [min, max] = bits === 32 ? INT32 : LONG_RANGE;
+  const what = bits === 32 ? "expected an integer in the int range" : "expected an integer (long, -2^52 <= n <= 2^53 - 2)";
   if (logical === "timestamp-millis" || logical === "timestamp-micros") {
     const scale = logical === "timestamp-micros" ? 1000 : 1;
     return {
@@ -28,26 +32,44 @@ function intConv(bits: 32 | 64, logical?: string): { conv: Conv; expected: strin
       conv: (s) => {
         const n = parseInteger(s, min, max);
         if (n !== BAD_VALUE) return n;
-        if (!/^\d{4}-\d{2}-\d{2}/.test(s)) return BAD_VALUE;
-        const t = Date.parse(s);
-        return Number.isNaN(t) ? BAD_VALUE : t * scale;
+        const ymd = /^(\d{4})-(\d{2})-(\d{2})/.exec(s);
+        if (!ymd) return BAD_VALUE;
+        let t = Date.parse(s);
+        // Date.parse rolls a day past the month's end over (2023-02-29 is March 1st): refuse it.
+        if (Number.isNaN(t) || +ymd[3]! > daysInMonth(+ymd[1]!, +ymd[2]!)) return BAD_VALUE;
+        t *= scale;
+        // Date.parse keeps milliseconds only: add the fraction's microsecond digits.
+        const us = scale === 1000 ? /^[^.]*\d:\d\d\.\d{3}(\d{1,3})/.exec(s) : null;
+        if (us) t += Number(us[1]!.padEnd(3, "0"));
+        return t < min || t > max ? BAD_VALUE : t;
       },
     };
   }
   return { expected: what, conv: (s) => parseInteger(s, min, max) };
 }
 
+function daysInMonth(y: number, m: number): number {
+  return m === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
+}
+
+// Number() also accepts whitespace (Unicode's too), 0x/0b/0o prefixes and "Infinity"; a CSV number does not.
+const NOT_DECIMAL = /[^0-9.eE+-]/;
+
 function numberConv(s: string): unknown {
-  const c = s.charCodeAt(0);
-  // Number() accepts whitespace, hex and "Infinity"; a CSV number does not.
-  if (c <= 32 || s.charCodeAt(s.length - 1) <= 32 || c === 48 && (s.charCodeAt(1) | 32) === 120) return BAD_VALUE;
+  if (NOT_DECIMAL.test(s)) return BAD_VALUE;
   const n = Number(s);
   return Number.isFinite(n) ? n : BAD_VALUE;
 }
 
+/** A float must also fit in 32 bits: past ±3.4e38 Avro would store Infinity. */
+function floatConv(s: string): unknown {
+  const n = numberConv(s);
+  return n === BAD_VALUE || Number.isFinite(Math.fround(n as number)) ? n : BAD_VALUE;
+}
+
 const convByType: Record<string, { conv: Conv; expected: string }> = {
   double: { conv: numberConv, expected: "expected a number (double)" },
-  float: { conv: numberConv, expected: "expected a number (float)" },
+  float: { conv: floatConv, expected: "expected a number (float)" },
   boolean: {
     expected: "expected a boolean (true/false/1/0)",
     conv: (s) => {
@@ -205,6 +227,9 @@ function plan(f: AvroField, column: number): FieldPlan {
     if (o.type === "boolean") kind = "boolean";
   } else throw new IngestError(`schema field '${f.name}': type '${JSON.stringify(f.type)}' cannot be read from CSV`);
   const hasDefault = "default" in f;
+  if (o.type === "long" && typeof f.default === "number" && (f.default < LONG_RANGE[0] || f.default > LONG_RANGE[1])) {
+    throw new IngestError(`schema field '${f.name}': default ${f.default} is outside the longs written exactly (${LONG_RANGE[0]}..${LONG_RANGE[1]})`);
+  }
   return { name: f.name, column, nullable, required: !nullable && !hasDefault, fallback: hasDefault ? f.default : nullable ? null : undefined, kind, ...c };
 }
 
@@ -218,5 +243,21 @@ export function parseSchema(text: string, source: string): AvroRecordSchema {
   }
   const r = s as AvroRecordSchema;
   if (!r || r.type !== "record" || !Array.isArray(r.fields) || !r.name) throw new IngestError(`schema ${source} is not an Avro record schema (needs type "record", name and fields)`);
+  // Checked here, before anything is sent: the JSON path alone never asks avsc, and wrote a
+  // default of the wrong type ("abc" for an int) as it is.
+  try {
+    avro.Type.forSchema(r as avro.Schema);
+  } catch (e) {
+    // Name the field: the first one whose prefix of the fields avsc refuses.
+    const k = r.fields.findIndex((_, i) => {
+      try {
+        avro.Type.forSchema({ ...r, fields: r.fields.slice(0, i + 1) } as avro.Schema);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    throw new IngestError(`schema ${source} is not valid Avro${k >= 0 ? ` (field '${r.fields[k]!.name}')` : ""}: ${(e as Error).message}`);
+  }
   return r;
 }

@@ -11,6 +11,7 @@ import { IngestError } from "../cli/errors.ts";
 import { log } from "../observability/log.ts";
 // Embedded in the compiled binary; register new files here (a test checks the list against the folder).
 import mysql001 from "./sql/mysql/001_init.sql" with { type: "text" };
+import mysql002 from "./sql/mysql/002_order_id_binary.sql" with { type: "text" };
 import sqlite001 from "./sql/sqlite/001_init.sql" with { type: "text" };
 
 export interface Migration {
@@ -19,7 +20,10 @@ export interface Migration {
   sql: string;
 }
 
-export const MYSQL_MIGRATIONS: readonly Migration[] = [{ version: 1, name: "001_init", sql: mysql001 }];
+export const MYSQL_MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "001_init", sql: mysql001 },
+  { version: 2, name: "002_order_id_binary", sql: mysql002 },
+];
 export const SQLITE_MIGRATIONS: readonly Migration[] = [{ version: 1, name: "001_init", sql: sqlite001 }];
 
 export function checksum(sql: string): string {

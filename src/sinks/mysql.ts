@@ -181,7 +181,8 @@ export class MysqlSink implements Store {
   private async ordersTx(c: PoolConnection, orders: readonly Order[]): Promise<OrderBatchResult> {
     const existing = new Map<string, string>();
     for (const ids of chunks(distinct(orders.map((o) => o.order_id)), this.chunkRows)) {
-      const [rows] = (await this.q(c, "SELECT order_id, status FROM orders WHERE order_id IN (?)", [ids])) as unknown as [{ order_id: string; status: string }[]];
+      // order_id is VARBINARY (002_order_id_binary.sql): read it back as text.
+      const [rows] = (await this.q(c, "SELECT CONVERT(order_id USING utf8mb4) AS order_id, status FROM orders WHERE order_id IN (?)", [ids])) as unknown as [{ order_id: string; status: string }[]];
       for (const r of rows) existing.set(r.order_id, r.status);
     }
     // Every product of the batch, duplicates' too: a replay after a crash between the SQL commit

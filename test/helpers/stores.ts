@@ -173,7 +173,7 @@ export async function checkStores(conn: Connection, ds: { userIds: number[]; ord
   const [[c]] = (await conn.query("SELECT COUNT(*) AS u, COUNT(DISTINCT id) AS du FROM users")) as unknown as [{ u: number; du: number }[]];
   const [[o]] = (await conn.query("SELECT COUNT(*) AS o, COUNT(DISTINCT order_id) AS d FROM orders")) as unknown as [{ o: number; d: number }[]];
   const [uids] = (await conn.query("SELECT id FROM users")) as unknown as [{ id: number }[]];
-  const [oids] = (await conn.query("SELECT order_id FROM orders")) as unknown as [{ order_id: string }[]];
+  const [oids] = (await conn.query("SELECT CONVERT(order_id USING utf8mb4) AS order_id FROM orders")) as unknown as [{ order_id: string }[]];
   const haveU = new Set(uids.map((x) => Number(x.id)));
   const haveO = new Set(oids.map((x) => x.order_id));
   const wantU = new Set(ds.userIds);
@@ -267,7 +267,7 @@ export async function committedAheadOfStored(
   kinds: Map<string, "users" | "orders">,
 ): Promise<number> {
   const [uids] = (await conn.query("SELECT id FROM users").catch(() => [[]])) as unknown as [{ id: number }[]];
-  const [oids] = (await conn.query("SELECT order_id FROM orders").catch(() => [[]])) as unknown as [{ order_id: string }[]];
+  const [oids] = (await conn.query("SELECT CONVERT(order_id USING utf8mb4) AS order_id FROM orders").catch(() => [[]])) as unknown as [{ order_id: string }[]];
   const haveU = new Set(uids.map((x) => String(x.id)));
   const haveO = new Set(oids.map((x) => x.order_id));
   let ahead = 0;
