@@ -107,8 +107,10 @@ export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals 
       admin.close();
     }
   }
+  const tChecked = performance.now();
   const workers = o.limit < Infinity ? 1 : Math.max(1, o.workers);
   const ranges = o.input === "csv" ? splitRanges(o.file, workers, head.dataStart, head.dataFirstLine) : splitLines(o.file, workers);
+  log.debug({ checks_ms: Math.round(tChecked - t0), split_ms: Math.round(performance.now() - tChecked) }, "produce setup");
   let tmpDir: string | null = null;
   const tmp = () => (tmpDir ??= mkdtempSync(join(tmpdir(), "ingest-produce-")));
   try {
