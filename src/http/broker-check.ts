@@ -18,22 +18,22 @@ export interface BrokerCheckResult {
   at: number;
 }
 
+/** One check: a metadata round trip for the brokers only (blocks up to timeoutMs). */
+export function checkBroker(admin: Admin, timeoutMs: number): BrokerCheckResult {
+  try {
+    admin.metadata(timeoutMs, undefined, true);
+    return { ok: true, at: Date.now() };
+  } catch (e) {
+    return { ok: false, error: (e as Error).message, at: Date.now() };
+  }
+}
+
 declare const self: Worker;
 if (typeof self !== "undefined" && !Bun.isMainThread) {
+  // The server made the first check itself, at start; these are the next ones.
   self.onmessage = (ev: MessageEvent<BrokerCheckJob>) => {
     const { kafka, intervalMs, timeoutMs } = ev.data;
     const admin = new Admin(kafka);
-    const check = () => {
-      let result: BrokerCheckResult;
-      try {
-        admin.metadata(timeoutMs, undefined, true);
-        result = { ok: true, at: Date.now() };
-      } catch (e) {
-        result = { ok: false, error: (e as Error).message, at: Date.now() };
-      }
-      self.postMessage(result);
-    };
-    check();
-    setInterval(check, intervalMs);
+    setInterval(() => self.postMessage(checkBroker(admin, timeoutMs)), intervalMs);
   };
 }

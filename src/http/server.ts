@@ -8,7 +8,7 @@ import type { RedisSink } from "../sinks/redis.ts";
 import { Admin } from "../kafka/index.ts";
 import { log } from "../observability/log.ts";
 import { workerUrl } from "../cli/workers.ts";
-import type { BrokerCheckJob, BrokerCheckResult } from "./broker-check.ts";
+import { checkBroker, type BrokerCheckJob, type BrokerCheckResult } from "./broker-check.ts";
 
 export interface ServeOptions {
   host: string;
@@ -63,7 +63,6 @@ export class IntakeServer {
   private inFlight = 0;
   private brokerOk = true;
   private brokerCheckedAt = 0;
-  private readonly admin: Admin;
   private brokerCheck: Worker | undefined;
   /** The hot routes' one-pass parse + validate + encode (see fast.ts). */
   private readonly encoder = new OrderEncoder();
@@ -74,19 +73,20 @@ export class IntakeServer {
     // message.timeout.ms 30 s: with the broker down a request gets its 502 within it, where
     // librdkafka's default (300 s) outlasts any HTTP client's patience. -X overrides both.
     this.publisher = new Publisher({ "linger.ms": "0", "message.timeout.ms": "30000", ...o.kafka, "queue.buffering.max.messages": String(Math.max(o.maxQueued * 2, 1000)) }, o.maxQueued);
-    this.admin = new Admin(o.kafka);
   }
 
   start(): Server<undefined> {
-    // The first check here, before any request (blocking is harmless yet); the next ones in a
-    // worker, every 5 s, so that a broker that is down never stalls the event loop.
-    this.checkBroker();
+    // Broker reachability for /health: the first check here, before any request (blocking is
+    // harmless yet); the next ones in a worker, every 5 s, so that a broker that is down never
+    // stalls the event loop.
+    const admin = new Admin(this.o.kafka);
+    try {
+      this.brokerStatus(checkBroker(admin, 1000));
+    } finally {
+      admin.close();
+    }
     this.brokerCheck = new Worker(workerUrl("http/broker-check.ts"));
-    this.brokerCheck.onmessage = (ev: MessageEvent<BrokerCheckResult>) => {
-      if (ev.data.ok !== this.brokerOk) log[ev.data.ok ? "info" : "warn"]({ err: ev.data.error }, ev.data.ok ? "serve: broker reachable again" : "serve: broker unreachable");
-      this.brokerOk = ev.data.ok;
-      this.brokerCheckedAt = ev.data.at;
-    };
+    this.brokerCheck.onmessage = (ev: MessageEvent<BrokerCheckResult>) => this.brokerStatus(ev.data);
     this.brokerCheck.postMessage({ kafka: this.o.kafka, intervalMs: 5000, timeoutMs: 1000 } satisfies BrokerCheckJob);
     this.server = Bun.serve({
       hostname: this.o.host,
@@ -103,15 +103,10 @@ export class IntakeServer {
     return this.server;
   }
 
-  /** Broker reachability for /health, checked in the background (metadata blocks, briefly). */
-  private checkBroker(): void {
-    try {
-      this.admin.metadata(1000, undefined, true);
-      this.brokerOk = true;
-    } catch {
-      this.brokerOk = false;
-    }
-    this.brokerCheckedAt = Date.now();
+  private brokerStatus(r: BrokerCheckResult): void {
+    if (r.ok !== this.brokerOk) log[r.ok ? "info" : "warn"]({ err: r.error }, r.ok ? "serve: broker reachable again" : "serve: broker unreachable");
+    this.brokerOk = r.ok;
+    this.brokerCheckedAt = r.at;
   }
 
   private handle(req: Request): Response | Promise<Response> {
@@ -454,6 +449,5 @@ export class IntakeServer {
     while (this.inFlight > 0 && Date.now() < deadline) await Bun.sleep(10);
     this.brokerCheck?.terminate();
     await this.publisher.close(Math.max(1000, deadline - Date.now()));
-    this.admin.close();
   }
 }
