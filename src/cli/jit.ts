@@ -16,6 +16,7 @@
  * (the user's choice wins), and INGEST_JIT_TUNING=0 turns this off.
  */
 import { execWithEnv } from "../kafka/ffi.ts";
+import { isCompiled } from "./workers.ts";
 import { log } from "../observability/log.ts";
 
 export const PRODUCE_JSC_OPTIONS: Record<string, string> = { BUN_JSC_maximumInliningCallerBytecodeCost: "2000" };
@@ -33,7 +34,6 @@ export function execWithJscOptions(options: Record<string, string>): void {
   for (const k of missing) env[k] = options[k]!;
   // Compiled: argv is ["bun", "/$bunfs/root/ingest", ...args] and execPath the executable;
   // from sources: [bun, main.ts, ...args] and execPath bun.
-  const compiled = Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
-  const argv = compiled ? [process.argv0, ...process.argv.slice(2)] : [process.argv0, process.argv[1]!, ...process.argv.slice(2)];
+  const argv = isCompiled() ? [process.argv0, ...process.argv.slice(2)] : [process.argv0, process.argv[1]!, ...process.argv.slice(2)];
   if (!execWithEnv(process.execPath, argv, env)) log.debug({ options: missing }, "could not re-execute with JSC options; running without them");
 }

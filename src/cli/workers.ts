@@ -5,7 +5,11 @@
  * package.json "build" script.
  */
 export function workerUrl(rel: `${string}/${string}.ts`): string {
+  return isCompiled() ? `./${rel}` : new URL(`../${rel}`, import.meta.url).href;
+}
+
+/** Running as the `bun build --compile` executable (not from sources). */
+export function isCompiled(): boolean {
   // Bun.main, not import.meta.path: a --bytecode build keeps the source path in import.meta.
-  const compiled = Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
-  return compiled ? `./${rel}` : new URL(`../${rel}`, import.meta.url).href;
+  return Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
 }
