@@ -54,12 +54,7 @@ static i64 tx_bytes[TX_SLOTS];
  * the producer falls back to statistics events.
  */
 #if defined(__x86_64__)
-#define TX_COUNTING 1
 static void add_i64(i64 *p, i64 v) { __asm__ __volatile__("lock; xaddq %0, %1" : "+r"(v), "+m"(*p) : : "memory"); }
-#else
-#define TX_COUNTING 0
-static void add_i64(i64 *p, i64 v) { *p += v; }
-#endif
 
 /* api_key is an int16_t: declared int here and masked, whatever the caller left in the upper bits. */
 static int on_request_sent(void *rk, int sockfd, const char *brokername, int brokerid, int api_key, int api_version,
@@ -73,7 +68,10 @@ static int on_new(void *rk, const void *conf, void *ic_opaque, char *errstr, u64
   return sys_add_on_request_sent(rk, "ingest-tx", (void *)on_request_sent, ic_opaque);
 }
 
-void *ingest_tx_on_new(void) { return TX_COUNTING ? (void *)on_new : (void *)0; }
+void *ingest_tx_on_new(void) { return (void *)on_new; }
+#else
+void *ingest_tx_on_new(void) { return (void *)0; }
+#endif
 
 /* Slot `slot`'s count so far (an aligned 8-byte load). `reset` (only before a producer takes the slot: no writer yet) sets it to 0. */
 i64 ingest_tx_bytes(int slot, int reset) {
