@@ -342,22 +342,27 @@ test("the summary's wire bytes: counted per Produce request (interceptor in C), 
   expect(Math.abs(stats.wire - lz4.wire) / lz4.wire).toBeLessThan(0.05);
 }, 60_000);
 
-test("produce re-executes itself once, same pid, under its JSC inlining cap; a value already set and INGEST_JIT_TUNING=0 are left alone", async () => {
+test("produce re-executes itself once, same pid, under its JIT and malloc options; values already set and INGEST_RUNTIME_TUNING=0 are left alone", async () => {
   const run = async (env: Record<string, string>) => {
     // --format with --no-kafka prints a note: once, not again after the re-exec.
     const p = spawnIngest(["produce", "--file", csvPath, "--no-kafka", "--format", "json", "--no-progress", "--limit", "10", "--rejects", join(dir, "jit-rejects.csv")], { env: { LOG_LEVEL: "debug", ...env } });
     const [stderr, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
     expect(code).toBe(0);
     expect(stderr.match(/^note: --no-kafka/gm)?.length).toBe(1);
-    const lines = stderr.split("\n").filter((l) => l.includes("JSC options in effect")).map((l) => JSON.parse(l) as { pid: number; jsc: Record<string, string> });
+    const lines = stderr.split("\n").filter((l) => l.includes("runtime options in effect")).map((l) => JSON.parse(l) as { pid: number; options: Record<string, string> });
     return { pid: p.pid, lines };
   };
   const tuned = await run({});
   expect(tuned.lines.length).toBe(1);
   expect(tuned.lines[0]!.pid).toBe(tuned.pid); // execve, not a child process: signals and exit code stay the caller's
-  expect(tuned.lines[0]!.jsc).toEqual({ BUN_JSC_maximumInliningCallerBytecodeCost: "2000" });
-  const own = await run({ BUN_JSC_maximumInliningCallerBytecodeCost: "3000" });
-  expect(own.lines.map((l) => l.jsc)).toEqual([{ BUN_JSC_maximumInliningCallerBytecodeCost: "3000" }]);
+  expect(tuned.lines[0]!.options).toEqual({ BUN_JSC_maximumInliningCallerBytecodeCost: "2000", GLIBC_TUNABLES: "glibc.malloc.trim_threshold=536870912:glibc.malloc.top_pad=67108864" });
+  // Values the user set win.
+  const own = await run({ BUN_JSC_maximumInliningCallerBytecodeCost: "3000", GLIBC_TUNABLES: "glibc.malloc.trim_threshold=1048576" });
+  expect(own.lines.map((l) => l.options)).toEqual([{ BUN_JSC_maximumInliningCallerBytecodeCost: "3000", GLIBC_TUNABLES: "glibc.malloc.trim_threshold=1048576" }]);
+  // One of the two set: only the other is added.
+  const half = await run({ GLIBC_TUNABLES: "" });
+  expect(half.lines.map((l) => l.options)).toEqual([{ BUN_JSC_maximumInliningCallerBytecodeCost: "2000", GLIBC_TUNABLES: "" }]);
+  expect((await run({ INGEST_RUNTIME_TUNING: "0" })).lines).toEqual([]);
   expect((await run({ INGEST_JIT_TUNING: "0" })).lines).toEqual([]);
 }, 60_000);
 

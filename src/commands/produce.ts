@@ -1,6 +1,6 @@
 import type { Command } from "../cli/main.ts";
 import { readFileSync } from "node:fs";
-import { execWithJscOptions, PRODUCE_JSC_OPTIONS } from "../cli/jit.ts";
+import { execWithRuntimeOptions, PRODUCE_RUNTIME_OPTIONS } from "../cli/runtime-options.ts";
 import { parse, kafkaOptions, kafkaConfig, intFlag, choiceFlag, outputFileFlag, writeOutputFile, isOldBroker, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
 import { UsageError, IngestError } from "../cli/errors.ts";
 import { DEFAULT_TOPICS } from "../cli/defaults.ts";
@@ -95,9 +95,9 @@ export default {
       }
     }
     const schema = parseSchema(schemaText, values.schema ?? "data/users.avsc");
-    // The job runs under the JIT options it is measured with: this re-executes the process once,
-    // before anything is printed, opened or sent (see cli/jit.ts).
-    execWithJscOptions(PRODUCE_JSC_OPTIONS);
+    // The job runs under the JIT and malloc options it is measured with: this re-executes the
+    // process once, before anything is printed, opened or sent (see cli/runtime-options.ts).
+    execWithRuntimeOptions(PRODUCE_RUNTIME_OPTIONS);
     let kafka: Record<string, string> | null = null;
     if (!values["no-kafka"]) {
       kafka = kafkaConfig(values, { "compression.type": compression, acks });
