@@ -100,6 +100,26 @@ describe("file outputs decode back to the same rows", () => {
     expect(lines.map((l) => JSON.parse(l))).toEqual(expected);
   }, 30_000);
 
+  test("JSON array and NDJSON written next to JSON for Kafka (copied from the sent batches, in C and in JS): every accepted row, in order, rejects left out", async () => {
+    // Rejected rows between good ones: the file must not take a separator or bytes for them.
+    const lines = readFileSync(csvPath, "utf8").trimEnd().split("\n");
+    const withBad = join(dir, "json-kafka.csv");
+    writeFileSync(withBad, [lines[0], ...lines.slice(1).flatMap((l, i) => (i % 500 === 1 ? ["x,y", l] : [l]))].join("\n") + "\n");
+    const expected = expectedRows(csvPath);
+    for (const env of [{}, { INGEST_NATIVE_BATCH: "0" }]) {
+      const topic = uniqueName("json-kafka");
+      broker.createTopic(topic, 4);
+      const arr = join(dir, "kafka-out.json");
+      const nd = join(dir, "kafka-out.ndjson");
+      for (const out of [arr, nd]) {
+        const r = await runIngest(["produce", "--file", withBad, "--topic", topic, "-b", broker.bootstrap, "--json-out", out, "--workers", "2", "--rejects", join(dir, "json-kafka.rejects.csv")], { env });
+        expect(r.stderr).toContain(`rejected ${Math.ceil((ROWS - 1) / 500)}`);
+      }
+      expect(JSON.parse(readFileSync(arr, "utf8"))).toEqual(expected);
+      expect(readFileSync(nd, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l))).toEqual(expected);
+    }
+  }, 60_000);
+
   for (const codec of ["deflate", "snappy", "null"]) {
     test(`Avro container (${codec}): avsc, Debian's python3-avro and avrocat read every row`, async () => {
       const out = join(dir, `out-${codec}.avro`);

@@ -84,6 +84,30 @@ export class MessageBatch {
     this.commit(keyOff, key ? key.length : -1, valOff, value ? value.length : -1, partition, opaque);
   }
 
+  /**
+   * Copy the values of the messages so far into `dst` at `at`, `sep` before each one (but the
+   * first, when `first`), and return the end; `dst` needs room for used + count * sep.length
+   * bytes. One native call per batch where batch.c is compiled, else a loop here.
+   */
+  copyValues(dst: Uint8Array, at: number, sep: Uint8Array, first: boolean): number {
+    const nb = nativeBatch();
+    if (nb) return at + nb.gather(this.data, this.spans, this.count, dst.subarray(at), sep, first);
+    let o = at;
+    for (let i = 0; i < this.count; i++) {
+      if (i > 0 || !first) {
+        dst.set(sep, o);
+        o += sep.length;
+      }
+      const off = this.spans[i * 4 + 2]!;
+      const len = this.spans[i * 4 + 3]!;
+      if (len > 0) {
+        dst.set(this.data.subarray(off, off + len), o);
+        o += len;
+      }
+    }
+    return o;
+  }
+
   /** Write absolute pointers into the structs; `data` must not be replaced until the send returns. */
   fillPointers(from: number, to: number): void {
     const base = ptr(this.data);

@@ -171,6 +171,29 @@ int ingest_fill(destroy_fn destroy, void **msgs, int n, unsigned char *data, int
   return (int)voff;
 }
 
+/*
+ * The values of a produce batch (spans as MessageBatch keeps them: key offset, key length,
+ * value offset, value length per message), one after another into dst with sep before each but
+ * the first one when first is set: the JSON file's bytes straight from the Kafka batch, one call
+ * per batch instead of two copies per row in JS. Null values (length -1) give nothing. The caller
+ * sized dst (the batch's bytes + n separators). Returns the bytes written.
+ */
+int ingest_gather(const unsigned char *data, const int *spans, int n, unsigned char *dst, const unsigned char *sep, int seplen, int first) {
+  u64 o = 0;
+  for (int i = 0; i < n; i++) {
+    if (i > 0 || !first) {
+      for (int k = 0; k < seplen; k++) dst[o + k] = sep[k];
+      o += seplen;
+    }
+    int len = spans[i * 4 + 3];
+    if (len > 0) {
+      sys_memcpy(dst + o, data + spans[i * 4 + 2], (u64)len);
+      o += len;
+    }
+  }
+  return (int)o;
+}
+
 typedef u64 (*message_array_fn)(void *rkev, void **msgs, u64 size);
 
 /*
