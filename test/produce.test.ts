@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Consumer, canCountWireBytes } from "../src/kafka/index.ts";
 import { makeCodec } from "../src/codecs/index.ts";
 import { startBroker, uniqueName, type TestBroker } from "./helpers/broker.ts";
-import { runIngest, spawnIngest } from "./helpers/cli.ts";
+import { runIngest, spawnIngest, ingestArgv, ROOT } from "./helpers/cli.ts";
 import usersSchemaText from "../data/users.avsc" with { type: "text" };
 
 const schema = JSON.parse(usersSchemaText);
@@ -106,7 +106,7 @@ describe("file outputs decode back to the same rows", () => {
     const withBad = join(dir, "json-kafka.csv");
     writeFileSync(withBad, [lines[0], ...lines.slice(1).flatMap((l, i) => (i % 500 === 1 ? ["x,y", l] : [l]))].join("\n") + "\n");
     const expected = expectedRows(csvPath);
-    for (const env of [{}, { INGEST_NATIVE_BATCH: "0" }]) {
+    for (const env of [{}, { INGEST_NATIVE_BATCH: "0" }] as Record<string, string>[]) {
       const topic = uniqueName("json-kafka");
       broker.createTopic(topic, 4);
       const arr = join(dir, "kafka-out.json");
@@ -384,6 +384,26 @@ test("produce re-executes itself once, same pid, under its JIT and malloc option
   expect(half.lines.map((l) => l.options)).toEqual([{ BUN_JSC_maximumInliningCallerBytecodeCost: "2000", GLIBC_TUNABLES: "" }]);
   expect((await run({ INGEST_RUNTIME_TUNING: "0" })).lines).toEqual([]);
   expect((await run({ INGEST_JIT_TUNING: "0" })).lines).toEqual([]);
+}, 60_000);
+
+test("a live progress bar on a terminal (rows, rate, ETA), none when stderr is piped or with --no-progress", async () => {
+  const big = join(dir, "progress.csv");
+  expect((await runIngest(["gen", "users", "--rows", "300000", "--out", big])).code).toBe(0);
+  const args = ["produce", "--file", big, "--no-kafka", "--json-out", join(dir, "progress.json")];
+  // util-linux script(1) gives the run a pseudo-terminal; what it drew comes back on stdout.
+  const onTty = (extra: string[]) => {
+    const cmd = ingestArgv(...args, ...extra).map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+    const r = Bun.spawnSync(["script", "-qec", cmd, "/dev/null"], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: "warn" } });
+    expect(r.exitCode).toBe(0);
+    return r.stdout.toString();
+  };
+  const drawn = onTty([]);
+  expect(drawn).toContain("produce OK");
+  expect(drawn).toMatch(/\r\x1b\[2Kproduce \[[#-]{24}\] +\d+% [\d,]+ bytes, [\d,]+\/s ETA [\d.]+s \| [\d,]+ rows, 0 delivered/);
+  expect(onTty(["--no-progress"])).not.toMatch(/ETA|\x1b\[2K/);
+  const piped = await runIngest(args);
+  expect(piped.code).toBe(0);
+  expect(piped.stderr).not.toMatch(/ETA|\x1b\[2K/);
 }, 60_000);
 
 test("a topic that does not exist stops the run before anything is sent", async () => {

@@ -17,6 +17,11 @@ export class Progress {
     this.enabled = enabled;
   }
 
+  /** Whether anything is drawn: callers skip building what only the bar would show. */
+  get active(): boolean {
+    return this.enabled;
+  }
+
   update(done: number, extra = ""): void {
     if (!this.enabled) return;
     const now = performance.now();
