@@ -58,8 +58,38 @@ function sender(producer: Producer | null, batch: MessageBatch, topic: string, s
  */
 function newProducer(job: ProduceJob, failuresOnly: boolean): Producer | null {
   if (!job.kafka) return null;
-  const props = canCountWireBytes() ? job.kafka : { "statistics.interval.ms": "20", ...job.kafka };
+  const ready = prepared;
+  prepared = null;
+  // The one made before the job came, when it was made for these settings (it always is).
+  if (ready && ready.failuresOnly === failuresOnly && sameProps(ready.kafka, job.kafka)) return ready.producer;
+  ready?.producer.destroy();
+  return makeProducer(job.kafka, failuresOnly);
+}
+
+function makeProducer(kafka: Record<string, string>, failuresOnly: boolean): Producer {
+  const props = canCountWireBytes() ? kafka : { "statistics.interval.ms": "20", ...kafka };
   return new Producer(props, { failuresOnly, countWireBytes: true });
+}
+
+function sameProps(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
+/** The producer made at "prepare", before the job (and its range) is known. */
+let prepared: { kafka: Record<string, string>; failuresOnly: boolean; producer: Producer } | null = null;
+
+/**
+ * Before the job: create the producer (it connects and fetches metadata meanwhile). A failure
+ * here is left for the job to meet again and report (the main thread's own checks come first).
+ */
+function prepare(p: { kafka: Record<string, string> | null; failuresOnly: boolean }): void {
+  if (!p.kafka) return;
+  try {
+    prepared = { kafka: p.kafka, failuresOnly: p.failuresOnly, producer: makeProducer(p.kafka, p.failuresOnly) };
+  } catch {
+    prepared = null;
+  }
 }
 
 /** Wait for every delivery report, then read the final counts and wire bytes into `stats`. */
@@ -421,9 +451,16 @@ function txBytes(stats: string | undefined): number | undefined {
 // Worker entry: run one job, post its stats (or the error) and exit.
 declare const self: Worker;
 if (typeof self !== "undefined" && !Bun.isMainThread) {
-  self.onmessage = (ev: MessageEvent<ProduceJob>) => {
+  self.onmessage = (ev: MessageEvent<ProduceJob | { prepare: Parameters<typeof prepare>[0] } | { cancel: true }>) => {
+    if ("prepare" in ev.data) return prepare(ev.data.prepare);
+    if ("cancel" in ev.data) {
+      prepared?.producer.destroy();
+      prepared = null;
+      self.postMessage({ cancelled: true });
+      return;
+    }
     try {
-      self.postMessage({ ok: true, stats: runJob(ev.data) });
+      self.postMessage({ ok: true, stats: runJob(ev.data as ProduceJob) });
     } catch (e) {
       self.postMessage({ ok: false, error: (e as Error).message, stack: (e as Error).stack });
     }
