@@ -28,11 +28,12 @@ LABEL org.opencontainers.image.title="ingest" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.base.name="docker.io/library/debian:12.11-slim"
-# librdkafka1: the Kafka client the binary dlopens (librdkafka.so.1); libisal2: ISA-L, the
-# Avro file's deflate (dlopened; zlib without it); ca-certificates: TLS to managed Kafka
-# (SASL_SSL) and to MySQL/Redis over TLS. Nothing else: no curl, no shell tools.
+# librdkafka1: the Kafka client the binary dlopens (librdkafka.so.1); libisal2 and
+# libsnappy1v5: the Avro file's deflate and snappy codecs (dlopened; without them zlib and a
+# slower JS snappy); ca-certificates: TLS to managed Kafka (SASL_SSL) and to MySQL/Redis over
+# TLS. Nothing else: no curl, no shell tools.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends librdkafka1 libisal2 ca-certificates \
+ && apt-get install -y --no-install-recommends librdkafka1 libisal2 libsnappy1v5 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 ingest \
  && useradd --system --uid 10001 --gid ingest --home-dir /data --no-create-home --shell /usr/sbin/nologin ingest \

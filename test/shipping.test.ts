@@ -165,14 +165,14 @@ describe("Dockerfile", () => {
     for (const f of ["package.json", "bun.lock"]) expect(copied.some((c) => c.split(" ").includes(f))).toBe(true);
   });
 
-  test("runtime stage is Debian bookworm slim with librdkafka1, libisal2 and ca-certificates only", () => {
+  test("runtime stage is Debian bookworm slim with librdkafka1, libisal2, libsnappy1v5 and ca-certificates only", () => {
     expect(runtime.from).toMatch(/^(?:docker\.io\/)?debian:(bookworm|12(\.\d+)?)(-\d{8})?-slim$/);
     const install = ops(runtime, "RUN").map((r) => r.args).find((a) => a.includes("apt-get install"));
     expect(install, "runtime stage has no apt-get install").toBeDefined();
     expect(install).toContain("--no-install-recommends");
     expect(install).toMatch(/rm -rf \/var\/lib\/apt\/lists/);
     const pkgs = /apt-get install ([^&;]*)/.exec(install!)![1]!.split(" ").filter((w) => w && !w.startsWith("-"));
-    expect(pkgs.sort()).toEqual(["ca-certificates", "libisal2", "librdkafka1"]);
+    expect(pkgs.sort()).toEqual(["ca-certificates", "libisal2", "librdkafka1", "libsnappy1v5"]);
   });
 
   test("runtime stage runs as a non-root user with the binary at /usr/local/bin/ingest", () => {

@@ -1,6 +1,6 @@
 import avro from "avsc";
 import { randomBytes } from "node:crypto";
-import { snappyCompress, crc32 } from "./snappy.ts";
+import { avroSnappy, type AvroSnappy } from "./snappy.ts";
 import { writeAll } from "../gen/write.ts";
 import { UsageError } from "../cli/errors.ts";
 import type { ByteSink } from "./row-encoder.ts";
@@ -64,6 +64,7 @@ export class AvroBlockWriter implements ByteSink {
   pos = 0;
   private count = 0;
   private deflater: RawDeflater | null = null;
+  private snappy: AvroSnappy | null = null;
   records = 0;
   bytesWritten = 0;
 
@@ -111,12 +112,8 @@ export class AvroBlockWriter implements ByteSink {
     let data: Uint8Array;
     // Raw DEFLATE (what Avro's deflate codec is): ISA-L or zlib, see deflate.ts.
     if (this.codec === "deflate") data = (this.deflater ??= rawDeflater()).deflate(raw);
-    else if (this.codec === "snappy") {
-      const c = snappyCompress(raw);
-      data = new Uint8Array(c.length + 4);
-      data.set(c);
-      new DataView(data.buffer).setUint32(c.length, crc32(raw), false);
-    } else data = raw;
+    else if (this.codec === "snappy") data = (this.snappy ??= avroSnappy()).block(raw);
+    else data = raw;
     const head: number[] = [];
     zigzagLong(this.count, head);
     zigzagLong(data.length, head);

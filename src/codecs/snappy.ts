@@ -1,6 +1,10 @@
+import { dlopen, FFIType, ptr } from "bun:ffi";
+import { log } from "../observability/log.ts";
+
 /**
  * Snappy block compression (the raw format, as Avro's "snappy" codec uses it), written here
- * because neither Bun nor the project's dependencies ship one. A greedy hash-table matcher over
+ * because neither Bun nor the project's dependencies ship one; the Avro writer uses the system's
+ * libsnappy instead where it loads (avroSnappy below). A greedy hash-table matcher over
  * 4-byte sequences: output is valid Snappy that any decoder reads; the ratio is close to the
  * reference for JSON-like data. Also a decoder, used by tests and the consumer side.
  */
@@ -136,4 +140,55 @@ export function crc32(b: Uint8Array): number {
   let c = -1;
   for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ -1) >>> 0;
+}
+
+/**
+ * Avro's snappy block: the raw Snappy compression of a block, then the CRC-32 of the
+ * uncompressed bytes (big-endian). Through libsnappy (libsnappy.so.1's C API, dlopened) when it
+ * loads and INGEST_NATIVE_SNAPPY is not 0, else snappyCompress above: measured on 1 MiB blocks
+ * of 1M users' Avro (AMD EPYC, 2026-11-30) the JS one runs ~170 MB/s. The result may be a view
+ * of a buffer reused by the next call.
+ */
+export interface AvroSnappy {
+  readonly library: "libsnappy" | "js";
+  block(raw: Uint8Array): Uint8Array;
+}
+
+export function avroSnappy(): AvroSnappy {
+  if (process.env.INGEST_NATIVE_SNAPPY !== "0") {
+    try {
+      const { symbols: f } = dlopen("libsnappy.so.1", {
+        snappy_compress: { args: [FFIType.ptr, FFIType.u64, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+        snappy_max_compressed_length: { args: [FFIType.u64], returns: FFIType.u64 },
+      });
+      let out = new Uint8Array(0);
+      const outLen = new BigUint64Array(1);
+      return {
+        library: "libsnappy",
+        block(raw) {
+          const max = Number(f.snappy_max_compressed_length(raw.length)) + 4;
+          if (out.length < max) out = new Uint8Array(max);
+          outLen[0] = BigInt(out.length - 4);
+          // A zero-length input has no address for ptr(): one byte of `out` stands in (length 0).
+          const rc = f.snappy_compress(raw.length ? ptr(raw) : ptr(out), raw.length, out, outLen);
+          if (rc !== 0) throw new Error(`snappy_compress failed (status ${rc})`);
+          const n = Number(outLen[0]);
+          new DataView(out.buffer, out.byteOffset).setUint32(n, Bun.hash.crc32(raw), false);
+          return out.subarray(0, n + 4);
+        },
+      };
+    } catch (e) {
+      log.debug({ err: (e as Error).message }, "libsnappy.so.1 not loadable: Avro snappy blocks through the JS compressor");
+    }
+  }
+  return {
+    library: "js",
+    block(raw) {
+      const c = snappyCompress(raw);
+      const data = new Uint8Array(c.length + 4);
+      data.set(c);
+      new DataView(data.buffer).setUint32(c.length, crc32(raw), false);
+      return data;
+    },
+  };
 }

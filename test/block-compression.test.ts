@@ -1,6 +1,7 @@
 /**
- * The Avro file's raw DEFLATE (src/codecs/deflate.ts): ISA-L through bun:ffi where libisal2 is
- * installed (scripts/setup.sh installs it, and libisal-dev for the layout check), zlib else.
+ * The Avro file's block compression: raw DEFLATE (src/codecs/deflate.ts) through ISA-L where
+ * libisal2 is installed (scripts/setup.sh installs it, and libisal-dev for the layout check),
+ * zlib else; Snappy (src/codecs/snappy.ts) through libsnappy where installed, the JS one else.
  */
 import { test, expect } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -8,6 +9,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inflateRawSync } from "node:zlib";
 import { rawDeflater, ISAL_ZSTREAM, STREAM_BYTES, LEVEL1_BUF_BYTES } from "../src/codecs/deflate.ts";
+import { avroSnappy, snappyUncompress, crc32 } from "../src/codecs/snappy.ts";
+
+function samples(): [string, Uint8Array][] {
+  const text = new TextEncoder().encode(Array.from({ length: 20_000 }, (_, i) => `{"id":${i},"email":"user${i}@example.org","score":${(i * 7.31) % 1000}}`).join("\n"));
+  return [
+    ["text", text],
+    ["random 1 MiB", crypto.getRandomValues(new Uint8Array(1 << 20))], // incompressible
+    ["one byte", new Uint8Array([42])],
+    ["zeros 3 MiB", new Uint8Array(3 << 20)],
+    ["text again (state reset between calls)", text.subarray(100, 50_000)],
+  ];
+}
 
 test("deflate.ts's view of struct isal_zstream matches the installed igzip_lib.h", () => {
   const dir = mkdtempSync(join(tmpdir(), "ingest-isal-"));
@@ -32,16 +45,7 @@ test("deflate.ts's view of struct isal_zstream matches the installed igzip_lib.h
 test("ISA-L is used where installed, and every kind of block inflates back to its bytes (zlib's inflater)", () => {
   const d = rawDeflater();
   expect(d.library).toBe("isa-l");
-  const text = new TextEncoder().encode(Array.from({ length: 20_000 }, (_, i) => `{"id":${i},"email":"user${i}@example.org","score":${(i * 7.31) % 1000}}`).join("\n"));
-  const random = crypto.getRandomValues(new Uint8Array(1 << 20)); // incompressible: stored blocks
-  const cases: [string, Uint8Array][] = [
-    ["text", text],
-    ["random 1 MiB", random],
-    ["one byte", new Uint8Array([42])],
-    ["zeros 3 MiB", new Uint8Array(3 << 20)],
-    ["text again (state reset between calls)", text.subarray(100, 50_000)],
-  ];
-  for (const [name, src] of cases) {
+  for (const [name, src] of samples()) {
     const out = d.deflate(src);
     expect([name, Buffer.from(inflateRawSync(out)).equals(Buffer.from(src))]).toEqual([name, true]);
     if (name === "text") expect(out.length).toBeLessThan(src.length / 3);
@@ -59,5 +63,25 @@ test("INGEST_ISAL=0 gives zlib, same bytes back", () => {
   } finally {
     if (before === undefined) delete process.env.INGEST_ISAL;
     else process.env.INGEST_ISAL = before;
+  }
+});
+
+test("Avro snappy blocks through libsnappy where installed: Snappy that the JS decoder reads back, then the CRC-32 of the raw bytes", () => {
+  for (const env of ["1", "0"]) {
+    const before = process.env.INGEST_NATIVE_SNAPPY;
+    process.env.INGEST_NATIVE_SNAPPY = env;
+    try {
+      const s = avroSnappy();
+      expect(s.library).toBe(env === "1" ? "libsnappy" : "js");
+      for (const [name, src] of [...samples(), ["empty", new Uint8Array(0)] as [string, Uint8Array]]) {
+        const block = s.block(src).slice();
+        const body = block.subarray(0, block.length - 4);
+        expect([name, Buffer.from(snappyUncompress(body)).equals(Buffer.from(src))]).toEqual([name, true]);
+        expect([name, new DataView(block.buffer).getUint32(block.length - 4, false)]).toEqual([name, crc32(src)]);
+      }
+    } finally {
+      if (before === undefined) delete process.env.INGEST_NATIVE_SNAPPY;
+      else process.env.INGEST_NATIVE_SNAPPY = before;
+    }
   }
 });
