@@ -4,7 +4,7 @@ import { readdirSync, readlinkSync } from "node:fs";
 import { Producer, MessageBatch, Consumer, Admin, KafkaError, librdkafkaVersion } from "../src/kafka/index.ts";
 import { UsageError } from "../src/cli/errors.ts";
 import { startBroker, uniqueName, type TestBroker } from "./helpers/broker.ts";
-import { produceAll, consumeN, consumeFromAll } from "./helpers/kafka-io.ts";
+import { produceAll, consumeN, consumeFromAll, awaitSplit } from "./helpers/kafka-io.ts";
 import { nativeBatch } from "../src/kafka/native/batch.ts";
 
 let broker: TestBroker;
@@ -187,14 +187,16 @@ test("two consumers in one group split the partitions and see every message exac
   const topic = uniqueName("group");
   broker.createTopic(topic, 6);
   const msgs = messages(4000);
-  const { producer } = await produceAll({ "bootstrap.servers": broker.bootstrap, "compression.type": "lz4", ...quiet }, topic, msgs);
-  await producer.close();
   const group = uniqueName("g");
   const mk = () => new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": group, "auto.offset.reset": "earliest", ...fastGroup, ...quiet });
   const a = mk();
   const b = mk();
   a.subscribe([topic]);
   b.subscribe([topic]);
+  // Nothing here commits: a rebalance after reading would rightly deliver records again.
+  await awaitSplit([a, b], 6);
+  const { producer } = await produceAll({ "bootstrap.servers": broker.bootstrap, "compression.type": "lz4", ...quiet }, topic, msgs);
+  await producer.close();
   const [ga, gb] = await consumeFromAll([a, b], msgs.length, 40_000);
   const pa = new Set(ga!.map((r) => r.partition));
   const pb = new Set(gb!.map((r) => r.partition));

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Consumer } from "../src/kafka/index.ts";
 import { startKafka09, kafka09Dir, type Kafka09 } from "./helpers/kafka09.ts";
-import { produceAll, consumeN, consumeFromAll } from "./helpers/kafka-io.ts";
+import { produceAll, consumeN, consumeFromAll, awaitSplit } from "./helpers/kafka-io.ts";
 import { uniqueName } from "./helpers/broker.ts";
 import { runIngest } from "./helpers/cli.ts";
 
@@ -49,14 +49,15 @@ test.skipIf(!available)("consumer group on Kafka 0.9: two members split the part
   const topic = uniqueName("k09-group");
   await k.createTopic(topic, 4);
   const msgs = Array.from({ length: 4000 }, (_, i) => ({ key: `k${i}`, value: `v${i}` }));
-  const { producer } = await produceAll({ "bootstrap.servers": k.bootstrap, ...k.clientProps, ...quiet }, topic, msgs);
-  await producer.close();
   const group = uniqueName("g");
   const props = { "bootstrap.servers": k.bootstrap, ...k.clientProps, "group.id": group, "auto.offset.reset": "earliest", ...fastGroup, ...quiet };
   const a = new Consumer(props);
   const b = new Consumer(props);
   a.subscribe([topic]);
   b.subscribe([topic]);
+  await awaitSplit([a, b], 4, 60_000);
+  const { producer } = await produceAll({ "bootstrap.servers": k.bootstrap, ...k.clientProps, ...quiet }, topic, msgs);
+  await producer.close();
   const [ga, gb] = await consumeFromAll([a, b], msgs.length, 60_000);
   expect(ga!.length + gb!.length).toBe(msgs.length);
   expect(ga!.length).toBeGreaterThan(0);

@@ -72,3 +72,28 @@ export async function consumeFromAll(cs: Consumer[], want: number, timeoutMs = 3
   }
   return out;
 }
+
+/**
+ * Poll the members of one group until each holds some of the topic's `partitions` partitions
+ * and together all of them: the split has settled, so records produced after this are read
+ * without a later rebalance handing a partition (and its uncommitted records) to another member.
+ * Subscribing two members and consuming at once raced: on a slow host the second one joined
+ * after the first had read from every partition, and the records it had not committed were read
+ * again by the second.
+ */
+export async function awaitSplit(cs: Consumer[], partitions: number, timeoutMs = 30_000): Promise<void> {
+  const held = cs.map(() => new Set<number>());
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (let k = 0; k < cs.length; k++) {
+      if (cs[k]!.consume(1).count > 0) throw new Error("awaitSplit: records arrived before the split settled; produce after it");
+      for (const ev of cs[k]!.takeRebalances()) {
+        for (const p of ev.partitions) ev.kind === "assign" ? held[k]!.add(p.partition) : held[k]!.delete(p.partition);
+      }
+    }
+    const all = new Set(held.flatMap((h) => [...h]));
+    if (held.every((h) => h.size > 0) && all.size === partitions && held.reduce((s, h) => s + h.size, 0) === partitions) return;
+    if (Date.now() > deadline) throw new Error(`awaitSplit: no settled split of ${partitions} partitions after ${timeoutMs} ms (${held.map((h) => h.size).join(" + ")})`);
+    await Bun.sleep(10);
+  }
+}
