@@ -110,6 +110,8 @@ export class MessageBatch {
 
   /** Write absolute pointers into the structs; `data` must not be replaced until the send returns. */
   fillPointers(from: number, to: number): void {
+    const nb = nativeBatch();
+    if (nb) return nb.fillPtrs(this.structs, this.data, this.spans, this.opaques, from, to);
     const base = ptr(this.data);
     const u = this.u32;
     for (let i = from; i < to; i++) {

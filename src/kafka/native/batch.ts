@@ -25,6 +25,8 @@ export interface NativeBatch {
   ): number;
   /** The producer's delivery reports: the next up to `max` messages of DR event `ev`, as columns (see ingest_dr). */
   dr(ev: Pointer, msgs: Uint32Array, max: number, err: Int32Array, partition: Int32Array, offset: Float64Array, opaque: Float64Array): number;
+  /** Fill a produce batch's message structs from..to (see ingest_fill_ptrs). */
+  fillPtrs(structs: Uint8Array, data: Uint8Array, spans: Int32Array, opaques: Float64Array, from: number, to: number): void;
   /** The values of a produce batch into dst, sep between them and before the first unless `first` (see ingest_gather); returns the bytes written. */
   gather(data: Uint8Array, spans: Int32Array, n: number, dst: Uint8Array, sep: Uint8Array, first: boolean): number;
   /** The on_new interceptor that counts a producer's Produce request bytes into its slot (see batch.c); null where batch.c cannot count (not x86-64). */
@@ -54,6 +56,7 @@ export function nativeBatch(): NativeBatch | null {
           args: [FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr],
           returns: FFIType.i32,
         },
+        ingest_fill_ptrs: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.void },
         ingest_gather: { args: [FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
         ingest_dr: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
       },
@@ -67,6 +70,7 @@ export function nativeBatch(): NativeBatch | null {
       take: (rkqu, msgs, max, json, out) => s.ingest_take(consumeBatch, rkqu, msgs, max, json ? 1 : 0, out),
       fill: (msgs, n, data, json, err, partition, keyStart, keyLen, valStart, valLen, offset, rkt) =>
         s.ingest_fill(destroy, msgs, n, data, json ? 1 : 0, err, partition, keyStart, keyLen, valStart, valLen, offset, rkt),
+      fillPtrs: (structs, data, spans, opaques, from, to) => s.ingest_fill_ptrs(structs, data, spans, opaques, from, to),
       gather: (data, spans, n, dst, sep, first) => s.ingest_gather(data, spans, n, dst, sep, sep.length, first ? 1 : 0),
       dr: (ev, msgs, max, err, partition, offset, opaque) => s.ingest_dr(messageArray, ev, msgs, max | 0, err, partition, offset, opaque),
       txOnNew: (s.ingest_tx_on_new() as Pointer | null) || null,
