@@ -3,7 +3,8 @@
  * Callers report absolute counts; rendering is throttled to ~10 per second.
  */
 export class Progress {
-  private readonly enabled: boolean;
+  /** Whether anything is drawn: callers skip building what only the bar would show. */
+  readonly enabled: boolean;
   private readonly started = performance.now();
   private last = 0;
   private drawn = false;
@@ -15,11 +16,6 @@ export class Progress {
     enabled = process.stderr.isTTY === true,
   ) {
     this.enabled = enabled;
-  }
-
-  /** Whether anything is drawn: callers skip building what only the bar would show. */
-  get active(): boolean {
-    return this.enabled;
   }
 
   update(done: number, extra = ""): void {

@@ -170,7 +170,7 @@ async function runWorkers(
   const progress = new Progress("produce", totalBytes, "bytes", o.progress);
   // Only when the bar is drawn: its first number formatting (ICU) alone took ~100 ms of CPU
   // beside the workers on 2 cores, when stderr was not even a terminal.
-  const timer = !progress.active ? undefined : setInterval(() => {
+  const timer = !progress.enabled ? undefined : setInterval(() => {
     let bytes = 0;
     let rows = 0;
     let delivered = 0;

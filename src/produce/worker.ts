@@ -226,13 +226,15 @@ function runCsv(job: ProduceJob): WorkerStats {
   let jsonBuf = new Uint8Array(jsonFd >= 0 ? 2 << 20 : 0);
   let jsonUsed = 0;
   const sepBytes = enc.encode(sep);
+  /** Room for n more bytes in the JSON file's buffer: write out what it holds first if needed. */
+  const jsonRoom = (n: number) => {
+    if (jsonUsed + n <= jsonBuf.length) return;
+    if (jsonUsed) writeAll(jsonFd, jsonBuf.subarray(0, jsonUsed));
+    jsonUsed = 0;
+    if (n > jsonBuf.length) jsonBuf = new Uint8Array(2 * n);
+  };
   const appendJson = (bytes: Uint8Array) => {
-    const need = jsonUsed + sepBytes.length + bytes.length;
-    if (need > jsonBuf.length) {
-      writeAll(jsonFd, jsonBuf.subarray(0, jsonUsed));
-      jsonUsed = 0;
-      if (sepBytes.length + bytes.length > jsonBuf.length) jsonBuf = new Uint8Array(2 * (sepBytes.length + bytes.length));
-    }
+    jsonRoom(sepBytes.length + bytes.length);
     if (stats.jsonRecords++ > 0) {
       jsonBuf.set(sepBytes, jsonUsed);
       jsonUsed += sepBytes.length;
@@ -246,12 +248,7 @@ function runCsv(job: ProduceJob): WorkerStats {
   // With JSON for Kafka, the JSON file takes the batch's values as they are, a batch at a time.
   const send = !(sendJson && jsonFd >= 0) ? sendBatch : () => {
     if (batch.count > 0) {
-      const need = batch.used + batch.count * sepBytes.length;
-      if (jsonUsed + need > jsonBuf.length) {
-        if (jsonUsed) writeAll(jsonFd, jsonBuf.subarray(0, jsonUsed));
-        jsonUsed = 0;
-        if (need > jsonBuf.length) jsonBuf = new Uint8Array(need);
-      }
+      jsonRoom(batch.used + batch.count * sepBytes.length);
       jsonUsed = batch.copyValues(jsonBuf, jsonUsed, sepBytes, stats.jsonRecords === 0);
       stats.jsonRecords += batch.count;
     }
