@@ -1,8 +1,10 @@
 /*
- * Consumer batch copy, compiled at start-up by Bun's built-in TinyCC (bun:ffi `cc`).
- * One call takes a batch from librdkafka and one call copies every key and value into a JS
- * buffer, fills the per-record columns and frees the messages: two FFI calls per batch instead
- * of three or four per message. No headers (the runtime image has none): the message layout
+ * Per-batch work in C, compiled at start-up by Bun's built-in TinyCC (bun:ffi `cc`), so that
+ * no per-message FFI call is needed. Consumer: one call takes a batch from librdkafka and one
+ * copies every key and value into a JS buffer, fills the per-record columns and frees the
+ * messages (two FFI calls per batch instead of three or four per message). Producer: the
+ * batch's message structs, its delivery reports as columns, its values for a JSON file, and a
+ * Produce byte counter. No headers (the runtime image has none): the message layout
  * below is rdkafka.h's rd_kafka_message_t on LP64, checked against the header by a test, and
  * librdkafka's functions come in as pointers from the process's own dlopen of it.
  */

@@ -12,9 +12,11 @@ import source from "./batch.c" with { type: "text" };
  * memcpy of key and value, rd_kafka_message_destroy) took 0.7-1 us per message, this takes
  * 0.45-0.55 us, of which librdkafka's own batch take is 0.15 us. If TinyCC is unavailable or
  * fails, or INGEST_NATIVE_BATCH=0, the consumer keeps the JS loop (same batches, slower).
- * The producer reads its delivery reports here too (ingest_dr: err, partition, offset, opaque
- * per message in one call), with the same JS fallback, and can count the bytes of its Produce
- * requests (an on_request_sent interceptor in C; without it the count comes from statistics).
+ * The producer uses it too, each with the same JS fallback: its delivery reports (ingest_dr:
+ * err, partition, offset, opaque per message in one call), its batch's message structs
+ * (ingest_fill_ptrs) and the batch's values for produce's JSON file (ingest_gather), one call
+ * per batch each; and it can count the bytes of its Produce requests (an on_request_sent
+ * interceptor in C; without it the count comes from statistics).
  */
 export interface NativeBatch {
   take(rkqu: Pointer, msgs: BigUint64Array, max: number, json: boolean, out: Float64Array): number;
