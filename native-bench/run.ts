@@ -69,11 +69,11 @@ interface Contender {
 const sh = (cmd: string[], opts: { cwd?: string } = {}) => Bun.spawnSync(cmd, { cwd: opts.cwd ?? ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "error" } });
 
 /** Contenders that print one JSON line {messages, failed, seconds, ...} (native-bench/README.md). */
-function nativeContender(name: string, bin: () => string[], build: () => Promise<string | null>): Contender {
+function nativeContender(name: string, bin: () => string[], build: () => Promise<string | null>, produceFlags: string[] = []): Contender {
   return {
     name,
     build,
-    produce: (b, data) => [...bin(), "produce", "--brokers", b, "--topic", TOPIC, "--messages", String(N), "--file", data, "--compression", "lz4"],
+    produce: (b, data) => [...bin(), "produce", "--brokers", b, "--topic", TOPIC, "--messages", String(N), "--file", data, "--compression", "lz4", ...produceFlags],
     consume: (b, group) => [...bin(), "consume", "--brokers", b, "--topic", TOPIC, "--messages", String(N), "--group", group],
     parse(stdout) {
       const line = stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop();
@@ -85,11 +85,12 @@ function nativeContender(name: string, bin: () => string[], build: () => Promise
 }
 
 const contenders: Contender[] = [
+  // --ordered: batches ordered by partition before the send, as ingest produce orders its own.
   nativeContender("c", () => [join(NB, "build/c-bench")], async () => {
     if (!existsSync(join(NB, "build.sh"))) return "native-bench/build.sh missing";
     const r = sh(["bash", join(NB, "build.sh")]);
     return r.exitCode === 0 && existsSync(join(NB, "build/c-bench")) ? null : `build failed: ${r.stderr.toString().trim().split("\n").pop()}`;
-  }),
+  }, ["--ordered"]),
   // go and node: native-bench/setup.sh builds them (idempotent; writes build/<name>.unavailable
   // when it cannot), run only when the artifact is missing.
   nativeContender("go", () => [join(NB, "build/go-bench")], async () => {

@@ -1,7 +1,9 @@
 /**
  * `bun run bench:produce`: the produce job at 1M users, against a fresh embedded broker per run
  * (24 partitions so nothing is trimmed; watermarks checked), for lz4 and zstd, acks=all, idempotent (ingest's default; the C producer set the same):
- *   c         C librdkafka producer, the same users pre-encoded as JSON lines (the ceiling)
+ *   c         C librdkafka producer, the same users pre-encoded as JSON lines, each batch ordered
+ *             by partition as ingest orders its batches (the ceiling; c-bench --ordered)
+ *   c-ua      the same C producer leaving partitioning to librdkafka, message by message
  *   ndjson    ingest produce --input ndjson: the same pre-encoded lines
  *   csv       ingest produce: CSV parsed, typed and encoded as JSON, Kafka only
  *   csv+files ingest produce: CSV to Kafka, a JSON file and an Avro file at once
@@ -49,7 +51,8 @@ function retained(b: string): number {
 }
 
 const cases: Record<string, (b: string, codec: string) => string[]> = {
-  c: (b, codec) => [join(ROOT, "native-bench/build/c-bench"), "produce", "--brokers", b, "--topic", "users", "--messages", String(N), "--file", nd, "--compression", codec, "--idempotence"],
+  c: (b, codec) => [join(ROOT, "native-bench/build/c-bench"), "produce", "--brokers", b, "--topic", "users", "--messages", String(N), "--file", nd, "--compression", codec, "--idempotence", "--ordered"],
+  "c-ua": (b, codec) => [join(ROOT, "native-bench/build/c-bench"), "produce", "--brokers", b, "--topic", "users", "--messages", String(N), "--file", nd, "--compression", codec, "--idempotence"],
   ndjson: (b, codec) => [ingest, "produce", "--file", nd, "--topic", "users", "--compression", codec, "-b", b, "--no-progress"],
   csv: (b, codec) => [ingest, "produce", "--file", csv, "--topic", "users", "--compression", codec, "-b", b, "--no-progress"],
   "csv+files": (b, codec) => [ingest, "produce", "--file", csv, "--topic", "users", "--compression", codec, "-b", b, "--json-out", join(dir, "out.json"), "--avro-out", join(dir, "out.avro"), "--no-progress"],

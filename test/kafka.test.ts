@@ -300,6 +300,81 @@ test(`QUEUE_FULL is absorbed by polling and retrying, never by dropping${mode}`,
 });
 }
 
+describe("batches ordered by partition before the send (partitionBatches, batch.c ingest_partition)", () => {
+  const enc = new TextEncoder();
+  interface Msg { key: string | null; value: string; partition?: number }
+  /** Send msgs (opaque i + 1) in batches; each message's report, and the batches' opaques in the order they were sent. */
+  async function send(topic: string, props: Record<string, string>, partitionBatches: boolean, msgs: Msg[]) {
+    const reports = new Map<number, { err: number; partition: number; offset: number }>();
+    const p = new Producer(
+      { "bootstrap.servers": broker.bootstrap, "linger.ms": "2", ...quiet, ...props },
+      { partitionBatches, onDelivery: (opaque, err, partition, offset) => reports.set(opaque, { err, partition, offset }) },
+    );
+    const b = new MessageBatch(1000, 1 << 16);
+    const sentOrder: number[][] = [];
+    for (let i = 0; i < msgs.length; ) {
+      b.reset();
+      for (; i < msgs.length && !b.full; i++) b.add(msgs[i]!.key === null ? null : enc.encode(msgs[i]!.key!), enc.encode(msgs[i]!.value), msgs[i]!.partition ?? -1, i + 1);
+      expect(p.produceBatch(topic, b)).toBe(b.count);
+      sentOrder.push(Array.from({ length: b.count }, (_, k) => b.opaqueAt(k)));
+      p.poll(0);
+    }
+    expect(await p.flush(30_000)).toBe(true);
+    await p.close();
+    return { reports: msgs.map((_, i) => reports.get(i + 1)!), sentOrder };
+  }
+
+  const n = 7;
+  // Keyed messages, every 101st placed on a partition by the caller; in the last case every
+  // 50th has no key (librdkafka places it at the send), so those batches must keep their order.
+  const msgs = (withNullKeys: boolean): Msg[] =>
+    Array.from({ length: 4000 }, (_, i) => ({
+      key: withNullKeys && i % 50 === 0 ? null : `user-${(i * 7919) % 613}`,
+      value: `v${i}`,
+      partition: i % 101 === 0 ? i % n : undefined,
+    }));
+  const cases: [string, Record<string, string>, boolean][] = [
+    ["consistent_random (the default)", {}, false],
+    ["murmur2_random", { partitioner: "murmur2_random" }, false],
+    ["fnv1a", { partitioner: "fnv1a" }, false],
+    ["consistent_random, QUEUE_FULL retries", { "queue.buffering.max.messages": "300" }, false],
+    ["messages without a key among them: batches keep their order", {}, true],
+  ];
+  for (const [name, props, withNullKeys] of cases) {
+    test(name, async () => {
+      const m = msgs(withNullKeys);
+      const a = uniqueName("ordered");
+      const b = uniqueName("plain");
+      broker.createTopic(a, n);
+      broker.createTopic(b, n);
+      const ordered = await send(a, props, true, m);
+      const plain = await send(b, props, false, m);
+      expect(ordered.reports.filter((r) => !r || r.err !== 0).length).toBe(0);
+      expect(plain.reports.filter((r) => !r || r.err !== 0).length).toBe(0);
+      // Keyed: the partition librdkafka's own partitioning gives; placed: the caller's.
+      const keyed = m.flatMap((x, i) => (x.key !== null && x.partition === undefined ? [i] : []));
+      expect(keyed.filter((i) => ordered.reports[i]!.partition !== plain.reports[i]!.partition).length).toBe(0);
+      expect(m.filter((x, i) => x.partition !== undefined && ordered.reports[i]!.partition !== x.partition).length).toBe(0);
+      // An independent check of the default: CRC-32 of the key modulo the partition count.
+      if (!props.partitioner) expect(keyed.filter((i) => ordered.reports[i]!.partition !== Bun.hash.crc32(m[i]!.key!) % n).length).toBe(0);
+      // Each partition's messages were written in the order they were given.
+      for (let p = 0; p < n; p++) {
+        const inP = ordered.reports.map((r, i) => ({ ...r, i })).filter((r) => r.partition === p).sort((x, y) => x.offset - y.offset);
+        expect(inP.length).toBeGreaterThan(0);
+        expect(inP.every((r, k) => k === 0 || r.i > inP[k - 1]!.i)).toBe(true);
+      }
+      // And the batches went out ordered by partition (or, with keyless messages, as given).
+      if (!props["queue.buffering.max.messages"]) {
+        for (const order of ordered.sentOrder) {
+          const parts = order.map((o) => ordered.reports[o - 1]!.partition);
+          if (withNullKeys) expect(order.every((o, k) => k === 0 || o === order[k - 1]! + 1)).toBe(true);
+          else expect(parts.every((x, k) => k === 0 || x >= parts[k - 1]!)).toBe(true);
+        }
+      }
+    }, 60_000);
+  }
+});
+
 test("failure-only reports cannot be combined with a per-message delivery callback, however asked for", () => {
   expect(() => new Producer({ "bootstrap.servers": broker.bootstrap }, { failuresOnly: true, onDelivery: () => {} })).toThrow(UsageError);
   expect(() => new Producer({ "bootstrap.servers": broker.bootstrap, "delivery.report.only.error": "TRUE" }, { onDelivery: () => {} })).toThrow(/delivery\.report\.only\.error/);

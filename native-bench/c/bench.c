@@ -8,6 +8,10 @@
  *     keyed by its "id" field, with rd_kafka_produce_batch, acks=all, and waits for every
  *     delivery report. The clock runs from the first produce call to the last report.
  *     --idempotence sets enable.idempotence=true (ingest's default with acks=all).
+ *     --ordered orders each batch by partition first, as ingest produce does: each message gets
+ *     its partition from librdkafka's default partitioner function (consistent_random) for the
+ *     topic's partition count (from metadata), then a stable counting sort, and the batch goes
+ *     out with RD_KAFKA_MSG_F_PARTITION.
  *   c-bench consume --brokers B --topic T --messages N --group G
  *     Subscribes in a consumer group (auto commit off), reads N messages with
  *     rd_kafka_consume_batch_queue without decoding them, commits async every batch and sync at
@@ -97,6 +101,18 @@ static int produce(int argc, char **argv) {
 
   enum { BATCH = 10000 };
   rd_kafka_message_t *msgs = calloc(BATCH, sizeof *msgs);
+  rd_kafka_message_t *sorted = calloc(BATCH, sizeof *msgs);
+  int ordered = flag(argc, argv, "--ordered"), partition_cnt = 0;
+  if (ordered) {
+    const rd_kafka_metadata_t *md;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 || md->topics[0].err) {
+      fprintf(stderr, "--ordered: no metadata for %s\n", topic);
+      return 1;
+    }
+    partition_cnt = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+  }
+  int *counts = calloc(partition_cnt + 1, sizeof *counts);
   long sent = 0;
   char *p = data, *end = data + size;
   double t0 = now();
@@ -117,9 +133,21 @@ static int produce(int argc, char **argv) {
     }
     /* Refused messages (QUEUE_FULL) are compacted to the front and retried after serving
        delivery reports; anything else refused is a failure. */
-    int cnt = n;
+    int cnt = n, flags = 0;
+    if (ordered) {
+      /* Bucket 0: no key (librdkafka's sticky partitioner places them); 1..partition_cnt. */
+      memset(counts, 0, (partition_cnt + 1) * sizeof *counts);
+      for (int i = 0; i < n; i++) {
+        if (msgs[i].key) msgs[i].partition = rd_kafka_msg_partitioner_consistent_random(rkt, msgs[i].key, msgs[i].key_len, partition_cnt, NULL, NULL);
+        counts[msgs[i].partition + 1]++;
+      }
+      for (int b = 0, at = 0; b <= partition_cnt; b++) { int c = counts[b]; counts[b] = at; at += c; }
+      for (int i = 0; i < n; i++) sorted[counts[msgs[i].partition + 1]++] = msgs[i];
+      memcpy(msgs, sorted, n * sizeof *msgs);
+      flags = RD_KAFKA_MSG_F_PARTITION;
+    }
     while (cnt > 0) {
-      int ok = rd_kafka_produce_batch(rkt, RD_KAFKA_PARTITION_UA, 0 /* no copy: data outlives the run */, msgs, cnt);
+      int ok = rd_kafka_produce_batch(rkt, RD_KAFKA_PARTITION_UA, flags /* no copy: data outlives the run */, msgs, cnt);
       sent += ok;
       if (ok == cnt) break;
       int w = 0;
@@ -141,6 +169,8 @@ static int produce(int argc, char **argv) {
   rd_kafka_topic_destroy(rkt);
   rd_kafka_destroy(rk);
   free(msgs);
+  free(sorted);
+  free(counts);
   free(data);
   return failed ? 1 : 0;
 }

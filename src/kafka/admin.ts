@@ -139,6 +139,27 @@ export class Admin extends Client {
 
 export { ERR };
 
+/**
+ * A topic's partition count as the brokers report it now (one Metadata request of client `rk`
+ * for topic handle `rkt`, blocking up to timeoutMs); 0 when unknown (an error or no answer).
+ */
+export function topicPartitionCount(rk: Pointer, rkt: Pointer, name: string, timeoutMs: number): number {
+  const f = rdk();
+  const out = new BigUint64Array(1);
+  if (f.rd_kafka_metadata(rk, 0, rkt, out, timeoutMs) !== 0) return 0;
+  const md = Number(out[0]) as Pointer;
+  try {
+    const topicsP = read.ptr(md, 24) as Pointer;
+    for (let i = 0; i < read.i32(md, 16); i++) {
+      const t = (topicsP + i * 32) as Pointer;
+      if (read.i32(t, 24) === 0 && new CString(read.ptr(t, 0) as Pointer).toString() === name) return read.i32(t, 8);
+    }
+    return 0;
+  } finally {
+    f.rd_kafka_metadata_destroy(md);
+  }
+}
+
 function readMetadata(md: Pointer): ClusterMetadata {
   const brokerCnt = read.i32(md, 0);
   const brokersP = read.ptr(md, 8) as Pointer;

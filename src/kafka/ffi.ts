@@ -102,6 +102,13 @@ const symbols = {
   rd_kafka_query_watermark_offsets: { args: [ptr, ptr, i32, ptr, ptr, i32], returns: i32 },
   rd_kafka_get_watermark_offsets: { args: [ptr, ptr, i32, ptr, ptr], returns: i32 },
   rd_kafka_metadata: { args: [ptr, i32, ptr, ptr, i32], returns: i32 },
+  // librdkafka's partitioners: called from batch.c's ingest_partition only (their addresses are passed to C).
+  rd_kafka_msg_partitioner_consistent: { args: [ptr, ptr, usize, i32, ptr, ptr], returns: i32 },
+  rd_kafka_msg_partitioner_consistent_random: { args: [ptr, ptr, usize, i32, ptr, ptr], returns: i32 },
+  rd_kafka_msg_partitioner_murmur2: { args: [ptr, ptr, usize, i32, ptr, ptr], returns: i32 },
+  rd_kafka_msg_partitioner_murmur2_random: { args: [ptr, ptr, usize, i32, ptr, ptr], returns: i32 },
+  rd_kafka_msg_partitioner_fnv1a: { args: [ptr, ptr, usize, i32, ptr, ptr], returns: i32 },
+  rd_kafka_msg_partitioner_fnv1a_random: { args: [ptr, ptr, usize, i32, ptr, ptr], returns: i32 },
   rd_kafka_metadata_destroy: { args: [ptr], returns: v },
 
   rd_kafka_topic_partition_list_new: { args: [i32], returns: ptr },

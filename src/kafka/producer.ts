@@ -3,7 +3,8 @@ import { rdk, linuxLib, PIPE_NONBLOCK_CLOEXEC, cstr, EVENT, ERR, MSG, VTYPE, VU_
 import { Client, readI64 } from "./client.ts";
 import { KafkaError, errName } from "./errors.ts";
 import { UsageError, IngestError } from "../cli/errors.ts";
-import { nativeBatch, type NativeBatch } from "./native/batch.ts";
+import { nativeBatch, type NativeBatch, type PartitionScratch } from "./native/batch.ts";
+import { topicPartitionCount } from "./admin.ts";
 
 /**
  * A batch of messages laid out for rd_kafka_produce_batch: one array of rd_kafka_message_t
@@ -128,6 +129,26 @@ export class MessageBatch {
     }
   }
 
+  private scratch: PartitionScratch | null = null;
+
+  /**
+   * Give messages from..to without a partition but with a key their partition, by librdkafka's
+   * partitioner `fn` for `cnt` partitions, and order them by partition (batch.c ingest_partition).
+   * Structs, spans and opaques move together, so errAt/opaqueAt stay right. After fillPointers.
+   * False (order kept) when one of them has no key: see ingest_partition.
+   */
+  partitionRange(nb: NativeBatch, from: number, to: number, fn: Pointer, rkt: Pointer, cnt: number): boolean {
+    if (!this.scratch || this.scratch.counts.length < cnt + 2) {
+      this.scratch = {
+        structs: this.scratch?.structs ?? new Uint8Array(this.capacity * MSG.SIZE),
+        spans: this.scratch?.spans ?? new Int32Array(this.capacity * 4),
+        opaques: this.scratch?.opaques ?? new Float64Array(this.capacity),
+        counts: new Int32Array(cnt + 2),
+      };
+    }
+    return nb.partition(this.structs, this.spans, this.opaques, this.data, from, to, fn, rkt, cnt, this.scratch);
+  }
+
   errAt(i: number): number {
     return this.s32[(i * MSG.SIZE + MSG.err) >> 2]!;
   }
@@ -181,6 +202,30 @@ export interface ProducerOptions {
    * (batch.c), not statistics events. Without TinyCC wireBytes stays undefined.
    */
   countWireBytes?: boolean;
+  /**
+   * Order each produceBatch() batch by partition before the send: keyed messages without a
+   * partition get theirs from librdkafka's own partitioner function (the `partitioner`
+   * property's, same result) for the topic's partition count, which is asked of the brokers every
+   * 10 s (a Metadata round trip that blocks this thread). For batch jobs; needs batch.c, and a
+   * partitioner that hashes keys (not `random`). INGEST_PREPARTITION=0 turns it off.
+   */
+  partitionBatches?: boolean;
+}
+
+/** The partitioners whose keyed result partitionBatches can reproduce: librdkafka's own functions, by property value. */
+const KEYED_PARTITIONERS = {
+  consistent: "rd_kafka_msg_partitioner_consistent",
+  consistent_random: "rd_kafka_msg_partitioner_consistent_random",
+  murmur2: "rd_kafka_msg_partitioner_murmur2",
+  murmur2_random: "rd_kafka_msg_partitioner_murmur2_random",
+  fnv1a: "rd_kafka_msg_partitioner_fnv1a",
+  fnv1a_random: "rd_kafka_msg_partitioner_fnv1a_random",
+} as const;
+
+/** librdkafka's partitioner function for the `partitioner` property (default consistent_random), or null. */
+function keyedPartitioner(props: Record<string, string>): Pointer | null {
+  const name = KEYED_PARTITIONERS[(props.partitioner ?? "consistent_random") as keyof typeof KEYED_PARTITIONERS];
+  return name ? ((rdk() as unknown as Record<string, { ptr: Pointer }>)[name]!.ptr ?? null) : null;
 }
 
 /** Whether countWireBytes works here (batch.c compiled by TinyCC); else the count needs statistics events. */
@@ -240,10 +285,26 @@ export class Producer extends Client {
     }
     this.onDelivery = opts.onDelivery;
     this.failuresOnly = failuresOnly;
+    const ordering = opts.partitionBatches && process.env.INGEST_PREPARTITION !== "0" ? nativeBatch() : null;
+    const fn = ordering ? keyedPartitioner(props) : null;
+    this.ordering = ordering && fn ? { nb: ordering, fn, counts: new Map() } : null;
     this.tx = nb ? { nb, slot } : null;
   }
 
   private readonly tx: { nb: NativeBatch; slot: number } | null;
+  /** partitionBatches: batch.c, the partitioner function, and each topic's partition count with when to ask again. */
+  private readonly ordering: { nb: NativeBatch; fn: Pointer; counts: Map<string, { count: number; next: number }> } | null;
+
+  /** The topic's partition count for ordering batches: asked every 10 s, after 5 s when unknown (0). */
+  private partitionCount(name: string, rkt: Pointer): number {
+    const o = this.ordering!;
+    const now = performance.now();
+    const known = o.counts.get(name);
+    if (known && now < known.next) return known.count;
+    const count = topicPartitionCount(this.rk, rkt, name, 500);
+    o.counts.set(name, { count, next: now + (count > 0 ? 10_000 : 5_000) });
+    return count;
+  }
   private finalWireBytes: number | undefined;
 
   /**
@@ -294,8 +355,10 @@ export class Producer extends Client {
     let enqueued = 0;
     let start = from;
     let end = to;
+    const cnt = this.ordering && to > from ? this.partitionCount(topicName, rkt) : 0;
     while (start < end) {
       batch.fillPointers(start, end);
+      if (cnt > 0) batch.partitionRange(this.ordering!.nb, start, end, this.ordering!.fn, rkt, cnt);
       const n = end - start;
       const ok = f.rd_kafka_produce_batch(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_PARTITION, batch.structs.subarray(start * MSG.SIZE), n);
       enqueued += ok;

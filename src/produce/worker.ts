@@ -68,7 +68,7 @@ function newProducer(job: ProduceJob, failuresOnly: boolean): Producer | null {
 
 function makeProducer(kafka: Record<string, string>, failuresOnly: boolean): Producer {
   const props = canCountWireBytes() ? kafka : { "statistics.interval.ms": "20", ...kafka };
-  return new Producer(props, { failuresOnly, countWireBytes: true });
+  return new Producer(props, { failuresOnly, countWireBytes: true, partitionBatches: true });
 }
 
 function sameProps(a: Record<string, string>, b: Record<string, string>): boolean {

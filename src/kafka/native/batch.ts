@@ -15,8 +15,9 @@ import source from "./batch.c" with { type: "text" };
  * The producer uses it too, each with the same JS fallback: its delivery reports (ingest_dr:
  * err, partition, offset, opaque per message in one call), its batch's message structs
  * (ingest_fill_ptrs) and the batch's values for produce's JSON file (ingest_gather), one call
- * per batch each; and it can count the bytes of its Produce requests (an on_request_sent
- * interceptor in C; without it the count comes from statistics).
+ * per batch each; it can order a batch by partition before the send (ingest_partition; without
+ * it librdkafka partitions message by message) and count the bytes of its Produce requests (an
+ * on_request_sent interceptor in C; without it the count comes from statistics).
  */
 export interface NativeBatch {
   take(rkqu: Pointer, msgs: BigUint64Array, max: number, json: boolean, out: Float64Array): number;
@@ -29,12 +30,29 @@ export interface NativeBatch {
   dr(ev: Pointer, msgs: Uint32Array, max: number, err: Int32Array, partition: Int32Array, offset: Float64Array, opaque: Float64Array): number;
   /** Fill a produce batch's message structs from..to (see ingest_fill_ptrs). */
   fillPtrs(structs: Uint8Array, data: Uint8Array, spans: Int32Array, opaques: Float64Array, from: number, to: number): void;
+  /**
+   * Give the keyed, unassigned messages from..to their partition with librdkafka's partitioner
+   * `fn` for `cnt` partitions, then order the messages by partition (see ingest_partition):
+   * false when a message without a key kept the batch in its order.
+   */
+  partition(
+    structs: Uint8Array, spans: Int32Array, opaques: Float64Array, data: Uint8Array, from: number, to: number,
+    fn: Pointer, rkt: Pointer, cnt: number, scratch: PartitionScratch,
+  ): boolean;
   /** The values of a produce batch into dst, sep between them and before the first unless `first` (see ingest_gather); returns the bytes written. */
   gather(data: Uint8Array, spans: Int32Array, n: number, dst: Uint8Array, sep: Uint8Array, first: boolean): number;
   /** The on_new interceptor that counts a producer's Produce request bytes into its slot (see batch.c); null where batch.c cannot count (not x86-64). */
   txOnNew: Pointer | null;
   /** A slot's count so far; reset sets it to 0 first (only before a producer takes it). */
   txBytes(slot: number, reset?: boolean): number;
+}
+
+/** Scratch for ingest_partition: room for a batch's messages, and counts for cnt + 2 buckets. */
+export interface PartitionScratch {
+  structs: Uint8Array;
+  spans: Int32Array;
+  opaques: Float64Array;
+  counts: Int32Array;
 }
 
 let loaded: NativeBatch | null | undefined;
@@ -59,6 +77,10 @@ export function nativeBatch(): NativeBatch | null {
           returns: FFIType.i32,
         },
         ingest_fill_ptrs: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.void },
+        ingest_partition: {
+          args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr],
+          returns: FFIType.i32,
+        },
         ingest_gather: { args: [FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
         ingest_dr: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
       },
@@ -73,6 +95,8 @@ export function nativeBatch(): NativeBatch | null {
       fill: (msgs, n, data, json, err, partition, keyStart, keyLen, valStart, valLen, offset, rkt) =>
         s.ingest_fill(destroy, msgs, n, data, json ? 1 : 0, err, partition, keyStart, keyLen, valStart, valLen, offset, rkt),
       fillPtrs: (structs, data, spans, opaques, from, to) => s.ingest_fill_ptrs(structs, data, spans, opaques, from, to),
+      partition: (structs, spans, opaques, data, from, to, fn, rkt, cnt, scratch) =>
+        s.ingest_partition(structs, spans, opaques, data, from, to, fn, rkt, cnt, scratch.structs, scratch.spans, scratch.opaques, scratch.counts) === 1,
       gather: (data, spans, n, dst, sep, first) => s.ingest_gather(data, spans, n, dst, sep, sep.length, first ? 1 : 0),
       dr: (ev, msgs, max, err, partition, offset, opaque) => s.ingest_dr(messageArray, ev, msgs, max | 0, err, partition, offset, opaque),
       txOnNew: (s.ingest_tx_on_new() as Pointer | null) || null,
