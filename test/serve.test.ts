@@ -87,6 +87,32 @@ test("POST /orders/batch: all acknowledged; one invalid item rejects the whole b
   expect(broker.retained(orders)).toBe(before + 3); // nothing of the bad batch was published
 });
 
+test("POST /orders/batch once the partition count is known (batches ordered by partition): keyed placement and per-customer order kept", async () => {
+  const batch = (round: number) => Array.from({ length: 50 }, (_, i) => ({ ...order, customer_id: `C${(i * 7) % 11}`, quantity: round * 100 + i + 1 }));
+  const first = await post("/orders/batch", batch(0));
+  expect(first.status).toBe(202);
+  // The broker-check worker is asked for the count at the first publish to a topic; /health shows it.
+  let partitions: Record<string, number> = {};
+  for (let i = 0; i < 100 && !partitions[orders]; i++) {
+    partitions = ((await (await fetch(`${base}/health`)).json()) as { broker: { partitions: Record<string, number> } }).broker.partitions;
+    if (!partitions[orders]) await Bun.sleep(20);
+  }
+  expect(partitions[orders]).toBe(4);
+  const sent: { customer: string; seq: number; partition: number; offset: number }[] = [];
+  for (let round = 1; round <= 4; round++) {
+    const res = await post("/orders/batch", batch(round));
+    expect(res.status).toBe(202);
+    const b = (await res.json()) as { orders: { partition: number; offset: number }[] };
+    b.orders.forEach((o, i) => sent.push({ customer: batch(round)[i]!.customer_id, seq: round * 100 + i, ...o }));
+  }
+  // Each customer's orders on the partition CRC-32 of its id gives (librdkafka's default), in the order sent.
+  expect(sent.filter((x) => x.partition !== Bun.hash.crc32(x.customer) % 4).length).toBe(0);
+  for (const c of new Set(sent.map((x) => x.customer))) {
+    const mine = sent.filter((x) => x.customer === c);
+    expect(mine.every((x, k) => k === 0 || (x.offset > mine[k - 1]!.offset && x.seq > mine[k - 1]!.seq))).toBe(true);
+  }
+});
+
 test("orders in forms the fast path leaves to the general one (escapes, numeric ids, exponents, null currency) are published the same way", async () => {
   // Each pair: the plain form (fast path) and an equivalent odd form (general path).
   const odd = [

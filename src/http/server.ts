@@ -8,7 +8,7 @@ import type { RedisSink } from "../sinks/redis.ts";
 import { Admin } from "../kafka/index.ts";
 import { log } from "../observability/log.ts";
 import { workerUrl } from "../cli/workers.ts";
-import { checkBroker, type BrokerCheckJob, type BrokerCheckResult } from "./broker-check.ts";
+import { checkBroker, type BrokerCheckJob, type BrokerCheckResult, type BrokerCheckWatch } from "./broker-check.ts";
 
 export interface ServeOptions {
   host: string;
@@ -72,7 +72,11 @@ export class IntakeServer {
     // messages that arrive together are handed over in one produce_batch call anyway.
     // message.timeout.ms 30 s: with the broker down a request gets its 502 within it, where
     // librdkafka's default (300 s) outlasts any HTTP client's patience. -X overrides both.
-    this.publisher = new Publisher({ "linger.ms": "0", "message.timeout.ms": "30000", ...o.kafka, "queue.buffering.max.messages": String(Math.max(o.maxQueued * 2, 1000)) }, o.maxQueued);
+    this.publisher = new Publisher(
+      { "linger.ms": "0", "message.timeout.ms": "30000", ...o.kafka, "queue.buffering.max.messages": String(Math.max(o.maxQueued * 2, 1000)) },
+      o.maxQueued,
+      (topic) => this.partitionCount(topic),
+    );
   }
 
   start(): Server<undefined> {
@@ -107,6 +111,23 @@ export class IntakeServer {
     if (r.ok !== this.brokerOk) log[r.ok ? "info" : "warn"]({ err: r.error }, r.ok ? "serve: broker reachable again" : "serve: broker unreachable");
     this.brokerOk = r.ok;
     this.brokerCheckedAt = r.at;
+    for (const [topic, n] of Object.entries(r.partitions ?? {})) this.partitionCounts.set(topic, n);
+  }
+
+  /** Partition counts from the broker check, by topic (0: asked for, not known yet). */
+  private readonly partitionCounts = new Map<string, number>();
+
+  /**
+   * The publisher's partition count of a topic, never blocking: the broker-check worker is asked
+   * to report it from the first publish on (the producer has asked the brokers about the topic
+   * by then), and until it answers the batches go out unordered.
+   */
+  private partitionCount(topic: string): number {
+    const n = this.partitionCounts.get(topic);
+    if (n !== undefined || !this.brokerCheck) return n ?? 0;
+    this.partitionCounts.set(topic, 0);
+    this.brokerCheck?.postMessage({ watch: topic } satisfies BrokerCheckWatch);
+    return 0;
   }
 
   private handle(req: Request): Response | Promise<Response> {
@@ -435,7 +456,7 @@ export class IntakeServer {
     const ok = this.brokerOk && storeOk !== false;
     return json(ok ? 200 : 503, {
       status: ok ? "ok" : "unavailable",
-      broker: { reachable: this.brokerOk, checked_ms_ago: Date.now() - this.brokerCheckedAt },
+      broker: { reachable: this.brokerOk, checked_ms_ago: Date.now() - this.brokerCheckedAt, partitions: Object.fromEntries(this.partitionCounts) },
       producer: { queue_depth: this.publisher.queueDepth, max_queued: this.o.maxQueued, produced: this.publisher.produced, failed: this.publisher.failed },
       store: this.o.store ? { name: this.o.store.name, target: this.o.store.target, reachable: storeOk } : null,
       cache: this.o.cache ? { target: this.o.cache.target, reachable: cacheOk } : null,

@@ -206,10 +206,16 @@ export interface ProducerOptions {
    * Order each produceBatch() batch by partition before the send: keyed messages without a
    * partition get theirs from librdkafka's own partitioner function (the `partitioner`
    * property's, same result) for the topic's partition count, which is asked of the brokers every
-   * 10 s (a Metadata round trip that blocks this thread). For batch jobs; needs batch.c, and a
-   * partitioner that hashes keys (not `random`). INGEST_PREPARTITION=0 turns it off.
+   * 10 s (a Metadata round trip that blocks this thread; see partitionCount). Needs batch.c, and
+   * a partitioner that hashes keys (not `random`). INGEST_PREPARTITION=0 turns it off.
    */
   partitionBatches?: boolean;
+  /**
+   * With partitionBatches: where a topic's partition count comes from instead of this thread's
+   * own Metadata requests (an event loop must not block on them: serve asks a worker); 0 while
+   * unknown, and that batch goes out unordered.
+   */
+  partitionCount?: (topic: string) => number;
 }
 
 /** The partitioners whose keyed result partitionBatches can reproduce: librdkafka's own functions, by property value. */
@@ -287,17 +293,23 @@ export class Producer extends Client {
     this.failuresOnly = failuresOnly;
     const ordering = opts.partitionBatches && process.env.INGEST_PREPARTITION !== "0" ? nativeBatch() : null;
     const fn = ordering ? keyedPartitioner(props) : null;
-    this.ordering = ordering && fn ? { nb: ordering, fn, counts: new Map() } : null;
+    this.ordering = ordering && fn ? { nb: ordering, fn, counts: new Map(), given: opts.partitionCount } : null;
     this.tx = nb ? { nb, slot } : null;
   }
 
   private readonly tx: { nb: NativeBatch; slot: number } | null;
   /** partitionBatches: batch.c, the partitioner function, and each topic's partition count with when to ask again. */
-  private readonly ordering: { nb: NativeBatch; fn: Pointer; counts: Map<string, { count: number; next: number }> } | null;
+  private readonly ordering: {
+    nb: NativeBatch;
+    fn: Pointer;
+    counts: Map<string, { count: number; next: number }>;
+    given: ((topic: string) => number) | undefined;
+  } | null;
 
-  /** The topic's partition count for ordering batches: asked every 10 s, after 5 s when unknown (0). */
+  /** The topic's partition count for ordering batches: the caller's, or asked every 10 s (after 5 s when unknown, 0). */
   private partitionCount(name: string, rkt: Pointer): number {
     const o = this.ordering!;
+    if (o.given) return o.given(name);
     const now = performance.now();
     const known = o.counts.get(name);
     if (known && now < known.next) return known.count;
