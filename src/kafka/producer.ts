@@ -306,6 +306,11 @@ export class Producer extends Client {
     given: ((topic: string) => number) | undefined;
   } | null;
 
+  /** With partitionBatches: a topic's partition count known from elsewhere (e.g. a check just made), used for the next 10 s. */
+  knowPartitionCount(topic: string, count: number): void {
+    this.ordering?.counts.set(topic, { count, next: performance.now() + 10_000 });
+  }
+
   /** The topic's partition count for ordering batches: the caller's, or asked every 10 s (after 5 s when unknown, 0). */
   private partitionCount(name: string, rkt: Pointer): number {
     const o = this.ordering!;

@@ -17,6 +17,8 @@ export interface ProduceJob {
   topic: string;
   /** librdkafka properties, or null with --no-kafka. */
   kafka: Record<string, string> | null;
+  /** The topic's partition count from the command's own check (0: not known). */
+  partitions: number;
   /**
    * Output file parts. Part 0 starts with the file's prefix (`prefix`: "[" or the Avro header)
    * and becomes the file itself at the end; the other parts are appended to it.

@@ -111,10 +111,11 @@ async function checkSplitAndRun(o: ProduceOptions, stop: { signal: NodeJS.Signal
   if (o.input === "csv" && o.key !== null && !o.schema.fields.some((f) => f.name === o.key)) {
     throw new IngestError(`--key: '${o.key}' is not a field of schema ${o.schema.name} (fields: ${o.schema.fields.map((f) => f.name).join(", ")})`);
   }
+  let partitions = 0;
   if (o.kafka) {
     const admin = new Admin(o.kafka);
     try {
-      admin.requireTopic(o.topic, 10_000);
+      partitions = admin.requireTopic(o.topic, 10_000).partitions.length;
     } finally {
       admin.close();
     }
@@ -126,7 +127,7 @@ async function checkSplitAndRun(o: ProduceOptions, stop: { signal: NodeJS.Signal
   const tmp = () => (tmpDir ??= mkdtempSync(join(tmpdir(), "ingest-produce-")));
   try {
     const out = { json: o.jsonOut ? output(o.jsonOut, tmp) : null, avro: o.avroOut ? output(o.avroOut, tmp) : null, rejects: output(o.rejects, tmp) };
-    return await runWorkers(o, stop, { t0, fields: head.fields, dataStart: head.dataStart, ranges }, out, pool);
+    return await runWorkers(o, stop, { t0, fields: head.fields, dataStart: head.dataStart, ranges, partitions }, out, pool);
   } finally {
     if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
   }
@@ -136,7 +137,7 @@ async function checkSplitAndRun(o: ProduceOptions, stop: { signal: NodeJS.Signal
 async function runWorkers(
   o: ProduceOptions,
   stop: { signal: NodeJS.Signals | null; onStop?: () => void },
-  { t0, fields, dataStart, ranges }: { t0: number; fields: string[]; dataStart: number; ranges: ByteRange[] },
+  { t0, fields, dataStart, ranges, partitions }: { t0: number; fields: string[]; dataStart: number; ranges: ByteRange[]; partitions: number },
   out: { json: Output | null; avro: Output | null; rejects: Output },
   pool: ProduceWorker[],
 ): Promise<ProduceSummary> {
@@ -154,6 +155,7 @@ async function runWorkers(
     format: o.format,
     topic: o.topic,
     kafka: o.kafka ? workerKafkaConfig(o.kafka, i) : null,
+    partitions,
     jsonPart: out.json ? { path: out.json.part(i), ndjson, prefix: i === 0 && !ndjson ? new TextEncoder().encode("[\n") : null } : null,
     avroPart: out.avro ? { path: out.avro.part(i), codec: o.avroCodec, sync, prefix: i === 0 ? avroHeader(o.schema, o.avroCodec, sync) : null } : null,
     rejectsPart: out.rejects.part(i),

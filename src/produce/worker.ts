@@ -61,9 +61,12 @@ function newProducer(job: ProduceJob, failuresOnly: boolean): Producer | null {
   const ready = prepared;
   prepared = null;
   // The one made before the job came, when it was made for these settings (it always is).
-  if (ready && ready.failuresOnly === failuresOnly && sameProps(ready.kafka, job.kafka)) return ready.producer;
-  ready?.producer.destroy();
-  return makeProducer(job.kafka, failuresOnly);
+  const producer = ready && ready.failuresOnly === failuresOnly && sameProps(ready.kafka, job.kafka) ? ready.producer : null;
+  if (!producer) ready?.producer.destroy();
+  const p = producer ?? makeProducer(job.kafka, failuresOnly);
+  // The count the command's topic check saw: the first batches need no metadata request of their own.
+  if (job.partitions > 0) p.knowPartitionCount(job.topic, job.partitions);
+  return p;
 }
 
 function makeProducer(kafka: Record<string, string>, failuresOnly: boolean): Producer {
