@@ -9,6 +9,7 @@ import { readHeader } from "../src/csv/split.ts";
 import { RowConverter, parseSchema, type AvroRecordSchema } from "../src/csv/schema-rows.ts";
 import { compileRowEncoder, compileFastRowEncoder, BufferSink, canonicalDecimal, canonicalDecimalBytes, type RowEncoderOptions } from "../src/codecs/row-encoder.ts";
 import { runJob } from "../src/produce/worker.ts";
+import { COUNTER } from "../src/produce/job.ts";
 import { rng } from "../src/gen/random.ts";
 import { USERS_HEADER, userRow } from "../src/gen/users.ts";
 import { fuzzCsv } from "./helpers/csv-fuzz.ts";
@@ -312,7 +313,7 @@ describe("the produce worker with and without the fast path (INGEST_CSV_FAST)", 
         stats = runJob({
         index: 0, file: path, input: "csv", range: { start: h.dataStart, end: statSync(path).size, firstLine: h.dataFirstLine }, header: h.fields, schema: usersSchema,
         key: "id", format: "json", topic: "t", kafka: null, partitions: 0, jsonPart: { path: join(dir, `${tag}.json`), ndjson: false, prefix: null },
-        avroPart: { path: join(dir, `${tag}.avro`), codec: "null", sync: new Uint8Array(16).fill(7), prefix: null }, rejectsPart: join(dir, `${tag}.rejects`), limit, counters: new SharedArrayBuffer(48),
+        avroPart: { path: join(dir, `${tag}.avro`), codec: "null", sync: new Uint8Array(16).fill(7), prefix: null }, rejectsPart: join(dir, `${tag}.rejects`), limit, counters: new SharedArrayBuffer(8 * COUNTER.SIZE),
         });
       } catch (e) {
         return { error: (e as Error).message };

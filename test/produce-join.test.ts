@@ -21,7 +21,7 @@ function run(name: string, pieces: string[][], order: number[], sep: string, suf
   writeFileSync(out.path, "an older file, replaced");
   const done = pieces.map(() => false);
   const j = new PartJoiner(out, pieces.length, sep);
-  const step = () => j.step((i) => done[i]!, () => pieces[0]!.join("").length > 2, budget);
+  const step = () => j.step((i) => done[i]!, () => pieces[0]!.join("").length > 2, () => true, budget);
   // Every part is created empty first (as the workers open them), then grows piece by piece.
   pieces.forEach((_, i) => writeFileSync(out.part(i), ""));
   const longest = Math.max(...pieces.map((p) => p.length));
@@ -35,7 +35,7 @@ function run(name: string, pieces: string[][], order: number[], sep: string, suf
     done[w] = true;
     step();
   }
-  while (!j.step((i) => done[i]!, () => pieces[0]!.join("").length > 2, budget)) {}
+  while (!j.step((i) => done[i]!, () => pieces[0]!.join("").length > 2, () => true, budget)) {}
   j.finish(suffix);
   return readFileSync(out.path, "utf8");
 }
@@ -79,7 +79,7 @@ test("a part that grows while it is being copied is copied whole, once", () => {
   writeFileSync(out.part(1), "");
   const done = [true, false];
   const j = new PartJoiner(out, 2, ",");
-  const step = () => j.step((i) => done[i]!, () => true, 3);
+  const step = () => j.step((i) => done[i]!, () => true, () => true, 3);
   expect(step()).toBe(false);
   expect(existsSync(out.part(0))).toBe(false); // part 0 became the file
   for (const piece of ["bcdefg", "hij", "", "klmnopq"]) {
@@ -90,4 +90,25 @@ test("a part that grows while it is being copied is copied whole, once", () => {
   while (!step()) {}
   j.finish("]");
   expect(readFileSync(out.path, "utf8")).toBe("[\nA,bcdefghijklmnopq]");
+});
+
+test("a part file found before its worker created it (left by a run that died) is not read", () => {
+  const out = output(join(dir, "stale"), () => dir);
+  writeFileSync(out.part(0), "[\nA");
+  writeFileSync(out.part(1), "STALE BYTES FROM AN EARLIER RUN");
+  const done = [true, false];
+  const opened = [true, false];
+  const j = new PartJoiner(out, 2, ",");
+  const step = () => j.step((i) => done[i]!, () => true, (i) => opened[i]!, 1 << 20);
+  expect(step()).toBe(false);
+  expect(step()).toBe(false);
+  // The worker now creates its part (truncating the stale one) and writes.
+  writeFileSync(out.part(1), "B");
+  opened[1] = true;
+  expect(step()).toBe(false);
+  appendFileSync(out.part(1), "C");
+  done[1] = true;
+  expect(step()).toBe(true);
+  j.finish("]");
+  expect(readFileSync(out.path, "utf8")).toBe("[\nA,BC]");
 });

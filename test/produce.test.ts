@@ -187,6 +187,22 @@ test("an existing output file is replaced by the new one", async () => {
   expect(readFileSync(out, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l))).toEqual(expectedRows(csvPath));
 }, 30_000);
 
+test("parts left by a run that died are not taken into the next run's outputs", async () => {
+  const out = join(dir, "leftover.ndjson");
+  const avroOut = join(dir, "leftover.avro");
+  for (let i = 0; i < 4; i++) {
+    writeFileSync(`${out}.part${i}`, "stale\n".repeat(50_000));
+    writeFileSync(`${avroOut}.part${i}`, "stale".repeat(50_000));
+  }
+  const r = await runIngest(["produce", "--file", csvPath, "--no-kafka", "--json-out", out, "--avro-out", avroOut, "--workers", "4"]);
+  expect(r.code).toBe(0);
+  expect(readFileSync(out, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l))).toEqual(expectedRows(csvPath));
+  const got: unknown[] = [];
+  await new Promise<void>((res, rej) => avro.createFileDecoder(avroOut).on("data", (x: unknown) => got.push(x)).on("end", res).on("error", rej));
+  expect(got.length).toBe(ROWS);
+  expect(readdirSync(dir).filter((f) => f.startsWith("leftover.") && f.includes(".part"))).toEqual([]);
+}, 30_000);
+
 // Rejected rows never stop a run and are not failures (exit 0 means every ACCEPTED row was
 // delivered and written); the summary and the rejects file carry them.
 describe("malformed input: every row accepted or rejected with its line and reason", () => {

@@ -31,8 +31,12 @@ export interface ProduceJob {
   counters: SharedArrayBuffer;
 }
 
-/** Slots of the shared Float64Array each worker updates (read by the main thread for progress). */
-export const COUNTER = { rows: 0, rejected: 1, delivered: 2, failed: 3, bytesRead: 4, stop: 5, SIZE: 6 } as const;
+/**
+ * Slots of the shared Float64Array each worker updates (read by the main thread for progress;
+ * `stop` is written by the main thread; `partsOpen` is 1 once the worker created its output parts,
+ * before that the joiner must not read a part file).
+ */
+export const COUNTER = { rows: 0, rejected: 1, delivered: 2, failed: 3, bytesRead: 4, stop: 5, partsOpen: 6, SIZE: 7 } as const;
 
 export interface WorkerStats {
   index: number;

@@ -58,10 +58,11 @@ export class PartJoiner {
 
   /**
    * Copy what is there to copy. `done(i)` tells whether worker i finished (its part is then
-   * complete) and `nonEmpty0` whether part 0 holds records (asked once worker 0 is done).
-   * Returns true when every part is in.
+   * complete), `opened(i)` whether it created its part (a file found before that could be one
+   * an earlier run left), and `nonEmpty0` whether part 0 holds records (asked once worker 0 is
+   * done). Returns true when every part is in.
    */
-  step(done: (i: number) => boolean, nonEmpty0: () => boolean, budget = STEP_BYTES): boolean {
+  step(done: (i: number) => boolean, nonEmpty0: () => boolean, opened: (i: number) => boolean, budget = STEP_BYTES): boolean {
     if (this.fd === null) {
       if (!done(0)) return false;
       // Unlinked first: ext4 writes a file renamed over an existing one out to disk at once
@@ -75,6 +76,7 @@ export class PartJoiner {
       // Whether the worker is done, asked before the size: a done worker's size is final.
       const finished = done(this.cur);
       if (this.pfd === null) {
+        if (!finished && !opened(this.cur)) return false;
         try {
           this.pfd = openSync(this.out.part(this.cur), "r");
         } catch (e) {

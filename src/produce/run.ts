@@ -167,6 +167,8 @@ async function runWorkers(
   const jsonSep = ndjson ? "\n" : ",\n";
   const finished: (WorkerStats | undefined)[] = jobs.map(() => undefined);
   const isDone = (i: number) => finished[i] !== undefined;
+  const counterViews = counters.map((c) => new Float64Array(c));
+  const isOpened = (i: number) => counterViews[i]![COUNTER.partsOpen] === 1;
   const joins = [
     out.json?.direct ? { joiner: new PartJoiner(out.json, jobs.length, jsonSep), nonEmpty0: () => finished[0]!.jsonRecords > 0 } : null,
     out.avro?.direct ? { joiner: new PartJoiner(out.avro, jobs.length, ""), nonEmpty0: () => finished[0]!.avroRecords > 0 } : null,
@@ -175,7 +177,7 @@ async function runWorkers(
   const follow = () => {
     if (!isDone(0) || joinError !== undefined) return;
     try {
-      for (const j of joins) j?.joiner.step(isDone, j.nonEmpty0);
+      for (const j of joins) j?.joiner.step(isDone, j.nonEmpty0, isOpened);
     } catch (e) {
       joinError = e; // reported once the workers are done
     }
@@ -210,7 +212,7 @@ async function runWorkers(
     if (joinError !== undefined) throw joinError;
     for (const [j, suffix] of [[joins[0], jsonSuffix], [joins[1], ""]] as const) {
       if (!j) continue;
-      j.joiner.step(isDone, j.nonEmpty0, Infinity);
+      j.joiner.step(isDone, j.nonEmpty0, isOpened, Infinity);
       j.joiner.finish(suffix);
     }
   } finally {

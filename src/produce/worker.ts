@@ -136,6 +136,7 @@ function runLines(job: ProduceJob): WorkerStats {
   const batch = new MessageBatch(10_000, 4 << 20);
   const jsonFd = openPart(job.jsonPart);
   const rejectsFd = openSync(job.rejectsPart, "w");
+  c[COUNTER.partsOpen] = 1;
   const pattern = job.key === null ? null : enc.encode(`${JSON.stringify(job.key)}:`);
   const sep = enc.encode(job.jsonPart?.ndjson ? "\n" : ",\n");
   let json = new Uint8Array(jsonFd >= 0 ? 2 << 20 : 0);
@@ -221,6 +222,7 @@ function runCsv(job: ProduceJob): WorkerStats {
   const jsonFd = openPart(job.jsonPart);
   const avroFd = openPart(job.avroPart);
   const rejectsFd = openSync(job.rejectsPart, "w");
+  c[COUNTER.partsOpen] = 1;
   const avro = job.avroPart ? new AvroBlockWriter(job.schema, avroFd, job.avroPart.codec, job.avroPart.sync) : null;
   const sep = job.jsonPart?.ndjson ? "\n" : ",\n";
   const keyField = job.key;
