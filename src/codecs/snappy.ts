@@ -6,7 +6,7 @@ import { log } from "../observability/log.ts";
  * because neither Bun nor the project's dependencies ship one; the Avro writer uses the system's
  * libsnappy instead where it loads (avroSnappy below). A greedy hash-table matcher over
  * 4-byte sequences: output is valid Snappy that any decoder reads; the ratio is close to the
- * reference for JSON-like data. Also a decoder, used by tests and the consumer side.
+ * reference for JSON-like data. Also a decoder, used by the tests.
  */
 const MAX_BLOCK = 1 << 16;
 const HASH_BITS = 14;
@@ -125,23 +125,6 @@ export function snappyUncompress(input: Uint8Array): Uint8Array {
   return out;
 }
 
-const CRC_TABLE = (() => {
-  const t = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
-
-/** CRC-32 (IEEE), as Avro's snappy codec appends it, big-endian, of the uncompressed block. */
-export function crc32(b: Uint8Array): number {
-  let c = -1;
-  for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
-}
-
 /**
  * Avro's snappy block: the raw Snappy compression of a block, then the CRC-32 of the
  * uncompressed bytes (big-endian). Through libsnappy (libsnappy.so.1's C API, dlopened) when it
@@ -187,7 +170,7 @@ export function avroSnappy(): AvroSnappy {
       const c = snappyCompress(raw);
       const data = new Uint8Array(c.length + 4);
       data.set(c);
-      new DataView(data.buffer).setUint32(c.length, crc32(raw), false);
+      new DataView(data.buffer).setUint32(c.length, Bun.hash.crc32(raw), false);
       return data;
     },
   };
