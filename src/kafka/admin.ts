@@ -34,22 +34,13 @@ export class Admin extends Client {
   /** Cluster metadata (all topics, or one). Blocks up to timeoutMs. */
   metadata(timeoutMs = 10_000, topic?: string, brokersOnly = false): ClusterMetadata {
     const f = rdk();
-    const out = new BigUint64Array(1);
-    let rkt: Pointer | null = null;
-    if (topic) rkt = f.rd_kafka_topic_new(this.rk, cstr(topic), null) as Pointer | null;
+    const rkt = topic ? (f.rd_kafka_topic_new(this.rk, cstr(topic), null) as Pointer | null) : null;
     try {
       // all_topics 0 without a topic: the brokers and only the topics this handle knows (a cheap
       // round trip, where all topics can be a large answer on a large cluster).
-      const rc = f.rd_kafka_metadata(this.rk, topic || brokersOnly ? 0 : 1, rkt, out, timeoutMs);
-      if (rc !== 0) throw new KafkaError(rc, `metadata from ${this.props["bootstrap.servers"]}`);
+      return fetchMetadata(this.rk, !topic && !brokersOnly, rkt, timeoutMs, `metadata from ${this.props["bootstrap.servers"]}`);
     } finally {
       if (rkt) f.rd_kafka_topic_destroy(rkt);
-    }
-    const md = Number(out[0]) as Pointer;
-    try {
-      return readMetadata(md);
-    } finally {
-      f.rd_kafka_metadata_destroy(md);
     }
   }
 
@@ -140,21 +131,17 @@ export class Admin extends Client {
 export { ERR };
 
 /**
- * A topic's partition count as the brokers report it now (one Metadata request of client `rk`
- * for topic handle `rkt`, blocking up to timeoutMs); 0 when unknown (an error or no answer).
+ * Metadata as client `rk` gets it (rd_kafka_metadata, blocking up to timeoutMs): of topic handle
+ * `rkt` only, else of all topics (`allTopics`) or of those the handle knows. Throws KafkaError.
  */
-export function topicPartitionCount(rk: Pointer, rkt: Pointer, name: string, timeoutMs: number): number {
+export function fetchMetadata(rk: Pointer, allTopics: boolean, rkt: Pointer | null, timeoutMs: number, what: string): ClusterMetadata {
   const f = rdk();
   const out = new BigUint64Array(1);
-  if (f.rd_kafka_metadata(rk, 0, rkt, out, timeoutMs) !== 0) return 0;
+  const rc = f.rd_kafka_metadata(rk, allTopics ? 1 : 0, rkt, out, timeoutMs);
+  if (rc !== 0) throw new KafkaError(rc, what);
   const md = Number(out[0]) as Pointer;
   try {
-    const topicsP = read.ptr(md, 24) as Pointer;
-    for (let i = 0; i < read.i32(md, 16); i++) {
-      const t = (topicsP + i * 32) as Pointer;
-      if (read.i32(t, 24) === 0 && new CString(read.ptr(t, 0) as Pointer).toString() === name) return read.i32(t, 8);
-    }
-    return 0;
+    return readMetadata(md);
   } finally {
     f.rd_kafka_metadata_destroy(md);
   }

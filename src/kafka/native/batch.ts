@@ -32,13 +32,13 @@ export interface NativeBatch {
   fillPtrs(structs: Uint8Array, data: Uint8Array, spans: Int32Array, opaques: Float64Array, from: number, to: number): void;
   /**
    * Give the keyed, unassigned messages from..to their partition with librdkafka's partitioner
-   * `fn` for `cnt` partitions, then order the messages by partition (see ingest_partition):
-   * false when a message without a key kept the batch in its order.
+   * `fn` for `cnt` partitions, then order the messages by partition (see ingest_partition; a
+   * batch holding a message without a key keeps its order).
    */
   partition(
     structs: Uint8Array, spans: Int32Array, opaques: Float64Array, data: Uint8Array, from: number, to: number,
     fn: Pointer, rkt: Pointer, cnt: number, scratch: PartitionScratch,
-  ): boolean;
+  ): void;
   /** The values of a produce batch into dst, sep between them and before the first unless `first` (see ingest_gather); returns the bytes written. */
   gather(data: Uint8Array, spans: Int32Array, n: number, dst: Uint8Array, sep: Uint8Array, first: boolean): number;
   /** The on_new interceptor that counts a producer's Produce request bytes into its slot (see batch.c); null where batch.c cannot count (not x86-64). */
@@ -79,7 +79,7 @@ export function nativeBatch(): NativeBatch | null {
         ingest_fill_ptrs: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.void },
         ingest_partition: {
           args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr],
-          returns: FFIType.i32,
+          returns: FFIType.void,
         },
         ingest_gather: { args: [FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
         ingest_dr: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
@@ -96,14 +96,14 @@ export function nativeBatch(): NativeBatch | null {
         s.ingest_fill(destroy, msgs, n, data, json ? 1 : 0, err, partition, keyStart, keyLen, valStart, valLen, offset, rkt),
       fillPtrs: (structs, data, spans, opaques, from, to) => s.ingest_fill_ptrs(structs, data, spans, opaques, from, to),
       partition: (structs, spans, opaques, data, from, to, fn, rkt, cnt, scratch) =>
-        s.ingest_partition(structs, spans, opaques, data, from, to, fn, rkt, cnt, scratch.structs, scratch.spans, scratch.opaques, scratch.counts) === 1,
+        s.ingest_partition(structs, spans, opaques, data, from, to, fn, rkt, cnt, scratch.structs, scratch.spans, scratch.opaques, scratch.counts),
       gather: (data, spans, n, dst, sep, first) => s.ingest_gather(data, spans, n, dst, sep, sep.length, first ? 1 : 0),
       dr: (ev, msgs, max, err, partition, offset, opaque) => s.ingest_dr(messageArray, ev, msgs, max | 0, err, partition, offset, opaque),
       txOnNew: (s.ingest_tx_on_new() as Pointer | null) || null,
       txBytes: (slot, reset = false) => Number(s.ingest_tx_bytes(slot, reset ? 1 : 0)),
     };
   } catch (e) {
-    log.debug({ err: (e as Error).message }, "consumer: TinyCC batch copy unavailable; using the JS copy loop");
+    log.debug({ err: (e as Error).message }, "TinyCC could not compile batch.c: the JS loops instead (consumer copy, producer structs and reports)");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
