@@ -5,7 +5,7 @@
  * either order, parts are empty, and the result must be the plain in-order join.
  */
 import { test, expect } from "bun:test";
-import { mkdtempSync, writeFileSync, appendFileSync, readFileSync, existsSync, readdirSync } from "node:fs";
+import { lstatSync, mkdtempSync, mkdirSync, writeFileSync, appendFileSync, readFileSync, existsSync, readdirSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { output, PartJoiner } from "../src/produce/join.ts";
@@ -16,9 +16,16 @@ const dir = mkdtempSync(join(tmpdir(), "ingest-join-"));
  * Parts' contents, each written in pieces; `order` is the order workers finish in. Between any
  * two events the joiner takes a step with a small budget. Returns the joined file.
  */
-function run(name: string, pieces: string[][], order: number[], sep: string, suffix: string, budget = 7): string {
-  const out = output(join(dir, name), () => dir);
-  writeFileSync(out.path, "an older file, replaced");
+function run(name: string, pieces: string[][], order: number[], sep: string, suffix: string, budget = 7, direct = true): string {
+  const path = join(dir, name);
+  if (!direct) {
+    // A symlink to a file: written through (the link stays), the parts in a directory of their own.
+    writeFileSync(`${path}.target`, "an older file, replaced");
+    symlinkSync(`${path}.target`, path);
+  }
+  const out = output(path, () => (mkdirSync(`${path}.tmp`, { recursive: true }), `${path}.tmp`));
+  expect(out.direct).toBe(direct);
+  if (direct) writeFileSync(out.path, "an older file, replaced");
   const done = pieces.map(() => false);
   const j = new PartJoiner(out, pieces.length, sep);
   const step = () => j.step((i) => done[i]!, () => pieces[0]!.join("").length > 2, () => true, budget);
@@ -33,7 +40,8 @@ function run(name: string, pieces: string[][], order: number[], sep: string, suf
   }
   for (const w of order) {
     done[w] = true;
-    step();
+    // Written through: stepped only once every worker is done (as run.ts does).
+    if (direct || order.every((x) => done[x])) step();
   }
   while (!j.step((i) => done[i]!, () => pieces[0]!.join("").length > 2, () => true, budget)) {}
   j.finish(suffix);
@@ -70,6 +78,10 @@ for (const [name, pieces, order] of cases) {
     expect(readdirSync(dir).filter((f) => f.startsWith(`${file}.part`))).toEqual([]);
     // And without a separator (Avro blocks), with a budget that copies everything at once.
     expect(run(`${file}-nosep`, pieces, order, "", "", Infinity)).toBe(expected(pieces, "", ""));
+    // And written through a symlink: part 0 copied too, the link left a link.
+    expect(run(`${file}-link`, pieces, order, ",\n", "\n]\n", 7, false)).toBe(expected(pieces, ",\n", "\n]\n"));
+    expect(lstatSync(join(dir, `${file}-link`)).isSymbolicLink()).toBe(true);
+    expect(readdirSync(join(dir, `${file}-link.tmp`))).toEqual([]);
   });
 }
 

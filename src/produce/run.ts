@@ -13,7 +13,7 @@ import { log } from "../observability/log.ts";
 import { Progress } from "../observability/progress.ts";
 import { workerUrl } from "../cli/workers.ts";
 import { splitLines } from "./lines.ts";
-import { output, PartJoiner, writeThrough, assemble, type Output } from "./join.ts";
+import { output, PartJoiner, assemble, type Output } from "./join.ts";
 import { COUNTER, type ProduceJob, type WorkerStats } from "./job.ts";
 
 export interface ProduceOptions {
@@ -161,28 +161,27 @@ async function runWorkers(
     progress.update(bytes, `| ${rows.toLocaleString()} rows, ${delivered.toLocaleString()} delivered`);
   }, 100);
 
-  // Parts hold records separated, not terminated: joined in input order with the separator
-  // (skipping empty parts); NDJSON ends with a newline when it has records. Part 0 already
-  // starts with the file's prefix. A direct output is joined while the workers run (PartJoiner).
-  const jsonSep = ndjson ? "\n" : ",\n";
+  // The JSON and Avro files from the workers' parts, in input order (see PartJoiner). Direct
+  // outputs are joined while the workers run; the others once they are done.
   const finished: (WorkerStats | undefined)[] = jobs.map(() => undefined);
   const isDone = (i: number) => finished[i] !== undefined;
   const counterViews = counters.map((c) => new Float64Array(c));
   const isOpened = (i: number) => counterViews[i]![COUNTER.partsOpen] === 1;
   const joins = [
-    out.json?.direct ? { joiner: new PartJoiner(out.json, jobs.length, jsonSep), nonEmpty0: () => finished[0]!.jsonRecords > 0 } : null,
-    out.avro?.direct ? { joiner: new PartJoiner(out.avro, jobs.length, ""), nonEmpty0: () => finished[0]!.avroRecords > 0 } : null,
-  ] as const;
+    out.json && { joiner: new PartJoiner(out.json, jobs.length, ndjson ? "\n" : ",\n"), records: (r: WorkerStats) => r.jsonRecords, suffix: (rs: WorkerStats[]) => (ndjson ? (rs.some((r) => r.jsonRecords > 0) ? "\n" : "") : "\n]\n") },
+    out.avro && { joiner: new PartJoiner(out.avro, jobs.length, ""), records: (r: WorkerStats) => r.avroRecords, suffix: () => "" },
+  ].filter((j) => j !== null);
+  const step = (j: (typeof joins)[number], budget?: number) => j.joiner.step(isDone, () => j.records(finished[0]!) > 0, isOpened, budget);
   let joinError: unknown;
   const follow = () => {
     if (!isDone(0) || joinError !== undefined) return;
     try {
-      for (const j of joins) j?.joiner.step(isDone, j.nonEmpty0, isOpened);
+      for (const j of joins) if (j.joiner.out.direct) step(j);
     } catch (e) {
       joinError = e; // reported once the workers are done
     }
   };
-  const follower = !joins.some((j) => j) || jobs.length < 2 ? undefined : setInterval(follow, 10);
+  const follower = !joins.some((j) => j.joiner.out.direct) || jobs.length < 2 ? undefined : setInterval(follow, 10);
 
   let results: WorkerStats[];
   try {
@@ -197,7 +196,7 @@ async function runWorkers(
       ),
     );
   } catch (e) {
-    for (const j of joins) j?.joiner.close();
+    for (const j of joins) j.joiner.close();
     throw e;
   } finally {
     clearInterval(timer);
@@ -206,20 +205,15 @@ async function runWorkers(
   }
 
   const tFiles = performance.now();
-  const anyJson = results.some((r) => r.jsonRecords > 0);
-  const jsonSuffix = ndjson ? (anyJson ? "\n" : "") : "\n]\n";
   try {
     if (joinError !== undefined) throw joinError;
-    for (const [j, suffix] of [[joins[0], jsonSuffix], [joins[1], ""]] as const) {
-      if (!j) continue;
-      j.joiner.step(isDone, j.nonEmpty0, isOpened, Infinity);
-      j.joiner.finish(suffix);
+    for (const j of joins) {
+      step(j, Infinity);
+      j.joiner.finish(j.suffix(results));
     }
   } finally {
-    for (const j of joins) j?.joiner.close();
+    for (const j of joins) j.joiner.close();
   }
-  if (out.json && !out.json.direct) writeThrough(out.json, jobs.length, jsonSep, jsonSuffix, (i) => results[i]!.jsonRecords > 0);
-  if (out.avro && !out.avro.direct) writeThrough(out.avro, jobs.length, "", "", (i) => results[i]!.avroRecords > 0);
   const rejected = results.reduce((s, r) => s + r.rejected, 0);
   let rejectsFile: string | null = null;
   if (rejected > 0) {
