@@ -99,4 +99,3 @@ for (const codec of ["lz4", "zstd"]) {
     console.log(`| ${name} | ${codec} | ${m.toFixed(3)} | ${Math.min(...xs).toFixed(3)} | ${Math.round(N / m).toLocaleString("en-US")} | ${(c / m).toFixed(2)} | ${med(cpu[`${name} ${codec}`]!).toFixed(2)} | ${Math.round(med(rss[`${name} ${codec}`]!))} |`);
   }
 }
-void readFileSync;

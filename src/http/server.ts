@@ -126,7 +126,7 @@ export class IntakeServer {
     const n = this.partitionCounts.get(topic);
     if (n !== undefined || !this.brokerCheck) return n ?? 0;
     this.partitionCounts.set(topic, 0);
-    this.brokerCheck?.postMessage({ watch: topic } satisfies BrokerCheckWatch);
+    this.brokerCheck.postMessage({ watch: topic } satisfies BrokerCheckWatch);
     return 0;
   }
 
