@@ -72,6 +72,8 @@ export const KAFKA_TOOLS: Record<string, string> = {
   "consumer-perf-test": "org.apache.kafka.tools.ConsumerPerformance",
   "metadata-quorum": "org.apache.kafka.tools.MetadataQuorumCommand",
   "get-offsets": "org.apache.kafka.tools.GetOffsetShell",
+  "dump-log": "org.apache.kafka.tools.DumpLogSegments",
+  transactions: "org.apache.kafka.tools.TransactionsCommand",
   storage: "kafka.tools.StorageTool",
 };
 
