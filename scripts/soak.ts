@@ -1,14 +1,17 @@
 /**
  * The reliability soak: runs every scenario module in scripts/soak/*.ts (files starting with `_`
- * and types.ts are helpers), or `--only a,b`; `--quick` for a short version of each. Writes
- * reliability/results/<YYYY-MM-DD>.json and rewrites RELIABILITY.md. Exit 1 if a scenario failed.
- * `--render-only [--date D]` rewrites RELIABILITY.md from a results file without running anything.
+ * and types.ts are helpers), or `--only a,b`; `--quick` for a short version of each. Exit 1 if a
+ * scenario failed.
  *
- * Results of the same day are merged by scenario name, so two engineers' runs (or an --only run)
- * add to the day's file instead of erasing each other.
+ * Only a full run (every scenario, not --quick) makes the record: it writes
+ * reliability/results/<YYYY-MM-DD>.json and rewrites RELIABILITY.md from it, once every scenario
+ * has run (while it runs, results go to <date>-running.json). A partial run (--quick or --only)
+ * writes reliability/results/<date>-partial.json (merged by scenario, so several partial runs of
+ * a day add up) and never touches RELIABILITY.md.
+ * `--render-only [--date D]` rewrites RELIABILITY.md from a full run's results file.
  */
 import { killChildren } from "./soak/_children.ts";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { basename, join } from "node:path";
 import type { SoakResult } from "./soak/types.ts";
@@ -68,11 +71,14 @@ async function main(): Promise<number> {
   const chosen = only ? names.filter((n) => only.includes(n)) : names;
   if (only) for (const n of only) if (!names.includes(n)) return console.error(`soak: no scenario '${n}' (have: ${names.join(", ")})`), 2;
   const command = `bun run soak${quick ? " --quick" : ""}${only ? ` --only ${only.join(",")}` : ""}`;
+  const full = !quick && !only;
   const date = new Date().toISOString().slice(0, 10);
   const outDir = join(ROOT, "reliability", "results");
   mkdirSync(outDir, { recursive: true });
-  const file = join(outDir, `${date}.json`);
-  const day: DayFile = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : { date, machine: { cores: cpus().length, cpu: cpuModel() }, entries: [] };
+  const final = join(outDir, `${date}.json`);
+  const file = join(outDir, full ? `${date}-running.json` : `${date}-partial.json`);
+  const fresh = (): DayFile => ({ date, machine: { cores: cpus().length, cpu: cpuModel() }, entries: [] });
+  const day: DayFile = !full && existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : fresh();
   day.machine = { cores: cpus().length, cpu: cpuModel() };
   let failed = false;
   for (const name of chosen) {
@@ -92,15 +98,18 @@ async function main(): Promise<number> {
       if (!r.pass) failed = true;
       console.error(`soak: ${r.scenario}: ${r.pass ? "PASS" : "FAIL"} runs ${r.runs} records ${r.records} lost ${r.lost} duplicated ${r.duplicated} (${seconds.toFixed(0)} s) ${r.notes}`);
     }
-    // Re-read before writing: another soak (the other half of the suite) may have written since.
-    if (existsSync(file)) day.entries = (JSON.parse(readFileSync(file, "utf8")) as DayFile).entries;
+    // A partial run re-reads before writing: another partial run may have written since.
+    if (!full && existsSync(file)) day.entries = (JSON.parse(readFileSync(file, "utf8")) as DayFile).entries;
     day.entries = day.entries.filter((e) => e.module !== name);
     day.entries.push({ module: name, description: mod.description ?? "", command, quick, startedAt, seconds: Math.round(seconds), results });
     // Written after each scenario, so an interrupted soak still leaves what it measured.
     writeFileSync(file, `${JSON.stringify(day, null, 2)}\n`);
-    writeFileSync(join(ROOT, "RELIABILITY.md"), render(day));
   }
-  console.error(`soak: wrote ${file} and RELIABILITY.md`);
+  if (full) {
+    renameSync(file, final);
+    writeFileSync(join(ROOT, "RELIABILITY.md"), render(day));
+    console.error(`soak: wrote ${final} and RELIABILITY.md`);
+  } else console.error(`soak: wrote ${file} (a partial run: RELIABILITY.md is only rewritten by a full run, bun run soak)`);
   return failed ? 1 : 0;
 }
 
@@ -118,12 +127,12 @@ function render(day: DayFile): string {
     `- Machine: ${day.machine.cores} cores, ${day.machine.cpu}`,
     `- Commands: ${[...new Set(entries.map((e) => `\`${e.command}\``))].join(", ")}`,
     "",
-    "| scenario | runs | records | lost | duplicated in stores | result | notes |",
-    "|---|---:|---:|---:|---:|---|---|",
+    "| scenario | broker | runs | records | lost | duplicated | result | notes |",
+    "|---|---|---:|---:|---:|---:|---|---|",
   ];
   for (const e of entries) {
     for (const r of e.results) {
-      out.push(`| ${cell(r.scenario)} | ${r.runs} | ${r.records} | ${r.lost} | ${r.duplicated} | ${r.pass ? "pass" : "**FAIL**"} | ${cell(r.notes)} (${e.quick ? "quick, " : ""}${e.seconds} s, \`${e.command}\`, ${e.startedAt}) |`);
+      out.push(`| ${cell(r.scenario)} | ${cell(r.broker ?? "embedded")} | ${r.runs} | ${r.records} | ${r.lost} | ${r.duplicated} | ${r.pass ? "pass" : "**FAIL**"} | ${cell(r.notes)} (${e.quick ? "quick, " : ""}${e.seconds} s, \`${e.command}\`, ${e.startedAt}) |`);
     }
   }
   out.push("", "## Scenarios", "");

@@ -1,11 +1,14 @@
 /**
  * Shared by the consumer soak scenarios (a `_` file: the runner does not treat it as a scenario).
- * A fresh embedded broker in a child process, a MariaDB database and Redis db of the run's own,
+ * A fresh embedded broker in a child process (or topics on a real Kafka 4.4 cluster the caller
+ * started), a MariaDB database and Redis db of the run's own,
  * a users+orders dataset with a poison record every 1,000, consumer processes, and the final
  * verdict (exactly once in MySQL and Redis, stock, DLQ, commits) as counts.
  */
 import { spawn } from "./_children.ts";
 import type { Subprocess } from "bun";
+import { KafkaCluster } from "../../tools/kafka/cluster.ts";
+import type { SoakResult } from "./types.ts";
 import {
   checkStores, claimRedisDb, committedAheadOfStored, createDb, groupLag, makeDataset, orderIdPositions, produceLines, recordPositions, topicKeys,
   type Dataset, type StoreCheck, type TestDb, type TestRedis,
@@ -16,6 +19,8 @@ import {
  * killed member until session.timeout.ms: short values keep every restart and rebalance quick.
  */
 export const GROUP_PROPS = ["-X", "session.timeout.ms=4000", "-X", "heartbeat.interval.ms=500", "-X", "max.poll.interval.ms=5000"];
+/** A real broker refuses sessions below its group.min.session.timeout.ms (6 s by default). */
+export const KAFKA4_GROUP_PROPS = ["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000", "-X", "max.poll.interval.ms=30000"];
 export const STOCK = 60;
 
 export interface ChildBroker {
@@ -49,9 +54,22 @@ export async function startChildBroker(ingest: string, topics: Record<string, nu
   };
 }
 
+/** Topics (and their dead-letter topics) created on a running Kafka 4.4 cluster with `ingest topic create`. */
+async function topicsOn(ingest: string, cluster: KafkaCluster, topics: string[], partitions: number): Promise<ChildBroker> {
+  for (const t of topics.flatMap((x) => [x, `${x}.dlq`])) {
+    const p = spawn([ingest, "topic", "create", t, "--partitions", String(t.endsWith(".dlq") ? 1 : partitions), "-b", cluster.bootstrap], { stdout: "ignore", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "warn" } });
+    const [err, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
+    if (code !== 0) throw new Error(`topic create ${t}: ${err}`);
+  }
+  return { bootstrap: cluster.bootstrap, stop: async () => {} };
+}
+
 export interface Env {
   ingest: string;
   broker: ChildBroker;
+  /** The real Kafka 4.4 cluster the topics live on, when not the embedded broker. */
+  cluster?: KafkaCluster;
+  groupProps: string[];
   db: TestDb;
   redis: TestRedis;
   users: string;
@@ -62,16 +80,16 @@ export interface Env {
   cleanup(): Promise<void>;
 }
 
-export async function setup(ingest: string, o: { users: number; orders: number; partitions: number; seed: number }): Promise<Env> {
+export async function setup(ingest: string, o: { users: number; orders: number; partitions: number; seed: number; cluster?: KafkaCluster }): Promise<Env> {
   const id = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const users = `users-soak-${id}`;
   const orders = `orders-soak-${id}`;
-  const broker = await startChildBroker(ingest, { [users]: o.partitions, [orders]: o.partitions });
+  const broker = o.cluster ? await topicsOn(ingest, o.cluster, [users, orders], o.partitions) : await startChildBroker(ingest, { [users]: o.partitions, [orders]: o.partitions });
   const db = await createDb("soak");
   const redis = await claimRedisDb();
   const ds = makeDataset({ users: o.users, orders: o.orders, poisonEvery: 1000, seed: o.seed });
   return {
-    ingest, broker, db, redis, users, orders, group: `g-soak-${id}`, ds,
+    ingest, broker, cluster: o.cluster, groupProps: o.cluster ? KAFKA4_GROUP_PROPS : GROUP_PROPS, db, redis, users, orders, group: `g-soak-${id}`, ds,
     kinds: new Map([[users, "users"], [orders, "orders"]]),
     async cleanup() {
       await broker.stop().catch(() => undefined);
@@ -102,7 +120,7 @@ export interface ConsumerOpts {
 export function spawnConsumer(env: Env, o: ConsumerOpts = {}): { proc: Subprocess<"ignore", "ignore", "pipe">; stderr: Promise<string> } {
   const args = [
     env.ingest, "consume", "--group", env.group, "--topics", `${env.users},${env.orders}`, "--sink", "mysql,redis", "--initial-stock", String(STOCK),
-    "-b", env.broker.bootstrap, ...GROUP_PROPS, ...(o.extra ?? []),
+    "-b", env.broker.bootstrap, ...env.groupProps, ...(o.extra ?? []),
   ];
   const proc = spawn(args, {
     stdin: "ignore",
@@ -175,5 +193,20 @@ export async function countRows(env: { db: { conn: import("mysql2/promise").Conn
     return Number(r!.n);
   } catch {
     return 0;
+  }
+}
+
+export const KAFKA4_BROKER = "Kafka 4.4, 3 nodes";
+
+/**
+ * Run a scenario on a fresh three-node Kafka 4.4 cluster (replication factor 3), its results
+ * labelled with that broker; the cluster is stopped afterwards.
+ */
+export async function onKafka4(f: (k: KafkaCluster) => Promise<SoakResult[]>): Promise<SoakResult[]> {
+  const k = await KafkaCluster.start({ nodes: 3 });
+  try {
+    return (await f(k)).map((r) => ({ ...r, broker: KAFKA4_BROKER }));
+  } finally {
+    await k.stop();
   }
 }

@@ -1,5 +1,6 @@
 import type { SoakResult } from "./types.ts";
-import { aheadNow, finish, positionsOf, produceSlice, countRows, rnd, setup, spawnConsumer, totalRecords, verdict } from "./_consumer-lib.ts";
+import type { KafkaCluster } from "../../tools/kafka/cluster.ts";
+import { aheadNow, finish, positionsOf, produceSlice, countRows, rnd, setup, spawnConsumer, totalRecords, verdict, onKafka4 } from "./_consumer-lib.ts";
 
 export const description =
   "A consumer (`--sink mysql,redis`, 4 lanes, random batch size and commit interval) over users and orders topics " +
@@ -9,11 +10,15 @@ export const description =
   "would be lost for good. A last consumer then runs to the end. Lost = produced users/orders absent from MariaDB; " +
   "duplicated = extra rows (an id stored twice, or a row nobody produced). It also checks stock (initial stock minus " +
   "accepted quantities, never negative), Redis equal to MariaDB for every user and every changed product, the DLQ holding " +
-  "exactly the poison records (copies re-sent after a kill are counted in the notes: the DLQ is at-least-once), and final lag 0.";
+  "exactly the poison records (copies re-sent after a kill are counted in the notes: the DLQ is at-least-once), and final lag 0. Runs twice: on the embedded broker, and on a three-node Apache Kafka 4.4 cluster (replication factor 3; a real broker keeps a killed member for its 6 s session timeout).";
 
 export async function run(opts: { quick: boolean; ingest: string; log: (msg: string) => void }): Promise<SoakResult[]> {
+  return [...(await scenario(opts)), ...(await onKafka4((k) => scenario(opts, k)))];
+}
+
+async function scenario(opts: { quick: boolean; ingest: string; log: (msg: string) => void }, cluster?: KafkaCluster): Promise<SoakResult[]> {
   const kills = opts.quick ? 6 : 24;
-  const env = await setup(opts.ingest, { users: opts.quick ? 4000 : 15000, orders: opts.quick ? 8000 : 30000, partitions: 4, seed: 7 });
+  const env = await setup(opts.ingest, { users: opts.quick ? 4000 : 15000, orders: opts.quick ? 8000 : 30000, partitions: 4, seed: 7, cluster });
   try {
     const slices = 4;
     let produced = 0;

@@ -1,5 +1,6 @@
 import type { SoakResult } from "./types.ts";
-import { aheadNow, finish, positionsOf, produceSlice, rnd, setup, spawnConsumer, totalRecords, verdict } from "./_consumer-lib.ts";
+import type { KafkaCluster } from "../../tools/kafka/cluster.ts";
+import { aheadNow, finish, positionsOf, produceSlice, rnd, setup, spawnConsumer, totalRecords, verdict, onKafka4 } from "./_consumer-lib.ts";
 
 export const description =
   "Consumers of one group join and leave every 1.5-4 s (between 1 and 4 members alive, at least 3 started at once " +
@@ -7,11 +8,15 @@ export const description =
   "producer adds users and orders (a poison record every 1,000) in slices throughout. Each rebalance moves partitions " +
   "between members mid-batch. After the storm a last consumer drains what is left. Lost = produced users/orders absent " +
   "from MariaDB; duplicated = extra rows. Also checks stock, Redis equal to MariaDB, the DLQ holding exactly the poison " +
-  "records, commits never ahead of stored rows (sampled during the storm) and final lag 0.";
+  "records, commits never ahead of stored rows (sampled during the storm) and final lag 0. Runs twice: on the embedded broker, and on a three-node Apache Kafka 4.4 cluster (replication factor 3; a real broker keeps a killed member for its 6 s session timeout).";
 
 export async function run(opts: { quick: boolean; ingest: string; log: (msg: string) => void }): Promise<SoakResult[]> {
+  return [...(await scenario(opts)), ...(await onKafka4((k) => scenario(opts, k)))];
+}
+
+async function scenario(opts: { quick: boolean; ingest: string; log: (msg: string) => void }, cluster?: KafkaCluster): Promise<SoakResult[]> {
   const seconds = opts.quick ? 25 : 150;
-  const env = await setup(opts.ingest, { users: opts.quick ? 5000 : 20000, orders: opts.quick ? 10000 : 40000, partitions: 6, seed: 11 });
+  const env = await setup(opts.ingest, { users: opts.quick ? 5000 : 20000, orders: opts.quick ? 10000 : 40000, partitions: 6, seed: 11, cluster });
   const alive: ReturnType<typeof spawnConsumer>[] = [];
   let started = 0;
   let left = 0;

@@ -45,7 +45,7 @@ export interface ClusterOptions {
    * `KafkaCluster.attach(state).stop()`. Default: the nodes die with this process.
    */
   detached?: boolean;
-  /** Milliseconds to wait for every broker to answer (default 90 s). */
+  /** Milliseconds to wait for every broker to answer (default 180 s: three JVMs starting on two busy cores). */
   timeoutMs?: number;
 }
 
@@ -296,7 +296,7 @@ export class KafkaCluster {
         if ((await p.exited) !== 0) throw new Error(`formatting node ${nodes[i]!.id} failed:\n${(await new Response(p.stderr).text()).slice(-2000)}`);
       }
       for (const n of nodes) cluster.launch(n);
-      await cluster.waitForBrokers(count, opts.timeoutMs ?? 90_000);
+      await cluster.waitForBrokers(count, opts.timeoutMs ?? 180_000);
       return cluster;
     } catch (e) {
       cluster.killNow();
