@@ -135,7 +135,9 @@ export const argvOf = (ingest: string) => (...a: string[]) => [ingest, ...a];
 
 /** Records below a committed offset that are not in MySQL (must stay 0). */
 export async function aheadNow(env: Env, positions: Awaited<ReturnType<typeof recordPositions>>, orderIds: Awaited<ReturnType<typeof orderIdPositions>>): Promise<number> {
-  const lag = await groupLag(argvOf(env.ingest), env.broker.bootstrap, env.group, [env.users, env.orders]);
+  // A minute: right after a broker dies, its group coordinator and partition leaders move (Kafka
+  // fences a silent broker after 9 s) and the committed offsets cannot be read meanwhile.
+  const lag = await groupLag(argvOf(env.ingest), env.broker.bootstrap, env.group, [env.users, env.orders], env.cluster ? 60_000 : 10_000);
   return committedAheadOfStored(lag, positions, orderIds, env.db.conn, env.kinds);
 }
 

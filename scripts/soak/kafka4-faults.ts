@@ -233,7 +233,9 @@ async function consumeUnder(
       checks.push(`${what}: ${a}`);
     };
     const c = spawnConsumer(env, { extra: ["--workers", "4", "--batch-size", "500", "--commit-interval-ms", "200"] });
+    o.log(`${name}: consumer started; waiting for its first rows`);
     await waitRows(env, 0, 60_000);
+    o.log(`${name}: rows are being written; producing the rest in slices while the fault happens`);
     const producer = (async () => {
       for (let i = 2; i < slices; i++) {
         await produceSlice(env, i / slices, (i + 1) / slices);
@@ -242,6 +244,7 @@ async function consumeUnder(
     })();
     const faultNotes = await fault(env, check);
     await producer;
+    o.log(`${name}: fault done (${faultNotes}); waiting for lag 0`);
     pos = await positionsOf(env);
     const lag = await waitLag0(env, 180_000);
     await check("at the end");
@@ -264,6 +267,7 @@ export function consumeCoordinatorKill(k: KafkaCluster, o: Opts, size: { users: 
     let coord: number | null = null;
     for (let i = 0; i < 20 && coord === null; i++) coord = coordinatorOf(k, env.group) ?? (await Bun.sleep(500), null);
     if (coord === null) throw new Error("no coordinator found for the group");
+    o.log(`consume-coordinator-kill: the group's coordinator is broker ${coord}; killing it`);
     await Bun.sleep(rnd(300, 1500));
     const rows0 = await countRows(env);
     await k.stopNode(coord, "SIGKILL");

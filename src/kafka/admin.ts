@@ -1,7 +1,7 @@
 import { read, CString, type Pointer } from "bun:ffi";
 import { rdk, cstr, str, EVENT, ERR, RD_KAFKA_PRODUCER } from "./ffi.ts";
 import { Client } from "./client.ts";
-import { KafkaError, check } from "./errors.ts";
+import { KafkaError, check, retryTransient } from "./errors.ts";
 import { cString } from "./conf.ts";
 import { IngestError } from "../cli/errors.ts";
 
@@ -48,7 +48,8 @@ export class Admin extends Client {
   watermarks(topic: string, partition: number, timeoutMs = 10_000): { low: number; high: number } {
     const lo = new BigInt64Array(1);
     const hi = new BigInt64Array(1);
-    check(rdk().rd_kafka_query_watermark_offsets(this.rk, cstr(topic), partition, lo, hi, timeoutMs), `watermarks of ${topic}[${partition}]`);
+    const name = cstr(topic);
+    retryTransient(timeoutMs, `watermarks of ${topic}[${partition}]`, (left) => rdk().rd_kafka_query_watermark_offsets(this.rk, name, partition, lo, hi, left));
     return { low: Number(lo[0]), high: Number(hi[0]) };
   }
 

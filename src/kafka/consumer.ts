@@ -1,7 +1,7 @@
 import { JSCallback, FFIType, read, ptr, toArrayBuffer, type Pointer } from "bun:ffi";
 import { rdk, libc, cstr, str, EVENT, ERR, MSG, TPAR, TPLIST, RD_KAFKA_CONSUMER } from "./ffi.ts";
 import { Client, readI64 } from "./client.ts";
-import { KafkaError, check, checkErrorObject, errName } from "./errors.ts";
+import { KafkaError, check, checkErrorObject, errName, retryTransient } from "./errors.ts";
 import { fromList, withList, type TopicPartition } from "./partitions.ts";
 import { log } from "../observability/log.ts";
 import { nativeBatch, type NativeBatch } from "./native/batch.ts";
@@ -404,7 +404,7 @@ export class Consumer extends Client {
   /** Committed offsets of this consumer's group for the given partitions (-1001 = none). */
   committed(parts: TopicPartition[], timeoutMs = 10_000): TopicPartition[] {
     return withList(parts, (list) => {
-      check(rdk().rd_kafka_committed(this.rk, list, timeoutMs), "committed offsets");
+      retryTransient(timeoutMs, "committed offsets", (left) => rdk().rd_kafka_committed(this.rk, list, left));
       return fromList(list);
     });
   }

@@ -26,6 +26,28 @@ export function errString(code: number): string {
   return str(rdk().rd_kafka_err2str(code));
 }
 
+/** Errors of a broker or coordinator that went away or moved: the same request can succeed soon. */
+const TRANSIENT: ReadonlySet<number> = new Set([
+  ERR._TRANSPORT, ERR._TIMED_OUT, ERR._ALL_BROKERS_DOWN, ERR.LEADER_NOT_AVAILABLE, ERR.NOT_LEADER_FOR_PARTITION,
+  ERR.REQUEST_TIMED_OUT, ERR.COORDINATOR_LOAD_IN_PROGRESS, ERR.COORDINATOR_NOT_AVAILABLE, ERR.NOT_COORDINATOR,
+]);
+
+/**
+ * Run a blocking request (`call(msLeft)` returns a librdkafka error code) again while it fails
+ * with a transient error, until `timeoutMs` is spent; then throw its last error. A real cluster
+ * answers NOT_COORDINATOR or NOT_LEADER for a few seconds after a broker dies.
+ */
+export function retryTransient(timeoutMs: number, context: string, call: (msLeft: number) => number): void {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const left = Math.max(1, Math.round(deadline - performance.now()));
+    const code = call(left);
+    if (code === ERR.NO_ERROR) return;
+    if (!TRANSIENT.has(code) || performance.now() + 250 >= deadline) throw new KafkaError(code, context);
+    Bun.sleepSync(250);
+  }
+}
+
 /** Throw a KafkaError when `code` is not NO_ERROR. */
 export function check(code: number, context: string): void {
   if (code !== ERR.NO_ERROR) throw new KafkaError(code, context);

@@ -67,12 +67,18 @@ export function makeDataset(o: { users: number; orders: number; poisonEvery?: nu
   return ds;
 }
 
-/** Produce `key:value` lines with kcat (async: a test may run a proxy on this thread). */
+/**
+ * Produce `key:value` lines with kcat (async: a test may run a proxy on this thread). kcat exits 1
+ * after any error its client reports, also a broker disconnect it recovered from (a broker killed
+ * in a fault run): only a message that was not delivered counts as a failure here, and the
+ * producer is idempotent, so a retried batch is not written twice.
+ */
 export async function produceLines(bootstrap: string, topic: string, lines: string[]): Promise<void> {
   if (!lines.length) return;
-  const p = Bun.spawn(["kcat", "-P", "-b", bootstrap, "-t", topic, "-K:", "-z", "lz4"], { stdin: new TextEncoder().encode(lines.join("\n") + "\n"), stdout: "ignore", stderr: "pipe" });
+  const p = Bun.spawn(["kcat", "-P", "-b", bootstrap, "-t", topic, "-K:", "-z", "lz4", "-X", "enable.idempotence=true"], { stdin: new TextEncoder().encode(lines.join("\n") + "\n"), stdout: "ignore", stderr: "pipe" });
   const [err, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
-  if (code !== 0) throw new Error(`kcat produce to ${topic} failed (${code}): ${err}`);
+  if (code !== 0 && /Delivery failed|Failed to produce|Fatal|FATAL/.test(err)) throw new Error(`kcat produce to ${topic} failed (${code}): ${err}`);
+  if (code !== 0 && !/Disconnected|Connection refused|Connect to|broker.*down|timed out/i.test(err)) throw new Error(`kcat produce to ${topic} failed (${code}): ${err}`);
 }
 
 /** Keys of a topic's records, with kcat (DLQ contents). */
@@ -227,9 +233,9 @@ export interface LagRow {
   lag: number;
 }
 
-/** `ingest lag --json` for a group. */
-export async function groupLag(argv: (...a: string[]) => string[], bootstrap: string, group: string, topics: string[]): Promise<{ total_lag: number; partitions: LagRow[] }> {
-  const p = Bun.spawn(argv("lag", "--group", group, "--topic", topics.join(","), "--json", "-b", bootstrap), { stdout: "pipe", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "error" } });
+/** `ingest lag --json` for a group (`timeoutMs`: its --timeout-ms, for a cluster that is losing a broker). */
+export async function groupLag(argv: (...a: string[]) => string[], bootstrap: string, group: string, topics: string[], timeoutMs = 10_000): Promise<{ total_lag: number; partitions: LagRow[] }> {
+  const p = Bun.spawn(argv("lag", "--group", group, "--topic", topics.join(","), "--json", "--timeout-ms", String(timeoutMs), "-b", bootstrap), { stdout: "pipe", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "error" } });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   if (code !== 0) throw new Error(`ingest lag failed (${code}): ${err}`);
   return JSON.parse(out);
