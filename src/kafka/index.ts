@@ -6,4 +6,4 @@ export { MockCluster, MOCK_PARTITION_LIMIT_BYTES } from "./mock.ts";
 export { KafkaError, errName } from "./errors.ts";
 export { type TopicPartition } from "./partitions.ts";
 export { librdkafkaVersion, ERR } from "./ffi.ts";
-export { probeBroker, type ProbeResult } from "./probe.ts";
+export { probeBroker, API_KEY, type ProbeResult } from "./probe.ts";

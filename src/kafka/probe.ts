@@ -10,8 +10,13 @@ export interface ProbeResult {
   ok: boolean;
   /** Round trip of the request, when it was answered. */
   ms?: number;
+  /** The API keys the broker supports (ApiVersions' answer), when it listed them. */
+  apis?: number[];
   error?: string;
 }
+
+/** Kafka API keys a caller may want to check before asking (the embedded broker has neither). */
+export const API_KEY = { DescribeGroups: 15, ListGroups: 16 } as const;
 
 /** ApiVersions v0: size, api_key 18, api_version 0, correlation id, client id "ingest-probe". */
 function apiVersionsRequest(correlationId: number): Buffer {
@@ -46,9 +51,17 @@ export function probeBroker(host: string, port: number, timeoutMs = 1000): Promi
     sock.on("data", (d: Buffer) => {
       got = Buffer.concat([got, d]);
       if (got.length < 8) return;
-      // The response header: size, then the request's correlation id.
+      // The response: size, the request's correlation id, then error code and [api_key, min, max].
       if (got.readInt32BE(4) !== correlationId) return finish({ ok: false, error: "answered with a wrong correlation id: not a Kafka broker?" });
-      finish({ ok: true, ms: Math.round((performance.now() - t0) * 10) / 10 });
+      const size = got.readInt32BE(0);
+      if (got.length < 4 + size && size < 1 << 20) return;
+      const ms = Math.round((performance.now() - t0) * 10) / 10;
+      const apis: number[] = [];
+      if (size >= 10) {
+        const n = got.readInt32BE(10);
+        for (let i = 0; i < n && 14 + i * 6 + 2 <= got.length; i++) apis.push(got.readInt16BE(14 + i * 6));
+      }
+      finish({ ok: true, ms, apis });
     });
     sock.on("error", (e: NodeJS.ErrnoException) => finish({ ok: false, error: e.code ?? e.message }));
     sock.on("close", () => finish({ ok: false, error: "closed the connection without answering" }));

@@ -5,7 +5,7 @@
  * browsers. Every part that fails is reported in the pass, never thrown: a dashboard must keep
  * showing what it can while brokers come and go.
  */
-import { Admin, probeBroker, type GroupMember } from "../kafka/index.ts";
+import { Admin, probeBroker, API_KEY, type GroupMember } from "../kafka/index.ts";
 
 export interface BrokerState {
   id: number;
@@ -82,10 +82,15 @@ export async function clusterPass(admin: Admin, o: PassOptions): Promise<Cluster
     return done();
   }
   const probeTimeout = Math.min(o.timeoutMs, 2000);
-  pass.brokers = (await Promise.all(md.brokers.map(async (b) => {
-    const r = await probeBroker(b.host, b.port, probeTimeout);
-    return { id: b.id, host: b.host, port: b.port, up: r.ok, ...(r.ms !== undefined ? { ms: r.ms } : {}), ...(r.error ? { error: r.error } : {}) };
-  }))).sort((a, b) => a.id - b.id);
+  const probes = await Promise.all(md.brokers.map((b) => probeBroker(b.host, b.port, probeTimeout)));
+  pass.brokers = md.brokers
+    .map((b, i) => ({ id: b.id, host: b.host, port: b.port, up: probes[i]!.ok, ...(probes[i]!.ms !== undefined ? { ms: probes[i]!.ms } : {}), ...(probes[i]!.error ? { error: probes[i]!.error } : {}) }))
+    .sort((a, b) => a.id - b.id);
+  // Group calls only where the brokers have them: librdkafka 2.0.2 leaves a group's coordinator
+  // requests stuck after a DescribeGroups the broker refused, and the offsets of that group then
+  // time out (seen with the embedded broker, which has neither ListGroups nor DescribeGroups).
+  const answered = probes.filter((p) => p.ok && p.apis);
+  const has = (key: number) => answered.length > 0 && answered.every((p) => p.apis!.includes(key));
   const down = new Set(pass.brokers.filter((b) => !b.up).map((b) => b.id));
   const wanted = o.topics ? new Set(o.topics) : undefined;
   const topics = md.topics.filter((t) => (wanted ? wanted.has(t.name) : !t.name.startsWith("__")));
@@ -108,7 +113,8 @@ export async function clusterPass(admin: Admin, o: PassOptions): Promise<Cluster
   }));
 
   const groups = new Set(o.groups);
-  if (o.listGroups) {
+  if (o.listGroups && !has(API_KEY.ListGroups)) pass.listGroupsError = "these brokers have no ListGroups (the embedded broker has none)";
+  else if (o.listGroups) {
     try {
       const listed = admin.listGroups(o.timeoutMs);
       for (const g of listed.groups) groups.add(g.id);
@@ -119,12 +125,16 @@ export async function clusterPass(admin: Admin, o: PassOptions): Promise<Cluster
   }
   const ids = [...groups].sort();
   const descriptions = new Map<string, { state?: string; members?: GroupMember[]; describeError?: string }>();
-  try {
-    for (const d of admin.describeGroups(ids, o.timeoutMs)) {
-      descriptions.set(d.id, d.error ? { describeError: d.error } : { state: d.state, members: d.members });
+  if (!has(API_KEY.DescribeGroups)) {
+    for (const id of ids) descriptions.set(id, { describeError: "these brokers have no DescribeGroups (the embedded broker has none)" });
+  } else {
+    try {
+      for (const d of admin.describeGroups(ids, o.timeoutMs)) {
+        descriptions.set(d.id, d.error ? { describeError: d.error } : { state: d.state, members: d.members });
+      }
+    } catch (e) {
+      for (const id of ids) descriptions.set(id, { describeError: (e as Error).message });
     }
-  } catch (e) {
-    for (const id of ids) descriptions.set(id, { describeError: (e as Error).message });
   }
   const parts = topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.id })));
   const offsets = parts.length && ids.length ? admin.groupOffsets(ids, parts, o.timeoutMs) : new Map();

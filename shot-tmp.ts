@@ -1,0 +1,13 @@
+import { chromium } from "playwright-core";
+import { mkdtempSync } from "node:fs";
+const url = process.argv[2]!;
+const ctx = await chromium.launchPersistentContext(mkdtempSync("/tmp/chr-"), { executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"], viewport: { width: 1280, height: 900 } });
+const p = await ctx.newPage();
+const errs: string[] = [];
+p.on("console", (m) => { if (m.type() === "error") errs.push(m.text()); });
+p.on("pageerror", (e) => errs.push(String(e)));
+await p.goto(url);
+await p.waitForTimeout(3000);
+await p.screenshot({ path: "/tmp/dash21.png", fullPage: true });
+console.log("errors", errs);
+await ctx.close();
