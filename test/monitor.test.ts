@@ -4,7 +4,7 @@
  * passes, and the Kafka admin calls they rest on (against the embedded broker).
  */
 import { describe, test, expect, afterAll } from "bun:test";
-import { evaluatePartition, worstStatus, StatusWindows, type Observation } from "../src/monitor/status.ts";
+import { evaluatePartition, worstStatus, StatusWindows, type Observation, type Status } from "../src/monitor/status.ts";
 import { renderFamilies, parseMetrics, histogramQuantile, histogramSamples, MetricsParseError } from "../src/observability/prometheus.ts";
 import { figures, scrapeUrl, Scraper } from "../src/monitor/scrape.ts";
 import { DashboardState, compactAssignment } from "../src/monitor/state.ts";
@@ -17,7 +17,7 @@ import { produceAll } from "./helpers/kafka-io.ts";
 const obs = (rows: [number | null, number][], step = 1000): Observation[] => rows.map(([offset, lag], i) => ({ at: i * step, offset, lag }));
 
 describe("Burrow-style status per partition", () => {
-  const cases: [string, Observation[], { owned?: boolean; lastMoveAt?: number }, string][] = [
+  const cases: [string, Observation[], { owned?: boolean; lastMoveAt?: number }, Status][] = [
     ["lag 0 at the end", obs([[10, 5], [12, 3], [15, 0]]), {}, "OK"],
     ["lag 0 once in the window (Burrow: OK)", obs([[10, 0], [10, 3], [10, 6]]), {}, "OK"],
     ["lag falling while the offset moves", obs([[10, 9], [15, 6], [20, 4]]), {}, "OK"],
@@ -294,6 +294,6 @@ describe("cluster pass against the embedded broker", () => {
     const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
     const p = closed.port;
     closed.stop(true);
-    expect((await probeBroker("127.0.0.1", p, 1000)).ok).toBe(false);
+    expect((await probeBroker("127.0.0.1", p!, 1000)).ok).toBe(false);
   });
 });

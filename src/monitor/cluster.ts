@@ -113,7 +113,7 @@ export async function clusterPass(admin: Admin, o: PassOptions): Promise<Cluster
   }));
 
   const groups = new Set(o.groups);
-  if (o.listGroups && !has(API_KEY.ListGroups)) pass.listGroupsError = "these brokers have no ListGroups (the embedded broker has none)";
+  if (o.listGroups && !has(API_KEY.ListGroups)) pass.listGroupsError = "these brokers have no ListGroups; the embedded broker has none";
   else if (o.listGroups) {
     try {
       const listed = admin.listGroups(o.timeoutMs);
@@ -126,7 +126,7 @@ export async function clusterPass(admin: Admin, o: PassOptions): Promise<Cluster
   const ids = [...groups].sort();
   const descriptions = new Map<string, { state?: string; members?: GroupMember[]; describeError?: string }>();
   if (!has(API_KEY.DescribeGroups)) {
-    for (const id of ids) descriptions.set(id, { describeError: "these brokers have no DescribeGroups (the embedded broker has none)" });
+    for (const id of ids) descriptions.set(id, { describeError: "these brokers have no DescribeGroups; the embedded broker has none" });
   } else {
     try {
       for (const d of admin.describeGroups(ids, o.timeoutMs)) {

@@ -129,7 +129,7 @@ export class DashboardState {
   /** Per partition, the last high watermark read (kept while its leader does not answer). */
   private readonly lastHigh = new Map<string, { low: number; high: number }>();
   private readonly windows: StatusWindows;
-  private readonly groupHistory = new Map<string, { at: number; total: number; committed: number; high: number; byTopic: Record<string, number> }[]>();
+  private readonly groupHistory = new Map<string, { at: number; total: number; committed: number; high: number; byTopic: Record<string, number>; partsKey: string }[]>();
   private groups: GroupView[] = [];
   private topics: TopicView[] = [];
 
@@ -237,15 +237,21 @@ export class DashboardState {
     for (const r of rows) byTopic[r.topic] = (byTopic[r.topic] ?? 0) + r.lag;
     let hist = this.groupHistory.get(g.id);
     if (!hist) this.groupHistory.set(g.id, (hist = []));
-    hist.push({ at: pass.at, total, committed: rows.reduce((s, r) => s + (r.committed ?? r.low), 0), high: rows.reduce((s, r) => s + r.high, 0), byTopic });
+    // Points only once the group has partitions; rates only over points of the same partitions
+    // (a partition appearing would read as a burst of production or consumption).
+    const partsKey = rows.map((r) => tpKey(r.topic, r.partition)).join(",");
+    if (rows.length) hist.push({ at: pass.at, total, committed: rows.reduce((s, r) => s + (r.committed ?? r.low), 0), high: rows.reduce((s, r) => s + r.high, 0), byTopic, partsKey });
     while (hist.length > 1 && pass.at - hist[0]!.at > this.o.historyMs) hist.shift();
-    const consumeRate = Math.max(0, rateOver(hist.map((h) => ({ at: h.at, value: h.committed })), 30_000));
-    const produceRate = Math.max(0, rateOver(hist.map((h) => ({ at: h.at, value: h.high })), 30_000));
-    const lagSlope = rateOver(hist.map((h) => ({ at: h.at, value: h.total })), 30_000);
+    let from = hist.length;
+    while (from > 0 && hist[from - 1]!.partsKey === partsKey) from--;
+    const same = hist.slice(from);
+    const consumeRate = Math.max(0, rateOver(same.map((h) => ({ at: h.at, value: h.committed })), 30_000));
+    const produceRate = Math.max(0, rateOver(same.map((h) => ({ at: h.at, value: h.high })), 30_000));
+    const lagSlope = rateOver(same.map((h) => ({ at: h.at, value: h.total })), 30_000);
     let catchUpSeconds: number | null = null;
     let catchUp: string;
     if (total === 0) catchUp = "caught up";
-    else if (hist.length < 2) catchUp = "measuring";
+    else if (same.length < 2) catchUp = "measuring";
     else if (lagSlope < 0) {
       catchUpSeconds = Math.round(total / -lagSlope);
       catchUp = `about ${formatDuration(catchUpSeconds)} at the current pace`;

@@ -40,7 +40,7 @@
           (t) =>
             `<tr data-topic="${esc(t.name)}"><td>${esc(t.name)}</td><td class="num">${num(t.partitions)}</td><td class="num rate" data-value="${t.rate}">${rate(t.rate)}</td>` +
             `<td class="num retained" data-value="${t.retained}">${num(t.retained)}</td><td class="num ${t.underReplicated ? "err" : ""}">${num(t.underReplicated)}</td>` +
-            `<td class="err">${esc(t.errors.slice(0, 3).join("; "))}${t.errors.length > 3 ? " ..." : ""}</td></tr>`,
+            `<td class="err wrap">${esc(t.errors.slice(0, 3).join("; "))}${t.errors.length > 3 ? " ..." : ""}</td></tr>`,
         )
         .join("") || `<tr><td colspan="6" class="muted">no topics</td></tr>`;
   }
@@ -111,6 +111,7 @@
       card.querySelector(".rates").textContent = `committing ${rate(g.consumeRate)}/s, producing ${rate(g.produceRate)}/s`;
       card.querySelector(".status-reason").textContent = g.status === "OK" ? "" : g.statusReason;
       card.querySelector(".members-note").textContent = g.membersSource === "metrics" ? "(from the consumers' metrics)" : g.membersSource === null ? g.membersNote || "" : "";
+      card.querySelector(".members").dataset.count = String(g.members.length);
       card.querySelector(".members").innerHTML =
         g.members.map((m) => `<li><b>${esc(m.clientId || m.id)}</b> <span class="muted">${esc(m.host)}</span> ${esc(m.assignment) || '<span class="muted">no partitions</span>'}</li>`).join("") ||
         (g.membersSource ? `<li class="muted">no members</li>` : "");
@@ -155,7 +156,7 @@
         (t) =>
           `<tr data-target="${esc(t.url)}"><td>${esc(t.url)}</td><td>${esc(t.kind ?? "")}</td>` +
           `<td><span class="pill state ${t.up ? "up" : "down"}" data-up="${t.up ? 1 : 0}">${t.up ? "up" : "down"}</span>${t.up ? "" : ` <span class="err">${esc(t.error)}</span>${t.lastOk ? ` <span class="muted">last seen ${esc(ago(t.lastOk))}</span>` : ""}`}</td>` +
-          `<td>${t.up ? figures(t) : ""}</td></tr>`,
+          `<td class="wrap">${t.up ? figures(t) : ""}</td></tr>`,
       )
       .join("");
   }
