@@ -178,6 +178,7 @@ export default {
     }
     if (server) log.info({ url: `http://${metricsHost}:${server.port}/metrics` }, "consume: metrics");
     const rate = new RateMeter();
+    rate.update(0);
     const drawLive = () => {
       const s = engine.stats;
       live.draw(consumeStatusText({ written: s.written, rate: rate.update(s.written), bySink: s.bySink, lag: engine.lag().reduce((n, l) => n + l.lag, 0), dlq: s.dlqDelivered, inFlight: engine.inFlight(), storeFailures: s.storeFailures }));

@@ -10,7 +10,7 @@ import { log, setLogFormat, resolveLogFormat, LOG_FORMATS } from "../observabili
 import { StatusLine, RateMeter } from "../observability/status-line.ts";
 import { serveStatusText } from "../observability/live.ts";
 import { histogramQuantile } from "../observability/prometheus.ts";
-import { LATENCY_BUCKETS, type HttpTotals } from "../http/metrics.ts";
+import { LATENCY_BUCKETS, NOT_TRAFFIC_ROUTES, type HttpTotals } from "../http/metrics.ts";
 
 const HELP = `Usage: ingest serve [options]
 
@@ -118,16 +118,15 @@ export default {
   },
 } satisfies Command;
 
-/** Routes a live view leaves out: probes and scrapes are not traffic. */
-const NOT_TRAFFIC = new Set(["/metrics", "/health"]);
-
 /** Redraw serve's live line every 250 ms: request rate and p99 over the last seconds, 503s, producer. */
 function startServeView(live: StatusLine, intake: IntakeServer, url: string): ReturnType<typeof setInterval> {
+  // Start from zero, so requests answered before the first draw count in its rate and p99.
   const rate = new RateMeter();
-  const recent: { at: number; totals: HttpTotals }[] = [];
+  rate.update(0);
+  const recent: { at: number; totals: HttpTotals }[] = [{ at: performance.now(), totals: intake.metrics.totals(NOT_TRAFFIC_ROUTES) }];
   return setInterval(() => {
     const now = performance.now();
-    const totals = intake.metrics.totals(NOT_TRAFFIC);
+    const totals = intake.metrics.totals(NOT_TRAFFIC_ROUTES);
     recent.push({ at: now, totals });
     while (recent.length > 2 && now - recent[0]!.at > 3000) recent.shift();
     // p99 of the requests answered since the oldest sample kept: bucket counts' difference.

@@ -6,6 +6,7 @@
  */
 import { UsageError } from "../cli/errors.ts";
 import { parseMetrics, histogramQuantile, type ParsedSample } from "../observability/prometheus.ts";
+import { NOT_TRAFFIC_ROUTES } from "../http/metrics.ts";
 
 export interface ServeFigures {
   /** Requests per second (all routes but /metrics and /health). */
@@ -64,7 +65,6 @@ export function scrapeUrl(spec: string): string {
 }
 
 const sum = (xs: ParsedSample[]) => xs.reduce((s, x) => s + x.value, 0);
-const NOT_TRAFFIC = new Set(["/metrics", "/health"]);
 
 interface Previous {
   at: number;
@@ -76,7 +76,7 @@ export function figures(samples: ParsedSample[], prev: Previous | undefined, at:
   const of = (list: ParsedSample[], name: string, where: (s: ParsedSample) => boolean = () => true) => list.filter((s) => s.name === name && where(s));
   const dt = prev ? (at - prev.at) / 1000 : 0;
   const rate = (now: number, before: number | undefined) => (dt > 0 && before !== undefined ? Math.max(0, (now - before) / dt) : 0);
-  const traffic = (s: ParsedSample) => !NOT_TRAFFIC.has(s.labels.route ?? "");
+  const traffic = (s: ParsedSample) => !NOT_TRAFFIC_ROUTES.has(s.labels.route ?? "");
   if (of(samples, "ingest_http_requests_total").length || of(samples, "ingest_http_produced_total").length) {
     const requests = sum(of(samples, "ingest_http_requests_total", traffic));
     const unavailable = sum(of(samples, "ingest_http_requests_total", (s) => s.labels.status === "503"));
