@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything `ingest` needs on a fresh Debian machine of this project's kind, idempotently:
 # librdkafka, ISA-L and libsnappy (the Avro file's deflate and snappy), the independent checking tools, chromium (the
-# dashboard's browser tests, driven by playwright-core) and prometheus (promtool checks the alert rules) from apt, Bun (pinned) from the npm registry into
-# .tools/, the npm dependencies, and any local service (MariaDB, Redis) that is down.
+# dashboard's browser tests, driven by playwright-core) and prometheus (promtool checks the alert rules) from apt, Bun
+# (pinned) from the npm registry into .tools/, the npm dependencies, Apache Kafka 4.4's jars through Maven, and any
+# local service (MariaDB, Redis) that is down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUN_VERSION=$(sed -n 's/.*"packageManager": *"bun@\([^"]*\)".*/\1/p' package.json)
@@ -29,6 +30,15 @@ log "bun $(bun --version)"
 
 bun install --frozen-lockfile >/dev/null
 log "npm dependencies installed"
+
+# Apache Kafka 4.4's jars (the real-Kafka harness, tools/kafka): resolved by Maven from Maven
+# Central once into ~/.m2, the classpath cached in .cache/kafka4. Java and Maven come with the
+# machine; apt installs them where they are missing.
+if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
+  log "apt: installing a JRE and Maven for the Kafka 4.4 harness"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless maven >/dev/null
+fi
+log "Kafka 4.4 jars: $(bun tools/kafka/cli.ts classpath | tr ':' '\n' | wc -l) on the classpath"
 
 # Local services the tests use; start whichever is down (commands from the machine's docs).
 if ! (exec 3<>/dev/tcp/127.0.0.1/3306) 2>/dev/null; then
