@@ -14,30 +14,12 @@ import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { startBroker, uniqueName, FAST_GROUP_PROPS, type TestBroker } from "./helpers/broker.ts";
 import { runIngest, spawnIngest, ROOT } from "./helpers/cli.ts";
+import { until, spawnAndReadLine } from "./helpers/wait.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const fast = Object.entries(FAST_GROUP_PROPS).flatMap(([k, v]) => ["-X", `${k}=${v}`]);
 const dir = mkdtempSync(join(tmpdir(), "ingest-dashboard-"));
 const ROWS = 60_000;
-
-/** Start a long-running `ingest ARGS` and read the first line it prints on stdout. */
-async function startAndReadLine(args: string[], env: Record<string, string> = {}) {
-  const p = spawnIngest(args, { env });
-  const reader = p.stdout.getReader();
-  let text = "";
-  const deadline = Date.now() + 30_000;
-  while (!text.includes("\n") && Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  if (!text.includes("\n")) {
-    p.kill("SIGKILL");
-    throw new Error(`ingest ${args[0]} printed no line: ${await new Response(p.stderr).text()}`);
-  }
-  return { proc: p, line: text.split("\n")[0]! };
-}
 
 /** A port nothing listens on right now. */
 function freePort(): number {
@@ -45,21 +27,6 @@ function freePort(): number {
   const port = s.port;
   s.stop(true);
   return port!;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (e) {
-      last = e;
-    }
-    await Bun.sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }
 
 describe.skipIf(!existsSync(CHROMIUM))("the dashboard page in chromium", () => {
@@ -79,7 +46,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard page in chromium", () => {
   beforeAll(async () => {
     broker = startBroker({ brokers: 3, topics: { [topic]: 4 } });
     expect((await runIngest(["gen", "users", "--rows", String(ROWS), "--out", csv])).code).toBe(0);
-    const d = await startAndReadLine(["dashboard", "-b", broker.bootstrap, "--port", "0", "--refresh", "500ms", "--topic", topic, "--group", group, "--scrape", target]);
+    const d = await spawnAndReadLine(["dashboard", "-b", broker.bootstrap, "--port", "0", "--refresh", "500ms", "--topic", topic, "--group", group, "--scrape", target]);
     dashboard = d.proc;
     url = d.line.replace(/^dashboard on /, "");
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -200,7 +167,7 @@ describe("ingest dashboard: bad input", () => {
   }, 60_000);
 
   test("an unreachable cluster is shown as such and retried; the server keeps answering", async () => {
-    const d = await startAndReadLine(["dashboard", "-b", `127.0.0.1:${freePort()}`, "--port", "0", "--refresh", "250ms", "--timeout-ms", "300"]);
+    const d = await spawnAndReadLine(["dashboard", "-b", `127.0.0.1:${freePort()}`, "--port", "0", "--refresh", "250ms", "--timeout-ms", "300"]);
     try {
       const base = d.line.replace(/^dashboard on /, "");
       const state = async () => (await (await fetch(`${base}/api/state`)).json()) as { cluster: { up: boolean; error: string | null; passes: number; failedPasses: number } };

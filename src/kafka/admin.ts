@@ -264,7 +264,9 @@ export class Admin extends Client {
    */
   private runAdmin<T>(jobs: AdminJob<T>[], waitMs: number): (T | IngestError)[] {
     const f = rdk();
-    const out: (T | IngestError | undefined)[] = jobs.map(() => undefined);
+    const out: (T | IngestError)[] = [];
+    // Which requests have their answer (a read may return undefined: createTopic's does).
+    const answered = jobs.map(() => false);
     const queues: Pointer[] = [];
     const options: Pointer[] = [];
     try {
@@ -282,11 +284,12 @@ export class Admin extends Client {
       while (pending > 0) {
         let served = 0;
         for (let i = 0; i < jobs.length; i++) {
-          if (out[i] !== undefined) continue;
+          if (answered[i]) continue;
           const ev = f.rd_kafka_queue_poll(queues[i]!, 0) as Pointer | null;
           if (!ev) continue;
           served++;
           pending--;
+          answered[i] = true;
           try {
             const err = f.rd_kafka_event_error(ev);
             out[i] = err ? new KafkaError(err, jobs[i]!.what, str(f.rd_kafka_event_error_string(ev))) : jobs[i]!.read(ev);
@@ -302,7 +305,7 @@ export class Admin extends Client {
         if (performance.now() >= until) break;
         if (served === 0) Bun.sleepSync(2);
       }
-      return out.map((r, i) => r ?? new KafkaError(ERR._TIMED_OUT, jobs[i]!.what, `no answer within ${waitMs} ms`));
+      return jobs.map((j, i) => (answered[i] ? out[i]! : new KafkaError(ERR._TIMED_OUT, j.what, `no answer within ${waitMs} ms`)));
     } finally {
       for (const o of options) f.rd_kafka_AdminOptions_destroy(o);
       for (const q of queues) f.rd_kafka_queue_destroy(q);
