@@ -584,7 +584,8 @@ describe("ingest health", () => {
 });
 
 describe("alerting: Prometheus rules and the Grafana dashboard", () => {
-  const promtool = Bun.which("promtool");
+  // Skipped without promtool, except under scripts/test.sh (INGEST_REQUIRE_ALL=1), where they fail.
+  const promtool = Bun.which("promtool") ?? (process.env.INGEST_REQUIRE_ALL === "1" ? "promtool" : null);
   const run = (...args: string[]) => {
     const r = Bun.spawnSync([promtool!, ...args], { cwd: join(ROOT, "deploy/prometheus") });
     return { code: r.exitCode, out: `${r.stdout.toString()}${r.stderr.toString()}` };
