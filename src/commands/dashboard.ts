@@ -33,7 +33,7 @@ Options:
                             machines and says so: the page has no login)
       --refresh D           how often the cluster is read and the page refreshed (default 1s; 250ms..60s)
       --scrape URL          /metrics of a running serve or consume (host:port or a URL), repeatable
-  -g, --group LIST        groups to show even when the cluster cannot list groups (the embedded
+  -g, --group LIST          groups to show even when the cluster cannot list groups (the embedded
                             broker cannot); comma-separated or repeated. Groups the cluster lists
                             and groups the scraped consumers name are shown too
   -t, --topic LIST          only these topics (default: all but the internal __* ones)
