@@ -97,16 +97,18 @@ export default {
     } catch (e) {
       throw new UsageError(`cannot listen on ${values.host ?? "127.0.0.1"}:${values.port ?? DEFAULT_SERVE_PORT}: ${(e as Error).message}`);
     }
+    // Handlers first: a signal right after the URL is printed must stop serve gracefully too.
+    const signalled = new Promise<NodeJS.Signals>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
     const url = `http://${server.hostname}:${server.port}`;
     process.stdout.write(`listening on ${url}\n`);
     const live = new StatusLine(logFormat === "human" && process.stderr.isTTY === true);
     if (logFormat === "human") setLogFormat("human", (l) => live.print(l));
     log.info({ url, ack: values.ack ?? "delivered", store: store?.target ?? null, cache: cache?.target ?? null }, "serve: listening");
     const liveTimer = live.enabled ? startServeView(live, intake, url) : undefined;
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once("SIGINT", resolve);
-      process.once("SIGTERM", resolve);
-    });
+    const signal = await signalled;
     clearInterval(liveTimer);
     live.clear();
     log.info({ signal }, "serve: stopping: finishing in-flight requests, flushing the producer");
