@@ -10,8 +10,10 @@ export class StatusLine {
 
   draw(text: string): void {
     if (!this.enabled) return;
-    this.text = text;
-    process.stderr.write(`\r\x1b[2K${text}`);
+    // Cut to the terminal's width: a line that wraps can no longer be redrawn in place.
+    const cols = process.stderr.columns;
+    this.text = cols && cols > 20 && text.length >= cols ? `${text.slice(0, cols - 2)}…` : text;
+    process.stderr.write(`\r\x1b[2K${this.text}`);
     this.drawn = true;
   }
 
