@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs everything `ingest` needs on a fresh Debian machine of this project's kind, idempotently:
-# librdkafka, ISA-L and libsnappy (the Avro file's deflate and snappy) and the independent checking tools from apt, Bun (pinned) from the npm registry into
-# .tools/, the npm dependencies, Apache Kafka 4.4's jars through Maven, and any local service (MariaDB, Redis) that is down.
+# librdkafka, ISA-L and libsnappy (the Avro file's deflate and snappy), the independent checking tools, chromium (the
+# dashboard's browser tests, driven by playwright-core) and prometheus (promtool checks the alert rules) from apt, Bun
+# (pinned) from the npm registry into .tools/, the npm dependencies, Apache Kafka 4.4's jars through Maven, and any
+# local service (MariaDB, Redis) that is down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUN_VERSION=$(sed -n 's/.*"packageManager": *"bun@\([^"]*\)".*/\1/p' package.json)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-apt_pkgs=(librdkafka1 librdkafka-dev libisal2 libisal-dev libsnappy1v5 kcat avro-bin python3-avro python3-snappy wrk hyperfine docker-compose gcc)
+apt_pkgs=(librdkafka1 librdkafka-dev libisal2 libisal-dev libsnappy1v5 kcat avro-bin python3-avro python3-snappy wrk hyperfine docker-compose gcc chromium prometheus)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -9,3 +9,17 @@ declare module "*.c" {
   const text: string;
   export default text;
 }
+
+// The dashboard's page, embedded in the executable as text (src/monitor/server.ts).
+declare module "*.css" {
+  const text: string;
+  export default text;
+}
+declare module "*.iife.min.js" {
+  const text: string;
+  export default text;
+}
+declare module "*/page/app.js" {
+  const text: string;
+  export default text;
+}

@@ -6,7 +6,7 @@ import { runIngest, spawnIngest, ingestArgv } from "./helpers/cli.ts";
 import { kafkaConfig, parseProperties, brokerVersionProps } from "../src/cli/args.ts";
 import { redactConfig, redactUrl } from "../src/observability/log.ts";
 
-const SUBCOMMANDS = ["broker", "topic", "produce", "consume", "serve", "load", "lag", "gen"];
+const SUBCOMMANDS = ["broker", "topic", "produce", "consume", "serve", "load", "lag", "dashboard", "gen"];
 
 test("--help lists every subcommand and exits 0", async () => {
   const r = await runIngest(["--help"]);

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Papa from "papaparse";
 import { startBroker, uniqueName, FAST_GROUP_PROPS, type TestBroker } from "./helpers/broker.ts";
-import { runIngest, spawnIngest, ingestArgv } from "./helpers/cli.ts";
+import { runIngest, spawnIngest, ingestArgv, ROOT } from "./helpers/cli.ts";
 import { claimRedisDb } from "./helpers/stores.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ingest-consume-"));
@@ -436,3 +436,63 @@ test("the embedded default: SQLite plus the Redis write-through cache agree on e
     await redis.drop();
   }
 }, 120_000);
+
+test("on a terminal: a live status line (written, rate, per sink, lag, dlq, in flight) and a summary rated from first record to last write; JSON lines when piped or with --log-format json", async () => {
+  const users = uniqueName("users");
+  broker.createTopic(users, 2);
+  expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
+  const summary = join(dir, `${uniqueName("s")}.json`);
+  const args = (group: string, extra: string[]) => ["consume", "--sink", "none", "--group", group, "--topics", users, "--idle-exit-ms", "1500", "--summary-json", summary, "-b", broker.bootstrap, ...fast, ...extra];
+  // util-linux script(1) gives the run a pseudo-terminal; what it drew comes back on stdout.
+  const onTty = (a: string[]) => {
+    const cmd = ingestArgv(...a).map((x) => `'${x.replace(/'/g, "'\\''")}'`).join(" ");
+    const r = Bun.spawnSync(["script", "-qec", cmd, "/dev/null"], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: "info" } });
+    expect(r.exitCode).toBe(0);
+    return r.stdout.toString();
+  };
+  const drawn = onTty(args(uniqueName("g"), []));
+  expect(drawn).toMatch(/\r\x1b\[2Kconsume [\d,]+ written, [\d,]+\/s \| none [\d,]+ \| lag [\d,]+ \| dlq 0 \| in flight [\d,]+/);
+  expect(drawn).toContain(`consume done (idle for 1500 ms): received ${USERS.toLocaleString("en-US")}`);
+  expect(drawn).toMatch(/msg\/s over [\d.]+ s \(first record to last write; ran [\d.]+ s\)/);
+  // Log lines are for a person: no JSON, no per-partition arrays.
+  expect(drawn).toMatch(/\d\d:\d\d:\d\d INFO +consume: started/);
+  expect(drawn).not.toContain('{"level"');
+  // The rate's time ends at the last write: the 1.5 s idle wait is not in it.
+  const s = JSON.parse(readFileSync(summary, "utf8")) as { seconds: number; wallSeconds: number; written: number; msgs_per_s: number };
+  expect(s.written).toBe(USERS);
+  expect(s.wallSeconds - s.seconds).toBeGreaterThanOrEqual(1.4);
+  expect(s.msgs_per_s).toBe(Math.round(s.written / s.seconds));
+  // --log-format json on a terminal, and a pipe: JSON lines as before, no live line.
+  const json = onTty(args(uniqueName("g"), ["--log-format", "json"]));
+  expect(json).not.toContain("\x1b[2K");
+  expect(json).toContain('"msg":"consume: started"');
+  const piped = await runIngest(args(uniqueName("g"), []), { env: { LOG_LEVEL: "info" }, timeoutMs: 60_000 });
+  expect(piped.code).toBe(0);
+  expect(piped.stderr).not.toContain("\x1b[2K");
+  const progress = piped.stderr.split("\n").filter((l) => l.includes('"consume: progress"'));
+  expect(progress.length).toBeGreaterThan(0);
+  // Per-partition detail only at debug level.
+  for (const l of progress) expect(l).not.toMatch(/lag_by_partition|"committed"/);
+}, 90_000);
+
+test("--mysql-url and --redis-url are flags as well as variables (the flag wins), passwords masked wherever shown", async () => {
+  const users = uniqueName("users");
+  broker.createTopic(users, 1);
+  expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
+  const flagUrl = mysqlUrl.replace("mysql://root@", "mysql://root:@");
+  const r = await runIngest(["consume", "--sink", "mysql", "--mysql-url", flagUrl, "--group", uniqueName("g"), "--topics", users, "--max-messages", String(USERS), "--log-format", "json", "-b", broker.bootstrap, ...fast], {
+    env: { MYSQL_URL: "mysql://root:envsecret@127.0.0.1:1/none", LOG_LEVEL: "info" },
+    timeoutMs: 60_000,
+  });
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stderr).toContain(`"mysql":"${flagUrl.replace("root:@", "root:***@")}"`);
+  expect(r.stderr).not.toContain("envsecret");
+  for (const [flag, value] of [["--mysql-url", "http://u:flagsecret@h:1/db"], ["--redis-url", "mysql://u:flagsecret@h:1"], ["--mysql-url", "not a url"]] as const) {
+    for (const cmd of ["consume", "serve"]) {
+      const bad = await runIngest([cmd, flag, value, "-b", broker.bootstrap], { timeoutMs: 20_000 });
+      expect({ cmd, flag, code: bad.code }).toEqual({ cmd, flag, code: 2 });
+      expect(bad.stderr).toStartWith(`error: ${flag}: expected a URL like `);
+      expect(bad.stderr).not.toContain("flagsecret");
+    }
+  }
+}, 90_000);

@@ -8,7 +8,7 @@ import { test, expect } from "bun:test";
 import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MSG, TPAR, TPLIST, VU_SIZE, EVENT, VTYPE, ERR, RD_KAFKA_PRODUCER, RD_KAFKA_CONSUMER, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, RD_KAFKA_MSG_F_PARTITION, RD_KAFKA_CONF_OK } from "../src/kafka/ffi.ts";
+import { MSG, TPAR, TPLIST, VU_SIZE, EVENT, ADMIN_OP, VTYPE, ERR, RD_KAFKA_PRODUCER, RD_KAFKA_CONSUMER, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, RD_KAFKA_MSG_F_PARTITION, RD_KAFKA_CONF_OK } from "../src/kafka/ffi.ts";
 
 /** [what the binding says, the C expression for it] */
 function expectations(): [string, number, string][] {
@@ -21,6 +21,7 @@ function expectations(): [string, number, string][] {
   fields("TPLIST", "rd_kafka_topic_partition_list_t", TPLIST);
   out.push(["VU_SIZE", VU_SIZE, "sizeof(rd_kafka_vu_t)"]);
   for (const [k, v] of Object.entries(EVENT)) out.push([`EVENT.${k}`, v, `RD_KAFKA_EVENT_${k}`]);
+  for (const [k, v] of Object.entries(ADMIN_OP)) out.push([`ADMIN_OP.${k}`, v, `RD_KAFKA_ADMIN_OP_${k}`]);
   for (const [k, v] of Object.entries(VTYPE)) out.push([`VTYPE.${k}`, v, `RD_KAFKA_VTYPE_${k}`]);
   for (const [k, v] of Object.entries(ERR)) out.push([`ERR.${k}`, v, `RD_KAFKA_RESP_ERR_${k}`]);
   out.push(

@@ -239,7 +239,7 @@ test("metrics: cumulative latency buckets, +Inf, sum and count per route; reques
   for (const s of [0.0005, 0.001, 0.002, 0.02, 3]) m.observe("/order", 202, s);
   m.observe("/order", 503, 0.004);
   m.observe("/health", 200, 0.0001);
-  const text = m.render({ ingest_http_queue_depth: 7 });
+  const text = m.render([{ name: "ingest_http_queue_depth", type: "gauge", samples: [{ value: 7 }] }]);
   const line = (name: string) => text.split("\n").find((l) => l.startsWith(name))?.split(" ")[1];
   const b = (le: string) => line(`ingest_http_request_duration_seconds_bucket{route="/order",le="${le}"}`);
   expect([b("0.001"), b("0.0025"), b("0.005"), b("0.01"), b("0.025"), b("2.5"), b("+Inf")]).toEqual(["2", "3", "4", "4", "5", "5", "6"]);

@@ -410,3 +410,34 @@ test("cache-aside reads: Redis first, then MariaDB, filling Redis on a miss", as
     await conn.end();
   }
 }, 60_000);
+
+test("on a terminal: a live status line (request rate, p99, 503s, produced, in flight, queued) and readable log lines", async () => {
+  const { ingestArgv, ROOT } = await import("./helpers/cli.ts");
+  // util-linux script(1) gives serve a pseudo-terminal (exec: serve is script's child).
+  const cmd = `exec ${ingestArgv("serve", "--port", "0", "--orders-topic", orders, "-b", broker.bootstrap).map((x) => `'${x.replace(/'/g, "'\\''")}'`).join(" ")}`;
+  const p = Bun.spawn(["script", "-qec", cmd, "/dev/null"], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: "info" }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const reader = p.stdout.getReader();
+  let out = "";
+  const readUntil = async (re: RegExp) => {
+    const deadline = Date.now() + 30_000;
+    while (!re.test(out) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += new TextDecoder().decode(value);
+    }
+    return re.exec(out);
+  };
+  const url = (await readUntil(/listening on (http:\/\/[\d.:]+)/))?.[1];
+  expect(url).toBeDefined();
+  for (let i = 0; i < 20; i++) expect((await fetch(`${url}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(order) })).status).toBe(202);
+  const live = /\r\x1b\[2Kserve http:\/\/127\.0\.0\.1:\d+ \| [\d,]+ req\/s, p99 [\d.]+ ms \| 503s 0 \| produced 20 \| in flight \d+ \| queued \d+/;
+  expect(await readUntil(live)).not.toBeNull();
+  // SIGINT to serve itself once the line was drawn: a graceful stop, exit 0.
+  const pid = Number(Bun.spawnSync(["pgrep", "-P", String(p.pid)]).stdout.toString().trim().split("\n")[0]);
+  expect(pid).toBeGreaterThan(0);
+  process.kill(pid, "SIGINT");
+  await readUntil(/serve: stopped/);
+  expect(await p.exited).toBe(0);
+  expect(out).toMatch(/\d\d:\d\d:\d\d INFO +serve: listening/);
+  expect(out).not.toContain('{"level"');
+}, 60_000);

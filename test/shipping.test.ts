@@ -280,9 +280,9 @@ describe("compose.yaml", () => {
     }
   });
 
-  test("has the stack: Kafka, topics, MySQL, Redis, UI, ingest-serve, ingest-consume", () => {
-    for (const s of ["kafka", "topics", "mysql", "redis", "kafka-ui", "ingest-serve", "ingest-consume"]) expect(Object.keys(services)).toContain(s);
-    expect(ingest.map(([n]) => n).sort()).toEqual(["ingest-consume", "ingest-serve"]);
+  test("has the stack: Kafka, topics, MySQL, Redis, UI, ingest-serve, ingest-consume, ingest-dashboard, Prometheus, Grafana", () => {
+    for (const s of ["kafka", "topics", "mysql", "redis", "kafka-ui", "ingest-serve", "ingest-consume", "ingest-dashboard", "prometheus", "grafana"]) expect(Object.keys(services)).toContain(s);
+    expect(ingest.map(([n]) => n).sort()).toEqual(["ingest-consume", "ingest-dashboard", "ingest-serve"]);
   });
 
   test("ingest services pass only environment variables the CLI reads (src/cli/env.ts)", () => {
@@ -431,7 +431,7 @@ describe("compose.durable.yaml", () => {
   });
 
   test("ingest services and the UI bootstrap from all three brokers", () => {
-    for (const name of ["ingest-serve", "ingest-consume"]) {
+    for (const name of ["ingest-serve", "ingest-consume", "ingest-dashboard"]) {
       expect(envOf(m.services[name]!).KAFKA_BOOTSTRAP_SERVERS!.split(",").length).toBe(3);
     }
     expect(envOf(m.services["kafka-ui"]!).KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS!.split(",").length).toBe(3);
@@ -582,3 +582,93 @@ describe("ingest health", () => {
     expect(e.message).toStartWith(`unhealthy: kafka 127.0.0.1:${port}:`);
   }, 30_000);
 });
+
+describe("alerting: Prometheus rules and the Grafana dashboard", () => {
+  // Skipped without promtool, except under scripts/test.sh (INGEST_REQUIRE_ALL=1), where they fail.
+  const promtool = Bun.which("promtool") ?? (process.env.INGEST_REQUIRE_ALL === "1" ? "promtool" : null);
+  const run = (...args: string[]) => {
+    const r = Bun.spawnSync([promtool!, ...args], { cwd: join(ROOT, "deploy/prometheus") });
+    return { code: r.exitCode, out: `${r.stdout.toString()}${r.stderr.toString()}` };
+  };
+  /** Metric names ingest exports: every family name in src (histograms with their series suffixes). */
+  const exported = (() => {
+    const names = new Set<string>(["up"]);
+    const glob = new Bun.Glob("src/**/*.ts");
+    for (const f of glob.scanSync(ROOT)) {
+      const text = read(f);
+      for (const m of text.matchAll(/name: "(ingest_[a-z_]+)",\s*type: "(\w+)"/g)) {
+        names.add(m[1]!);
+        if (m[2] === "histogram") for (const suffix of ["_bucket", "_sum", "_count"]) names.add(m[1]! + suffix);
+      }
+      for (const m of text.matchAll(/one\("(ingest_[a-z_]+)"/g)) names.add(m[1]!);
+      for (const m of text.matchAll(/byPartition\("(ingest_[a-z_]+)"/g)) names.add(m[1]!);
+    }
+    return names;
+  })();
+  const referenced = (text: string) => [...new Set([...text.matchAll(/\b(ingest_[a-z_]+)\b/g)].map((m) => m[1]!))];
+
+  test.skipIf(!promtool)("promtool check rules accepts alerts.yml and check config accepts prometheus.yml", () => {
+    const rules = run("check", "rules", "alerts.yml");
+    expect(rules.code, rules.out).toBe(0);
+    expect(rules.out).toMatch(/SUCCESS: \d+ rules found/);
+    const config = run("check", "config", "prometheus.yml");
+    expect(config.code, config.out).toBe(0);
+  });
+
+  test.skipIf(!promtool)("promtool test rules: every rule fires on its unit test's series and not on the near misses", () => {
+    const r = run("test", "rules", "alerts.test.yml");
+    expect(r.code, r.out).toBe(0);
+    // Every alert of alerts.yml is exercised by a test.
+    const alerts = [...read("deploy/prometheus/alerts.yml").matchAll(/- alert: (\w+)/g)].map((m) => m[1]!);
+    const tested = new Set([...read("deploy/prometheus/alerts.test.yml").matchAll(/alertname: (\w+)/g)].map((m) => m[1]!));
+    expect(alerts.length).toBeGreaterThanOrEqual(10);
+    for (const a of alerts) expect(tested.has(a), `${a} has no promtool test`).toBe(true);
+  });
+
+  test("the rules and the Grafana dashboard name only metrics ingest exports", () => {
+    expect(exported.has("ingest_group_status")).toBe(true);
+    expect(exported.has("ingest_consume_dlq_total")).toBe(true);
+    expect(exported.has("ingest_http_request_duration_seconds_bucket")).toBe(true);
+    for (const file of ["deploy/prometheus/alerts.yml", "deploy/grafana/dashboards/ingest.json"]) {
+      const names = referenced(read(file));
+      expect(names.length).toBeGreaterThan(5);
+      for (const n of names) expect(exported.has(n), `${file} uses ${n}, which nothing in src/ exports`).toBe(true);
+    }
+  });
+
+  test("the Grafana dashboard: valid JSON, every panel queries the provisioned Prometheus data source", () => {
+    const dash = JSON.parse(read("deploy/grafana/dashboards/ingest.json")) as { uid: string; panels: { type: string; title: string; datasource?: { uid: string }; targets?: { expr: string }[] }[] };
+    const ds = Bun.YAML.parse(read("deploy/grafana/provisioning/datasources/prometheus.yml")) as { datasources: { uid: string; url: string }[] };
+    const uid = ds.datasources[0]!.uid;
+    expect(dash.uid).toBe("ingest");
+    const panels = dash.panels.filter((p) => p.type !== "row");
+    expect(panels.length).toBeGreaterThanOrEqual(10);
+    for (const p of panels) {
+      expect(p.datasource?.uid, p.title).toBe(uid);
+      expect(p.targets?.length, p.title).toBeGreaterThan(0);
+      for (const t of p.targets!) expect(t.expr.trim(), p.title).not.toBe("");
+    }
+    // The data source is the compose service Prometheus runs as.
+    expect(new URL(ds.datasources[0]!.url).hostname).toBe("prometheus");
+  });
+
+  test("compose wires it: Prometheus scrapes serve, consume and the dashboard where they listen; Grafana is provisioned", () => {
+    const prom = compose.services.prometheus!;
+    expect(prom.volumes.map(String)).toContain("./deploy/prometheus:/etc/prometheus:ro");
+    const cfg = Bun.YAML.parse(read("deploy/prometheus/prometheus.yml")) as { rule_files: string[]; scrape_configs: { job_name: string; static_configs?: { targets: string[] }[]; dns_sd_configs?: { names: string[]; port: number }[] }[] };
+    expect(cfg.rule_files).toEqual(["alerts.yml"]);
+    const job = (name: string) => cfg.scrape_configs.find((j) => j.job_name === name)!;
+    expect(job("ingest-serve").static_configs![0]!.targets).toEqual([`ingest-serve:${DEFAULT_SERVE_PORT}`]);
+    const consume = argv(compose.services["ingest-consume"]!.command);
+    expect(job("ingest-consume").dns_sd_configs![0]).toMatchObject({ names: ["ingest-consume"], port: Number(flag(consume, "--metrics-port")) });
+    expect(flag(consume, "--metrics-host")).toBe("0.0.0.0");
+    const dashboard = argv(compose.services["ingest-dashboard"]!.command);
+    expect(dashboard[0]).toBe("dashboard");
+    expect(job("ingest-dashboard").static_configs![0]!.targets).toEqual([`ingest-dashboard:${flag(dashboard, "--port")}`]);
+    expect(containerPorts(compose.services["ingest-dashboard"]!)).toContain(Number(flag(dashboard, "--port")));
+    const grafana = compose.services.grafana!;
+    for (const v of grafana.volumes.map(String).filter((x: string) => x.startsWith("./"))) expect(existsSync(join(ROOT, v.split(":")[0]!)), v).toBe(true);
+    expect(grafana.depends_on.prometheus.condition).toBe("service_healthy");
+  });
+});
+

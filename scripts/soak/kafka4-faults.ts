@@ -243,6 +243,7 @@ async function consumeUnder(
       }
     })();
     const faultNotes = await fault(env, check);
+    o.log(`${name}: fault over; waiting for the producing of the rest`);
     await producer;
     o.log(`${name}: fault done (${faultNotes}); waiting for lag 0`);
     pos = await positionsOf(env);
@@ -273,10 +274,12 @@ export function consumeCoordinatorKill(k: KafkaCluster, o: Opts, size: { users: 
     await k.stopNode(coord, "SIGKILL");
     const rows1 = await countRows(env);
     await check("after the kill");
+    o.log(`consume-coordinator-kill: broker ${coord} killed; commits checked against the stores`);
     const downMs = rnd(3000, 8000);
     await Bun.sleep(downMs);
     await check(`${(downMs / 1000).toFixed(1)} s later`);
     await k.startNode(coord);
+    o.log(`consume-coordinator-kill: broker ${coord} restarted`);
     const moved = coordinatorOf(k, env.group);
     return `coordinator broker ${coord} SIGKILLed mid-write (rows stored ${rows0} -> ${rows1} around the kill), down ${(downMs / 1000).toFixed(1)} s (coordinator afterwards: ${moved ?? "?"})`;
   });

@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { IngestError, UsageError } from "./errors.ts";
-import { LOG_LEVELS, setLogLevel, type LogLevel } from "../observability/log.ts";
+import { LOG_LEVELS, setLogLevel, redactUrl, type LogLevel } from "../observability/log.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -160,6 +160,21 @@ export function sizeFlag(name: string, v: string | undefined, min = 0, max = Num
   if (n < min) throw new UsageError(`--${name}: must be at least ${min} bytes, got '${v}'`);
   if (n > max) throw new UsageError(`--${name}: must be at most ${max} bytes, got '${v}'`);
   return n;
+}
+
+/** A URL flag (--mysql-url, --redis-url) with one of these schemes; its password never shown in the error. */
+export function urlFlag(name: string, v: string | undefined, schemes: readonly string[]): string | undefined {
+  if (v === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(v);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !schemes.includes(url.protocol)) {
+    throw new UsageError(`--${name}: expected a URL like ${schemes[0]}//user:pass@host:port/..., got '${redactUrl(v)}'`);
+  }
+  return v;
 }
 
 /** Comma-separated list flag. */

@@ -18,6 +18,7 @@ const commands: Record<string, () => Promise<Command>> = {
   serve: async () => (await import("../commands/serve.ts")).default,
   load: async () => (await import("../commands/load.ts")).default,
   lag: async () => (await import("../commands/lag.ts")).default,
+  dashboard: async () => (await import("../commands/dashboard.ts")).default,
   gen: async () => (await import("../commands/gen.ts")).default,
   health: async () => (await import("../commands/health.ts")).default,
 };
@@ -29,7 +30,8 @@ const summaries: Record<string, string> = {
   consume: "consume in a group; write through to MySQL/SQLite and Redis with manual commits",
   serve: "HTTP order intake: POST /order, POST /orders/batch, GET /health",
   load: "fixed-rate HTTP load generator for serve",
-  lag: "consumer-group lag per partition",
+  lag: "consumer-group lag per partition, with a Burrow-style status; --watch refreshes it",
+  dashboard: "live web page: topics, consumer groups (lag, chart, status), processes, brokers",
   gen: "generate deterministic users or orders CSV",
   health: "container health probe: HTTP endpoint, heartbeat file, Kafka reachability",
 };

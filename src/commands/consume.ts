@@ -1,13 +1,16 @@
 import type { Command } from "../cli/main.ts";
 import { join } from "node:path";
-import { parse, kafkaOptions, kafkaConfig, intFlag, listFlag, choiceFlag, outputFileFlag, writeOutputFile, isOldBroker, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { parse, kafkaOptions, kafkaConfig, intFlag, listFlag, choiceFlag, urlFlag, outputFileFlag, writeOutputFile, isOldBroker, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
 import { UsageError } from "../cli/errors.ts";
 import { DEFAULT_GROUP, DEFAULT_TOPICS } from "../cli/defaults.ts";
 import { FORMATS, makeCodec } from "../codecs/index.ts";
 import { kindsOf, type Kind } from "../consume/records.ts";
 import { ConsumeEngine, type ConsumeStats } from "../consume/engine.ts";
 import { openSinks } from "../consume/sinks.ts";
-import { log, redactUrl } from "../observability/log.ts";
+import { log, redactUrl, setLogFormat, resolveLogFormat, LOG_FORMATS } from "../observability/log.ts";
+import { renderFamilies, serveMetrics, type Family } from "../observability/prometheus.ts";
+import { StatusLine, RateMeter } from "../observability/status-line.ts";
+import { consumeStatusText } from "../observability/live.ts";
 import usersSchemaText from "../../data/users.avsc" with { type: "text" };
 import ordersSchemaText from "../../data/orders.avsc" with { type: "text" };
 
@@ -27,9 +30,13 @@ Options:
       --group G              consumer group (default ${DEFAULT_GROUP})
       --topics LIST          topics (default ${DEFAULT_TOPICS.users},${DEFAULT_TOPICS.orders}); users* carry users, orders* orders
       --kinds LIST           say what a topic carries when its name does not: users=a,orders=b
-      --sink LIST            mysql,redis | sqlite | stdout | none (default: mysql when MYSQL_URL is set,
-                             else sqlite; plus redis when REDIS_URL is set)
-      --sqlite-path F        SQLite file when MySQL is not used (env SQLITE_PATH; default data/ingest.db)
+      --sink LIST            mysql,redis | sqlite | stdout | none (default: mysql when a MySQL URL is
+                             given, else sqlite; plus redis when a Redis URL is given)
+      --mysql-url URL        mysql://user:pass@host:3306/db (env MYSQL_URL; the flag wins). A password
+                             on the command line is visible to other users in ps: prefer the variable
+      --redis-url URL        redis://[user:pass@]host:6379[/db] (env REDIS_URL; the flag wins)
+      --sqlite-path F        SQLite file when MySQL is not used (env SQLITE_PATH; the flag wins;
+                             default data/ingest.db)
       --initial-stock N      stock of each product P0001..P1000 when first created (default 1000000; never reset)
       --format F             value format: ${FORMATS.join("|")} (default json), or raw: values are not
                              decoded or validated, only passed on (sinks none and stdout only; any topic
@@ -41,8 +48,11 @@ Options:
       --max-messages N       stop after N records were written (and committed)
       --idle-exit-ms N       stop after N ms without records
       --no-dlq               skip poison records instead of sending them to <topic>.dlq
-      --metrics-port P       serve Prometheus metrics on 127.0.0.1:P/metrics
+      --metrics-port P       serve Prometheus metrics on HOST:P/metrics
+      --metrics-host H       address of the metrics server (default 127.0.0.1; 0.0.0.0 in containers)
       --summary-json F       write the final summary as JSON
+      --log-format F         auto | json | human (default auto: on a terminal, a live status line and
+                             readable log lines; otherwise JSON lines, per-partition detail at debug)
 ${KAFKA_HELP}
 ${COMMON_HELP}
 `;
@@ -68,7 +78,11 @@ export default {
       "idle-exit-ms": { type: "string" },
       "no-dlq": { type: "boolean" },
       "metrics-port": { type: "string" },
+      "metrics-host": { type: "string" },
       "summary-json": { type: "string" },
+      "mysql-url": { type: "string" },
+      "redis-url": { type: "string" },
+      "log-format": { type: "string" },
     });
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
@@ -90,6 +104,8 @@ export default {
     }
     const lanes = intFlag("workers", values.workers, 1, 256) ?? 4;
     const metricsPort = intFlag("metrics-port", values["metrics-port"], 0, 65535);
+    const metricsHost = values["metrics-host"] ?? "127.0.0.1";
+    const logFormat = resolveLogFormat(choiceFlag("log-format", values["log-format"], LOG_FORMATS));
     // Every flag is checked before the stores are opened (and migrated) or a record is taken.
     const initialStock = intFlag("initial-stock", values["initial-stock"], 0, 2_000_000_000);
     const batchSize = intFlag("batch-size", values["batch-size"], 1, 1_000_000) ?? 5000;
@@ -103,8 +119,10 @@ export default {
     if (isOldBroker(kafka) && !values["no-dlq"]) {
       log.warn("consume: the broker is older than 0.11 and drops message headers: dead-letter records will not carry their error and source");
     }
-    const mysqlUrl = process.env.MYSQL_URL;
-    const redisUrl = process.env.REDIS_URL;
+    const mysqlUrl = urlFlag("mysql-url", values["mysql-url"], ["mysql:"]) ?? process.env.MYSQL_URL;
+    const redisUrl = urlFlag("redis-url", values["redis-url"], ["redis:", "rediss:"]) ?? process.env.REDIS_URL;
+    const live = new StatusLine(logFormat === "human" && process.stderr.isTTY === true);
+    if (logFormat === "human") setLogFormat("human", (l) => live.print(l));
     // A signal while the stores connect must still end in an orderly stop, not the default exit
     // 143: remember it and stop the engine as soon as it exists (nothing has been taken yet).
     let early: string | undefined;
@@ -140,7 +158,7 @@ export default {
       idleExitMs,
       maxInFlight,
       dlq: !values["no-dlq"],
-      reportEveryMs: 5000,
+      reportEveryMs: live.enabled ? 0 : 5000,
       stopGraceMs: 10_000,
     });
     const onSignal = (s: NodeJS.Signals) => engine.stop(s);
@@ -150,18 +168,28 @@ export default {
     process.off("SIGTERM", onEarlySignal);
     if (early) engine.stop(early);
     let server: ReturnType<typeof Bun.serve> | undefined;
+    const group = values.group ?? DEFAULT_GROUP;
     try {
-      if (metricsPort !== undefined) server = Bun.serve({ hostname: "127.0.0.1", port: metricsPort, fetch: (req) => (new URL(req.url).pathname === "/metrics" ? new Response(metrics(engine), { headers: { "content-type": "text/plain; version=0.0.4" } }) : new Response("not found\n", { status: 404 })) });
+      if (metricsPort !== undefined) server = serveMetrics(metricsHost, metricsPort, () => renderFamilies(consumeMetrics(engine, group)));
     } catch (e) {
       // A port in use: one line, as serve says it (nothing was taken yet).
       await Promise.all(sinks.map((s) => s.close().catch(() => undefined)));
-      throw new UsageError(`--metrics-port: cannot listen on 127.0.0.1:${metricsPort}: ${(e as Error).message}`);
+      throw new UsageError(`--metrics-port: cannot listen on ${metricsHost}:${metricsPort}: ${(e as Error).message}`);
     }
-    if (server) log.info({ url: `http://127.0.0.1:${server.port}/metrics` }, "consume: metrics");
+    if (server) log.info({ url: `http://${metricsHost}:${server.port}/metrics` }, "consume: metrics");
+    const rate = new RateMeter();
+    rate.update(0);
+    const drawLive = () => {
+      const s = engine.stats;
+      live.draw(consumeStatusText({ written: s.written, rate: rate.update(s.written), bySink: s.bySink, lag: engine.lag().reduce((n, l) => n + l.lag, 0), dlq: s.dlqDelivered, inFlight: engine.inFlight(), storeFailures: s.storeFailures }));
+    };
+    const liveTimer = live.enabled ? setInterval(drawLive, 250) : undefined;
     let stats: ConsumeStats;
     try {
       stats = await engine.run();
     } finally {
+      clearInterval(liveTimer);
+      live.clear();
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
       server?.stop(true);
@@ -169,9 +197,11 @@ export default {
     }
     const summary = { ...stats, msgs_per_s: Math.round(stats.written / Math.max(stats.seconds, 1e-3)), messages: stats.written + stats.dlqDelivered };
     if (summaryJson) writeOutputFile("summary-json", summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
+    // The rate's time runs from the first record to the last write: not the --idle-exit-ms wait.
+    const ran = stats.wallSeconds - stats.seconds > 0.05 ? `; ran ${stats.wallSeconds.toFixed(2)} s` : "";
     process.stderr.write(
       `consume ${stats.abandoned ? "STOPPED WITH UNWRITTEN RECORDS" : "done"} (${stats.stoppedBy}): received ${stats.received.toLocaleString("en-US")}, written ${stats.written.toLocaleString("en-US")} ${JSON.stringify(stats.bySink)}, poison ${stats.poison} (dlq ${stats.dlqDelivered}), ` +
-        `orders accepted ${stats.ordersAccepted} rejected ${stats.ordersRejected} duplicate ${stats.ordersDuplicate}, commits ${stats.commits}; ${summary.msgs_per_s.toLocaleString("en-US")} msg/s over ${stats.seconds.toFixed(2)} s\n`,
+        `orders accepted ${stats.ordersAccepted} rejected ${stats.ordersRejected} duplicate ${stats.ordersDuplicate}, commits ${stats.commits}; ${summary.msgs_per_s.toLocaleString("en-US")} msg/s over ${stats.seconds.toFixed(2)} s (first record to last write${ran})\n`,
     );
     if (stats.finalCommitError) {
       process.stderr.write(`consume: the final offset commit failed (${stats.finalCommitError}): every record counted above is written, but the group's committed positions lag behind them, so a restart consumes some again (writes are idempotent)\n`);
@@ -180,18 +210,28 @@ export default {
   },
 } satisfies Command;
 
-/** Prometheus text exposition of the engine's counters. */
-function metrics(e: ConsumeEngine): string {
+/** The engine's counters and gauges as Prometheus families (rendered by the one renderer). */
+export function consumeMetrics(e: ConsumeEngine, group: string): Family[] {
   const s = e.stats;
-  const lines = [
-    "# TYPE ingest_consume_received_total counter", `ingest_consume_received_total ${s.received}`,
-    "# TYPE ingest_consume_written_total counter", ...Object.entries(s.bySink).map(([k, v]) => `ingest_consume_written_total{sink="${k}"} ${v}`),
-    "# TYPE ingest_consume_poison_total counter", `ingest_consume_poison_total ${s.poison}`,
-    "# TYPE ingest_consume_dlq_total counter", `ingest_consume_dlq_total ${s.dlqDelivered}`,
-    "# TYPE ingest_consume_commits_total counter", `ingest_consume_commits_total ${s.commits}`,
-    "# TYPE ingest_consume_store_failures_total counter", `ingest_consume_store_failures_total ${s.storeFailures}`,
-    "# TYPE ingest_consume_committed_offset gauge", ...s.committed.map((c) => `ingest_consume_committed_offset{topic="${c.topic}",partition="${c.partition}"} ${c.offset}`),
-    "# TYPE ingest_consume_lag gauge", ...e.lag().map((l) => `ingest_consume_lag{topic="${l.topic}",partition="${l.partition}"} ${l.lag}`),
+  const one = (name: string, type: Family["type"], help: string, value: number): Family => ({ name, type, help, samples: [{ value }] });
+  const byPartition = (name: string, help: string, rows: { topic: string; partition: number }[], value: (r: never) => number): Family => ({
+    name,
+    type: "gauge",
+    help,
+    samples: rows.map((r) => ({ labels: { topic: r.topic, partition: r.partition }, value: value(r as never) })),
+  });
+  return [
+    { name: "ingest_consume_info", type: "gauge", help: "this consumer: its group and client id", samples: [{ labels: { group, client_id: e.clientName }, value: 1 }] },
+    one("ingest_consume_received_total", "counter", "records taken from Kafka", s.received),
+    { name: "ingest_consume_written_total", type: "counter", help: "records written, per sink", samples: Object.entries(s.bySink).map(([sink, v]) => ({ labels: { sink }, value: v })) },
+    one("ingest_consume_poison_total", "counter", "records that could not be decoded or validated", s.poison),
+    one("ingest_consume_dlq_total", "counter", "poison records delivered to <topic>.dlq", s.dlqDelivered),
+    one("ingest_consume_commits_total", "counter", "offset commits", s.commits),
+    one("ingest_consume_store_failures_total", "counter", "failed sink writes (each one retried with backoff)", s.storeFailures),
+    one("ingest_consume_abandoned_total", "counter", "records a sink gave up on (left uncommitted)", s.abandoned),
+    one("ingest_consume_in_flight", "gauge", "records taken and not yet written", e.inFlight()),
+    byPartition("ingest_consume_assigned", "partitions this member holds (1)", e.assignment(), () => 1),
+    byPartition("ingest_consume_committed_offset", "the last committed position per partition", s.committed, (c: { offset: number }) => c.offset),
+    byPartition("ingest_consume_lag", "high watermark minus the committed position, per assigned partition", e.lag(), (l: { lag: number }) => l.lag),
   ];
-  return `${lines.join("\n")}\n`;
 }

@@ -1,33 +1,60 @@
 import type { Command } from "../cli/main.ts";
-import { parse, kafkaOptions, kafkaConfig, listFlag, intFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { parse, kafkaOptions, kafkaConfig, listFlag, intFlag, durationFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
 import { UsageError, IngestError } from "../cli/errors.ts";
 import { DEFAULT_GROUP } from "../cli/defaults.ts";
-import { Admin, Consumer } from "../kafka/index.ts";
+import { Admin } from "../kafka/index.ts";
+import { clusterPass, groupLag, tpKey, type LagRow } from "../monitor/cluster.ts";
+import { StatusWindows, worstStatus, type Status } from "../monitor/status.ts";
 import { table } from "./topic.ts";
 
-const HELP = `Usage: ingest lag [--group G] [--topic T ...] [--json]
+const HELP = `Usage: ingest lag [--group G] [--topic T ...] [--json] [--watch]
 
-Per partition: the group's committed offset, the high watermark and the lag between them, with
-totals. A partition the group never committed shows '-' and counts all its messages as lag.
-Name the topics to look at (default users,orders).
+Per partition: the group's committed offset, the high watermark, the lag between them and a
+status, with totals. A partition the group never committed shows '-' and counts all its
+messages as lag. Name the topics to look at (default users,orders).
+
+The status is judged as LinkedIn Burrow does, on a window of observations per partition:
+OK (lag 0 in the window, or falling), WARN (the offset moves but the lag never falls), STALL
+(the offset stands still with lag while a member holds the partition), STOP (no member holds
+it, or it has not moved for more than twice the window), REWIND (the offset went back), and
+UNKNOWN when one observation cannot show a trend: take several with --samples, or --watch.
+The group's status is its worst partition's (docs/operations.md).
 
 Options:
   -g, --group G          consumer group (default ${DEFAULT_GROUP})
   -t, --topic LIST       topics, comma-separated (default users,orders)
-      --json             machine-readable output
+      --json             machine-readable output (with --watch: one line per refresh)
+      --samples N        observations to judge the status on, --interval apart (default 1)
+      --watch            refresh the table in place until interrupted; the status is judged
+                         on the last --window observations
+      --interval D       time between observations and refreshes (default 2s)
+      --window N         observations kept for the status with --watch (default 10)
       --timeout-ms N     how long to wait for the cluster (default 10000)
 ${KAFKA_HELP}
 ${COMMON_HELP}
 `;
 
+interface Observed {
+  group: string;
+  total_lag: number;
+  status: Status;
+  status_reason: string;
+  samples: number;
+  partitions: (LagRow & { status: Status; reason: string })[];
+}
+
 export default {
-  summary: "consumer-group lag per partition",
+  summary: "consumer-group lag per partition, with a Burrow-style status; --watch refreshes it",
   async run(argv) {
     const { values, positionals } = parse(argv, {
       ...kafkaOptions,
       group: { type: "string", short: "g" },
       topic: { type: "string", short: "t" },
       json: { type: "boolean" },
+      samples: { type: "string" },
+      watch: { type: "boolean" },
+      interval: { type: "string" },
+      window: { type: "string" },
       "timeout-ms": { type: "string" },
     });
     if (values.help) return process.stdout.write(HELP), 0;
@@ -38,36 +65,131 @@ export default {
     const topics = listFlag(values.topic) ?? ["users", "orders"];
     if (topics.length === 0) throw new UsageError("--topic: expected one or more topic names, got nothing"); // was a lag of 0, exit 0
     const timeout = intFlag("timeout-ms", values["timeout-ms"], 1, 600_000) ?? 10_000;
-    const conf = kafkaConfig(values);
-    const admin = new Admin(conf);
-    // A consumer handle with the group's id reads committed offsets without joining the group.
-    const consumer = new Consumer({ ...conf, "group.id": group });
-    try {
-      const md = admin.metadata(timeout);
-      const parts: { topic: string; partition: number }[] = [];
+    const samples = intFlag("samples", values.samples, 1, 1000) ?? 1;
+    const intervalMs = durationFlag("interval", values.interval) ?? 2000;
+    if (intervalMs < 100 || intervalMs > 3_600_000) throw new UsageError(`--interval: ${values.interval} is out of range 100ms..1h`);
+    const windowSize = intFlag("window", values.window, 2, 1000) ?? 10;
+    if (values.watch && values.samples) throw new UsageError("--samples: not with --watch (it judges on the last --window observations)");
+    const admin = new Admin(kafkaConfig(values));
+    const windows = new StatusWindows(values.watch ? windowSize : samples);
+    let observations = 0;
+
+    /** One observation of the group's partitions; the status from the window so far. */
+    const observe = async (): Promise<Observed> => {
+      const pass = await clusterPass(admin, { groups: [group], topics, listGroups: false, timeoutMs: timeout });
+      if (pass.error) throw new IngestError(pass.error);
       for (const t of topics) {
-        const info = md.topics.find((x) => x.name === t);
+        const info = pass.topics.find((x) => x.name === t);
         if (!info || info.partitions.length === 0) throw new IngestError(`topic '${t}' does not exist`);
-        for (const p of info.partitions) parts.push({ topic: t, partition: p.id });
+        const unread = info.partitions.find((p) => p.high < 0);
+        if (unread) throw new IngestError(`watermarks of ${t}[${unread.id}]: ${unread.error ?? "unknown"}`);
       }
-      const committed = consumer.committed(parts, timeout);
-      const rows = parts.map((p, i) => {
-        const w = admin.watermarks(p.topic, p.partition, timeout);
-        const c = committed[i]!.offset ?? -1001;
-        const has = c >= 0;
-        return { topic: p.topic, partition: p.partition, committed: has ? c : null, high: w.high, low: w.low, lag: Math.max(0, w.high - (has ? Math.max(c, w.low) : w.low)) };
+      const g = pass.groups[0]!;
+      if (g.offsetsError) throw new IngestError(g.offsetsError);
+      const owners = g.members ? new Set(g.members.flatMap((m) => m.assignment.map((a) => tpKey(a.topic, a.partition)))) : undefined;
+      observations++;
+      const partitions = groupLag(pass, g, topics).map((r) => {
+        const key = tpKey(r.topic, r.partition);
+        windows.add(key, { at: pass.at, offset: r.committed, lag: r.lag });
+        const v = windows.evaluate(key, pass.at, owners ? owners.has(key) : undefined);
+        return { ...r, status: v.status, reason: v.reason };
       });
-      const total = rows.reduce((s, r) => s + r.lag, 0);
+      const status = worstStatus(partitions.map((p) => p.status));
+      const worst = partitions.find((p) => p.status === status);
+      return {
+        group,
+        total_lag: partitions.reduce((s, r) => s + r.lag, 0),
+        status,
+        status_reason: worst ? `${worst.topic}[${worst.partition}]: ${worst.reason}` : "no partitions",
+        samples: Math.min(observations, values.watch ? windowSize : samples),
+        partitions,
+      };
+    };
+
+    const render = (o: Observed): string => {
       if (values.json) {
-        process.stdout.write(`${JSON.stringify({ group, total_lag: total, partitions: rows })}\n`);
-      } else {
-        process.stdout.write(table(["topic", "partition", "committed", "high", "lag"], rows.map((r) => [r.topic, r.partition, r.committed ?? "-", r.high, r.lag])));
-        process.stdout.write(`group ${group}: total lag ${total} over ${rows.length} partitions\n`);
+        const { partitions, ...head } = o;
+        return `${JSON.stringify({ ...head, partitions: partitions.map(({ reason: _r, ...p }) => p) })}\n`;
       }
-      return 0;
+      return (
+        table(["topic", "partition", "committed", "high", "lag", "status"], o.partitions.map((r) => [r.topic, r.partition, r.committed ?? "-", r.high, r.lag, r.status])) +
+        `group ${group}: total lag ${o.total_lag} over ${o.partitions.length} partitions, status ${o.status}${o.status === "OK" ? "" : ` (${o.status_reason})`}\n`
+      );
+    };
+
+    try {
+      if (!values.watch) {
+        let o = await observeWithin(observe, timeout);
+        for (let i = 1; i < samples; i++) {
+          await Bun.sleep(intervalMs);
+          o = await observeWithin(observe, timeout);
+        }
+        process.stdout.write(render(o));
+        return 0;
+      }
+      return await watch(observe, render, intervalMs, values.json === true);
     } finally {
-      consumer.close();
       admin.close();
     }
   },
 } satisfies Command;
+
+/**
+ * One observation, asked again while it fails for up to `timeoutMs`: for a few seconds after a
+ * broker dies its partitions have no answering leader and its groups' coordinator moves (a real
+ * cluster fences a silent broker after broker.session.timeout.ms, 9 s by default). A topic that
+ * does not exist is reported at once.
+ */
+async function observeWithin(observe: () => Promise<Observed>, timeoutMs: number): Promise<Observed> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await observe();
+    } catch (e) {
+      if (!(e instanceof IngestError) || /does not exist/.test(e.message) || performance.now() + 500 >= deadline) throw e;
+      await Bun.sleep(500);
+    }
+  }
+}
+
+/**
+ * --watch: observe every interval until SIGINT/SIGTERM. On a terminal the table is redrawn in
+ * place (the cursor goes back over the previous one); elsewhere each refresh is printed after
+ * the last (JSON: one line each). A cluster that stops answering is shown and retried.
+ */
+async function watch(observe: () => Promise<Observed>, render: (o: Observed) => string, intervalMs: number, json: boolean): Promise<number> {
+  const tty = process.stdout.isTTY === true && !json;
+  let stop = false;
+  let wake: () => void = () => {};
+  const onSignal = () => {
+    stop = true;
+    wake();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  let lines = 0;
+  try {
+    while (!stop) {
+      let text: string;
+      try {
+        text = render(await observe());
+      } catch (e) {
+        if (!(e instanceof IngestError)) throw e;
+        text = json ? `${JSON.stringify({ error: e.message, at: new Date().toISOString() })}\n` : `cannot read the lag: ${e.message} (retrying every ${intervalMs / 1000} s)\n`;
+      }
+      const stamp = json ? "" : `${new Date().toISOString().slice(11, 19)}  every ${intervalMs / 1000} s, Ctrl-C to stop\n`;
+      if (tty) {
+        process.stdout.write(`${lines ? `\x1b[${lines}A\x1b[0J` : ""}${stamp}${text}`);
+        lines = (stamp + text).split("\n").length - 1;
+      } else process.stdout.write(`${stamp}${text}${json ? "" : "\n"}`);
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, intervalMs);
+      });
+    }
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  return 0;
+}

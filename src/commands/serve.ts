@@ -1,12 +1,16 @@
 import type { Command } from "../cli/main.ts";
-import { parse, kafkaOptions, kafkaConfig, intFlag, sizeFlag, choiceFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { parse, kafkaOptions, kafkaConfig, intFlag, sizeFlag, choiceFlag, urlFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
 import { UsageError } from "../cli/errors.ts";
 import { DEFAULT_SERVE_PORT, DEFAULT_TOPICS } from "../cli/defaults.ts";
 import { IntakeServer } from "../http/server.ts";
 import { MysqlSink } from "../sinks/mysql.ts";
 import { SqliteSink } from "../sinks/sqlite.ts";
 import { RedisSink } from "../sinks/redis.ts";
-import { log } from "../observability/log.ts";
+import { log, setLogFormat, resolveLogFormat, LOG_FORMATS } from "../observability/log.ts";
+import { StatusLine, RateMeter } from "../observability/status-line.ts";
+import { serveStatusText } from "../observability/live.ts";
+import { histogramQuantile } from "../observability/prometheus.ts";
+import { LATENCY_BUCKETS, NOT_TRAFFIC_ROUTES, type HttpTotals } from "../http/metrics.ts";
 
 const HELP = `Usage: ingest serve [options]
 
@@ -33,8 +37,13 @@ Options:
       --max-queued N      messages in flight in the producer before 503 (default 100000)
       --orders-topic T    (default ${DEFAULT_TOPICS.orders})
       --users-topic T     (default ${DEFAULT_TOPICS.users})
-      --sqlite-path F     read users/products from this SQLite file when MYSQL_URL is unset (env SQLITE_PATH)
-Reads: MYSQL_URL (or SQLite) is the store; with REDIS_URL, Redis is read first and filled on a
+      --mysql-url URL     the store users/products are read from (env MYSQL_URL; the flag wins; a
+                          password on the command line is visible in ps: prefer the variable)
+      --redis-url URL     the cache read first (env REDIS_URL; the flag wins)
+      --sqlite-path F     read users/products from this SQLite file when no MySQL URL is given (env SQLITE_PATH)
+      --log-format F      auto | json | human (default auto: on a terminal, a live status line with
+                          request rate, p99, 503s, produced, in flight; otherwise JSON lines)
+Reads: MySQL (or SQLite) is the store; with a Redis URL, Redis is read first and filled on a
 miss (cache-aside); the X-Cache response header says hit or miss.
 ${KAFKA_HELP}
 ${COMMON_HELP}
@@ -54,6 +63,9 @@ export default {
       "orders-topic": { type: "string" },
       "users-topic": { type: "string" },
       "sqlite-path": { type: "string" },
+      "mysql-url": { type: "string" },
+      "redis-url": { type: "string" },
+      "log-format": { type: "string" },
     });
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
@@ -70,11 +82,13 @@ export default {
       maxBatch: intFlag("max-batch", values["max-batch"], 1, 1_000_000) ?? 10_000,
       maxQueued: intFlag("max-queued", values["max-queued"], 1, 10_000_000) ?? 100_000,
     };
-    const mysqlUrl = process.env.MYSQL_URL;
+    const mysqlUrl = urlFlag("mysql-url", values["mysql-url"], ["mysql:"]) ?? process.env.MYSQL_URL;
+    const redisUrl = urlFlag("redis-url", values["redis-url"], ["redis:", "rediss:"]) ?? process.env.REDIS_URL;
+    const logFormat = resolveLogFormat(choiceFlag("log-format", values["log-format"], LOG_FORMATS));
     const sqlitePath = values["sqlite-path"] ?? process.env.SQLITE_PATH;
     const store = mysqlUrl ? new MysqlSink({ url: mysqlUrl, poolSize: 8 }) : sqlitePath ? new SqliteSink({ path: sqlitePath }) : null;
     if (store) await store.start();
-    const cache = process.env.REDIS_URL ? new RedisSink({ url: process.env.REDIS_URL }) : null;
+    const cache = redisUrl ? new RedisSink({ url: redisUrl }) : null;
     if (cache) await cache.start();
     const intake = new IntakeServer({ ...opts, store, cache });
     let server;
@@ -83,13 +97,20 @@ export default {
     } catch (e) {
       throw new UsageError(`cannot listen on ${values.host ?? "127.0.0.1"}:${values.port ?? DEFAULT_SERVE_PORT}: ${(e as Error).message}`);
     }
-    const url = `http://${server.hostname}:${server.port}`;
-    process.stdout.write(`listening on ${url}\n`);
-    log.info({ url, ack: values.ack ?? "delivered", store: store?.target ?? null }, "serve: listening");
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    // Handlers first: a signal right after the URL is printed must stop serve gracefully too.
+    const signalled = new Promise<NodeJS.Signals>((resolve) => {
       process.once("SIGINT", resolve);
       process.once("SIGTERM", resolve);
     });
+    const url = `http://${server.hostname}:${server.port}`;
+    process.stdout.write(`listening on ${url}\n`);
+    const live = new StatusLine(logFormat === "human" && process.stderr.isTTY === true);
+    if (logFormat === "human") setLogFormat("human", (l) => live.print(l));
+    log.info({ url, ack: values.ack ?? "delivered", store: store?.target ?? null, cache: cache?.target ?? null }, "serve: listening");
+    const liveTimer = live.enabled ? startServeView(live, intake, url) : undefined;
+    const signal = await signalled;
+    clearInterval(liveTimer);
+    live.clear();
     log.info({ signal }, "serve: stopping: finishing in-flight requests, flushing the producer");
     await intake.shutdown();
     await store?.close();
@@ -98,3 +119,32 @@ export default {
     return 0;
   },
 } satisfies Command;
+
+/** Redraw serve's live line every 250 ms: request rate and p99 over the last seconds, 503s, producer. */
+function startServeView(live: StatusLine, intake: IntakeServer, url: string): ReturnType<typeof setInterval> {
+  // Start from zero, so requests answered before the first draw count in its rate and p99.
+  const rate = new RateMeter();
+  rate.update(0);
+  const recent: { at: number; totals: HttpTotals }[] = [{ at: performance.now(), totals: intake.metrics.totals(NOT_TRAFFIC_ROUTES) }];
+  return setInterval(() => {
+    const now = performance.now();
+    const totals = intake.metrics.totals(NOT_TRAFFIC_ROUTES);
+    recent.push({ at: now, totals });
+    while (recent.length > 2 && now - recent[0]!.at > 3000) recent.shift();
+    // p99 of the requests answered since the oldest sample kept: bucket counts' difference.
+    const old = recent[0]!.totals;
+    let cumulative = 0;
+    const buckets = totals.counts.map((c, i) => ({ le: LATENCY_BUCKETS[i] ?? Infinity, count: (cumulative += c - old.counts[i]!) }));
+    live.draw(
+      serveStatusText({
+        url,
+        rate: rate.update(totals.requests, now),
+        p99: histogramQuantile(0.99, buckets),
+        unavailable: totals.unavailable,
+        produced: intake.publisher.produced,
+        inFlight: intake.inFlight,
+        queued: intake.publisher.queueDepth,
+      }),
+    );
+  }, 250);
+}

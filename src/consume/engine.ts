@@ -48,6 +48,7 @@ export interface ConsumeOptions {
   /** Records taken but not yet written before fetching pauses (backpressure). */
   maxInFlight: number;
   dlq: boolean;
+  /** Log a progress line this often (and once at the end); 0: never (a live terminal view draws instead). */
   reportEveryMs: number;
   /** Give up retrying a failing store this long after a stop was asked for. */
   stopGraceMs: number;
@@ -65,8 +66,13 @@ export interface ConsumeStats {
   commits: number;
   committed: CommitPosition[];
   storeFailures: number;
+  /** From the first record taken to the last record written or dead-lettered (the rate's time). */
   seconds: number;
+  /** From the first record taken to the end of the run (includes an --idle-exit-ms wait). */
+  wallSeconds: number;
   firstMessageAt: number | null;
+  /** performance.now() of the last record written or dead-lettered. */
+  lastWriteAt: number | null;
   stoppedBy: string;
   abandoned: number;
   /** Set when the last (synchronous) commit at exit failed: written positions not committed. */
@@ -148,7 +154,7 @@ export class ConsumeEngine {
     this.stats = {
       received: 0, written: 0, poison: 0, dlqDelivered: 0, bySink: Object.fromEntries(o.sinks.map((s) => [s.name, 0])),
       ordersAccepted: 0, ordersRejected: 0, ordersDuplicate: 0, commits: 0, committed: [], storeFailures: 0, seconds: 0,
-      firstMessageAt: null, stoppedBy: "", abandoned: 0,
+      wallSeconds: 0, firstMessageAt: null, lastWriteAt: null, stoppedBy: "", abandoned: 0,
     };
   }
 
@@ -225,7 +231,7 @@ export class ConsumeEngine {
           if (this.stats.written + this.stats.dlqDelivered >= this.o.maxMessages) this.stop(`--max-messages ${this.o.maxMessages} reached`);
         }
         this.maybeCommit();
-        if (performance.now() - lastReport >= this.o.reportEveryMs) {
+        if (this.o.reportEveryMs > 0 && performance.now() - lastReport >= this.o.reportEveryMs) {
           this.report((this.stats.written - reportedAt) / ((performance.now() - lastReport) / 1000));
           reportedAt = this.stats.written;
           lastReport = performance.now();
@@ -235,7 +241,9 @@ export class ConsumeEngine {
       this.stats.finalCommitError = await this.finalCommit();
     } finally {
       this.stats.stoppedBy = this.stopReason ?? "error";
-      this.stats.seconds = (performance.now() - (this.stats.firstMessageAt ?? this.t0)) / 1000;
+      const from = this.stats.firstMessageAt ?? this.t0;
+      this.stats.wallSeconds = (performance.now() - from) / 1000;
+      this.stats.seconds = ((this.stats.lastWriteAt ?? performance.now()) - from) / 1000;
       try {
         this.consumer.close();
       } catch (e) {
@@ -243,7 +251,7 @@ export class ConsumeEngine {
       }
       if (this.dlqProducer) await this.dlqProducer.close(10_000);
     }
-    this.report(this.stats.written / Math.max(this.stats.seconds, 1e-3));
+    if (this.o.reportEveryMs > 0) this.report(this.stats.written / Math.max(this.stats.seconds, 1e-3));
     return this.stats;
   }
 
@@ -350,6 +358,7 @@ export class ConsumeEngine {
       if (r === ABANDONED) return;
       for (let i = 0; i < p.runs.length; i++) this.runDone(p.runs[i]!, p.counts[i]!);
       this.stats.written += p.records.length;
+      this.stats.lastWriteAt = performance.now();
     });
   }
 
@@ -445,6 +454,7 @@ export class ConsumeEngine {
           if (err === 0) {
             this.dlqPending.delete(opaque);
             this.stats.dlqDelivered++;
+            this.stats.lastWriteAt = performance.now();
             this.runDone(item.run, 1);
           } else {
             log.error({ topic: `${item.topic}.dlq`, code: err }, "consume: dead-letter produce failed; retrying");
@@ -577,8 +587,18 @@ export class ConsumeEngine {
   }
 
   /** Records taken and not yet written (or dead-lettered), without walking the tracker. */
-  private inFlight(): number {
+  inFlight(): number {
     return this.stats.received - this.stats.written - this.stats.dlqDelivered - this.skipped - this.stats.abandoned;
+  }
+
+  /** The partitions this member holds now. */
+  assignment(): TopicPartition[] {
+    return [...this.consumer.assignment.values()].map((p) => ({ topic: p.topic, partition: p.partition }));
+  }
+
+  /** The consumer's client id (librdkafka's handle name), as the group's description shows it. */
+  get clientName(): string {
+    return this.consumer.name;
   }
 
   /** Lag per assigned partition: high watermark minus the committed position. */
@@ -592,6 +612,7 @@ export class ConsumeEngine {
     return out;
   }
 
+  /** A progress line at info; the per-partition detail (committed, lag) at debug only. */
   private report(rate: number): void {
     const lag = this.lag();
     log.info(
@@ -602,11 +623,15 @@ export class ConsumeEngine {
         poison: this.stats.poison,
         dlq: this.stats.dlqDelivered,
         in_flight: this.inFlight(),
-        committed: this.stats.committed.map((c) => `${c.topic}[${c.partition}]@${c.offset}`),
         lag: lag.reduce((s, l) => s + l.lag, 0),
-        lag_by_partition: lag.map((l) => `${l.topic}[${l.partition}]=${l.lag}`),
       },
       "consume: progress",
     );
+    if (log.isLevelEnabled("debug")) {
+      log.debug(
+        { committed: this.stats.committed.map((c) => `${c.topic}[${c.partition}]@${c.offset}`), lag_by_partition: lag.map((l) => `${l.topic}[${l.partition}]=${l.lag}`) },
+        "consume: progress by partition",
+      );
+    }
   }
 }

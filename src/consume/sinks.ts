@@ -19,8 +19,8 @@ export interface SinkChoice {
 }
 
 /**
- * Which sinks are active: --sink when given; otherwise MySQL when MYSQL_URL is set, else the
- * embedded SQLite file, plus Redis when REDIS_URL is set. Opened and checked at start.
+ * Which sinks are active: --sink when given; otherwise MySQL when a MySQL URL is given, else the
+ * embedded SQLite file, plus Redis when a Redis URL is given. Opened and checked at start.
  */
 export async function openSinks(c: SinkChoice): Promise<Sink[]> {
   // `--sink ""` (say, an unset variable) would commit every record with nothing written.
@@ -33,7 +33,7 @@ export async function openSinks(c: SinkChoice): Promise<Sink[]> {
   for (const n of [...names].sort((a, b) => rank(a) - rank(b))) {
     switch (n) {
       case "mysql":
-        if (!c.mysqlUrl) throw new UsageError("--sink mysql needs MYSQL_URL (mysql://user:pass@host:3306/db)");
+        if (!c.mysqlUrl) throw new UsageError("--sink mysql needs --mysql-url or MYSQL_URL (mysql://user:pass@host:3306/db)");
         out.push(new MysqlSink({ url: c.mysqlUrl, poolSize: c.poolSize, initialStock: c.initialStock }));
         break;
       case "sqlite":
@@ -41,7 +41,7 @@ export async function openSinks(c: SinkChoice): Promise<Sink[]> {
         out.push(new SqliteSink({ path: c.sqlitePath, initialStock: c.initialStock }));
         break;
       case "redis":
-        if (!c.redisUrl) throw new UsageError("--sink redis needs REDIS_URL (redis://host:6379)");
+        if (!c.redisUrl) throw new UsageError("--sink redis needs --redis-url or REDIS_URL (redis://host:6379)");
         out.push(new RedisSink({ url: c.redisUrl }));
         break;
       case "stdout":

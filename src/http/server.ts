@@ -2,6 +2,7 @@ import type { Server } from "bun";
 import { Publisher, QueueFullError, DeliveryError, type GroupResult } from "./publisher.ts";
 import { validateOrder, validateUser, orderJson, type FieldError, type OrderIn } from "./validate.ts";
 import { HttpMetrics } from "./metrics.ts";
+import { metricsResponse } from "../observability/prometheus.ts";
 import { OrderEncoder, batchAnswer, asciiAt } from "./fast.ts";
 import type { Store, User, Product } from "../sinks/types.ts";
 import type { RedisSink } from "../sinks/redis.ts";
@@ -60,7 +61,8 @@ export class IntakeServer {
   readonly publisher: Publisher;
   readonly metrics = new HttpMetrics();
   server: Server<undefined> | undefined;
-  private inFlight = 0;
+  /** Requests being answered. */
+  inFlight = 0;
   private brokerOk = true;
   private brokerCheckedAt = 0;
   private brokerCheck: Worker | undefined;
@@ -228,7 +230,14 @@ export class IntakeServer {
         return this.health();
       case "/metrics":
         allow(["GET"]);
-        return new Response(this.metrics.render({ ingest_http_produced_total: this.publisher.produced, ingest_http_failed_total: this.publisher.failed, ingest_http_queue_depth: this.publisher.queueDepth, ingest_http_in_flight: this.inFlight }), { headers: { "content-type": "text/plain; version=0.0.4" } });
+        return metricsResponse(
+          this.metrics.render([
+            { name: "ingest_http_produced_total", type: "counter", help: "messages the broker acknowledged", samples: [{ value: this.publisher.produced }] },
+            { name: "ingest_http_failed_total", type: "counter", help: "messages that failed or were refused", samples: [{ value: this.publisher.failed }] },
+            { name: "ingest_http_queue_depth", type: "gauge", help: "messages in the producer, not yet acknowledged", samples: [{ value: this.publisher.queueDepth }] },
+            { name: "ingest_http_in_flight", type: "gauge", help: "requests being answered", samples: [{ value: this.inFlight }] },
+          ]),
+        );
     }
     if (m) {
       allow(["GET"]);

@@ -1,7 +1,8 @@
-import { read, CString, type Pointer } from "bun:ffi";
-import { rdk, cstr, str, EVENT, ERR, RD_KAFKA_PRODUCER } from "./ffi.ts";
+import { read, CString, ptr as addressOf, type Pointer } from "bun:ffi";
+import { rdk, cstr, str, ERR, ADMIN_OP, RD_KAFKA_PRODUCER } from "./ffi.ts";
 import { Client } from "./client.ts";
-import { KafkaError, check, retryTransient } from "./errors.ts";
+import { KafkaError, check, errName, retryTransient } from "./errors.ts";
+import { withList, fromList, type TopicPartition } from "./partitions.ts";
 import { cString } from "./conf.ts";
 import { IngestError } from "../cli/errors.ts";
 
@@ -25,7 +26,43 @@ export interface ClusterMetadata {
   originatingBroker: number;
 }
 
-/** Metadata, topic creation and watermarks over a lightweight producer handle. */
+/** A consumer group as ListConsumerGroups reports it. */
+export interface GroupListing {
+  id: string;
+  /** Stable, Empty, PreparingRebalance, CompletingRebalance, Dead or Unknown. */
+  state: string;
+  /** A group that only commits offsets (no members ever joined). */
+  simple: boolean;
+}
+
+export interface GroupMember {
+  /** The broker's member id (consumer id). */
+  id: string;
+  clientId: string;
+  host: string;
+  assignment: { topic: string; partition: number }[];
+}
+
+export interface GroupDescription {
+  id: string;
+  state: string;
+  assignor: string;
+  /** Broker id of the group's coordinator (-1 unknown). */
+  coordinator: number;
+  members: GroupMember[];
+  error?: string;
+}
+
+interface AdminJob<T> {
+  op: number;
+  what: string;
+  /** Start the request on `queue` with `opts` (both destroyed by runAdmin). */
+  start: (opts: Pointer, queue: Pointer) => void;
+  /** Read the result event (valid only during the call); throw to fail the request. */
+  read: (ev: Pointer) => T;
+}
+
+/** Metadata, topics, watermarks and consumer groups over a lightweight producer handle. */
 export class Admin extends Client {
   constructor(props: Record<string, string>) {
     super(RD_KAFKA_PRODUCER, props, 0); // admin results come on their own queue
@@ -62,44 +99,217 @@ export class Admin extends Client {
     const errstr = new Uint8Array(512);
     const nt = f.rd_kafka_NewTopic_new(cstr(name), partitions, replicationFactor, errstr, errstr.length) as Pointer | null;
     if (!nt) throw new IngestError(`topic '${name}': ${cString(errstr)}`, 2);
-    const queue = f.rd_kafka_queue_new(this.rk) as Pointer;
-    const opts = f.rd_kafka_AdminOptions_new(this.rk, 1 /* CREATETOPICS */) as Pointer;
     try {
       for (const [k, v] of Object.entries(config)) check(f.rd_kafka_NewTopic_set_config(nt, cstr(k), cstr(v)), `topic config ${k}`);
-      f.rd_kafka_AdminOptions_set_operation_timeout(opts, timeoutMs, errstr, errstr.length);
-      const arr = new BigUint64Array([BigInt(nt)]);
-      f.rd_kafka_CreateTopics(this.rk, arr, 1, opts, queue);
-      // Serve logs and errors while waiting, so a stuck request is visible with -X debug=admin.
-      const until = performance.now() + timeoutMs + 5_000;
-      let ev: Pointer | null = null;
-      while (!ev && performance.now() < until) {
-        ev = f.rd_kafka_queue_poll(queue, 100) as Pointer | null;
-        this.pollEvents(0);
-      }
-      if (!ev) {
+      const [res] = this.runAdmin(
+        [
+          {
+            op: ADMIN_OP.CREATETOPICS,
+            what: `create topic '${name}'`,
+            start: (opts, queue) => {
+              f.rd_kafka_AdminOptions_set_operation_timeout(opts, timeoutMs, errstr, errstr.length);
+              f.rd_kafka_CreateTopics(this.rk, new BigUint64Array([BigInt(nt)]), 1, opts, queue);
+            },
+            read: (ev) => {
+              const res = f.rd_kafka_event_CreateTopics_result(ev) as Pointer;
+              const cnt = new BigUint64Array(1);
+              const topics = f.rd_kafka_CreateTopics_result_topics(res, cnt) as Pointer;
+              for (let i = 0; i < Number(cnt[0]); i++) {
+                const tr = read.ptr(topics, i * 8) as Pointer;
+                const err = f.rd_kafka_topic_result_error(tr);
+                if (err !== 0) throw new KafkaError(err, `create topic '${name}'`, str(f.rd_kafka_topic_result_error_string(tr)));
+              }
+            },
+          },
+        ],
+        timeoutMs + 5_000,
+      );
+      if (res instanceof KafkaError && res.code === ERR._TIMED_OUT) {
         throw new IngestError(
           `create topic '${name}': no answer from ${this.props["bootstrap.servers"]} within ${timeoutMs} ms ` +
             `(the embedded 'ingest broker' has no controller for the admin API: create topics when starting it, --topics ${name}:${partitions})`,
         );
       }
-      try {
-        const evErr = f.rd_kafka_event_error(ev);
-        if (evErr) throw new KafkaError(evErr, `create topic '${name}'`, str(f.rd_kafka_event_error_string(ev)));
-        const res = f.rd_kafka_event_CreateTopics_result(ev) as Pointer;
-        const cnt = new BigUint64Array(1);
-        const topics = f.rd_kafka_CreateTopics_result_topics(res, cnt) as Pointer;
-        for (let i = 0; i < Number(cnt[0]); i++) {
-          const tr = read.ptr(topics, i * 8) as Pointer;
-          const err = f.rd_kafka_topic_result_error(tr);
-          if (err !== 0) throw new KafkaError(err, `create topic '${name}'`, str(f.rd_kafka_topic_result_error_string(tr)));
-        }
-      } finally {
-        f.rd_kafka_event_destroy(ev);
-      }
+      if (res instanceof Error) throw res;
     } finally {
-      f.rd_kafka_AdminOptions_destroy(opts);
-      f.rd_kafka_queue_destroy(queue);
       f.rd_kafka_NewTopic_destroy(nt);
+    }
+  }
+
+  /**
+   * Low and high watermarks of many partitions in two ListOffsets rounds (earliest, latest), each
+   * one request per leader (rd_kafka_offsets_for_times with the logical offsets -2 and -1), where
+   * watermarks() asks partition by partition. A partition that failed carries its error's name.
+   */
+  watermarksOf(parts: { topic: string; partition: number }[], timeoutMs = 10_000): { topic: string; partition: number; low: number; high: number; error?: string }[] {
+    if (parts.length === 0) return [];
+    const round = (logical: number) =>
+      withList(
+        parts.map((p) => ({ ...p, offset: logical })),
+        (list) => {
+          check(rdk().rd_kafka_offsets_for_times(this.rk, list, timeoutMs), `watermarks of ${parts.length} partition(s)`);
+          return fromList(list);
+        },
+      );
+    const low = round(-2);
+    const high = round(-1);
+    return parts.map((p, i) => {
+      const l = low[i]!;
+      const h = high[i]!;
+      const err = l.err || h.err;
+      return { topic: p.topic, partition: p.partition, low: l.offset ?? -1, high: h.offset ?? -1, ...(err ? { error: errName(err) } : {}) };
+    });
+  }
+
+  /**
+   * The cluster's consumer groups (ListConsumerGroups, asked of every broker). Brokers that could
+   * not answer are in `errors`; a cluster that cannot list groups at all (the embedded broker has
+   * no ListGroups) throws.
+   */
+  listGroups(timeoutMs = 10_000): { groups: GroupListing[]; errors: string[] } {
+    const f = rdk();
+    const [res] = this.runAdmin(
+      [
+        {
+          op: ADMIN_OP.LISTCONSUMERGROUPS,
+          what: "list consumer groups",
+          start: (opts, queue) => f.rd_kafka_ListConsumerGroups(this.rk, opts, queue),
+          read: (ev) => {
+            const r = f.rd_kafka_event_ListConsumerGroups_result(ev) as Pointer;
+            const cnt = new BigUint64Array(1);
+            const valid = f.rd_kafka_ListConsumerGroups_result_valid(r, cnt) as Pointer | null;
+            const groups: GroupListing[] = [];
+            for (let i = 0; i < Number(cnt[0]); i++) {
+              const g = read.ptr(valid!, i * 8) as Pointer;
+              groups.push({
+                id: str(f.rd_kafka_ConsumerGroupListing_group_id(g)),
+                state: str(f.rd_kafka_consumer_group_state_name(f.rd_kafka_ConsumerGroupListing_state(g))),
+                simple: f.rd_kafka_ConsumerGroupListing_is_simple_consumer_group(g) !== 0,
+              });
+            }
+            const errs = f.rd_kafka_ListConsumerGroups_result_errors(r, cnt) as Pointer | null;
+            const errors = Array.from({ length: Number(cnt[0]) }, (_, i) => errorText(read.ptr(errs!, i * 8) as Pointer));
+            if (groups.length === 0 && errors.length > 0) throw new Error(errors[0]);
+            return { groups: groups.sort((a, b) => a.id.localeCompare(b.id)), errors };
+          },
+        },
+      ],
+      timeoutMs,
+    );
+    if (res instanceof Error) throw res;
+    return res!;
+  }
+
+  /** Members and their assignments of these groups (DescribeConsumerGroups); a group that failed carries `error`. */
+  describeGroups(ids: string[], timeoutMs = 10_000): GroupDescription[] {
+    if (ids.length === 0) return [];
+    const f = rdk();
+    const names = ids.map((id) => cstr(id));
+    const [res] = this.runAdmin(
+      [
+        {
+          op: ADMIN_OP.DESCRIBECONSUMERGROUPS,
+          what: "describe consumer groups",
+          start: (opts, queue) => f.rd_kafka_DescribeConsumerGroups(this.rk, new BigUint64Array(names.map((n) => BigInt(addressOf(n)))), ids.length, opts, queue),
+          read: (ev) => {
+            const r = f.rd_kafka_event_DescribeConsumerGroups_result(ev) as Pointer;
+            const cnt = new BigUint64Array(1);
+            const arr = f.rd_kafka_DescribeConsumerGroups_result_groups(r, cnt) as Pointer | null;
+            return Array.from({ length: Number(cnt[0]) }, (_, i) => readGroupDescription(read.ptr(arr!, i * 8) as Pointer));
+          },
+        },
+      ],
+      timeoutMs,
+    );
+    if (res instanceof Error) throw res;
+    return res!;
+  }
+
+  /**
+   * Committed offsets of each group for the given partitions (OffsetFetch; -1001 where the group
+   * committed nothing), one request per group, all in flight at once.
+   */
+  groupOffsets(groups: string[], parts: { topic: string; partition: number }[], timeoutMs = 10_000): Map<string, TopicPartition[] | IngestError> {
+    const f = rdk();
+    const results = this.runAdmin(
+      groups.map((g) => ({
+        op: ADMIN_OP.LISTCONSUMERGROUPOFFSETS,
+        what: `committed offsets of group '${g}'`,
+        start: (opts: Pointer, queue: Pointer) => {
+          const req = withList(parts, (list) => f.rd_kafka_ListConsumerGroupOffsets_new(cstr(g), list) as Pointer);
+          try {
+            f.rd_kafka_ListConsumerGroupOffsets(this.rk, new BigUint64Array([BigInt(req)]), 1, opts, queue);
+          } finally {
+            f.rd_kafka_ListConsumerGroupOffsets_destroy(req);
+          }
+        },
+        read: (ev: Pointer) => {
+          const r = f.rd_kafka_event_ListConsumerGroupOffsets_result(ev) as Pointer;
+          const cnt = new BigUint64Array(1);
+          const arr = f.rd_kafka_ListConsumerGroupOffsets_result_groups(r, cnt) as Pointer;
+          const gr = read.ptr(arr, 0) as Pointer;
+          const err = f.rd_kafka_group_result_error(gr) as Pointer | null;
+          if (err) throw new KafkaError(f.rd_kafka_error_code(err), `committed offsets of group '${g}'`, str(f.rd_kafka_error_string(err)));
+          return fromList(f.rd_kafka_group_result_partitions(gr) as Pointer | null);
+        },
+      })),
+      timeoutMs,
+    );
+    return new Map(groups.map((g, i) => [g, results[i]!]));
+  }
+
+  /**
+   * Start each admin request on its own queue, then wait (serving this handle's events) until
+   * every result arrived or `waitMs` passed. Per request: what `read` made of its result event,
+   * or the error it failed with (a KafkaError _TIMED_OUT when no answer came).
+   */
+  private runAdmin<T>(jobs: AdminJob<T>[], waitMs: number): (T | IngestError)[] {
+    const f = rdk();
+    const out: (T | IngestError)[] = [];
+    // Which requests have their answer (a read may return undefined: createTopic's does).
+    const answered = jobs.map(() => false);
+    const queues: Pointer[] = [];
+    const options: Pointer[] = [];
+    try {
+      for (const j of jobs) {
+        const queue = f.rd_kafka_queue_new(this.rk) as Pointer;
+        queues.push(queue);
+        const opts = f.rd_kafka_AdminOptions_new(this.rk, j.op) as Pointer;
+        options.push(opts);
+        const errstr = new Uint8Array(256);
+        f.rd_kafka_AdminOptions_set_request_timeout(opts, Math.max(1, Math.min(waitMs, 3_600_000)), errstr, errstr.length);
+        j.start(opts, queue);
+      }
+      let pending = jobs.length;
+      const until = performance.now() + waitMs;
+      while (pending > 0) {
+        let served = 0;
+        for (let i = 0; i < jobs.length; i++) {
+          if (answered[i]) continue;
+          const ev = f.rd_kafka_queue_poll(queues[i]!, 0) as Pointer | null;
+          if (!ev) continue;
+          served++;
+          pending--;
+          answered[i] = true;
+          try {
+            const err = f.rd_kafka_event_error(ev);
+            out[i] = err ? new KafkaError(err, jobs[i]!.what, str(f.rd_kafka_event_error_string(ev))) : jobs[i]!.read(ev);
+          } catch (e) {
+            out[i] = e instanceof IngestError ? e : new IngestError(`${jobs[i]!.what}: ${(e as Error).message}`);
+          } finally {
+            f.rd_kafka_event_destroy(ev);
+          }
+        }
+        // Serve logs and errors while waiting, so a stuck request is visible with -X debug=admin.
+        this.pollEvents(0);
+        if (pending === 0) break;
+        if (performance.now() >= until) break;
+        if (served === 0) Bun.sleepSync(2);
+      }
+      return jobs.map((j, i) => (answered[i] ? out[i]! : new KafkaError(ERR._TIMED_OUT, j.what, `no answer within ${waitMs} ms`)));
+    } finally {
+      for (const o of options) f.rd_kafka_AdminOptions_destroy(o);
+      for (const q of queues) f.rd_kafka_queue_destroy(q);
     }
   }
 
@@ -180,4 +390,36 @@ function readMetadata(md: Pointer): ClusterMetadata {
   }
   topics.sort((a, b) => a.name.localeCompare(b.name));
   return { brokers, topics, originatingBroker: read.i32(md, 32) };
+}
+
+/** "message (NAME)" of an rd_kafka_error_t that its owner frees. */
+function errorText(err: Pointer): string {
+  const f = rdk();
+  return `${str(f.rd_kafka_error_string(err))} (${errName(f.rd_kafka_error_code(err))})`;
+}
+
+function readGroupDescription(g: Pointer): GroupDescription {
+  const f = rdk();
+  const err = f.rd_kafka_ConsumerGroupDescription_error(g) as Pointer | null;
+  const coord = f.rd_kafka_ConsumerGroupDescription_coordinator(g) as Pointer | null;
+  const members: GroupMember[] = [];
+  const n = Number(f.rd_kafka_ConsumerGroupDescription_member_count(g));
+  for (let i = 0; i < n; i++) {
+    const m = f.rd_kafka_ConsumerGroupDescription_member(g, i) as Pointer;
+    const a = f.rd_kafka_MemberDescription_assignment(m) as Pointer | null;
+    members.push({
+      id: str(f.rd_kafka_MemberDescription_consumer_id(m)),
+      clientId: str(f.rd_kafka_MemberDescription_client_id(m)),
+      host: str(f.rd_kafka_MemberDescription_host(m)),
+      assignment: a ? fromList(f.rd_kafka_MemberAssignment_partitions(a) as Pointer | null).map((p) => ({ topic: p.topic, partition: p.partition })) : [],
+    });
+  }
+  return {
+    id: str(f.rd_kafka_ConsumerGroupDescription_group_id(g)),
+    state: str(f.rd_kafka_consumer_group_state_name(f.rd_kafka_ConsumerGroupDescription_state(g))),
+    assignor: str(f.rd_kafka_ConsumerGroupDescription_partition_assignor(g)),
+    coordinator: coord ? f.rd_kafka_Node_id(coord) : -1,
+    members,
+    ...(err ? { error: errorText(err) } : {}),
+  };
 }

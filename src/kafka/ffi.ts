@@ -83,6 +83,43 @@ const symbols = {
   rd_kafka_AdminOptions_new: { args: [ptr, i32], returns: ptr },
   rd_kafka_AdminOptions_destroy: { args: [ptr], returns: v },
   rd_kafka_AdminOptions_set_operation_timeout: { args: [ptr, i32, ptr, usize], returns: i32 },
+  rd_kafka_AdminOptions_set_request_timeout: { args: [ptr, i32, ptr, usize], returns: i32 },
+  rd_kafka_AdminOptions_set_opaque: { args: [ptr, ptr], returns: v },
+  rd_kafka_event_opaque: { args: [ptr], returns: ptr },
+  rd_kafka_offsets_for_times: { args: [ptr, ptr, i32], returns: i32 },
+  // Consumer groups (admin API, librdkafka >= 2.0): list, describe, committed offsets.
+  rd_kafka_ListConsumerGroups: { args: [ptr, ptr, ptr], returns: v },
+  rd_kafka_event_ListConsumerGroups_result: { args: [ptr], returns: ptr },
+  rd_kafka_ListConsumerGroups_result_valid: { args: [ptr, ptr], returns: ptr },
+  rd_kafka_ListConsumerGroups_result_errors: { args: [ptr, ptr], returns: ptr },
+  rd_kafka_ConsumerGroupListing_group_id: { args: [ptr], returns: cstring },
+  rd_kafka_ConsumerGroupListing_is_simple_consumer_group: { args: [ptr], returns: i32 },
+  rd_kafka_ConsumerGroupListing_state: { args: [ptr], returns: i32 },
+  rd_kafka_consumer_group_state_name: { args: [i32], returns: cstring },
+  rd_kafka_DescribeConsumerGroups: { args: [ptr, ptr, usize, ptr, ptr], returns: v },
+  rd_kafka_event_DescribeConsumerGroups_result: { args: [ptr], returns: ptr },
+  rd_kafka_DescribeConsumerGroups_result_groups: { args: [ptr, ptr], returns: ptr },
+  rd_kafka_ConsumerGroupDescription_group_id: { args: [ptr], returns: cstring },
+  rd_kafka_ConsumerGroupDescription_error: { args: [ptr], returns: ptr },
+  rd_kafka_ConsumerGroupDescription_partition_assignor: { args: [ptr], returns: cstring },
+  rd_kafka_ConsumerGroupDescription_state: { args: [ptr], returns: i32 },
+  rd_kafka_ConsumerGroupDescription_coordinator: { args: [ptr], returns: ptr },
+  rd_kafka_ConsumerGroupDescription_member_count: { args: [ptr], returns: usize },
+  rd_kafka_ConsumerGroupDescription_member: { args: [ptr, usize], returns: ptr },
+  rd_kafka_MemberDescription_client_id: { args: [ptr], returns: cstring },
+  rd_kafka_MemberDescription_consumer_id: { args: [ptr], returns: cstring },
+  rd_kafka_MemberDescription_host: { args: [ptr], returns: cstring },
+  rd_kafka_MemberDescription_assignment: { args: [ptr], returns: ptr },
+  rd_kafka_MemberAssignment_partitions: { args: [ptr], returns: ptr },
+  rd_kafka_Node_id: { args: [ptr], returns: i32 },
+  rd_kafka_ListConsumerGroupOffsets_new: { args: [ptr, ptr], returns: ptr },
+  rd_kafka_ListConsumerGroupOffsets_destroy: { args: [ptr], returns: v },
+  rd_kafka_ListConsumerGroupOffsets: { args: [ptr, ptr, usize, ptr, ptr], returns: v },
+  rd_kafka_event_ListConsumerGroupOffsets_result: { args: [ptr], returns: ptr },
+  rd_kafka_ListConsumerGroupOffsets_result_groups: { args: [ptr, ptr], returns: ptr },
+  rd_kafka_group_result_error: { args: [ptr], returns: ptr },
+  rd_kafka_group_result_name: { args: [ptr], returns: cstring },
+  rd_kafka_group_result_partitions: { args: [ptr], returns: ptr },
 
   rd_kafka_subscribe: { args: [ptr, ptr], returns: i32 },
   rd_kafka_unsubscribe: { args: [ptr], returns: i32 },
@@ -260,7 +297,12 @@ export const RD_KAFKA_PARTITION_UA = -1;
 export const RD_KAFKA_MSG_F_COPY = 0x2;
 export const RD_KAFKA_MSG_F_PARTITION = 0x8;
 export const RD_KAFKA_CONF_OK = 0;
-export const EVENT = { DR: 1, FETCH: 2, LOG: 4, ERROR: 8, REBALANCE: 16, OFFSET_COMMIT: 32, STATS: 64, CREATETOPICS_RESULT: 100 } as const;
+export const EVENT = {
+  DR: 1, FETCH: 2, LOG: 4, ERROR: 8, REBALANCE: 16, OFFSET_COMMIT: 32, STATS: 64, CREATETOPICS_RESULT: 100,
+  LISTCONSUMERGROUPS_RESULT: 0x2000, DESCRIBECONSUMERGROUPS_RESULT: 0x4000, LISTCONSUMERGROUPOFFSETS_RESULT: 0x8000,
+} as const;
+/** rd_kafka_admin_op_t: what rd_kafka_AdminOptions_new is told the options are for. */
+export const ADMIN_OP = { CREATETOPICS: 1, LISTCONSUMERGROUPS: 12, DESCRIBECONSUMERGROUPS: 13, LISTCONSUMERGROUPOFFSETS: 14 } as const;
 export const VTYPE = { END: 0, TOPIC: 1, RKT: 2, PARTITION: 3, VALUE: 4, KEY: 5, OPAQUE: 6, MSGFLAGS: 7, TIMESTAMP: 8, HEADER: 9, HEADERS: 10 } as const;
 export const ERR = {
   NO_ERROR: 0,
@@ -278,6 +320,7 @@ export const ERR = {
   _PURGE_QUEUE: -152,
   _PURGE_INFLIGHT: -151,
   _FATAL: -150,
+  _UNSUPPORTED_FEATURE: -165,
   UNKNOWN_TOPIC_OR_PART: 3,
   LEADER_NOT_AVAILABLE: 5,
   NOT_LEADER_FOR_PARTITION: 6,

@@ -1,3 +1,5 @@
+import { StatusLine } from "./status-line.ts";
+
 /**
  * A one-line live progress bar on stderr, only when stderr is a TTY (never in pipes or logs).
  * Callers report absolute counts; rendering is throttled to ~10 per second.
@@ -7,7 +9,7 @@ export class Progress {
   readonly enabled: boolean;
   private readonly started = performance.now();
   private last = 0;
-  private drawn = false;
+  private readonly line: StatusLine;
 
   constructor(
     private readonly label: string,
@@ -16,6 +18,7 @@ export class Progress {
     enabled = process.stderr.isTTY === true,
   ) {
     this.enabled = enabled;
+    this.line = new StatusLine(enabled);
   }
 
   update(done: number, extra = ""): void {
@@ -38,13 +41,12 @@ export class Progress {
       bar = `[${"#".repeat(full)}${"-".repeat(width - full)}] ${(frac * 100).toFixed(0).padStart(3)}% `;
       if (rate > 0 && frac < 1) eta = ` ETA ${formatSeconds((this.total - done) / rate)}`;
     }
-    process.stderr.write(`\r\x1b[2K${this.label} ${bar}${done.toLocaleString()} ${this.unit}, ${Math.round(rate).toLocaleString()}/s${eta}${extra ? ` ${extra}` : ""}`);
-    this.drawn = true;
+    this.line.draw(`${this.label} ${bar}${done.toLocaleString()} ${this.unit}, ${Math.round(rate).toLocaleString()}/s${eta}${extra ? ` ${extra}` : ""}`);
   }
 
   /** Clear the line so the summary starts clean. */
   done(): void {
-    if (this.enabled && this.drawn) process.stderr.write("\r\x1b[2K");
+    this.line.clear();
   }
 }
 
