@@ -11,7 +11,8 @@ import Papa from "papaparse";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { kafka4Test, sharedKafka4, type KafkaCluster } from "./helpers/kafka4.ts";
+import { kafka4Test, sharedKafka4, startKafka4, type KafkaCluster } from "./helpers/kafka4.ts";
+import { Producer } from "../src/kafka/index.ts";
 import { javaConsume, javaDescribeGroup, javaGroupMembers } from "./helpers/java-tools.ts";
 import { runIngest, spawnIngest, ingestArgv } from "./helpers/cli.ts";
 import { uniqueName } from "./helpers/broker.ts";
@@ -367,3 +368,34 @@ async function countRows(db: TestDb): Promise<number> {
     return 0;
   }
 }
+
+kafka4Test("a broker that does not create topics on first use: consume creates <topic>.dlq at start and poison records reach it; a refused produce with headers throws instead of crashing (librdkafka 2.0.2 frees VTYPE_HEADER lists twice)", async () => {
+  const strict = await startKafka4({ nodes: 1, brokerProps: { "auto.create.topics.enable": "false" } });
+  try {
+    const users = uniqueName("users-k4strict");
+    expect((await runIngest(["topic", "create", users, "--partitions", "2", "-b", strict.bootstrap])).code).toBe(0);
+    await produceLines(strict.bootstrap, users, ["poison-1:{\"id\":\"not a number\"", "poison-2:not json"]);
+    const r = await runIngest(["consume", "--group", uniqueName("g"), "--topics", users, "--sink", "none", "--idle-exit-ms", "3000", "-b", strict.bootstrap, ...GROUP], { timeoutMs: 90_000 });
+    expect(r.stderr).toContain("poison 2 (dlq 2)");
+    expect(r.code).toBe(0);
+    const p = Bun.spawn(["kcat", "-C", "-b", strict.bootstrap, "-t", `${users}.dlq`, "-e", "-q", "-f", "%k\n"], { stdout: "pipe" });
+    expect((await new Response(p.stdout).text()).split("\n").filter(Boolean).sort()).toEqual(["poison-1", "poison-2"]);
+
+    // The crash itself, in process: the second refused produce (the topic is now known missing).
+    const producer = new Producer({ "bootstrap.servers": strict.bootstrap, "topic.metadata.propagation.max.ms": "500", "log_level": "3" });
+    const refused: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      try {
+        producer.produce("no-such-topic", "k", "v", { headers: { a: "b", c: "d" } });
+        await producer.flush(5000);
+      } catch (e) {
+        refused.push((e as Error).message);
+      }
+    }
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.at(-1)).toContain("_UNKNOWN_TOPIC");
+    await producer.close();
+  } finally {
+    await strict.stop();
+  }
+}, 180_000);

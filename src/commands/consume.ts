@@ -5,6 +5,7 @@ import { UsageError } from "../cli/errors.ts";
 import { DEFAULT_GROUP, DEFAULT_TOPICS } from "../cli/defaults.ts";
 import { FORMATS, makeCodec } from "../codecs/index.ts";
 import { kindsOf, type Kind } from "../consume/records.ts";
+import { ensureDlqTopics } from "../consume/dlq-topics.ts";
 import { ConsumeEngine, type ConsumeStats } from "../consume/engine.ts";
 import { openSinks } from "../consume/sinks.ts";
 import { log, redactUrl, setLogFormat, resolveLogFormat, LOG_FORMATS } from "../observability/log.ts";
@@ -142,6 +143,10 @@ export default {
     const codecs = { users: makeCodec(codecFormat, JSON.parse(usersSchemaText)), orders: makeCodec(codecFormat, JSON.parse(ordersSchemaText)) };
     log.info({ sinks: sinks.map((s) => s.target), mysql: mysqlUrl ? redactUrl(mysqlUrl) : null, redis: redisUrl ? redactUrl(redisUrl) : null }, `consume: active sinks: ${sinks.map((s) => s.name).join(", ")}`);
 
+    if (!values["no-dlq"] && !isOldBroker(kafka)) {
+      // A broker that is down now is not a reason to stop: the dead-letter path retries anyway.
+      await ensureDlqTopics(kafka, topics).catch((e) => log.warn({ err: (e as Error).message }, "consume: could not check the dead-letter topics"));
+    }
     const engine = new ConsumeEngine({
       kafka,
       group: values.group ?? DEFAULT_GROUP,

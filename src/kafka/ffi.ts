@@ -60,6 +60,9 @@ const symbols = {
   rd_kafka_message_timestamp: { args: [ptr, ptr], returns: i64 },
   rd_kafka_message_headers: { args: [ptr, ptr], returns: i32 },
   rd_kafka_header_get_all: { args: [ptr, usize, ptr, ptr, ptr], returns: i32 },
+  rd_kafka_headers_new: { args: [usize], returns: ptr },
+  rd_kafka_header_add: { args: [ptr, ptr, isize, ptr, isize], returns: i32 },
+  rd_kafka_headers_destroy: { args: [ptr], returns: v },
 
   rd_kafka_event_type: { args: [ptr], returns: i32 },
   rd_kafka_event_destroy: { args: [ptr], returns: v },

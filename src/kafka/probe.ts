@@ -15,8 +15,8 @@ export interface ProbeResult {
   error?: string;
 }
 
-/** Kafka API keys a caller may want to check before asking (the embedded broker has neither). */
-export const API_KEY = { DescribeGroups: 15, ListGroups: 16 } as const;
+/** Kafka API keys a caller may want to check before asking (the embedded broker has none of them). */
+export const API_KEY = { DescribeGroups: 15, ListGroups: 16, CreateTopics: 19 } as const;
 
 /** ApiVersions v0: size, api_key 18, api_version 0, correlation id, client id "ingest-probe". */
 function apiVersionsRequest(correlationId: number): Buffer {

@@ -409,8 +409,9 @@ export class Producer extends Client {
 
   /** One message with optional headers (rd_kafka_produceva). Throws KafkaError on refusal. */
   produce(topicName: string, key: Uint8Array | string | null, value: Uint8Array | string | null, opts: { partition?: number; headers?: Record<string, string | Uint8Array>; opaque?: number } = {}): void {
+    const f = rdk();
     const headers = Object.entries(opts.headers ?? {});
-    const vus = new Uint8Array(VU_SIZE * (6 + headers.length));
+    const vus = new Uint8Array(VU_SIZE * 7);
     const dv = new DataView(vus.buffer);
     const keep: Uint8Array[] = []; // keep argument buffers alive for the duration of the call
     let i = 0;
@@ -444,17 +445,27 @@ export class Producer extends Client {
       put(VTYPE.VALUE, (o) => (setP(o, v.p), setP(o + 8, v.n)));
     }
     if (opts.opaque) put(VTYPE.OPAQUE, (o) => setP(o, opts.opaque!));
-    for (const [name, val] of headers) {
-      const n = bytes(cstr(name));
-      const v = bytes(val);
-      put(VTYPE.HEADER, (o) => (setP(o, n.p), setP(o + 8, v.p), setP(o + 16, v.n)));
+    // Headers go in as one application-owned list (VTYPE_HEADERS): librdkafka 2.0.2 frees the
+    // list it builds from VTYPE_HEADER entries twice when the produce fails (a crash, seen when a
+    // dead-letter topic did not exist on a broker that does not auto-create topics).
+    let hdrs: Pointer | null = null;
+    if (headers.length) {
+      hdrs = f.rd_kafka_headers_new(headers.length) as Pointer;
+      for (const [name, val] of headers) {
+        const n = bytes(name);
+        const v = bytes(val);
+        f.rd_kafka_header_add(hdrs, n.p, n.n, v.p, v.n);
+      }
+      const list = hdrs;
+      put(VTYPE.HEADERS, (o) => setP(o, list));
     }
-    const err = rdk().rd_kafka_produceva(this.rk, vus, i) as number | null;
+    const err = f.rd_kafka_produceva(this.rk, vus, i) as number | null;
     if (err) {
-      const f = rdk();
       const code = f.rd_kafka_error_code(err as never);
       const text = String(f.rd_kafka_error_string(err as never));
       f.rd_kafka_error_destroy(err as never);
+      // On failure the headers stay the application's (on success the message owns them).
+      if (hdrs) f.rd_kafka_headers_destroy(hdrs);
       throw new KafkaError(code, `produce to '${topicName}'`, text);
     }
     this.sent++;
