@@ -30,47 +30,32 @@ function expectClean(r: SoakResult): void {
   expect({ scenario: r.scenario, lost: r.lost, duplicated: r.duplicated, pass: r.pass, notes: r.pass ? "" : r.notes }).toEqual({ scenario: r.scenario, lost: 0, duplicated: 0, pass: true, notes: "" });
 }
 
-/** Every node up again after a scenario that failed half-way. */
-async function allUp(): Promise<void> {
-  for (const n of k.nodes) if (!n.pid) await k.startNode(n.id);
+/**
+ * A scenario as a test: it must lose nothing and duplicate nothing; every node is up again
+ * afterwards, also when it failed half-way.
+ */
+function faultTest(name: string, timeoutMs: number, run: () => Promise<SoakResult | SoakResult[]>): void {
+  kafka4Test(name, async () => {
+    try {
+      const r = await run();
+      for (const x of Array.isArray(r) ? r : [r]) expectClean(x);
+    } finally {
+      for (const n of k.nodes) if (!n.pid) await k.startNode(n.id);
+    }
+  }, timeoutMs);
 }
 
-kafka4Test("produce of 200k rows while the busiest partition leader is SIGKILLed and restarted: every row in the topic once, exit 0, the summary agrees", async () => {
-  try {
-    expectClean(await produceLeaderKill(k, o, 200_000, dir));
-  } finally {
-    await allUp();
-  }
-}, 240_000);
+faultTest("produce of 200k rows while the busiest partition leader is SIGKILLed and restarted: every row in the topic once, exit 0, the summary agrees", 240_000, () =>
+  produceLeaderKill(k, o, 200_000, dir));
 
-kafka4Test("serve --ack delivered under ingest load while the busiest leader is SIGKILLed and restarted: every 202 order in the topic once, no order id twice", async () => {
-  try {
-    expectClean(await serveLeaderKill(k, o, 15, 500));
-  } finally {
-    await allUp();
-  }
-}, 240_000);
+faultTest("serve --ack delivered under ingest load while the busiest leader is SIGKILLed and restarted: every 202 order in the topic once, no order id twice", 240_000, () =>
+  serveLeaderKill(k, o, 15, 500));
 
-kafka4Test("consume into MariaDB+Redis while the group coordinator's broker is SIGKILLed: the consumer keeps going, commits never ahead, stores exact", async () => {
-  try {
-    expectClean(await consumeCoordinatorKill(k, o, { users: 3000, orders: 6000 }));
-  } finally {
-    await allUp();
-  }
-}, 300_000);
+faultTest("consume into MariaDB+Redis while the group coordinator's broker is SIGKILLed: the consumer keeps going, commits never ahead, stores exact", 300_000, () =>
+  consumeCoordinatorKill(k, o, { users: 3000, orders: 6000 }));
 
-kafka4Test("consume into MariaDB+Redis through a rolling restart of all three brokers: the consumer keeps going, commits never ahead, stores exact", async () => {
-  try {
-    expectClean(await rollingRestart(k, o, { users: 3000, orders: 6000 }));
-  } finally {
-    await allUp();
-  }
-}, 400_000);
+faultTest("consume into MariaDB+Redis through a rolling restart of all three brokers: the consumer keeps going, commits never ahead, stores exact", 400_000, () =>
+  rollingRestart(k, o, { users: 3000, orders: 6000 }));
 
-kafka4Test("acks=all with two of three brokers down (ISR below min.insync.replicas): nothing reported delivered that is not in the topic; brokers back in time: every row once; too late: exit 1 with the failures counted", async () => {
-  try {
-    for (const r of await isrBelowMin(k, o, 10_000, dir)) expectClean(r);
-  } finally {
-    await allUp();
-  }
-}, 400_000);
+faultTest("acks=all with two of three brokers down (ISR below min.insync.replicas): nothing reported delivered that is not in the topic; brokers back in time: every row once; too late: exit 1 with the failures counted", 400_000, () =>
+  isrBelowMin(k, o, 10_000, dir));
