@@ -52,6 +52,50 @@ for (const [limit, props] of [
   }
 }
 
+// Found by mutation testing (docs/testing.md): each pins a behaviour no other test did.
+test("a refusal report says where nothing landed (partition -1, offset -1); the first failure is named; a producer without a callback counts them", async () => {
+  const seen: number[][] = [];
+  const p = new Producer({ ...NO_BROKER, "queue.buffering.max.messages": "5" }, { onDelivery: (opaque, err, partition, offset) => seen.push([opaque, err, partition, offset]) });
+  const bare = new Producer({ ...NO_BROKER, "queue.buffering.max.messages": "5" });
+  try {
+    const b = new MessageBatch(10, 1 << 12);
+    for (let i = 1; i <= 10; i++) b.add(null, enc.encode(`v${i}`), -1, i);
+    expect(p.produceBatch(uniqueName("refused"), b, 0, 10, 0)).toBe(5);
+    expect(seen).toEqual([6, 7, 8, 9, 10].map((o) => [o, ERR._QUEUE_FULL, -1, -1]));
+    expect(p.firstFailure).toMatch(/queue/i);
+    expect(bare.produceBatch(uniqueName("refused"), b, 0, 10, 0)).toBe(5);
+    expect([bare.failed, bare.failures._QUEUE_FULL]).toEqual([5, 5]);
+  } finally {
+    await p.close(100);
+    await bare.close(100);
+  }
+});
+
+test("a range [from, to) of a batch sends exactly those messages", async () => {
+  const { reports, producer, batch } = setup({}, 40);
+  try {
+    expect(producer.produceBatch(uniqueName("range"), batch, 10, 20, 0)).toBe(10);
+  } finally {
+    await producer.close(100); // nothing listens: every queued message is reported purged
+  }
+  expect([...reports.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => 11 + i));
+});
+
+test("a message refused for another reason than a full queue fails at once with that reason, not retried as QUEUE_FULL", async () => {
+  const { reports, producer } = setup({ "message.max.bytes": "1000" }, 0);
+  try {
+    const b = new MessageBatch(3, 1 << 14);
+    b.add(null, enc.encode("small"), -1, 1);
+    b.add(null, new Uint8Array(5000), -1, 2);
+    b.add(null, enc.encode("small too"), -1, 3);
+    expect(producer.produceBatch(uniqueName("too-large"), b, 0, 3, 3000)).toBe(2);
+    expect([...reports]).toEqual([[2, [ERR.MSG_SIZE_TOO_LARGE]]]);
+    expect(producer.failures).toEqual({ MSG_SIZE_TOO_LARGE: 1 });
+  } finally {
+    await producer.close(100);
+  }
+});
+
 test("serve with a byte-limited producer queue and the broker down: every request is answered, those refused at once with 503 (breaks if refused messages are dropped: the requests hang)", async () => {
   const local = startBroker({ brokers: 1, topics: { orders: 1 } });
   // --max-queued stays far above what 1 KiB holds, so librdkafka refuses first (serve sizes its own
