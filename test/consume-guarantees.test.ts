@@ -5,7 +5,7 @@
  * the group's committed position and the summary against what really got through.
  */
 import { test, expect, beforeAll, afterAll } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startBroker, uniqueName, FAST_GROUP_PROPS, type TestBroker } from "./helpers/broker.ts";
@@ -133,6 +133,7 @@ test("while the dead-letter topic refuses every send, the group never commits pa
     // Offset 1 (poison) never reached the DLQ, so nothing past it is committed (offset 0 may be).
     expect((await committedOffset(own.bootstrap, group, users)) ?? 0).toBeLessThanOrEqual(1);
     expect(deadLetters(own.bootstrap, users)).toEqual([]);
+    if (!existsSync(summary)) throw new Error(`consume wrote no summary (exit ${code}); its stderr:\n${all}`);
     const sum = JSON.parse(readFileSync(summary, "utf8"));
     expect([sum.received, sum.written, sum.poison, sum.dlqDelivered, sum.abandoned]).toEqual([4, 2, 2, 0, 2]);
     // The two poison records are neither in the DLQ nor committed: the stop says records stayed unhandled.
