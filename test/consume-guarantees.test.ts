@@ -143,3 +143,17 @@ test("while the dead-letter topic refuses every send, the group never commits pa
     own.stop();
   }
 }, 90_000);
+
+test("--no-dlq: poison records are counted and skipped, nothing is sent to the dead-letter topic, and the group commits past them", async () => {
+  const users = poisonTopic(broker);
+  const group = uniqueName("g");
+  const summary = join(dir, "no-dlq.json");
+  const r = await runIngest(["consume", "--group", group, "--topics", users, "--sink", "stdout", "--no-dlq", "--idle-exit-ms", "3000", "--summary-json", summary, "-b", broker.bootstrap, ...fast], { timeoutMs: 60_000 });
+  expect(r.code).toBe(0);
+  expect(r.stdout.trim().split("\n").map((l) => JSON.parse(l).id)).toEqual([1, 2]);
+  expect(r.stderr).toContain("poison record skipped (--no-dlq)");
+  const sum = JSON.parse(readFileSync(summary, "utf8"));
+  expect([sum.received, sum.written, sum.poison, sum.dlqDelivered, sum.abandoned]).toEqual([4, 2, 2, 0, 0]);
+  expect(await committedOffset(broker.bootstrap, group, users)).toBe(4);
+  expect(deadLetters(broker.bootstrap, users)).toEqual([]);
+}, 60_000);
