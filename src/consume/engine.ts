@@ -238,6 +238,13 @@ export class ConsumeEngine {
         }
       }
       await this.drain();
+      if (this.dlqPending.size > 0) {
+        // Dead-letter sends still refused when the stop's grace ran out: like a batch a sink gave
+        // up on, these poison records stay uncommitted (consumed again) and the exit says so.
+        this.stats.abandoned += this.dlqPending.size;
+        log.warn({ records: this.dlqPending.size }, "consume: stopping with dead-letter sends still failing: these records stay uncommitted and will be consumed again");
+        this.dlqPending.clear();
+      }
       this.stats.finalCommitError = await this.finalCommit();
     } finally {
       this.stats.stoppedBy = this.stopReason ?? "error";
@@ -444,7 +451,8 @@ export class ConsumeEngine {
   }
 
   private sendDlq(id: number): void {
-    const p = this.dlqPending.get(id)!;
+    const p = this.dlqPending.get(id);
+    if (!p) return; // given up on at the stop (see run)
     this.dlqProducer ??= new Producer(
       { ...this.o.kafka, "linger.ms": "5" },
       {
