@@ -38,7 +38,7 @@ if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
   log "apt: installing a JRE and Maven for the Kafka 4.4 harness"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless maven >/dev/null
 fi
-log "Kafka 4.4 jars: $(bun tools/kafka/cli.ts classpath | tr ':' '\n' | wc -l) on the classpath"
+bun tools/kafka/cli.ts prepare 2>&1 | sed 's/^kafka.sh: /[setup] Kafka 4.4: /' >&2
 
 # Local services the tests use; start whichever is down (commands from the machine's docs).
 if ! (exec 3<>/dev/tcp/127.0.0.1/3306) 2>/dev/null; then

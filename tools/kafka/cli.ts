@@ -3,7 +3,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { KafkaCluster, KAFKA_TOOLS, KAFKA_VERSION, kafkaClasspath, toolArgv, type ClusterState } from "./cluster.ts";
+import { KafkaCluster, KAFKA_TOOLS, KAFKA_VERSION, kafkaClasspath, toolArgv, buildClassArchive, type ClusterState } from "./cluster.ts";
 
 const STATE = join(import.meta.dir, "..", "..", ".cache", "kafka4", "cluster.json");
 
@@ -25,6 +25,7 @@ Commands:
                  ${Object.keys(KAFKA_TOOLS).join(", ")}
                  or a main class (e.g. tool console-consumer --bootstrap-server HOST:PORT --topic T)
   classpath      resolve Kafka's jars (Maven, once) and print the classpath
+  prepare        resolve the jars and make the JVMs' class-data-sharing archive (setup.sh does)
 
 --nodes 1 is one combined broker+controller (replication factor 1); --nodes 3 is a three-node
 quorum with replication factor 3 and min.insync.replicas=2 (about 1.5 GB of heap in all).
@@ -80,6 +81,13 @@ async function main(argv: string[]): Promise<number> {
     case "classpath":
       console.log(kafkaClasspath());
       return 0;
+    case "prepare": {
+      // scripts/setup.sh: the jars, and the class-data-sharing archive that halves JVM starts.
+      const cp = kafkaClasspath();
+      const jsa = await buildClassArchive();
+      console.error(`kafka.sh: ${cp.split(":").length} jars on the classpath; class archive ${jsa ?? "not made (JVMs start without it)"}`);
+      return 0;
+    }
     case "start":
     case "run": {
       const { nodes, props } = parse(rest);
