@@ -37,6 +37,9 @@ if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless maven >/dev/null
 fi
 log "Kafka 4.4 jars: $(bun tools/kafka/cli.ts classpath | tr ':' '\n' | wc -l) on the classpath"
+# Apicurio Registry (the schema-registry tests, tools/registry): its `all` assembly from Maven
+# Central, unpacked once into .cache/registry.
+log "schema registry: $(bun -e 'import { registryJar } from "./tools/registry/registry.ts"; console.log(registryJar())')"
 
 # Local services the tests use; start whichever is down (commands from the machine's docs).
 if ! (exec 3<>/dev/tcp/127.0.0.1/3306) 2>/dev/null; then
