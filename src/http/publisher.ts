@@ -93,6 +93,8 @@ export class Publisher {
     partitionCount?: (topic: string) => number,
   ) {
     this.producer = new Producer(props, {
+      // serve publishes JSON only: every record says so (consume picks its decoder by it).
+      headers: { "content-type": "application/json" },
       partitionBatches: partitionCount !== undefined,
       partitionCount,
       onDelivery: (opaque, err, partition, offset) => this.onDelivery(opaque, err, partition, offset),
