@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { SchemaRegistry as ConfluentRegistry } from "@kafkajs/confluent-schema-registry";
 import { sharedKafka4, type KafkaCluster } from "./helpers/kafka4.ts";
 import { registryTest, sharedRegistry, type SchemaRegistry } from "./helpers/registry.ts";
-import { runIngest, ROOT } from "./helpers/cli.ts";
+import { runIngest, spawnIngest, ROOT } from "./helpers/cli.ts";
 import { uniqueName } from "./helpers/broker.ts";
 import { createDb, type TestDb } from "./helpers/stores.ts";
 import { Producer } from "../src/kafka/index.ts";
@@ -130,7 +130,8 @@ registryTest("records the library encodes (two schema versions) are read by inge
   expect(rows.length).toBe(400);
   for (const [i, row] of rows.entries()) {
     const u = users[i]!;
-    expect({ ...row, is_active: Boolean(row.is_active), score: Number(row.score), id: Number(row.id) }).toEqual({
+    const got: Record<string, unknown> = { ...row, is_active: Boolean(row.is_active), score: Number(row.score), id: Number(row.id) };
+    expect(got).toEqual({
       id: u.id, first_name: u.first_name, last_name: u.last_name, email: u.email, age: u.age, country: u.country, city: u.city, is_active: u.is_active, score: u.score, phone: u.phone,
     });
   }
@@ -282,4 +283,42 @@ registryTest("content-type headers: one topic carrying JSON, MessagePack and Avr
     expect(c.stderr).toMatch(/written 900 .*poison 0/);
     expect(c.code).toBe(0);
   }
+}, 180_000);
+
+registryTest("serve --schema-registry publishes orders and users in the wire format, decoded by the library as what was posted", async () => {
+  const orders = await topic("sr-serve-orders");
+  const users = await topic("sr-serve-users");
+  const user = { id: 77, first_name: "Zoë", last_name: "Ng", email: "z@x.test", age: 31, country: "NZ", city: "Auckland", signup_ts: 1_700_000_000_000, is_active: true, score: 2.5, phone: null };
+  let id1 = "";
+  const p = spawnIngest(["serve", "--port", "0", "-b", k.bootstrap, "--orders-topic", orders, "--users-topic", users, "--schema-registry", reg.url]);
+  try {
+    const reader = p.stdout.getReader();
+    const { value } = await reader.read();
+    reader.releaseLock();
+    const m = /listening on (http:\/\/\S+)/.exec(new TextDecoder().decode(value));
+    if (!m) throw new Error(`serve did not start: ${await new Response(p.stderr).text()}`);
+    const url = m[1]!;
+    const one = { customer_id: "c1", product_id: "P0001", quantity: 2, amount: 19.5, currency: "EUR" };
+    const r1 = await fetch(`${url}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(one) });
+    expect(r1.status).toBe(202);
+    id1 = ((await r1.json()) as { order_id: string }).order_id;
+    const batch = Array.from({ length: 20 }, (_, i) => ({ customer_id: `c${i}`, product_id: `P000${1 + (i % 9)}`, quantity: 1 + i, amount: i * 1.25 }));
+    const r2 = await fetch(`${url}/orders/batch`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(batch) });
+    expect(r2.status).toBe(202);
+    const r3 = await fetch(`${url}/users`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(user) });
+    expect(r3.status).toBe(202);
+  } finally {
+    p.kill("SIGTERM");
+    await p.exited;
+  }
+  const lib = confluent();
+  const got = rawRecords(orders);
+  expect(got.length).toBe(21);
+  const decoded = await Promise.all(got.map((r) => lib.decode(r.value)));
+  for (const r of got) expect(r.headers["content-type"]).toBe("avro/binary");
+  expect(decoded.find((o) => o.order_id === id1)).toMatchObject({ customer_id: "c1", product_id: "P0001", quantity: 2, amount: 19.5, currency: "EUR" });
+  expect(decoded.filter((o) => o.currency === "USD").length).toBe(20);
+  const u = rawRecords(users);
+  expect(u.length).toBe(1);
+  expect(await lib.decode(u[0]!.value)).toEqual(user);
 }, 180_000);

@@ -7,6 +7,10 @@ import { MysqlSink } from "../sinks/mysql.ts";
 import { SqliteSink } from "../sinks/sqlite.ts";
 import { RedisSink } from "../sinks/redis.ts";
 import { log } from "../observability/log.ts";
+import { REGISTRY_HELP, registryOptions, valueSchemaFromRegistry } from "../cli/schema-flags.ts";
+import { AvroCodec } from "../codecs/index.ts";
+import ordersSchemaText from "../../data/orders.avsc" with { type: "text" };
+import usersSchemaText from "../../data/users.avsc" with { type: "text" };
 
 const HELP = `Usage: ingest serve [options]
 
@@ -34,6 +38,8 @@ Options:
       --orders-topic T    (default ${DEFAULT_TOPICS.orders})
       --users-topic T     (default ${DEFAULT_TOPICS.users})
       --sqlite-path F     read users/products from this SQLite file when MYSQL_URL is unset (env SQLITE_PATH)
+Records carry the header content-type: application/json, or avro/binary with --schema-registry.
+${REGISTRY_HELP.replace("with --format avro, write", "publish orders and users as Avro (data/orders.avsc, data/users.avsc) in")}
 Reads: MYSQL_URL (or SQLite) is the store; with REDIS_URL, Redis is read first and filled on a
 miss (cache-aside); the X-Cache response header says hit or miss.
 ${KAFKA_HELP}
@@ -54,6 +60,7 @@ export default {
       "orders-topic": { type: "string" },
       "users-topic": { type: "string" },
       "sqlite-path": { type: "string" },
+      ...registryOptions,
     });
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
@@ -70,13 +77,28 @@ export default {
       maxBatch: intFlag("max-batch", values["max-batch"], 1, 1_000_000) ?? 10_000,
       maxQueued: intFlag("max-queued", values["max-queued"], 1, 10_000_000) ?? 100_000,
     };
+    // With a registry: both value schemas registered (or found) before anything is listened to.
+    const avro: Record<string, (json: string) => Uint8Array> = {};
+    for (const [topic, text] of [[opts.ordersTopic, ordersSchemaText], [opts.usersTopic, usersSchemaText]] as const) {
+      const schema = JSON.parse(text);
+      const reg = await valueSchemaFromRegistry(values, "avro", topic, schema);
+      if (!reg) break;
+      const codec = new AvroCodec(schema);
+      avro[topic] = (json) => {
+        const body = codec.encode(JSON.parse(json));
+        const out = new Uint8Array(reg.prefix.length + body.length);
+        out.set(reg.prefix);
+        out.set(body, reg.prefix.length);
+        return out;
+      };
+    }
     const mysqlUrl = process.env.MYSQL_URL;
     const sqlitePath = values["sqlite-path"] ?? process.env.SQLITE_PATH;
     const store = mysqlUrl ? new MysqlSink({ url: mysqlUrl, poolSize: 8 }) : sqlitePath ? new SqliteSink({ path: sqlitePath }) : null;
     if (store) await store.start();
     const cache = process.env.REDIS_URL ? new RedisSink({ url: process.env.REDIS_URL }) : null;
     if (cache) await cache.start();
-    const intake = new IntakeServer({ ...opts, store, cache });
+    const intake = new IntakeServer({ ...opts, store, cache, avro: Object.keys(avro).length ? avro : null });
     let server;
     try {
       server = intake.start();
