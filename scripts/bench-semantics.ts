@@ -8,7 +8,9 @@
  *   json          --format json
  *   json+txn      --format json --transactional-id (one transaction per worker, committed together)
  * With --baseline BIN, also `json` with that ingest executable (e.g. one built from main), to
- * compare the hot path before and after.
+ * compare the hot path before and after; and consume (--sink none, JSON users from CSV, every
+ * record with its content-type header) with this build (which reads each record's header) and
+ * with BIN (which does not), over the same 1M records.
  * Prints the median and best wall time, CPU (user + sys) of the whole process, and the ratios
  * avro+registry / avro and json+txn / json of the medians of throughput (1.0 = no cost).
  *
@@ -62,15 +64,27 @@ if (values.baseline) cases["json (baseline)"] = (t) => [...common(values.baselin
 
 const wall: Record<string, number[]> = {};
 const cpu: Record<string, number[]> = {};
+/** Consume cases read one topic filled once; produce cases write a fresh one each. */
+const consumeCases: Record<string, (t: string, round: number) => string[]> = {};
+let consumeTopic = "";
+if (values.baseline) {
+  consumeTopic = freshTopic();
+  if (run(common(ingest, consumeTopic)).exitCode !== 0) throw new Error("filling the consume topic failed");
+  const consume = (bin: string, t: string, round: number) => [bin, "consume", "--topics", t, "--kinds", `users=${t}`, "--sink", "none", "--group", `bench-${process.pid}-${bin.length}-${round}`, "--from-beginning", "--max-messages", String(N), "-b", kafka.bootstrap];
+  consumeCases.consume = (t, round) => consume(ingest, t, round);
+  consumeCases["consume (baseline)"] = (t, round) => consume(values.baseline!, t, round);
+  Object.assign(cases, consumeCases);
+}
 try {
   for (let round = 1; round <= R; round++) {
     for (const [name, cmd] of Object.entries(cases)) {
-      const t = freshTopic();
+      const consuming = name in consumeCases;
+      const t = consuming ? consumeTopic : freshTopic();
       const t0 = performance.now();
       const p = Bun.spawnSync(["/usr/bin/time", "-f", "TIME %M %U %S", ...cmd(t, round)], { cwd: ROOT, env, stdout: "pipe", stderr: "pipe" });
       const secs = (performance.now() - t0) / 1000;
       const err = p.stderr.toString();
-      if (p.exitCode !== 0 || !err.includes(`delivered ${N.toLocaleString("en-US")}, failed 0`)) {
+      if (p.exitCode !== 0 || !err.includes(consuming ? `written ${N.toLocaleString("en-US")}` : `delivered ${N.toLocaleString("en-US")}, failed 0`)) {
         console.error(`  ${name}: exit ${p.exitCode}: not counted\n${err.slice(-800)}`);
         continue;
       }
@@ -96,4 +110,7 @@ for (const name of Object.keys(cases)) {
   console.log(`| ${name} | ${med(xs).toFixed(3)} | ${Math.min(...xs).toFixed(3)} | ${Math.round(N / med(xs)).toLocaleString("en-US")} | ${med(cpu[name]!).toFixed(2)} |`);
 }
 const ratio = (a: string, b: string) => (wall[a]?.length && wall[b]?.length ? (med(wall[b]!) / med(wall[a]!)).toFixed(2) : "n/a");
-console.log(`\nthroughput ratios (medians): avro+registry / avro = ${ratio("avro+registry", "avro")} (target >= 0.9); json+txn / json = ${ratio("json+txn", "json")} (target >= 0.7)${values.baseline ? `; json / json (baseline) = ${ratio("json", "json (baseline)")}` : ""}`);
+console.log(
+  `\nthroughput ratios (medians): avro+registry / avro = ${ratio("avro+registry", "avro")} (target >= 0.9); json+txn / json = ${ratio("json+txn", "json")} (target >= 0.7)` +
+    (values.baseline ? `; json / json (baseline) = ${ratio("json", "json (baseline)")}; consume / consume (baseline) = ${ratio("consume", "consume (baseline)")}` : ""),
+);

@@ -59,7 +59,11 @@ export async function valueSchemaFromRegistry(values: RegistryValues, format: Fo
     if (values["subject-strategy"]) throw new UsageError("--subject-strategy needs --schema-registry");
     return null;
   }
-  if (format !== "avro") throw new UsageError(`--schema-registry: only --format avro values go through a schema registry (got --format ${format})`);
+  if (format !== "avro") {
+    // Only the flag is an error: SCHEMA_REGISTRY_URL in the environment applies to Avro runs.
+    if (values["schema-registry"] !== undefined) throw new UsageError(`--schema-registry: only --format avro values go through a schema registry (got --format ${format})`);
+    return null;
+  }
   const subject = valueSubject(strategy, topic, schema);
   const r = await client.register(subject, schema);
   log.info({ registry: client.where, subject, id: r.id, version: r.version }, "schema registry: value schema registered");

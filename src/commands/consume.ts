@@ -117,8 +117,8 @@ export default {
     const maxInFlight = intFlag("max-in-flight", values["max-in-flight"], 1) ?? 50_000;
     const summaryJson = outputFileFlag("summary-json", values["summary-json"]);
     const isolation = choiceFlag("isolation", values.isolation, ["read_committed", "read_uncommitted"] as const) ?? "read_committed";
-    const registry = registryClient(values);
-    if (registry && raw) throw new UsageError("--schema-registry: --format raw decodes nothing");
+    if (values["schema-registry"] !== undefined && raw) throw new UsageError("--schema-registry: --format raw decodes nothing");
+    const registry = raw ? null : registryClient(values);
     const kafka = { "isolation.level": isolation, ...kafkaConfig(values) };
     if (values.isolation) kafka["isolation.level"] = isolation;
     if (isOldBroker(kafka) && !values["no-dlq"]) {

@@ -127,8 +127,8 @@ export default {
       }
       const id = transactionalId(values["transactional-id"], kafka);
       if (id !== null) txn = { id, commitEvery };
-    } else if (values["transactional-id"]) {
-      throw new UsageError("--transactional-id: --no-kafka sends nothing");
+    } else if (values["transactional-id"] || values["schema-registry"]) {
+      throw new UsageError(`--${values["transactional-id"] ? "transactional-id" : "schema-registry"}: --no-kafka sends nothing`);
     } else if (values.format || values.compression || values.acks) {
       // Not an error, but say that Kafka options do nothing here.
       process.stderr.write("note: --no-kafka: --format/--compression/--acks have no effect\n");
