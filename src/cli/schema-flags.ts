@@ -15,9 +15,10 @@ export const registryOptions = {
 } as const;
 
 export const REGISTRY_HELP = `Schema registry options (Avro; Confluent's REST API, e.g. Confluent, Apicurio /apis/ccompat/v7):
-      --schema-registry URL      (env SCHEMA_REGISTRY_URL) with --format avro, write the registry's
-                                 wire format: magic byte 0, the schema id (4 bytes), the Avro datum;
-                                 the value schema is registered (or found) under the subject once at
+      --schema-registry URL      (env SCHEMA_REGISTRY_URL) Avro values in the registry's wire
+                                 format: magic byte 0, the schema id (4 bytes), the Avro datum
+                                 (produce: with --format avro; serve: orders and users, as
+                                 data/orders.avsc and data/users.avsc); the value schema is registered (or found) under the subject once at
                                  start, and a schema the registry refuses stops the run before
                                  anything is sent. Keys stay plain strings.
       --schema-registry-config F (env SCHEMA_REGISTRY_CONFIG_FILE) properties: basic.auth.user.info=

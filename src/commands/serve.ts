@@ -39,7 +39,7 @@ Options:
       --users-topic T     (default ${DEFAULT_TOPICS.users})
       --sqlite-path F     read users/products from this SQLite file when MYSQL_URL is unset (env SQLITE_PATH)
 Records carry the header content-type: application/json, or avro/binary with --schema-registry.
-${REGISTRY_HELP.replace("with --format avro, write", "publish orders and users as Avro (data/orders.avsc, data/users.avsc) in")}
+${REGISTRY_HELP}
 Reads: MYSQL_URL (or SQLite) is the store; with REDIS_URL, Redis is read first and filled on a
 miss (cache-aside); the X-Cache response header says hit or miss.
 ${KAFKA_HELP}
