@@ -18,9 +18,10 @@ export const REGISTRY_HELP = `Schema registry options (Avro; Confluent's REST AP
       --schema-registry URL      (env SCHEMA_REGISTRY_URL) Avro values in the registry's wire
                                  format: magic byte 0, the schema id (4 bytes), the Avro datum
                                  (produce: with --format avro; serve: orders and users, as
-                                 data/orders.avsc and data/users.avsc); the value schema is registered (or found) under the subject once at
-                                 start, and a schema the registry refuses stops the run before
-                                 anything is sent. Keys stay plain strings.
+                                 data/orders.avsc and data/users.avsc); the value schema is
+                                 registered (or found) under the subject once at start, and a
+                                 schema the registry refuses stops the run before anything is
+                                 sent. Keys stay plain strings.
       --schema-registry-config F (env SCHEMA_REGISTRY_CONFIG_FILE) properties: basic.auth.user.info=
                                  USER:PASSWORD (or env SCHEMA_REGISTRY_USER_INFO, or user:pass@ in the
                                  URL), ssl.ca.location, ssl.certificate.location, ssl.key.location (PEM),
