@@ -63,7 +63,7 @@ const symbols = {
   rd_kafka_headers_new: { args: [usize], returns: ptr },
   rd_kafka_headers_destroy: { args: [ptr], returns: v },
   rd_kafka_header_add: { args: [ptr, ptr, isize, ptr, isize], returns: i32 },
-  // Called from batch.c's header interceptor and content-type reader only (their addresses are passed to C).
+  // The header interceptor and content-type reader (batch.c, or producer.ts/consumer.ts without it).
   rd_kafka_headers_copy: { args: [ptr], returns: ptr },
   rd_kafka_message_set_headers: { args: [ptr, ptr], returns: v },
   rd_kafka_header_get_last: { args: [ptr, ptr, ptr, ptr], returns: i32 },

@@ -1,4 +1,4 @@
-import { ptr, read, type Pointer } from "bun:ffi";
+import { ptr, read, JSCallback, FFIType, type Pointer } from "bun:ffi";
 import { rdk, linuxLib, PIPE_NONBLOCK_CLOEXEC, cstr, EVENT, ERR, MSG, VTYPE, VU_SIZE, RD_KAFKA_PRODUCER, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, RD_KAFKA_MSG_F_PARTITION } from "./ffi.ts";
 import { Client, readI64 } from "./client.ts";
 import { KafkaError, errName } from "./errors.ts";
@@ -298,9 +298,11 @@ export class Producer extends Client {
     } catch (e) {
       if (slot >= 0) txSlots.free.push(slot);
       if (hdrs) rdk().rd_kafka_headers_destroy(hdrs.list);
+      for (const cb of hdrs?.callbacks ?? []) cb.close();
       throw e;
     }
     this.headerTemplate = hdrs?.list ?? null;
+    this.headerCallbacks = hdrs?.callbacks ?? [];
     this.onDelivery = opts.onDelivery;
     this.failuresOnly = failuresOnly;
     const ordering = opts.partitionBatches && process.env.INGEST_PREPARTITION !== "0" ? nativeBatch() : null;
@@ -312,6 +314,8 @@ export class Producer extends Client {
   private readonly tx: { nb: NativeBatch; slot: number } | null;
   /** The header list batch.c copies into every message (freed after the handle). */
   private readonly headerTemplate: Pointer | null;
+  /** The header interceptors as JS callbacks where batch.c is not compiled (closed after the handle). */
+  private readonly headerCallbacks: JSCallback[];
   /** partitionBatches: batch.c, the partitioner function, and each topic's partition count with when to ask again. */
   private readonly ordering: {
     nb: NativeBatch;
@@ -663,6 +667,7 @@ export class Producer extends Client {
     this.topics.clear();
     super.destroy();
     if (this.headerTemplate) rdk().rd_kafka_headers_destroy(this.headerTemplate);
+    for (const cb of this.headerCallbacks) cb.close();
     if (this.tx) {
       // The broker threads are gone: the count is final and the slot free.
       this.finalWireBytes = this.tx.nb.txBytes(this.tx.slot);
@@ -704,16 +709,30 @@ export class TransactionError extends KafkaError {
 }
 
 /** A librdkafka header list holding `headers`, and batch.c's interceptor that copies it into every message. */
-function headerList(headers: Record<string, string>): { list: Pointer; onNew: Pointer } {
-  const nb = nativeBatch();
-  if (!nb) throw new IngestError("record headers on batched sends need batch.c (TinyCC); set INGEST_NATIVE_BATCH=1 or run without INGEST_NATIVE_BATCH=0");
+function headerList(headers: Record<string, string>): { list: Pointer; onNew: Pointer; callbacks?: JSCallback[] } {
   const f = rdk();
   const list = f.rd_kafka_headers_new(Object.keys(headers).length) as Pointer;
   for (const [k, v] of Object.entries(headers)) {
     const value = new TextEncoder().encode(v);
     f.rd_kafka_header_add(list, cstr(k), -1, value, value.length);
   }
-  return { list, onNew: nb.headersOnNew };
+  const nb = nativeBatch();
+  if (nb) return { list, onNew: nb.headersOnNew };
+  // Without batch.c: the same two interceptors as JS callbacks. Both run on this thread (on_new
+  // inside rd_kafka_new, on_send inside the produce call), never on a librdkafka thread.
+  const one = new BigUint64Array(1);
+  const onSend = new JSCallback(
+    (_rk: Pointer, msg: Pointer, tmpl: Pointer) => {
+      if (f.rd_kafka_message_headers(msg, one) !== 0 || !one[0]) f.rd_kafka_message_set_headers(msg, f.rd_kafka_headers_copy(tmpl) as Pointer);
+      return 0;
+    },
+    { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  );
+  const onNew = new JSCallback((rk: Pointer, _conf: Pointer, tmpl: Pointer) => f.rd_kafka_interceptor_add_on_send(rk, cstr("ingest-headers"), onSend.ptr!, tmpl), {
+    args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64],
+    returns: FFIType.i32,
+  });
+  return { list, onNew: onNew.ptr!, callbacks: [onNew, onSend] };
 }
 
 /** Producer defaults tuned for throughput (measured in native-bench/); any can be overridden. */
