@@ -7,7 +7,7 @@
  *   avro+registry --format avro --schema-registry: the registry's wire format (schema registered once)
  *   json          --format json
  *   json+txn      --format json --transactional-id (one transaction per worker, committed together)
- * With --baseline BIN, also `json` with that ingest executable (e.g. one built from main), to
+ * With --baseline BIN, also `json` and `avro` with that ingest executable (e.g. one built from main), to
  * compare the hot path before and after; and consume (--sink none, JSON users from CSV, every
  * record with its content-type header) with this build (which reads each record's header) and
  * with BIN (which does not), over the same 1M records.
@@ -60,7 +60,10 @@ const cases: Record<string, (t: string, round: number) => string[]> = {
   json: (t) => [...common(ingest, t), "--format", "json"],
   "json+txn": (t, round) => [...common(ingest, t), "--format", "json", "--transactional-id", `bench-${process.pid}-${round}-${t}`],
 };
-if (values.baseline) cases["json (baseline)"] = (t) => [...common(values.baseline!, t), "--format", "json"];
+if (values.baseline) {
+  cases["json (baseline)"] = (t) => [...common(values.baseline!, t), "--format", "json"];
+  cases["avro (baseline)"] = (t) => [...common(values.baseline!, t), "--format", "avro"];
+}
 
 const wall: Record<string, number[]> = {};
 const cpu: Record<string, number[]> = {};
@@ -112,5 +115,5 @@ for (const name of Object.keys(cases)) {
 const ratio = (a: string, b: string) => (wall[a]?.length && wall[b]?.length ? (med(wall[b]!) / med(wall[a]!)).toFixed(2) : "n/a");
 console.log(
   `\nthroughput ratios (medians): avro+registry / avro = ${ratio("avro+registry", "avro")} (target >= 0.9); json+txn / json = ${ratio("json+txn", "json")} (target >= 0.7)` +
-    (values.baseline ? `; json / json (baseline) = ${ratio("json", "json (baseline)")}; consume / consume (baseline) = ${ratio("consume", "consume (baseline)")}` : ""),
+    (values.baseline ? `; json / json (baseline) = ${ratio("json", "json (baseline)")}; avro / avro (baseline) = ${ratio("avro", "avro (baseline)")}; consume / consume (baseline) = ${ratio("consume", "consume (baseline)")}` : ""),
 );
