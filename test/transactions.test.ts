@@ -55,6 +55,17 @@ async function written(t: string): Promise<number> {
   return [...out.matchAll(/offset (-?\d+)/g)].reduce((n, m) => n + Math.max(0, Number(m[1])), 0);
 }
 
+/** written() once it stops changing (requests a killed producer had sent may still land just after). */
+async function settledWritten(t: string): Promise<number> {
+  let last = await written(t);
+  for (;;) {
+    await Bun.sleep(500);
+    const now = await written(t);
+    if (now === last) return now;
+    last = now;
+  }
+}
+
 /** Wait until the topic holds at least `n` records (committed or not); a new topic's partitions may have no leader yet. */
 async function waitWritten(t: string, n: number, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -100,7 +111,7 @@ kafka4Test("SIGKILL at a random point of a 1M-row load: read_committed readers s
   first.kill("SIGKILL");
   await first.exited;
   expect(first.signalCode).toBe("SIGKILL");
-  const sent = await written(t);
+  const sent = await settledWritten(t);
   expect(sent).toBeGreaterThan(0);
   expect((await keys(t, "read_uncommitted")).length).toBe(sent);
   expect(javaReadCommitted(t)).toBe(0);
