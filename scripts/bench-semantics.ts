@@ -44,7 +44,12 @@ if (!existsSync(csv)) run([ingest, "gen", "users", "--rows", String(N), "--out",
 
 const load0 = loadavg()[0]!;
 const started = new Date();
-const [kafka, registry] = await Promise.all([KafkaCluster.start({ nodes: 1 }), SchemaRegistry.start()]);
+// One after the other: two JVMs starting at once on 2 shared cores each took minutes.
+const kafka = await KafkaCluster.start({ nodes: 1, timeoutMs: 300_000 });
+const registry = await SchemaRegistry.start().catch(async (e) => {
+  await kafka.stop();
+  throw e;
+});
 let topicSeq = 0;
 function freshTopic(): string {
   const t = `bench-${process.pid}-${topicSeq++}`;

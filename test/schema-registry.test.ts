@@ -26,7 +26,7 @@ const USERS_V2 = { ...USERS_SCHEMA, fields: [...USERS_SCHEMA.fields, { name: "ni
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "ingest-sr-"));
   [k, reg] = await Promise.all([sharedKafka4(), sharedRegistry()]);
-}, 180_000);
+}, 400_000);
 
 afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });

@@ -74,7 +74,7 @@ export class SchemaRegistry {
     this.url = `http://127.0.0.1:${port}/apis/ccompat/v7`;
   }
 
-  /** Start a fresh, empty registry and wait until it answers (allow ~20-60 s on 2 cores). */
+  /** Start a fresh, empty registry and wait until it answers (15-40 s on 2 cores; minutes when they are shared with other JVMs). */
   static async start(opts: { timeoutMs?: number; heapMb?: number } = {}): Promise<SchemaRegistry> {
     const jar = registryJar();
     const dir = mkdtempSync(join(tmpdir(), "ingest-registry-"));
@@ -98,7 +98,8 @@ export class SchemaRegistry {
     const r = new SchemaRegistry(port!, dir, p);
     live.add(r);
     hookExit();
-    const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+    const timeoutMs = opts.timeoutMs ?? 300_000;
+    const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (p.exitCode !== null) {
         const tail = r.logTail();
@@ -113,7 +114,7 @@ export class SchemaRegistry {
     }
     const tail = r.logTail();
     r.killNow();
-    throw new Error(`Apicurio Registry did not answer within ${opts.timeoutMs ?? 120_000} ms:\n${tail}`);
+    throw new Error(`Apicurio Registry did not answer within ${timeoutMs} ms:\n${tail}`);
   }
 
   /** PUT /config: the global compatibility level (Apicurio checks none until one is set). */
