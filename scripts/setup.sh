@@ -39,6 +39,9 @@ if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless maven >/dev/null
 fi
 bun tools/kafka/cli.ts prepare 2>&1 | sed 's/^kafka.sh: /[setup] Kafka 4.4: /' >&2
+# Apicurio Registry (the schema-registry tests, tools/registry): its `all` assembly from Maven
+# Central, unpacked once into .cache/registry.
+log "schema registry: $(bun -e 'import { registryJar } from "./tools/registry/registry.ts"; console.log(registryJar())')"
 
 # Local services the tests use; start whichever is down (commands from the machine's docs).
 if ! (exec 3<>/dev/tcp/127.0.0.1/3306) 2>/dev/null; then

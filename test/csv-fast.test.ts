@@ -312,7 +312,7 @@ describe("the produce worker with and without the fast path (INGEST_CSV_FAST)", 
       try {
         stats = runJob({
         index: 0, file: path, input: "csv", range: { start: h.dataStart, end: statSync(path).size, firstLine: h.dataFirstLine }, header: h.fields, schema: usersSchema,
-        key: "id", format: "json", topic: "t", kafka: null, partitions: 0, jsonPart: { path: join(dir, `${tag}.json`), ndjson: false, prefix: null },
+        key: "id", format: "json", topic: "t", kafka: null, partitions: 0, valuePrefix: null, headers: {}, txn: null, jsonPart: { path: join(dir, `${tag}.json`), ndjson: false, prefix: null },
         avroPart: { path: join(dir, `${tag}.avro`), codec: "null", sync: new Uint8Array(16).fill(7), prefix: null }, rejectsPart: join(dir, `${tag}.rejects`), limit, counters: new SharedArrayBuffer(8 * COUNTER.SIZE),
         });
       } catch (e) {

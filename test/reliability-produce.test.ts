@@ -177,7 +177,7 @@ test("CSV fuzz: 1,000 damaged files never crash the job, and every row is accept
       if (!head) throw new Error("empty");
       job = {
         index: 0, file, input: "csv" as const, range: { start: head.dataStart, end: Buffer.byteLength(text) + (text.startsWith("\uFEFF") ? 0 : 0), firstLine: head.dataFirstLine },
-        header: head.fields, schema, key: "id", format: "json" as const, topic: "t", kafka: null, partitions: 0,
+        header: head.fields, schema, key: "id", format: "json" as const, topic: "t", kafka: null, partitions: 0, valuePrefix: null, headers: {}, txn: null,
         jsonPart: { path: join(dir, `fuzz-${f}.ndjson`), ndjson: true, prefix: null }, avroPart: null, rejectsPart: join(dir, `fuzz-${f}.rej`), limit: Infinity,
         counters: new SharedArrayBuffer(8 * COUNTER.SIZE),
       };

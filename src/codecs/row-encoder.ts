@@ -250,6 +250,11 @@ export interface RowEncoderOptions {
   key: string | null;
   json: boolean;
   avro: boolean;
+  /**
+   * Bytes written before each row's Avro datum, in the Avro sink: the schema registry's wire
+   * header when that sink is the Kafka batch itself (no copy of the datum afterwards).
+   */
+  avroPrefix?: Uint8Array | null;
 }
 
 /** Generated code that writes constant bytes at b[p..] (unrolled: no loop, no lookups). */
@@ -366,7 +371,8 @@ class OutputCode {
     if (o.key === null || !names.includes(o.key)) body.push("out.keyLen = -1;");
     else body.push(...this.keyLines);
     if (o.json) body.push(`js.reserve(${[this.jsonFixed, ...this.jsonBound].join(" + ")});`, "b = js.buf; p = js.pos;", ...this.jsonLines, "b[p++] = 125;", "js.pos = p;");
-    if (this.recordType) body.push(`as.reserve(${[this.avroFixed, ...this.avroBound].join(" + ")});`, "b = as.buf; p = as.pos;", ...this.avroLines, "as.pos = p;");
+    const prefix = o.avroPrefix ?? new Uint8Array(0);
+    if (this.recordType) body.push(`as.reserve(${[this.avroFixed + prefix.length, ...this.avroBound].join(" + ")});`, "b = as.buf; p = as.pos;", literal(prefix), ...this.avroLines, "as.pos = p;");
   }
 }
 

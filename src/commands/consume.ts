@@ -3,7 +3,9 @@ import { join } from "node:path";
 import { parse, kafkaOptions, kafkaConfig, intFlag, listFlag, choiceFlag, urlFlag, outputFileFlag, writeOutputFile, isOldBroker, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
 import { UsageError } from "../cli/errors.ts";
 import { DEFAULT_GROUP, DEFAULT_TOPICS } from "../cli/defaults.ts";
-import { FORMATS, makeCodec } from "../codecs/index.ts";
+import { FORMATS } from "../codecs/index.ts";
+import { ValueDecoder } from "../consume/decode.ts";
+import { registryOptions, registryClient } from "../cli/schema-flags.ts";
 import { kindsOf, type Kind } from "../consume/records.ts";
 import { ensureDlqTopics } from "../consume/dlq-topics.ts";
 import { ConsumeEngine, type ConsumeStats } from "../consume/engine.ts";
@@ -39,7 +41,9 @@ Options:
       --sqlite-path F        SQLite file when MySQL is not used (env SQLITE_PATH; the flag wins;
                              default data/ingest.db)
       --initial-stock N      stock of each product P0001..P1000 when first created (default 1000000; never reset)
-      --format F             value format: ${FORMATS.join("|")} (default json), or raw: values are not
+      --format F             value format of records without a content-type header (a record's
+                             application/json, avro/binary or application/msgpack header wins):
+                             ${FORMATS.join("|")} (default json), or raw: values are not
                              decoded or validated, only passed on (sinks none and stdout only; any topic
                              name; stdout prints each value as received, one per line)
       --batch-size N         records taken per fetch (default 5000)
@@ -49,6 +53,17 @@ Options:
       --max-messages N       stop after N records were written (and committed)
       --idle-exit-ms N       stop after N ms without records
       --no-dlq               skip poison records instead of sending them to <topic>.dlq
+      --isolation L          read_committed (default: records of aborted or open transactions are
+                             never seen) | read_uncommitted
+      --schema-registry URL  (env SCHEMA_REGISTRY_URL) Avro values are in the registry's wire format:
+                             the writer schema is fetched by id (once per id) and resolved against
+                             data/users.avsc or data/orders.avsc (an added field with a default, a
+                             removed optional one are read). A bad magic byte, an unknown id or a
+                             registry that does not answer sends the record to the DLQ with the
+                             reason in its headers; consuming goes on.
+      --schema-registry-config F  basic.auth.user.info, ssl.ca.location, ssl.certificate.location,
+                             ssl.key.location, request.timeout.ms (as for produce; env
+                             SCHEMA_REGISTRY_CONFIG_FILE, SCHEMA_REGISTRY_USER_INFO)
       --metrics-port P       serve Prometheus metrics on HOST:P/metrics
       --metrics-host H       address of the metrics server (default 127.0.0.1; 0.0.0.0 in containers)
       --summary-json F       write the final summary as JSON
@@ -84,6 +99,9 @@ export default {
       "mysql-url": { type: "string" },
       "redis-url": { type: "string" },
       "log-format": { type: "string" },
+      isolation: { type: "string" },
+      "schema-registry": registryOptions["schema-registry"],
+      "schema-registry-config": registryOptions["schema-registry-config"],
     });
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
@@ -115,8 +133,11 @@ export default {
     const idleExitMs = intFlag("idle-exit-ms", values["idle-exit-ms"], 0) ?? 0;
     const maxInFlight = intFlag("max-in-flight", values["max-in-flight"], 1) ?? 50_000;
     const summaryJson = outputFileFlag("summary-json", values["summary-json"]);
-    if (format === "avro" && new Set(kinds.values()).size > 1) throw new UsageError("--format avro: consume one kind of topic per process (each has its own schema)");
-    const kafka = kafkaConfig(values);
+    const isolation = choiceFlag("isolation", values.isolation, ["read_committed", "read_uncommitted"] as const) ?? "read_committed";
+    if (values["schema-registry"] !== undefined && raw) throw new UsageError("--schema-registry: --format raw decodes nothing");
+    const registry = raw ? null : registryClient(values);
+    const kafka = { "isolation.level": isolation, ...kafkaConfig(values) };
+    if (values.isolation) kafka["isolation.level"] = isolation;
     if (isOldBroker(kafka) && !values["no-dlq"]) {
       log.warn("consume: the broker is older than 0.11 and drops message headers: dead-letter records will not carry their error and source");
     }
@@ -138,9 +159,8 @@ export default {
       poolSize: Math.min(lanes, 16),
       initialStock,
     });
-    // One codec per kind: Avro needs the kind's schema; JSON and MessagePack do not.
-    const codecFormat = raw ? "json" : format;
-    const codecs = { users: makeCodec(codecFormat, JSON.parse(usersSchemaText)), orders: makeCodec(codecFormat, JSON.parse(ordersSchemaText)) };
+    // Each kind's reader schema (Avro, and the registry's writer schemas resolved against it).
+    const decoder = new ValueDecoder(raw ? "json" : format, { users: JSON.parse(usersSchemaText), orders: JSON.parse(ordersSchemaText) }, registry);
     log.info({ sinks: sinks.map((s) => s.target), mysql: mysqlUrl ? redactUrl(mysqlUrl) : null, redis: redisUrl ? redactUrl(redisUrl) : null }, `consume: active sinks: ${sinks.map((s) => s.name).join(", ")}`);
 
     if (!values["no-dlq"] && !isOldBroker(kafka)) {
@@ -153,7 +173,7 @@ export default {
       topics,
       kinds,
       sinks,
-      codec: codecs[[...kinds.values()][0] ?? "users"],
+      decoder,
       raw,
       lanes,
       batchSize,

@@ -9,6 +9,7 @@ import { FORMATS } from "../codecs/index.ts";
 import { AVRO_CODECS } from "../codecs/avro-file.ts";
 import { checkCompression } from "../kafka/index.ts";
 import { produce, defaultWorkers, defaultRejectsPath, type ProduceSummary } from "../produce/run.ts";
+import { REGISTRY_HELP, registryOptions, valueSchemaFromRegistry, contentHeaders, transactionalId } from "../cli/schema-flags.ts";
 import usersSchemaText from "../../data/users.avsc" with { type: "text" };
 
 const HELP = `Usage: ingest produce --file users.csv [options]
@@ -45,6 +46,21 @@ Options:
       --no-kafka            files only
       --summary-json F      also write the summary as JSON
       --progress / --no-progress   live progress on stderr (default: only when stderr is a TTY)
+      --transactional-id ID the whole load in Kafka transactions (or transactional.id=ID in
+                            --kafka-config): worker i's producer is ID-i, each sends its rows in one
+                            transaction, and all are committed together once every worker's rows are
+                            acknowledged (every row accepted, or rejected into the rejects file);
+                            any failure or SIGINT/SIGTERM aborts them all. A later run with the same
+                            ID (and --workers) fences a still-running or dead earlier one. Readers
+                            with isolation.level=read_committed see all or nothing (but for the
+                            milliseconds between the first worker's commit and the last one's).
+                            Needs Kafka 0.11+ (not the embedded broker, not 0.9/0.10).
+      --commit-every N      with --transactional-id: commit every N rows of each worker: no longer
+                            all-or-nothing (what was committed stays), but bounded transactions
+${REGISTRY_HELP}
+Every record carries the header content-type (application/json, avro/binary or
+application/msgpack) and, with a schema, schema-name (and schema-id, schema-version from the
+registry).
 ${KAFKA_HELP}
 ${COMMON_HELP}
 `;
@@ -72,6 +88,9 @@ export default {
       "summary-json": { type: "string" },
       progress: { type: "boolean" },
       "no-progress": { type: "boolean" },
+      "transactional-id": { type: "string" },
+      "commit-every": { type: "string" },
+      ...registryOptions,
     });
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
@@ -99,11 +118,17 @@ export default {
     // process once, before anything is printed, opened or sent (see cli/runtime-options.ts).
     execWithRuntimeOptions(PRODUCE_RUNTIME_OPTIONS);
     let kafka: Record<string, string> | null = null;
+    const commitEvery = intFlag("commit-every", values["commit-every"], 1) ?? 0;
+    let txn: { id: string; commitEvery: number } | null = null;
     if (!values["no-kafka"]) {
       kafka = kafkaConfig(values, { "compression.type": compression, acks });
       if (isOldBroker(kafka) && kafka["compression.type"] === "zstd") {
         throw new UsageError(`--compression zstd: the broker version ${kafka["broker.version.fallback"]} does not support zstd (Kafka 2.1+); use lz4, snappy or gzip`);
       }
+      const id = transactionalId(values["transactional-id"], kafka);
+      if (id !== null) txn = { id, commitEvery };
+    } else if (values["transactional-id"] || values["schema-registry"]) {
+      throw new UsageError(`--${values["transactional-id"] ? "transactional-id" : "schema-registry"}: --no-kafka sends nothing`);
     } else if (values.format || values.compression || values.acks) {
       // Not an error, but say that Kafka options do nothing here.
       process.stderr.write("note: --no-kafka: --format/--compression/--acks have no effect\n");
@@ -114,6 +139,12 @@ export default {
     const avroOut = outputFileFlag("avro-out", values["avro-out"]) ?? null;
     const rejects = outputFileFlag("rejects", values.rejects ?? defaultRejectsPath(values.file))!;
     const progress = values["no-progress"] ? false : values.progress ? true : process.stderr.isTTY === true;
+    if (commitEvery && !txn) throw new UsageError("--commit-every needs --transactional-id");
+    const topic = values.topic ?? DEFAULT_TOPICS.users;
+    // The value schema's registry id, once, before anything is read or sent: a schema the
+    // registry refuses (incompatible with the subject's) stops the run here with its message.
+    const registered = kafka ? await valueSchemaFromRegistry(values, format, topic, schema) : null;
+    const headers = contentHeaders(format, input === "csv" ? schema : null, registered);
 
     const stop: { signal: NodeJS.Signals | null; onStop?: () => void } = { signal: null };
     const onSignal = (s: NodeJS.Signals) => {
@@ -131,7 +162,7 @@ export default {
           file: values.file,
           input,
           schema,
-          topic: values.topic ?? DEFAULT_TOPICS.users,
+          topic,
           key: values.key === "" ? null : (values.key ?? "id"),
           format,
           kafka,
@@ -142,6 +173,9 @@ export default {
           workers,
           limit,
           progress,
+          valuePrefix: registered?.prefix ?? null,
+          headers,
+          txn,
         },
         stop,
       );
@@ -169,6 +203,10 @@ function formatSummary(s: ProduceSummary): string {
   }
   if (s.json_records !== null) lines.push(`  json file: ${n(s.json_records)} records`);
   if (s.avro_records !== null) lines.push(`  avro file: ${n(s.avro_records)} records`);
+  if (s.transactions) {
+    const t = s.transactions;
+    lines.push(`  transactions (${t.id}-0..${t.workers.length - 1}): ${t.outcome.toUpperCase()}, ${n(t.committed)} committed${t.outcome === "committed" ? "" : `; ${t.workers.filter((w) => w.state !== "committed").map((w) => `${w.id} ${w.state}${w.error ? `: ${w.error}` : ""}`).join("; ")}`}`);
+  }
   lines.push(
     `  time: ${s.seconds.total}s total (setup ${s.seconds.setup}s, read+send ${s.seconds.read_and_send}s, delivery wait ${s.seconds.delivery_wait}s, files ${s.seconds.files}s); ${n(s.messages_per_second)} msg/s`,
   );

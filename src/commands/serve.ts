@@ -11,6 +11,10 @@ import { StatusLine, RateMeter } from "../observability/status-line.ts";
 import { serveStatusText } from "../observability/live.ts";
 import { histogramQuantile } from "../observability/prometheus.ts";
 import { LATENCY_BUCKETS, NOT_TRAFFIC_ROUTES, type HttpTotals } from "../http/metrics.ts";
+import { REGISTRY_HELP, registryOptions, valueSchemaFromRegistry } from "../cli/schema-flags.ts";
+import { AvroCodec } from "../codecs/index.ts";
+import ordersSchemaText from "../../data/orders.avsc" with { type: "text" };
+import usersSchemaText from "../../data/users.avsc" with { type: "text" };
 
 const HELP = `Usage: ingest serve [options]
 
@@ -43,6 +47,8 @@ Options:
       --sqlite-path F     read users/products from this SQLite file when no MySQL URL is given (env SQLITE_PATH)
       --log-format F      auto | json | human (default auto: on a terminal, a live status line with
                           request rate, p99, 503s, produced, in flight; otherwise JSON lines)
+Records carry the header content-type: application/json, or avro/binary with --schema-registry.
+${REGISTRY_HELP}
 Reads: MySQL (or SQLite) is the store; with a Redis URL, Redis is read first and filled on a
 miss (cache-aside); the X-Cache response header says hit or miss.
 ${KAFKA_HELP}
@@ -66,6 +72,7 @@ export default {
       "mysql-url": { type: "string" },
       "redis-url": { type: "string" },
       "log-format": { type: "string" },
+      ...registryOptions,
     });
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
@@ -82,6 +89,21 @@ export default {
       maxBatch: intFlag("max-batch", values["max-batch"], 1, 1_000_000) ?? 10_000,
       maxQueued: intFlag("max-queued", values["max-queued"], 1, 10_000_000) ?? 100_000,
     };
+    // With a registry: both value schemas registered (or found) before anything is listened to.
+    const avro: Record<string, (json: string) => Uint8Array> = {};
+    for (const [topic, text] of [[opts.ordersTopic, ordersSchemaText], [opts.usersTopic, usersSchemaText]] as const) {
+      const schema = JSON.parse(text);
+      const reg = await valueSchemaFromRegistry(values, "avro", topic, schema);
+      if (!reg) break;
+      const codec = new AvroCodec(schema);
+      avro[topic] = (json) => {
+        const body = codec.encode(JSON.parse(json));
+        const out = new Uint8Array(reg.prefix.length + body.length);
+        out.set(reg.prefix);
+        out.set(body, reg.prefix.length);
+        return out;
+      };
+    }
     const mysqlUrl = urlFlag("mysql-url", values["mysql-url"], ["mysql:"]) ?? process.env.MYSQL_URL;
     const redisUrl = urlFlag("redis-url", values["redis-url"], ["redis:", "rediss:"]) ?? process.env.REDIS_URL;
     const logFormat = resolveLogFormat(choiceFlag("log-format", values["log-format"], LOG_FORMATS));
@@ -90,7 +112,7 @@ export default {
     if (store) await store.start();
     const cache = redisUrl ? new RedisSink({ url: redisUrl }) : null;
     if (cache) await cache.start();
-    const intake = new IntakeServer({ ...opts, store, cache });
+    const intake = new IntakeServer({ ...opts, store, cache, avro: Object.keys(avro).length ? avro : null });
     let server;
     try {
       server = intake.start();

@@ -10,10 +10,10 @@
  * worker hop would add a copy of every batch). Poison records go to `<topic>.dlq`.
  */
 import { Consumer, Producer, KafkaError, type RecordBatch, type TopicPartition } from "../kafka/index.ts";
-import type { Codec } from "../codecs/index.ts";
+import type { ValueDecoder } from "./decode.ts";
 import { RawValues, type Sink, type User, type Order, type OrderBatchResult } from "../sinks/types.ts";
 import { OffsetTracker, type CommitPosition } from "./offsets.ts";
-import { decodeRecord, laneOf, validateUser, validateOrder, type Kind } from "./records.ts";
+import { laneOf, validateUser, validateOrder, type Kind } from "./records.ts";
 import { log } from "../observability/log.ts";
 import { SinkError } from "../sinks/errors.ts";
 
@@ -38,7 +38,8 @@ export interface ConsumeOptions {
   raw?: boolean;
   /** Written in this order; the first SQL store decides orders, later sinks get its result. */
   sinks: Sink[];
-  codec: Codec;
+  /** Values to records: by content-type header or --format, Avro through a schema registry (decode.ts). */
+  decoder: ValueDecoder;
   lanes: number;
   batchSize: number;
   commitIntervalMs: number;
@@ -146,9 +147,9 @@ export class ConsumeEngine {
   constructor(private readonly o: ConsumeOptions) {
     this.consumer = new Consumer(
       { "auto.offset.reset": "earliest", "group.id": o.group, ...o.kafka, "enable.auto.commit": "false" },
-      { deferRevoke: true, startOffset: o.fromBeginning ? -2 : undefined },
+      { deferRevoke: true, startOffset: o.fromBeginning ? -2 : undefined, contentTypes: !o.raw },
     );
-    this.jsonArray = !o.raw && o.codec.format === "json";
+    this.jsonArray = !o.raw && o.decoder.format === "json";
     this.lanes = Array.from({ length: Math.max(1, o.lanes) }, () => Promise.resolve());
     this.stages = this.lanes.map(() => o.sinks.map(() => Promise.resolve()));
     this.stats = {
@@ -184,7 +185,7 @@ export class ConsumeEngine {
           // every commit after that fails ("Unknown member").
           this.setPaused(true);
           await Promise.race([Promise.all(this.lanes), Bun.sleep(50)]);
-          this.keepPolling();
+          await this.keepPolling();
           this.maybeCommit();
           continue;
         }
@@ -199,7 +200,7 @@ export class ConsumeEngine {
           await Promise.race([Promise.all(this.lanes), Bun.sleep(20)]);
           if (performance.now() - fullSince > 1000 && this.inFlight() >= this.o.maxInFlight) {
             this.setPaused(true);
-            this.keepPolling();
+            await this.keepPolling();
           }
           this.maybeCommit();
           continue;
@@ -211,7 +212,7 @@ export class ConsumeEngine {
           lastData = performance.now();
           sleepMs = 1;
           this.stats.firstMessageAt ??= performance.now();
-          this.dispatch(batch);
+          await this.take(batch);
           // Let the lanes run (their writes are queued as promise continuations), and when the
           // fetch queue is nearly empty let it fill rather than spin on per-call overhead.
           await Bun.sleep(batch.count < this.o.batchSize / 4 ? 1 : 0);
@@ -260,6 +261,16 @@ export class ConsumeEngine {
     }
     if (this.o.reportEveryMs > 0) this.report(this.stats.written / Math.max(this.stats.seconds, 1e-3));
     return this.stats;
+  }
+
+  /**
+   * Dispatch a batch once the writer schemas it names are fetched (a registry that is down
+   * sends those records to the DLQ: see decode.ts); the loop keeps polling meanwhile only
+   * between batches, so batches stay in order.
+   */
+  private async take(b: RecordBatch): Promise<void> {
+    if (!this.o.raw && this.o.decoder.needsPrepare(b)) await this.o.decoder.prepare(b);
+    this.dispatch(b);
   }
 
   /** Split a fetched batch into per-lane, per-kind sub-batches and queue them on their lanes. */
@@ -311,7 +322,7 @@ export class ConsumeEngine {
       }
       const kind = this.o.kinds.get(topic)!;
       const value = b.valLen[i]! < 0 ? null : b.data.subarray(b.valStart[i]!, b.valStart[i]! + b.valLen[i]!);
-      const rec = value === null ? "null value" : parsed ? validate(kind, parsed[i]) : decodeRecord(kind, this.o.codec, value);
+      const rec = value === null ? "null value" : parsed ? validate(kind, parsed[i]) : this.o.decoder.decode(kind, value, b.contentType?.[i] ?? 0);
       if (typeof rec === "string") {
         const key = b.keyLen[i]! < 0 ? null : b.data.slice(b.keyStart[i]!, b.keyStart[i]! + b.keyLen[i]!);
         this.toDlq(topic, partition, offset, run, key, value && value.slice(), rec);
@@ -499,10 +510,10 @@ export class ConsumeEngine {
     const t0 = performance.now();
     // A drain held up by a failing store can last longer than max.poll.interval.ms: after a
     // second, pause fetching and keep polling (see keepPolling).
-    const poll = () => {
+    const poll = async () => {
       if (performance.now() - t0 > 1000) {
         this.setPaused(true);
-        this.keepPolling();
+        await this.keepPolling();
       }
     };
     for (;;) {
@@ -512,12 +523,12 @@ export class ConsumeEngine {
       void all.then(() => (settled = true));
       while (!settled) {
         await Promise.race([all, Bun.sleep(200)]);
-        if (!settled) poll();
+        if (!settled) await poll();
       }
       while (this.dlqPending.size > 0) {
         this.dlqProducer?.poll(0);
         await Bun.sleep(5);
-        poll();
+        await poll();
         if (this.stopReason && performance.now() - this.stopAt > this.o.stopGraceMs) break;
       }
       if (lanes.every((l, i) => l === this.lanes[i])) return;
@@ -529,10 +540,10 @@ export class ConsumeEngine {
    * counts max.poll.interval.ms from the last consume call. Paused partitions deliver nothing new;
    * anything fetched before the pause still arrives here and is queued like any batch, in order.
    */
-  private keepPolling(): void {
+  private async keepPolling(): Promise<void> {
     const batch = this.consumer.consume(this.o.batchSize, this.jsonArray);
     for (const e of batch.errors) log.warn({ topic: e.topic, partition: e.partition, code: e.name }, `consume: ${e.message}`);
-    if (batch.count > 0) this.dispatch(batch);
+    if (batch.count > 0) await this.take(batch);
   }
 
   private maybeCommit(): void {
@@ -551,7 +562,7 @@ export class ConsumeEngine {
     while (err instanceof KafkaError && COMMIT_RETRY.has(err.codeName) && performance.now() < deadline) {
       this.setPaused(true);
       await Bun.sleep(250);
-      this.keepPolling();
+      await this.keepPolling();
       await this.handleRebalances();
       await this.drain();
       err = this.commitNow(false);

@@ -24,6 +24,12 @@ export interface ServeOptions {
   store: Store | null;
   /** Cache-aside for reads: Redis first, then the store, filling Redis on a miss. */
   cache: RedisSink | null;
+  /**
+   * serve --schema-registry: orders and users go out as Avro in the registry's wire format
+   * (each topic's registered schema), through the general path (JSON.parse + validate), not the
+   * JSON fast path. Null: JSON.
+   */
+  avro?: Record<string, (json: string) => Uint8Array> | null;
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
@@ -78,6 +84,7 @@ export class IntakeServer {
       { "linger.ms": "0", "message.timeout.ms": "30000", ...o.kafka, "queue.buffering.max.messages": String(Math.max(o.maxQueued * 2, 1000)) },
       o.maxQueued,
       (topic) => this.partitionCount(topic),
+      o.avro ? { contentType: "avro/binary", encode: o.avro } : undefined,
     );
   }
 
@@ -325,7 +332,7 @@ export class IntakeServer {
     const now = Date.now();
     const enc = this.encoder;
     // A body no longer than --max-body bytes is no longer in characters either: no 413 to give.
-    if (bytes.length <= this.o.maxBody && enc.encode(bytes, true, 1, now) === 1) {
+    if (!this.o.avro && bytes.length <= this.o.maxBody && enc.encode(bytes, true, 1, now) === 1) {
       const orderId = asciiAt(enc.ids, 0, 36);
       const queued = this.publisher.submitEncoded(this.o.ordersTopic, enc.buf, enc.spans, 1, this.o.ack === "delivered", (r) => {
         // Runs inside the publisher's delivery-report loop: it must not throw.
@@ -365,7 +372,7 @@ export class IntakeServer {
   /** POST /orders/batch's answer from the body: at once when refused, else once published. */
   private batchBytes(bytes: Uint8Array): Response | Promise<Response> {
     const enc = this.encoder;
-    if (bytes.length <= this.o.maxBody) {
+    if (!this.o.avro && bytes.length <= this.o.maxBody) {
       const n = enc.encode(bytes, false, this.o.maxBatch, Date.now());
       if (n > 0) {
         const ids = enc.ids.slice(0, 36 * n);

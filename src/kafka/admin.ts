@@ -334,6 +334,27 @@ export class Admin extends Client {
     return t;
   }
 
+  /** The cluster's id (null when no broker answers in time). */
+  clusterId(timeoutMs = 10_000): string | null {
+    const f = rdk();
+    const p = f.rd_kafka_clusterid(this.rk, timeoutMs) as Pointer | null;
+    if (!p) return null;
+    try {
+      return new CString(p).toString();
+    } finally {
+      f.rd_kafka_mem_free(this.rk, p);
+    }
+  }
+
+  /**
+   * Whether this is librdkafka's mock cluster (the embedded broker, `ingest broker`): it answers
+   * the transactional requests but writes no commit/abort markers, so read_committed readers see
+   * aborted records too. Its cluster id says so.
+   */
+  isMockCluster(timeoutMs = 10_000): boolean {
+    return this.clusterId(timeoutMs)?.startsWith("mockCluster") ?? false;
+  }
+
   close(): void {
     this.destroy();
   }

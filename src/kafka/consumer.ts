@@ -25,6 +25,11 @@ export interface RecordBatch {
    * array text (a null value as `null`), for a single decode and parse per batch. 0 otherwise.
    */
   jsonArrayEnd: number;
+  /**
+   * With the contentTypes option: each record's content-type header as a code (CONTENT_TYPE:
+   * 0 none, 1 application/json, 2 avro/binary, 3 application/msgpack, 255 another).
+   */
+  contentType: Uint8Array | null;
   /** Per-partition errors delivered as messages (e.g. unknown topic), not records. */
   errors: { topic: string; partition: number; code: number; name: string; message: string }[];
 }
@@ -52,7 +57,13 @@ export interface ConsumerOptions {
    * it compiles) or "js" (per-message FFI reads and memcpy). Same batches either way.
    */
   copy?: "native" | "js";
+  /** Read each record's content-type header into RecordBatch.contentType. */
+  contentTypes?: boolean;
 }
+
+/** RecordBatch.contentType codes, by header value. */
+export const CONTENT_TYPE: Record<string, number> = { "application/json": 1, "avro/binary": 2, "application/msgpack": 3 };
+export const CONTENT_TYPE_OTHER = 255;
 
 const NULL_TEXT = new TextEncoder().encode("null");
 
@@ -81,6 +92,7 @@ export class Consumer extends Client {
   private readonly deferRevoke: boolean;
   private readonly startOffset: number | undefined;
   private readonly copy: ConsumerOptions["copy"];
+  private readonly contentTypes: boolean;
   private closing = false;
   private readonly topicNames = new Map<number, string>();
   /** Topic handles taken at subscribe (see there), released at close. */
@@ -107,6 +119,7 @@ export class Consumer extends Client {
     this.deferRevoke = opts.deferRevoke ?? false;
     this.startOffset = opts.startOffset;
     this.copy = opts.copy;
+    this.contentTypes = opts.contentTypes ?? false;
     this.consumerQueue = rdk().rd_kafka_queue_get_consumer(this.rk) as Pointer;
   }
 
@@ -241,6 +254,9 @@ export class Consumer extends Client {
     const batch = emptyBatch(n);
     const err = new Int32Array(n);
     const rkt = new Float64Array(n);
+    const ct = this.contentTypes ? new Uint8Array(n) : null;
+    if (ct) nb.contentTypes(this.msgBuf, n, ct);
+    batch.contentType = ct;
     const end = nb.fill(this.msgBuf, n, data, json, err, batch.partition, batch.keyStart, batch.keyLen, batch.valStart, batch.valLen, batch.offset, rkt);
     let lastRkt = -1;
     let topic = "";
@@ -266,6 +282,7 @@ export class Consumer extends Client {
         batch.keyLen[k] = batch.keyLen[i]!;
         batch.valStart[k] = batch.valStart[i]!;
         batch.valLen[k] = batch.valLen[i]!;
+        if (ct) ct[k] = ct[i]!;
       }
       batch.topic[k++] = topic;
     }
@@ -284,6 +301,7 @@ export class Consumer extends Client {
     const n = Number(f.rd_kafka_consume_batch_queue(this.consumerQueue, 0, arr, max));
     const batch = emptyBatch(Math.max(0, n));
     if (n <= 0) return batch;
+    if (this.contentTypes) batch.contentType = new Uint8Array(n);
     const msgs: number[] = new Array(n);
     let bytes = 0;
     for (let i = 0; i < n; i++) {
@@ -321,6 +339,7 @@ export class Consumer extends Client {
         continue;
       }
       batch.topic[k] = topic;
+      if (batch.contentType) batch.contentType[k] = contentTypeOf(m);
       batch.partition[k] = partition;
       batch.offset[k] = readI64(m, MSG.offset);
       const kp = read.ptr(m, MSG.key);
@@ -453,6 +472,18 @@ function setOffsets(list: Pointer, offset: number): void {
   }
 }
 
+/** A message's content-type header as a CONTENT_TYPE code (the JS twin of batch.c's content_type). */
+function contentTypeOf(m: Pointer): number {
+  const f = rdk();
+  const hdrs = new BigUint64Array(1);
+  if (f.rd_kafka_message_headers(m, hdrs) !== 0 || !hdrs[0]) return 0;
+  const val = new BigUint64Array(1);
+  const size = new BigUint64Array(1);
+  if (f.rd_kafka_header_get_last(Number(hdrs[0]) as Pointer, cstr("content-type"), val, size) !== 0 || !val[0]) return 0;
+  const text = Buffer.from(new Uint8Array(toArrayBuffer(Number(val[0]) as Pointer, 0, Number(size[0])))).toString();
+  return CONTENT_TYPE[text] ?? CONTENT_TYPE_OTHER;
+}
+
 function emptyBatch(n: number): RecordBatch {
   return {
     count: 0,
@@ -465,6 +496,7 @@ function emptyBatch(n: number): RecordBatch {
     valLen: new Int32Array(n),
     data: new Uint8Array(0),
     jsonArrayEnd: 0,
+    contentType: null,
     errors: [],
   };
 }

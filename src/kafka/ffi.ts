@@ -61,8 +61,13 @@ const symbols = {
   rd_kafka_message_headers: { args: [ptr, ptr], returns: i32 },
   rd_kafka_header_get_all: { args: [ptr, usize, ptr, ptr, ptr], returns: i32 },
   rd_kafka_headers_new: { args: [usize], returns: ptr },
-  rd_kafka_header_add: { args: [ptr, ptr, isize, ptr, isize], returns: i32 },
   rd_kafka_headers_destroy: { args: [ptr], returns: v },
+  rd_kafka_header_add: { args: [ptr, ptr, isize, ptr, isize], returns: i32 },
+  // The header interceptor and content-type reader (batch.c, or producer.ts/consumer.ts without it).
+  rd_kafka_headers_copy: { args: [ptr], returns: ptr },
+  rd_kafka_message_set_headers: { args: [ptr, ptr], returns: v },
+  rd_kafka_header_get_last: { args: [ptr, ptr, ptr, ptr], returns: i32 },
+  rd_kafka_interceptor_add_on_send: { args: [ptr, ptr, ptr, ptr], returns: i32 },
 
   rd_kafka_event_type: { args: [ptr], returns: i32 },
   rd_kafka_event_destroy: { args: [ptr], returns: v },
@@ -150,6 +155,8 @@ const symbols = {
   rd_kafka_msg_partitioner_fnv1a: { args: [ptr, ptr, usize, i32, ptr, ptr], returns: i32 },
   rd_kafka_msg_partitioner_fnv1a_random: { args: [ptr, ptr, usize, i32, ptr, ptr], returns: i32 },
   rd_kafka_metadata_destroy: { args: [ptr], returns: v },
+  rd_kafka_clusterid: { args: [ptr, i32], returns: ptr },
+  rd_kafka_mem_free: { args: [ptr, ptr], returns: v },
 
   rd_kafka_topic_partition_list_new: { args: [i32], returns: ptr },
   rd_kafka_topic_partition_list_add: { args: [ptr, ptr, i32], returns: ptr },
@@ -159,6 +166,14 @@ const symbols = {
   rd_kafka_error_code: { args: [ptr], returns: i32 },
   rd_kafka_error_string: { args: [ptr], returns: cstring },
   rd_kafka_error_destroy: { args: [ptr], returns: v },
+  rd_kafka_error_is_fatal: { args: [ptr], returns: i32 },
+  rd_kafka_error_is_retriable: { args: [ptr], returns: i32 },
+  rd_kafka_error_txn_requires_abort: { args: [ptr], returns: i32 },
+
+  rd_kafka_init_transactions: { args: [ptr, i32], returns: ptr },
+  rd_kafka_begin_transaction: { args: [ptr], returns: ptr },
+  rd_kafka_commit_transaction: { args: [ptr, i32], returns: ptr },
+  rd_kafka_abort_transaction: { args: [ptr, i32], returns: ptr },
 
   rd_kafka_mock_cluster_new: { args: [ptr, i32], returns: ptr },
   rd_kafka_mock_cluster_destroy: { args: [ptr], returns: v },

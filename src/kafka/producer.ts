@@ -1,4 +1,4 @@
-import { ptr, read, type Pointer } from "bun:ffi";
+import { ptr, read, JSCallback, FFIType, type Pointer } from "bun:ffi";
 import { rdk, linuxLib, PIPE_NONBLOCK_CLOEXEC, cstr, EVENT, ERR, MSG, VTYPE, VU_SIZE, RD_KAFKA_PRODUCER, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, RD_KAFKA_MSG_F_PARTITION } from "./ffi.ts";
 import { Client, readI64 } from "./client.ts";
 import { KafkaError, errName } from "./errors.ts";
@@ -216,6 +216,12 @@ export interface ProducerOptions {
    * unknown, and that batch goes out unordered.
    */
   partitionCount?: (topic: string) => number;
+  /**
+   * Headers every message of this producer carries (content-type, schema name and version),
+   * added in C as librdkafka creates each message (batch.c's on_send interceptor), since
+   * rd_kafka_produce_batch takes none. A message sent with headers of its own keeps those.
+   */
+  headers?: Record<string, string>;
 }
 
 /** The partitioners whose keyed result partitionBatches can reproduce: librdkafka's own functions, by property value. */
@@ -278,17 +284,26 @@ export class Producer extends Client {
     if (failuresOnly && opts.onDelivery) throw new UsageError("delivery.report.only.error=true cannot be used here: every message's delivery report is needed");
     const nb = opts.countWireBytes && canCountWireBytes() ? nativeBatch() : null;
     const slot = nb ? (txSlots.free.pop() ?? txSlots.next++) : -1;
-    const countBytes = (conf: Pointer) => {
-      nb!.txBytes(slot, true);
-      // The slot number rides as the interceptor's opaque pointer.
-      if (rdk().rd_kafka_conf_interceptor_add_on_new(conf, cstr("ingest-tx"), nb!.txOnNew!, slot as unknown as Pointer) !== 0) throw new IngestError("cannot add the byte-counting interceptor to the producer configuration");
+    // INGEST_RECORD_HEADERS=0 sends records without them (to measure what they cost).
+    const hdrs = opts.headers && Object.keys(opts.headers).length && process.env.INGEST_RECORD_HEADERS !== "0" ? headerList(opts.headers) : null;
+    const configure = (conf: Pointer) => {
+      if (nb) {
+        nb.txBytes(slot, true);
+        // The slot number rides as the interceptor's opaque pointer.
+        if (rdk().rd_kafka_conf_interceptor_add_on_new(conf, cstr("ingest-tx"), nb.txOnNew!, slot as unknown as Pointer) !== 0) throw new IngestError("cannot add the byte-counting interceptor to the producer configuration");
+      }
+      if (hdrs && rdk().rd_kafka_conf_interceptor_add_on_new(conf, cstr("ingest-headers"), hdrs.onNew, hdrs.list) !== 0) throw new IngestError("cannot add the header interceptor to the producer configuration");
     };
     try {
-      super(RD_KAFKA_PRODUCER, opts.failuresOnly ? { ...props, "delivery.report.only.error": "true" } : props, EVENT.DR, nb ? countBytes : undefined);
+      super(RD_KAFKA_PRODUCER, opts.failuresOnly ? { ...props, "delivery.report.only.error": "true" } : props, EVENT.DR, configure);
     } catch (e) {
       if (slot >= 0) txSlots.free.push(slot);
+      if (hdrs) rdk().rd_kafka_headers_destroy(hdrs.list);
+      for (const cb of hdrs?.callbacks ?? []) cb.close();
       throw e;
     }
+    this.headerTemplate = hdrs?.list ?? null;
+    this.headerCallbacks = hdrs?.callbacks ?? [];
     this.onDelivery = opts.onDelivery;
     this.failuresOnly = failuresOnly;
     const ordering = opts.partitionBatches && process.env.INGEST_PREPARTITION !== "0" ? nativeBatch() : null;
@@ -298,6 +313,10 @@ export class Producer extends Client {
   }
 
   private readonly tx: { nb: NativeBatch; slot: number } | null;
+  /** The header list batch.c copies into every message (freed after the handle). */
+  private readonly headerTemplate: Pointer | null;
+  /** The header interceptors as JS callbacks where batch.c is not compiled (closed after the handle). */
+  private readonly headerCallbacks: JSCallback[];
   /** partitionBatches: batch.c, the partitioner function, and each topic's partition count with when to ask again. */
   private readonly ordering: {
     nb: NativeBatch;
@@ -472,6 +491,65 @@ export class Producer extends Client {
     void keep;
   }
 
+  /**
+   * Transactions (transactional.id set): initTransactions once (fences any earlier producer
+   * with the same id and aborts what it left open), then begin/commit or abort per transaction.
+   * Each throws a TransactionError saying whether the producer is fenced or otherwise fatal.
+   */
+  initTransactions(timeoutMs = 60_000): void {
+    this.txnCall("init transactions", rdk().rd_kafka_init_transactions(this.rk, timeoutMs) as Pointer | null);
+  }
+
+  /**
+   * Before a transaction's first send to `topic`: the topic's partitions known to librdkafka.
+   * librdkafka 2.0.2's rd_kafka_produce_batch with RD_KAFKA_MSG_F_PARTITION queues a message on
+   * the "unassigned" partition while the topic's metadata is unknown, and adds that partition to
+   * the transaction too, which the commit then fails on (INVALID_TXN_STATE): seen here with the
+   * first batch right after the producer started.
+   */
+  learnTopic(topic: string, timeoutMs = 10_000): void {
+    const rkt = this.topic(topic);
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const left = Math.max(1, Math.round(deadline - performance.now()));
+      const md = fetchMetadata(this.rk, false, rkt, left, `metadata of ${topic}`);
+      if (md.topics.some((t) => t.name === topic && t.err === 0 && t.partitions.length > 0)) return;
+      if (performance.now() >= deadline) throw new IngestError(`topic '${topic}': no partitions known after ${timeoutMs} ms`);
+      Bun.sleepSync(100);
+    }
+  }
+
+  beginTransaction(): void {
+    this.txnCall("begin a transaction", rdk().rd_kafka_begin_transaction(this.rk) as Pointer | null);
+  }
+
+  /**
+   * Flush and commit: returns once the brokers committed it. Every message of the transaction
+   * gets its delivery report first (served here: the event API's reports need polling).
+   */
+  commitTransaction(timeoutMs = 60_000): void {
+    // rd_kafka_commit_transaction flushes, but the reports of the event API are served by poll.
+    this.flushSync(timeoutMs);
+    this.txnCall("commit the transaction", rdk().rd_kafka_commit_transaction(this.rk, timeoutMs) as Pointer | null);
+  }
+
+  abortTransaction(timeoutMs = 60_000): void {
+    this.txnCall("abort the transaction", rdk().rd_kafka_abort_transaction(this.rk, timeoutMs) as Pointer | null);
+    this.poll(0);
+  }
+
+  private txnCall(what: string, err: Pointer | null): void {
+    if (!err) return;
+    const f = rdk();
+    const code = f.rd_kafka_error_code(err);
+    const text = String(f.rd_kafka_error_string(err));
+    const fatal = f.rd_kafka_error_is_fatal(err) !== 0;
+    const abortable = f.rd_kafka_error_txn_requires_abort(err) !== 0;
+    const retriable = f.rd_kafka_error_is_retriable(err) !== 0;
+    f.rd_kafka_error_destroy(err);
+    throw new TransactionError(code, `cannot ${what}: ${text} (${errName(code)})`, { fatal, abortable, retriable });
+  }
+
   private wakeFds: Int32Array | undefined;
 
   /**
@@ -600,6 +678,8 @@ export class Producer extends Client {
     for (const t of this.topics.values()) rdk().rd_kafka_topic_destroy(t);
     this.topics.clear();
     super.destroy();
+    if (this.headerTemplate) rdk().rd_kafka_headers_destroy(this.headerTemplate);
+    for (const cb of this.headerCallbacks) cb.close();
     if (this.tx) {
       // The broker threads are gone: the count is final and the slot free.
       this.finalWireBytes = this.tx.nb.txBytes(this.tx.slot);
@@ -619,6 +699,52 @@ export class Producer extends Client {
     }
     this.destroy();
   }
+}
+
+/** A transactional call failed: fatal (fenced by a newer producer, say) or abortable. */
+export class TransactionError extends KafkaError {
+  readonly fatal: boolean;
+  readonly abortable: boolean;
+  /** librdkafka says the same call may succeed if made again. */
+  readonly mayRetry: boolean;
+  constructor(code: number, message: string, f: { fatal: boolean; abortable: boolean; retriable: boolean }) {
+    super(code, message);
+    this.message = message;
+    this.fatal = f.fatal;
+    this.abortable = f.abortable;
+    this.mayRetry = f.retriable;
+  }
+  /** This producer was fenced: another one with the same transactional.id started since. */
+  get fenced(): boolean {
+    return this.codeName === "_FENCED" || this.codeName === "PRODUCER_FENCED" || this.codeName === "INVALID_PRODUCER_EPOCH";
+  }
+}
+
+/** A librdkafka header list holding `headers`, and batch.c's interceptor that copies it into every message. */
+function headerList(headers: Record<string, string>): { list: Pointer; onNew: Pointer; callbacks?: JSCallback[] } {
+  const f = rdk();
+  const list = f.rd_kafka_headers_new(Object.keys(headers).length) as Pointer;
+  for (const [k, v] of Object.entries(headers)) {
+    const value = new TextEncoder().encode(v);
+    f.rd_kafka_header_add(list, cstr(k), -1, value, value.length);
+  }
+  const nb = nativeBatch();
+  if (nb) return { list, onNew: nb.headersOnNew };
+  // Without batch.c: the same two interceptors as JS callbacks. Both run on this thread (on_new
+  // inside rd_kafka_new, on_send inside the produce call), never on a librdkafka thread.
+  const one = new BigUint64Array(1);
+  const onSend = new JSCallback(
+    (_rk: Pointer, msg: Pointer, tmpl: Pointer) => {
+      if (f.rd_kafka_message_headers(msg, one) !== 0 || !one[0]) f.rd_kafka_message_set_headers(msg, f.rd_kafka_headers_copy(tmpl) as Pointer);
+      return 0;
+    },
+    { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  );
+  const onNew = new JSCallback((rk: Pointer, _conf: Pointer, tmpl: Pointer) => f.rd_kafka_interceptor_add_on_send(rk, cstr("ingest-headers"), onSend.ptr!, tmpl), {
+    args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64],
+    returns: FFIType.i32,
+  });
+  return { list, onNew: onNew.ptr!, callbacks: [onNew, onSend] };
 }
 
 /** Producer defaults tuned for throughput (measured in native-bench/); any can be overridden. */

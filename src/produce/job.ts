@@ -19,6 +19,16 @@ export interface ProduceJob {
   kafka: Record<string, string> | null;
   /** The topic's partition count from the command's own check (0: not known). */
   partitions: number;
+  /** Bytes that start every Kafka value: the schema registry's wire header (magic 0, schema id), or null. */
+  valuePrefix: Uint8Array | null;
+  /** Headers every record carries (content-type, schema name and version). */
+  headers: Record<string, string>;
+  /**
+   * Transactional sends (kafka has this worker's transactional.id): one transaction for the
+   * worker's rows, or one per `commitEvery` rows (0: one). The last one is committed or
+   * aborted as the main thread decides once every worker is ready (see run.ts).
+   */
+  txn: { commitEvery: number } | null;
   /**
    * Output file parts. Part 0 starts with the file's prefix (`prefix`: "[" or the Avro header)
    * and becomes the file itself at the end; the other parts are appended to it.
@@ -57,6 +67,11 @@ export interface WorkerStats {
   readSendMs: number;
   deliveryWaitMs: number;
   stopped: boolean;
+  /** Transactions this worker committed (with transactions). */
+  txnCommitted: number;
+  /** Its last transaction: open (ready, waiting for the decision), committed, or aborted with why. */
+  txnState?: "open" | "committed" | "aborted";
+  txnError?: string;
   /** librdkafka's last statistics: bytes sent to brokers (after compression, with protocol framing). */
   txBytes?: number;
   error?: string;

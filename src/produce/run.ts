@@ -31,6 +31,12 @@ export interface ProduceOptions {
   workers: number;
   limit: number;
   progress: boolean;
+  /** The registry's wire header for every value (Avro with --schema-registry), or null. */
+  valuePrefix: Uint8Array | null;
+  /** Headers every record carries. */
+  headers: Record<string, string>;
+  /** --transactional-id: worker i's producer is `${id}-${i}`; commitEvery 0 = one transaction per worker. */
+  txn: { id: string; commitEvery: number } | null;
 }
 
 export interface ProduceSummary {
@@ -55,6 +61,8 @@ export interface ProduceSummary {
   seconds: { total: number; setup: number; read_and_send: number; delivery_wait: number; files: number };
   messages_per_second: number;
   stopped_by_signal: string | null;
+  /** With --transactional-id: what became of the transactions. */
+  transactions?: { id: string; committed: number; outcome: "committed" | "aborted" | "partly committed"; workers: { id: string; state: string; error?: string }[] };
   ok: boolean;
 }
 
@@ -69,7 +77,7 @@ export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals 
   // The workers boot (runtime, modules, TinyCC, their producers) while this thread checks the
   // inputs and splits the file: ~40 ms + ~30 ms each that came after the split before.
   const planned = o.limit < Infinity ? 1 : Math.max(1, o.workers);
-  const pool = Array.from({ length: planned }, (_, i) => new ProduceWorker(o.kafka ? workerKafkaConfig(o.kafka, i) : null, o.input === "csv"));
+  const pool = Array.from({ length: planned }, (_, i) => new ProduceWorker(o.kafka ? workerKafkaConfig(o, i) : null, o.input === "csv", o.headers));
   try {
     return await checkSplitAndRun(o, stop, t0, pool);
   } finally {
@@ -92,6 +100,9 @@ async function checkSplitAndRun(o: ProduceOptions, stop: { signal: NodeJS.Signal
     const admin = new Admin(o.kafka);
     try {
       partitions = admin.requireTopic(o.topic, 10_000).partitions.length;
+      if (o.txn && admin.isMockCluster()) {
+        throw new IngestError("--transactional-id: the embedded broker (librdkafka's mock cluster) answers transactional requests but has no transactions (no commit or abort markers: read_committed readers would see aborted rows); use a real Kafka 0.11+, e.g. bash scripts/kafka.sh start");
+      }
     } finally {
       admin.close();
     }
@@ -130,8 +141,11 @@ async function runWorkers(
     key: o.key,
     format: o.format,
     topic: o.topic,
-    kafka: o.kafka ? workerKafkaConfig(o.kafka, i) : null,
+    kafka: o.kafka ? workerKafkaConfig(o, i) : null,
     partitions,
+    valuePrefix: o.valuePrefix,
+    headers: o.headers,
+    txn: o.kafka && o.txn ? { commitEvery: o.txn.commitEvery } : null,
     jsonPart: out.json ? { path: out.json.part(i), ndjson, prefix: i === 0 && !ndjson ? new TextEncoder().encode("[\n") : null } : null,
     avroPart: out.avro ? { path: out.avro.part(i), codec: o.avroCodec, sync, prefix: i === 0 ? avroHeader(o.schema, o.avroCodec, sync) : null } : null,
     rejectsPart: out.rejects.part(i),
@@ -195,6 +209,7 @@ async function runWorkers(
         }),
       ),
     );
+    if (o.txn && o.kafka) results = await decideTransactions(results, pool, stop);
   } catch (e) {
     for (const j of joins) j.joiner.close();
     throw e;
@@ -259,12 +274,22 @@ async function runWorkers(
     stopped_by_signal: stop.signal,
     ok: false,
   };
+  if (o.txn && o.kafka) {
+    const committed = results.filter((r) => r.txnState === "committed").length;
+    summary.transactions = {
+      id: o.txn.id,
+      committed: sum((r) => r.txnCommitted),
+      outcome: committed === results.length ? "committed" : committed === 0 ? "aborted" : "partly committed",
+      workers: results.map((r, i) => ({ id: `${o.txn!.id}-${i}`, state: r.txnState ?? "aborted", ...(r.txnError ? { error: r.txnError } : {}) })),
+    };
+  }
   // Success: every accepted row delivered (when sending) and written to every file asked for.
   summary.ok =
     failed === 0 &&
     (!o.kafka || delivered === accepted) &&
     (!o.jsonOut || summary.json_records === accepted) &&
     (!o.avroOut || summary.avro_records === accepted) &&
+    (!summary.transactions || summary.transactions.outcome === "committed") &&
     stop.signal === null;
   return summary;
 }
@@ -274,9 +299,25 @@ function round(x: number): number {
 }
 
 
-/** Worker i's librdkafka properties: throughput defaults, idempotence, then the user's. */
-function workerKafkaConfig(kafka: Record<string, string>, i: number): Record<string, string> {
-  return { ...THROUGHPUT_DEFAULTS, "queue.buffering.max.messages": "200000", "queue.buffering.max.kbytes": "262144", ...idempotence(kafka), ...kafka, "client.id": `ingest-produce-${i}` };
+/** Worker i's librdkafka properties: throughput defaults, idempotence, then the user's; its own transactional.id. */
+function workerKafkaConfig(o: ProduceOptions, i: number): Record<string, string> {
+  const kafka = o.kafka!;
+  const txn: Record<string, string> = o.txn ? { "transactional.id": `${o.txn.id}-${i}` } : {};
+  return { ...THROUGHPUT_DEFAULTS, "queue.buffering.max.messages": "200000", "queue.buffering.max.kbytes": "262144", ...idempotence(kafka), ...kafka, ...txn, "client.id": `ingest-produce-${i}` };
+}
+
+/**
+ * Every worker is ready with its last transaction open (all its rows sent and acknowledged):
+ * commit them all, at once, only if every worker is ready and nothing failed or stopped; else
+ * abort them all. The load is then all-or-nothing as a whole except for the window between the
+ * first worker's commit and the last one's (milliseconds; a crash or a fenced worker inside it
+ * leaves some workers' rows committed and the others' aborted: the summary says which).
+ */
+async function decideTransactions(results: WorkerStats[], pool: ProduceWorker[], stop: { signal: NodeJS.Signals | null }): Promise<WorkerStats[]> {
+  const bad = results.find((r) => r.failed > 0 || r.stopped || r.delivered !== r.accepted);
+  const why = stop.signal ? `stopped by ${stop.signal}` : bad ? (bad.stopped ? "stopped" : `worker ${bad.index}: ${bad.failed} message(s) not delivered${bad.firstFailure ? ` (${bad.firstFailure})` : ""}`) : "";
+  const commit = !why;
+  return Promise.all(results.map((r, i) => (r.txnState === "open" ? pool[i]!.decide(commit, why) : Promise.resolve(r))));
 }
 
 /**
@@ -289,28 +330,39 @@ class ProduceWorker {
   private readonly w: Worker;
   private state: "idle" | "running" | "done" = "idle";
 
-  constructor(kafka: Record<string, string> | null, failuresOnly: boolean) {
+  constructor(kafka: Record<string, string> | null, failuresOnly: boolean, headers: Record<string, string>) {
     this.w = new Worker(workerUrl("produce/worker.ts"));
-    this.w.postMessage({ prepare: { kafka, failuresOnly } });
+    this.w.postMessage({ prepare: { kafka, failuresOnly, headers } });
   }
 
+  /** The job's stats; with a transaction, once it is ready (its last transaction open: see decide). */
   run(job: ProduceJob): Promise<WorkerStats> {
     this.state = "running";
+    return this.reply(job, `produce worker ${job.index}`);
+  }
+
+  /** Commit or abort the worker's open transaction; its final stats. */
+  decide(commit: boolean, why: string): Promise<WorkerStats> {
+    return this.reply({ decide: { commit, why } }, "produce worker's transaction");
+  }
+
+  private reply(message: unknown, who: string): Promise<WorkerStats> {
     return new Promise((resolve, reject) => {
-      this.w.onmessage = (ev: MessageEvent<{ ok: boolean; stats?: WorkerStats; error?: string; stack?: string }>) => {
+      this.w.onmessage = (ev: MessageEvent<{ ok: boolean; ready?: boolean; stats?: WorkerStats; error?: string; stack?: string }>) => {
+        if (ev.data.ok && ev.data.ready) return resolve(ev.data.stats!);
         this.state = "done";
         this.w.terminate();
         if (ev.data.ok) resolve(ev.data.stats!);
         else {
           log.debug({ stack: ev.data.stack }, "produce worker failed");
-          reject(new IngestError(`produce worker ${job.index}: ${ev.data.error}`));
+          reject(new IngestError(`${who}: ${ev.data.error}`));
         }
       };
       this.w.onerror = (e) => {
         this.state = "done";
-        reject(new IngestError(`produce worker ${job.index} crashed: ${e.message}`));
+        reject(new IngestError(`${who} crashed: ${e.message}`));
       };
-      this.w.postMessage(job);
+      this.w.postMessage(message);
     });
   }
 

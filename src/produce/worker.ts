@@ -35,7 +35,7 @@ function openPart(part: { path: string; prefix: Uint8Array | null } | null): num
 function newStats(index: number): WorkerStats {
   return {
     index, rows: 0, accepted: 0, rejected: 0, skipped: 0, enqueued: 0, delivered: 0, failed: 0, possiblyPersisted: 0,
-    failures: {}, valueBytes: 0, jsonRecords: 0, avroRecords: 0, readSendMs: 0, deliveryWaitMs: 0, stopped: false,
+    failures: {}, valueBytes: 0, jsonRecords: 0, avroRecords: 0, readSendMs: 0, deliveryWaitMs: 0, stopped: false, txnCommitted: 0,
   };
 }
 
@@ -61,17 +61,17 @@ function newProducer(job: ProduceJob, failuresOnly: boolean): Producer | null {
   const ready = prepared;
   prepared = null;
   // The one made before the job came, when it was made for these settings (it always is).
-  const producer = ready && ready.failuresOnly === failuresOnly && sameProps(ready.kafka, job.kafka) ? ready.producer : null;
+  const producer = ready && ready.failuresOnly === failuresOnly && sameProps(ready.kafka, job.kafka) && sameProps(ready.headers, job.headers) ? ready.producer : null;
   if (!producer) ready?.producer.destroy();
-  const p = producer ?? makeProducer(job.kafka, failuresOnly);
+  const p = producer ?? makeProducer(job.kafka, failuresOnly, job.headers);
   // The count the command's topic check saw: the first batches need no metadata request of their own.
   if (job.partitions > 0) p.knowPartitionCount(job.topic, job.partitions);
   return p;
 }
 
-function makeProducer(kafka: Record<string, string>, failuresOnly: boolean): Producer {
+function makeProducer(kafka: Record<string, string>, failuresOnly: boolean, headers: Record<string, string>): Producer {
   const props = canCountWireBytes() ? kafka : { "statistics.interval.ms": "20", ...kafka };
-  return new Producer(props, { failuresOnly, countWireBytes: true, partitionBatches: true });
+  return new Producer(props, { failuresOnly, countWireBytes: true, partitionBatches: true, headers });
 }
 
 function sameProps(a: Record<string, string>, b: Record<string, string>): boolean {
@@ -80,19 +80,93 @@ function sameProps(a: Record<string, string>, b: Record<string, string>): boolea
 }
 
 /** The producer made at "prepare", before the job (and its range) is known. */
-let prepared: { kafka: Record<string, string>; failuresOnly: boolean; producer: Producer } | null = null;
+let prepared: { kafka: Record<string, string>; failuresOnly: boolean; headers: Record<string, string>; producer: Producer } | null = null;
 
 /**
  * Before the job: create the producer (it connects and fetches metadata meanwhile). A failure
  * here is left for the job to meet again and report (the main thread's own checks come first).
  */
-function prepare(p: { kafka: Record<string, string> | null; failuresOnly: boolean }): void {
+function prepare(p: { kafka: Record<string, string> | null; failuresOnly: boolean; headers: Record<string, string> }): void {
   if (!p.kafka) return;
   try {
-    prepared = { kafka: p.kafka, failuresOnly: p.failuresOnly, producer: makeProducer(p.kafka, p.failuresOnly) };
+    prepared = { kafka: p.kafka, failuresOnly: p.failuresOnly, headers: p.headers, producer: makeProducer(p.kafka, p.failuresOnly, p.headers) };
   } catch {
     prepared = null;
   }
+}
+
+/**
+ * A worker's transactions (job.txn): begun once the producer is ready, committed every
+ * commitEvery rows (when set), and the last one left open for the main thread's decision
+ * (see finishTransaction), or aborted here when the job fails.
+ */
+class WorkerTxn {
+  private left: number;
+  constructor(
+    private readonly producer: Producer,
+    topic: string,
+    private readonly every: number,
+    private readonly stats: WorkerStats,
+    private readonly flushBatch: () => void,
+    private readonly c: Float64Array,
+  ) {
+    producer.initTransactions();
+    producer.learnTopic(topic);
+    producer.beginTransaction();
+    this.stats.txnState = "open";
+    this.left = every;
+  }
+
+  /** One more row handed to the batch: at every commitEvery-th, send the batch and commit. */
+  row(): void {
+    if (this.left === 0 || --this.left > 0) return;
+    this.flushBatch();
+    awaitDeliveries(this.producer, this.stats, this.c);
+    if (this.stats.failed > 0) throw new Error(`${this.stats.failed} message(s) of the transaction failed: ${this.stats.firstFailure ?? ""}`);
+    this.producer.commitTransaction();
+    this.stats.txnCommitted++;
+    this.producer.beginTransaction();
+    this.left = this.every;
+  }
+
+  /** The job failed: abort what is open (best effort; a newer run fences it otherwise). */
+  abort(why: string): void {
+    if (this.stats.txnState !== "open") return;
+    this.stats.txnState = "aborted";
+    this.stats.txnError = why;
+    try {
+      this.producer.abortTransaction(10_000);
+    } catch {}
+  }
+}
+
+/** The producer whose last transaction waits for the main thread's commit or abort. */
+let openTxn: { producer: Producer; stats: WorkerStats } | null = null;
+
+/** The main thread's decision on this worker's open transaction. */
+function finishTransaction(commit: boolean, why: string): WorkerStats {
+  const t = openTxn!;
+  openTxn = null;
+  try {
+    if (commit) {
+      t.producer.commitTransaction();
+      t.stats.txnCommitted++;
+      t.stats.txnState = "committed";
+    } else {
+      t.stats.txnState = "aborted";
+      t.stats.txnError = why;
+      t.producer.abortTransaction();
+    }
+  } catch (e) {
+    t.stats.txnState = "aborted";
+    t.stats.txnError = (e as Error).message;
+    try {
+      if (commit && !t.producer.fatalError) t.producer.abortTransaction(10_000);
+    } catch {}
+  } finally {
+    t.producer.destroy();
+  }
+  return t.stats;
 }
 
 /** Wait for every delivery report, then read the final counts and wire bytes into `stats`. */
@@ -144,7 +218,9 @@ function runLines(job: ProduceJob): WorkerStats {
   let rejects = "";
   const t0 = performance.now();
   const send = sender(producer, batch, job.topic, stats, c);
+  let txn: WorkerTxn | null = null;
   try {
+    txn = producer && job.txn ? new WorkerTxn(producer, job.topic, job.txn.commitEvery, stats, send, c) : null;
     forEachLine(
       job.file,
       job.range,
@@ -186,6 +262,7 @@ function runLines(job: ProduceJob): WorkerStats {
           }
           batch.commit(key ? key[0] : 0, key ? key[1] - key[0] : -1, from, to - from);
           if (batch.full) send();
+          txn?.row();
         }
       },
       (bytesRead) => {
@@ -204,10 +281,14 @@ function runLines(job: ProduceJob): WorkerStats {
     if (jsonUsed) writeAll(jsonFd, json.subarray(0, jsonUsed));
     if (rejects) writeAll(rejectsFd, rejects);
     if (producer) awaitDeliveries(producer, stats, c);
+    if (txn) openTxn = { producer: producer!, stats };
+  } catch (e) {
+    txn?.abort((e as Error).message);
+    throw e;
   } finally {
     if (jsonFd >= 0) closeSync(jsonFd);
     closeSync(rejectsFd);
-    producer?.destroy();
+    if (!openTxn) producer?.destroy();
   }
   return stats;
 }
@@ -263,13 +344,18 @@ function runCsv(job: ProduceJob): WorkerStats {
   // row-encoder.ts); null for msgpack or a schema it does not specialise: objects as before.
   const wantJson = sendJson || jsonFd >= 0;
   const wantAvro = avro !== null || (producer !== null && job.format === "avro");
-  const encoderOptions = { key: producer ? keyField : null, json: wantJson, avro: wantAvro };
+  // Avro for Kafka without an Avro file: the encoder writes it (after the key, and the registry's
+  // wire header when there is one) straight into the batch, as JSON for Kafka is.
+  const prefix = job.format === "avro" ? job.valuePrefix : null;
+  const avroIntoBatch = producer !== null && job.format === "avro" && avro === null;
+  const encoderOptions = { key: producer ? keyField : null, json: wantJson, avro: wantAvro, avroPrefix: avroIntoBatch ? prefix : null };
   const encodeRow = job.format === "msgpack" || !(wantJson || wantAvro) ? null : compileRowEncoder(job.schema, conv, encoderOptions);
   const batchSink = new BatchSink(batch);
+  let txn: WorkerTxn | null = null;
   // The JSON part goes into the batch (after the key) when Kafka takes JSON, else into its own buffer.
   const jsonSink = sendJson ? batchSink : new BufferSink(jsonFd >= 0 ? 2 << 20 : 16);
-  // Avro bytes go into the file's block when there is one, else into a scratch buffer.
-  const avroSink: ByteSink = avro ?? new BufferSink();
+  // Avro bytes go into the file's block when there is one, else into the batch (for Kafka) or a scratch buffer.
+  const avroSink: ByteSink = avro ?? (avroIntoBatch ? batchSink : new BufferSink());
   const row = { keyLen: -1 };
 
   // The byte-level fast path (src/csv/fast-reader.ts): lines it is sure about are encoded from
@@ -281,7 +367,7 @@ function runCsv(job: ProduceJob): WorkerStats {
     batchSink.buf = batch.data;
     batchSink.pos = batch.used;
     if (!sendJson) {
-      if (avroSink !== avro) avroSink.pos = 0;
+      if (avroSink !== avro && avroSink !== batchSink) avroSink.pos = 0;
       if (jsonFd >= 0 && stats.jsonRecords > 0) writeSep(jsonSink, sepBytes);
     }
   };
@@ -301,10 +387,14 @@ function runCsv(job: ProduceJob): WorkerStats {
     }
     if (producer) {
       const valOff = keyOff + Math.max(0, row.keyLen);
-      if (!sendJson) {
-        // Avro: the bytes the encoder wrote for the file (or scratch) follow the key.
+      if (!sendJson && avroSink !== batchSink) {
+        // Avro: the bytes the encoder wrote for the file (or scratch) follow the key (and the wire header).
         const len = avroSink.pos - (avroSink === avro ? avroOff : 0);
-        batchSink.reserve(len);
+        batchSink.reserve(len + (prefix?.length ?? 0));
+        if (prefix) {
+          batchSink.buf.set(prefix, batchSink.pos);
+          batchSink.pos += prefix.length;
+        }
         batchSink.buf.set(avroSink.buf.subarray(avroSink.pos - len, avroSink.pos), batchSink.pos);
         batchSink.pos += len;
       }
@@ -315,6 +405,7 @@ function runCsv(job: ProduceJob): WorkerStats {
     }
     avro?.appended();
     if (producer && (batch.full || batch.used > 3 << 20)) send();
+    txn?.row();
   };
 
   const fastRow: FastRowFn = (b, fs, fe, esc) => {
@@ -372,12 +463,19 @@ function runCsv(job: ProduceJob): WorkerStats {
       let valLen: number;
       if (sendJson) valLen = enc.encodeInto(text, batch.data.subarray(valOff)).written;
       else {
-        while ((valLen = codec.encodeInto(rec, batch.data, valOff)) < 0) batch.ensure(batch.data.length);
+        const pre = prefix?.length ?? 0;
+        if (prefix) batch.data.set(prefix, valOff);
+        while ((valLen = codec.encodeInto(rec, batch.data, valOff + pre)) < 0) {
+          batch.ensure(batch.data.length);
+          if (prefix) batch.data.set(prefix, valOff);
+        }
+        valLen += pre;
       }
       batch.used = valOff + valLen;
       batch.commit(keyOff, keyLen, valOff, valLen);
       stats.valueBytes += valLen;
       if (batch.full || batch.used > 3 << 20) send();
+      txn?.row();
     }
   };
   const onChunk = (bytesRead: number): boolean | void => {
@@ -395,6 +493,7 @@ function runCsv(job: ProduceJob): WorkerStats {
   };
 
   try {
+    txn = producer && job.txn ? new WorkerTxn(producer, job.topic, job.txn.commitEvery, stats, send, c) : null;
     stats.skipped += fastEncode ? forEachRecordFast(job.file, job.range, conv.columns, fastRow, onRow, onChunk) : forEachRecord(job.file, job.range, onRow, onChunk);
     send();
     stats.readSendMs = performance.now() - t0;
@@ -405,11 +504,15 @@ function runCsv(job: ProduceJob): WorkerStats {
     stats.jsonRecords = jsonFd >= 0 ? stats.jsonRecords : 0;
     stats.avroRecords = avro?.records ?? 0;
     if (producer) awaitDeliveries(producer, stats, c);
+    if (txn) openTxn = { producer: producer!, stats };
+  } catch (e) {
+    txn?.abort((e as Error).message);
+    throw e;
   } finally {
     if (jsonFd >= 0) closeSync(jsonFd);
     if (avroFd >= 0) closeSync(avroFd);
     closeSync(rejectsFd);
-    producer?.destroy();
+    if (!openTxn) producer?.destroy();
   }
   c[COUNTER.delivered] = stats.delivered;
   return stats;
@@ -453,8 +556,13 @@ function txBytes(stats: string | undefined): number | undefined {
 // Worker entry: run one job, post its stats (or the error) and exit.
 declare const self: Worker;
 if (typeof self !== "undefined" && !Bun.isMainThread) {
-  self.onmessage = (ev: MessageEvent<ProduceJob | { prepare: Parameters<typeof prepare>[0] } | { cancel: true }>) => {
+  self.onmessage = (ev: MessageEvent<ProduceJob | { prepare: Parameters<typeof prepare>[0] } | { cancel: true } | { decide: { commit: boolean; why: string } }>) => {
     if ("prepare" in ev.data) return prepare(ev.data.prepare);
+    if ("decide" in ev.data) {
+      const stats = finishTransaction(ev.data.decide.commit, ev.data.decide.why);
+      self.postMessage({ ok: true, stats });
+      return;
+    }
     if ("cancel" in ev.data) {
       prepared?.producer.destroy();
       prepared = null;
@@ -462,7 +570,9 @@ if (typeof self !== "undefined" && !Bun.isMainThread) {
       return;
     }
     try {
-      self.postMessage({ ok: true, stats: runJob(ev.data as ProduceJob) });
+      const stats = runJob(ev.data as ProduceJob);
+      // With a transaction open: ready, the main thread decides (a "decide" message follows).
+      self.postMessage({ ok: true, stats, ready: openTxn !== null });
     } catch (e) {
       self.postMessage({ ok: false, error: (e as Error).message, stack: (e as Error).stack });
     }

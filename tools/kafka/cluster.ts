@@ -114,7 +114,7 @@ export function kafkaClasspath(): string {
  * an outgoing connection (the nodes connect to each other while they start) before its node
  * binds it, or while a killed node is down.
  */
-function freePorts(n: number): number[] {
+export function freePorts(n: number): number[] {
   let low = 32768;
   try {
     low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || low;
@@ -137,7 +137,7 @@ function freePorts(n: number): number[] {
  * PR_SET_PDEATHSIG through perl, which is on every Debian machine), so a killed test run never
  * leaves a JVM behind.
  */
-function dieWithParent(): string[] {
+export function dieWithParent(): string[] {
   const nr = process.arch === "arm64" ? 167 : 157; // SYS_prctl
   return ["perl", "-e", `syscall(${nr}, 1, 9) == 0 or die "prctl: $!"; exec { $ARGV[0] } @ARGV or die "exec $ARGV[0]: $!"`];
 }

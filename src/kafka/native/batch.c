@@ -288,3 +288,74 @@ void ingest_partition(msg_t *msgs, int *spans, double *opaques, const unsigned c
   sys_memcpy(&spans[from * 4], tspans, (u64)n * 16);
   sys_memcpy(&opaques[from], topaques, (u64)n * 8);
 }
+
+/*
+ * Record headers. Producer: every message a producer sends through rd_kafka_produce_batch
+ * (which takes no headers) gets a copy of one header list (content-type, schema name and
+ * version), added by an on_send interceptor that librdkafka calls for each message as it is
+ * created, before it is queued. rdkafka.h calls the message "immutable" there; what the
+ * interceptor does is what rd_kafka_producev(RD_KAFKA_V_HEADERS) does at the same point of
+ * rd_kafka_msg_new0: set the new message's header list, which nothing has read yet (a test
+ * reads every record's headers back). A message that already has headers keeps them.
+ * Consumer: the content-type header of each message, as a small code (see ingest_content_type).
+ */
+typedef void *(*headers_copy_fn)(const void *hdrs);
+typedef int (*message_headers_fn)(const void *msg, void **hdrs);
+typedef void (*message_set_headers_fn)(void *msg, void *hdrs);
+typedef int (*header_get_last_fn)(const void *hdrs, const char *name, const void **valuep, u64 *sizep);
+typedef int (*add_on_send_fn)(void *rk, const char *ic_name, void *on_send, void *ic_opaque);
+static headers_copy_fn sys_headers_copy;
+static message_headers_fn sys_message_headers;
+static message_set_headers_fn sys_message_set_headers;
+static header_get_last_fn sys_header_get_last;
+static add_on_send_fn sys_add_on_send;
+
+void ingest_init_headers(headers_copy_fn copy_fn, message_headers_fn get, message_set_headers_fn set, header_get_last_fn last, add_on_send_fn add) {
+  sys_headers_copy = copy_fn;
+  sys_message_headers = get;
+  sys_message_set_headers = set;
+  sys_header_get_last = last;
+  sys_add_on_send = add;
+}
+
+static int on_send_headers(void *rk, void *msg, void *template_hdrs) {
+  void *have = 0;
+  if (sys_message_headers(msg, &have) == 0 && have) return 0;
+  sys_message_set_headers(msg, sys_headers_copy(template_hdrs));
+  return 0;
+}
+
+/* The on_new interceptor (rd_kafka_conf_interceptor_add_on_new, opaque: the header list to copy): adds on_send. */
+static int on_new_headers(void *rk, const void *conf, void *template_hdrs, char *errstr, u64 errstr_size) {
+  return sys_add_on_send(rk, "ingest-headers", (void *)on_send_headers, template_hdrs);
+}
+
+void *ingest_headers_on_new(void) { return (void *)on_new_headers; }
+
+static int same(const unsigned char *a, u64 n, const char *lit) {
+  u64 i = 0;
+  for (; i < n && lit[i]; i++)
+    if (a[i] != (unsigned char)lit[i]) return 0;
+  return i == n && !lit[i];
+}
+
+/*
+ * A message's content-type header as a code: 0 none, 1 application/json, 2 avro/binary,
+ * 3 application/msgpack, 255 another value.
+ */
+static unsigned char content_type(const void *msg) {
+  void *hdrs = 0;
+  const unsigned char *v = 0;
+  u64 n = 0;
+  if (sys_message_headers(msg, &hdrs) != 0 || !hdrs) return 0;
+  if (sys_header_get_last(hdrs, "content-type", (const void **)&v, &n) != 0 || !v) return 0;
+  if (same(v, n, "application/json")) return 1;
+  if (same(v, n, "avro/binary")) return 2;
+  if (same(v, n, "application/msgpack")) return 3;
+  return 255;
+}
+
+/* The content-type codes of n taken messages (before ingest_fill frees them). */
+void ingest_content_types(void **msgs, int n, unsigned char *out) {
+  for (int i = 0; i < n; i++) out[i] = ((msg_t *)msgs[i])->err == 0 ? content_type(msgs[i]) : 0;
+}

@@ -43,6 +43,10 @@ export interface NativeBatch {
   gather(data: Uint8Array, spans: Int32Array, n: number, dst: Uint8Array, sep: Uint8Array, first: boolean): number;
   /** The on_new interceptor that counts a producer's Produce request bytes into its slot (see batch.c); null where batch.c cannot count (not x86-64). */
   txOnNew: Pointer | null;
+  /** The on_new interceptor that gives every message of a producer a copy of one header list (its opaque; see batch.c). */
+  headersOnNew: Pointer;
+  /** The content-type codes of n taken messages, before fill frees them (see ingest_content_type). */
+  contentTypes(msgs: BigUint64Array, n: number, out: Uint8Array): void;
   /** A slot's count so far; reset sets it to 0 first (only before a producer takes it). */
   txBytes(slot: number, reset?: boolean): number;
 }
@@ -82,11 +86,21 @@ export function nativeBatch(): NativeBatch | null {
           returns: FFIType.void,
         },
         ingest_gather: { args: [FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+        ingest_init_headers: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.void },
+        ingest_headers_on_new: { args: [], returns: FFIType.ptr },
+        ingest_content_types: { args: [FFIType.ptr, FFIType.i32, FFIType.ptr], returns: FFIType.void },
         ingest_dr: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
       },
     });
     const f = rdk() as unknown as Record<string, { ptr: number }>;
     s.ingest_init((libc().memcpy as unknown as { ptr: Pointer }).ptr, f.rd_kafka_interceptor_add_on_request_sent!.ptr as unknown as Pointer);
+    s.ingest_init_headers(
+      f.rd_kafka_headers_copy!.ptr as unknown as Pointer,
+      f.rd_kafka_message_headers!.ptr as unknown as Pointer,
+      f.rd_kafka_message_set_headers!.ptr as unknown as Pointer,
+      f.rd_kafka_header_get_last!.ptr as unknown as Pointer,
+      f.rd_kafka_interceptor_add_on_send!.ptr as unknown as Pointer,
+    );
     const consumeBatch = f.rd_kafka_consume_batch_queue!.ptr as unknown as Pointer;
     const destroy = f.rd_kafka_message_destroy!.ptr as unknown as Pointer;
     const messageArray = f.rd_kafka_event_message_array!.ptr as unknown as Pointer;
@@ -100,6 +114,8 @@ export function nativeBatch(): NativeBatch | null {
       gather: (data, spans, n, dst, sep, first) => s.ingest_gather(data, spans, n, dst, sep, sep.length, first ? 1 : 0),
       dr: (ev, msgs, max, err, partition, offset, opaque) => s.ingest_dr(messageArray, ev, msgs, max | 0, err, partition, offset, opaque),
       txOnNew: (s.ingest_tx_on_new() as Pointer | null) || null,
+      headersOnNew: s.ingest_headers_on_new() as Pointer,
+      contentTypes: (msgs, n, out) => s.ingest_content_types(msgs, n, out),
       txBytes: (slot, reset = false) => Number(s.ingest_tx_bytes(slot, reset ? 1 : 0)),
     };
   } catch (e) {
