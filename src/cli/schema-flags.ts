@@ -74,15 +74,17 @@ export async function valueSchemaFromRegistry(values: RegistryValues, format: Fo
 
 export const CONTENT_TYPES: Record<Format, string> = { json: "application/json", avro: "avro/binary", msgpack: "application/msgpack" };
 
-/** The headers every produced record carries: what its value is, and which schema (when known). */
+/**
+ * The one header every produced record carries: what its value is, with the schema as
+ * parameters when known, e.g. `avro/binary; schema=ingest.User; schema-id=3; version=1`. One
+ * header, not one per fact: librdkafka allocates each record's header list and every header in
+ * it (docs/schema-registry-and-transactions.md has what a header costs).
+ */
 export function contentHeaders(format: Format, schema: { name: string; namespace?: string } | null, registered: RegisteredSchema | null): Record<string, string> {
-  const h: Record<string, string> = { "content-type": CONTENT_TYPES[format] };
-  if (schema) h["schema-name"] = schema.name.includes(".") || !schema.namespace ? schema.name : `${schema.namespace}.${schema.name}`;
-  if (registered) {
-    h["schema-id"] = String(registered.id);
-    h["schema-version"] = String(registered.version);
-  }
-  return h;
+  let v = CONTENT_TYPES[format];
+  if (schema) v += `; schema=${schema.name.includes(".") || !schema.namespace ? schema.name : `${schema.namespace}.${schema.name}`}`;
+  if (registered) v += `; schema-id=${registered.id}; version=${registered.version}`;
+  return { "content-type": v };
 }
 
 /**

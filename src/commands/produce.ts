@@ -44,6 +44,8 @@ Options:
       --limit N             stop after N rows (uses one worker)
       --rejects F           rejects CSV: line,reason,raw (default <input>.rejects.csv; only written if any)
       --no-kafka            files only
+      --no-headers          records without the content-type header (consumers then need to be
+                            told the format; saves about a third of the producing CPU)
       --summary-json F      also write the summary as JSON
       --progress / --no-progress   live progress on stderr (default: only when stderr is a TTY)
       --transactional-id ID the whole load in Kafka transactions (or transactional.id=ID in
@@ -58,9 +60,9 @@ Options:
       --commit-every N      with --transactional-id: commit every N rows of each worker: no longer
                             all-or-nothing (what was committed stays), but bounded transactions
 ${REGISTRY_HELP}
-Every record carries the header content-type (application/json, avro/binary or
-application/msgpack) and, with a schema, schema-name (and schema-id, schema-version from the
-registry).
+Every record carries one header, content-type: application/json, avro/binary or
+application/msgpack, with the schema as parameters when known (e.g. "avro/binary;
+schema=ingest.User; schema-id=3; version=1"); --no-headers sends records without it.
 ${KAFKA_HELP}
 ${COMMON_HELP}
 `;
@@ -85,6 +87,7 @@ export default {
       limit: { type: "string" },
       rejects: { type: "string" },
       "no-kafka": { type: "boolean" },
+      "no-headers": { type: "boolean" },
       "summary-json": { type: "string" },
       progress: { type: "boolean" },
       "no-progress": { type: "boolean" },
@@ -144,7 +147,7 @@ export default {
     // The value schema's registry id, once, before anything is read or sent: a schema the
     // registry refuses (incompatible with the subject's) stops the run here with its message.
     const registered = kafka ? await valueSchemaFromRegistry(values, format, topic, schema) : null;
-    const headers = contentHeaders(format, input === "csv" ? schema : null, registered);
+    const headers = values["no-headers"] ? {} : contentHeaders(format, input === "csv" ? schema : null, registered);
 
     const stop: { signal: NodeJS.Signals | null; onStop?: () => void } = { signal: null };
     const onSignal = (s: NodeJS.Signals) => {

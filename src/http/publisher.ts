@@ -94,13 +94,13 @@ export class Publisher {
     /**
      * Per topic, how a JSON value becomes the bytes sent (serve --schema-registry: Avro in the
      * registry's wire format); topics without one are sent as the JSON text. `contentType` is the
-     * header every record carries.
+     * header every record carries (null: none).
      */
-    private readonly values: { contentType: string; encode: Record<string, (json: string) => Uint8Array> } = { contentType: "application/json", encode: {} },
+    private readonly values: { contentType: string | null; encode: Record<string, (json: string) => Uint8Array> } = { contentType: "application/json", encode: {} },
   ) {
     this.producer = new Producer(props, {
       // Every record says what it is (consume picks its decoder by it).
-      headers: { "content-type": values.contentType },
+      headers: values.contentType ? { "content-type": values.contentType } : undefined,
       partitionBatches: partitionCount !== undefined,
       partitionCount,
       onDelivery: (opaque, err, partition, offset) => this.onDelivery(opaque, err, partition, offset),

@@ -30,6 +30,8 @@ export interface ServeOptions {
    * JSON fast path. Null: JSON.
    */
   avro?: Record<string, (json: string) => Uint8Array> | null;
+  /** False: records go out without the content-type header (serve --no-headers). */
+  headers?: boolean;
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
@@ -84,7 +86,7 @@ export class IntakeServer {
       { "linger.ms": "0", "message.timeout.ms": "30000", ...o.kafka, "queue.buffering.max.messages": String(Math.max(o.maxQueued * 2, 1000)) },
       o.maxQueued,
       (topic) => this.partitionCount(topic),
-      o.avro ? { contentType: "avro/binary", encode: o.avro } : undefined,
+      { contentType: o.headers === false ? null : o.avro ? "avro/binary" : "application/json", encode: o.avro ?? {} },
     );
   }
 

@@ -481,7 +481,8 @@ function contentTypeOf(m: Pointer): number {
   const size = new BigUint64Array(1);
   if (f.rd_kafka_header_get_last(Number(hdrs[0]) as Pointer, cstr("content-type"), val, size) !== 0 || !val[0]) return 0;
   const text = Buffer.from(new Uint8Array(toArrayBuffer(Number(val[0]) as Pointer, 0, Number(size[0])))).toString();
-  return CONTENT_TYPE[text] ?? CONTENT_TYPE_OTHER;
+  // The media type without its parameters ("avro/binary; schema=ingest.User").
+  return CONTENT_TYPE[text.split(";")[0]!.trim()] ?? CONTENT_TYPE_OTHER;
 }
 
 function emptyBatch(n: number): RecordBatch {

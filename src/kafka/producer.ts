@@ -284,8 +284,7 @@ export class Producer extends Client {
     if (failuresOnly && opts.onDelivery) throw new UsageError("delivery.report.only.error=true cannot be used here: every message's delivery report is needed");
     const nb = opts.countWireBytes && canCountWireBytes() ? nativeBatch() : null;
     const slot = nb ? (txSlots.free.pop() ?? txSlots.next++) : -1;
-    // INGEST_RECORD_HEADERS=0 sends records without them (to measure what they cost).
-    const hdrs = opts.headers && Object.keys(opts.headers).length && process.env.INGEST_RECORD_HEADERS !== "0" ? headerList(opts.headers) : null;
+    const hdrs = opts.headers && Object.keys(opts.headers).length ? headerList(opts.headers) : null;
     const configure = (conf: Pointer) => {
       if (nb) {
         nb.txBytes(slot, true);

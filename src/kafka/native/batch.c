@@ -336,7 +336,8 @@ static int same(const unsigned char *a, u64 n, const char *lit) {
   u64 i = 0;
   for (; i < n && lit[i]; i++)
     if (a[i] != (unsigned char)lit[i]) return 0;
-  return i == n && !lit[i];
+  /* The media type alone, or followed by its parameters ("avro/binary; schema=..."). */
+  return !lit[i] && (i == n || a[i] == ';' || a[i] == ' ');
 }
 
 /*
