@@ -414,7 +414,8 @@ test("produce re-executes itself once, same pid, under its JIT and malloc option
 
 test("a live progress bar on a terminal (rows, rate, ETA), none when stderr is piped or with --no-progress", async () => {
   const big = join(dir, "progress.csv");
-  expect((await runIngest(["gen", "users", "--rows", "300000", "--out", big])).code).toBe(0);
+  // Big enough to outlast several 100 ms refreshes on a fast machine (300k rows took 0.25 s on CI: one 0% frame, no ETA).
+  expect((await runIngest(["gen", "users", "--rows", "1500000", "--out", big])).code).toBe(0);
   const args = ["produce", "--file", big, "--no-kafka", "--json-out", join(dir, "progress.json")];
   // util-linux script(1) gives the run a pseudo-terminal; what it drew comes back on stdout.
   const onTty = (extra: string[]) => {

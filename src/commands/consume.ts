@@ -136,8 +136,11 @@ export default {
     const isolation = choiceFlag("isolation", values.isolation, ["read_committed", "read_uncommitted"] as const) ?? "read_committed";
     if (values["schema-registry"] !== undefined && raw) throw new UsageError("--schema-registry: --format raw decodes nothing");
     const registry = raw ? null : registryClient(values);
-    const kafka = { "isolation.level": isolation, ...kafkaConfig(values) };
-    if (values.isolation) kafka["isolation.level"] = isolation;
+    // isolation.level is the group consumer's alone: the dead-letter producer and the admin
+    // client share the rest, and librdkafka warns about a consumer property on a producer.
+    const kafka = kafkaConfig(values);
+    const consumerKafka = { "isolation.level": isolation, ...kafka };
+    if (values.isolation) consumerKafka["isolation.level"] = isolation;
     if (isOldBroker(kafka) && !values["no-dlq"]) {
       log.warn("consume: the broker is older than 0.11 and drops message headers: dead-letter records will not carry their error and source");
     }
@@ -169,6 +172,7 @@ export default {
     }
     const engine = new ConsumeEngine({
       kafka,
+      consumerKafka,
       group: values.group ?? DEFAULT_GROUP,
       topics,
       kinds,

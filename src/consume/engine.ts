@@ -27,7 +27,10 @@ function validate(kind: Kind, v: unknown): User | Order | string {
 }
 
 export interface ConsumeOptions {
+  /** Shared by the group consumer and the dead-letter producer. */
   kafka: Record<string, string>;
+  /** The group consumer's own settings on top of `kafka` (isolation.level). */
+  consumerKafka?: Record<string, string>;
   group: string;
   topics: string[];
   kinds: Map<string, Kind>;
@@ -146,7 +149,7 @@ export class ConsumeEngine {
 
   constructor(private readonly o: ConsumeOptions) {
     this.consumer = new Consumer(
-      { "auto.offset.reset": "earliest", "group.id": o.group, ...o.kafka, "enable.auto.commit": "false" },
+      { "auto.offset.reset": "earliest", "group.id": o.group, ...o.kafka, ...o.consumerKafka, "enable.auto.commit": "false" },
       { deferRevoke: true, startOffset: o.fromBeginning ? -2 : undefined, contentTypes: !o.raw },
     );
     this.jsonArray = !o.raw && o.decoder.format === "json";

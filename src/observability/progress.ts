@@ -24,7 +24,7 @@ export class Progress {
   update(done: number, extra = ""): void {
     if (!this.enabled) return;
     const now = performance.now();
-    if (now - this.last < 100) return;
+    if (now - this.last < 90) return; // callers tick every 100 ms: timer jitter must not skip every other frame
     this.last = now;
     this.draw(done, extra, now);
   }
