@@ -8,14 +8,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kafka4Test, startKafka4, type KafkaCluster } from "./helpers/kafka4.ts";
-import { ingestArgv } from "./helpers/cli.ts";
 import { consumeCoordinatorKill, isrBelowMin, produceLeaderKill, rollingRestart, serveLeaderKill } from "../scripts/soak/kafka4-faults.ts";
 import type { SoakResult } from "../scripts/soak/types.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ingest-k4faults-"));
 let k: KafkaCluster;
-// The scenarios spawn `ingest` by path: the built executable, or the sources through Bun.
-const ingest = ingestArgv()[0]!;
+// The scenarios spawn `ingest` by one path: the built executable (scripts/test.sh sets INGEST_BIN).
+const ingest = process.env.INGEST_BIN ?? join(import.meta.dir, "..", "ingest");
 const o = { quick: true, ingest, log: (m: string) => console.error(`  ${m}`) };
 
 beforeAll(async () => {
