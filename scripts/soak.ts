@@ -31,6 +31,8 @@ interface Module {
 interface DayFile {
   date: string;
   machine: { cores: number; cpu: string };
+  /** The commit the soak ran (with -dirty if the tree had changes). */
+  commit?: string;
   entries: { module: string; description: string; command: string; quick: boolean; startedAt: string; seconds: number; results: SoakResult[] }[];
 }
 
@@ -77,7 +79,7 @@ async function main(): Promise<number> {
   mkdirSync(outDir, { recursive: true });
   const final = join(outDir, `${date}.json`);
   const file = join(outDir, full ? `${date}-running.json` : `${date}-partial.json`);
-  const fresh = (): DayFile => ({ date, machine: { cores: cpus().length, cpu: cpuModel() }, entries: [] });
+  const fresh = (): DayFile => ({ date, machine: { cores: cpus().length, cpu: cpuModel() }, commit: gitCommit(), entries: [] });
   const day: DayFile = !full && existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : fresh();
   day.machine = { cores: cpus().length, cpu: cpuModel() };
   let failed = false;
@@ -113,6 +115,13 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
+function gitCommit(): string | undefined {
+  const head = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: ROOT });
+  if (head.exitCode !== 0) return undefined;
+  const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no"], { cwd: ROOT }).stdout.toString().trim() !== "";
+  return `${head.stdout.toString().trim()}${dirty ? "-dirty" : ""}`;
+}
+
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
 function render(day: DayFile): string {
@@ -125,6 +134,7 @@ function render(day: DayFile): string {
     "",
     `- Date: ${day.date}`,
     `- Machine: ${day.machine.cores} cores, ${day.machine.cpu}`,
+    ...(day.commit ? [`- Commit: ${day.commit}`] : []),
     `- Commands: ${[...new Set(entries.map((e) => `\`${e.command}\``))].join(", ")}`,
     "",
     "| scenario | broker | runs | records | lost | duplicated | result | notes |",
