@@ -6,7 +6,7 @@
  *
  * Lanes are async chains on this thread, not Bun workers: the work per batch is store I/O
  * (mysql2 and redis are async), so lanes overlap their round trips on one thread; decoding runs
- * here too (measured: `--sink none` decodes and validates JSON at the rate in README, and a
+ * here too (measured: `--sink none` decodes and validates JSON at the rate in docs/benchmarks.md, and a
  * worker hop would add a copy of every batch). Poison records go to `<topic>.dlq`.
  */
 import { Consumer, Producer, KafkaError, type RecordBatch, type TopicPartition } from "../kafka/index.ts";

@@ -1,7 +1,7 @@
 /**
  * The raw librdkafka C API through bun:ffi. Nothing outside src/kafka/ imports this file.
  *
- * Rules this binding keeps (see README "Why FFI"): no JS callback ever runs on a librdkafka
+ * Rules this binding keeps (see docs/design.md, "Why librdkafka through bun:ffi"): no JS callback ever runs on a librdkafka
  * thread (delivery reports, logs and errors come through the event API and are polled from JS);
  * work crosses the boundary in batches; pointers to JS memory are passed as call arguments and
  * never stored in native memory beyond the call (RD_KAFKA_MSG_F_COPY).
