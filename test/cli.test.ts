@@ -125,20 +125,6 @@ test("broker: prints and writes its bootstrap servers, creates topics, stops cle
   expect(existsSync(file)).toBe(false);
 }, 30_000);
 
-test("a subcommand that is not built yet says so and exits 2", async () => {
-  const { notBuilt } = await import("../src/commands/not-built.ts");
-  const cmd = notBuilt("example");
-  const write = process.stderr.write;
-  let said = "";
-  process.stderr.write = ((s: string) => ((said += s), true)) as typeof process.stderr.write;
-  try {
-    expect(await cmd.run([])).toBe(2);
-  } finally {
-    process.stderr.write = write;
-  }
-  expect(said).toContain("not built yet");
-});
-
 test("gen: --out a directory or in a missing directory is a usage error (exit 2), a pipe closed early exit 1, one line each (were stack traces, exit 70)", async () => {
   const dir = mkdtempSync(join(tmpdir(), "ingest-gen-"));
   const cases: [string, string][] = [

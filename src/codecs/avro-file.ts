@@ -2,17 +2,11 @@ import avro from "avsc";
 import { randomBytes } from "node:crypto";
 import { avroSnappy, type AvroSnappy } from "./snappy.ts";
 import { writeAll } from "../gen/write.ts";
-import { UsageError } from "../cli/errors.ts";
 import type { ByteSink } from "./row-encoder.ts";
 import { rawDeflater, type RawDeflater } from "./deflate.ts";
 
 export const AVRO_CODECS = ["null", "deflate", "snappy"] as const;
 export type AvroFileCodec = (typeof AVRO_CODECS)[number];
-
-export function checkAvroCodec(v: string): AvroFileCodec {
-  if (!(AVRO_CODECS as readonly string[]).includes(v)) throw new UsageError(`--avro-codec: '${v}' is not one of ${AVRO_CODECS.join("|")}`);
-  return v as AvroFileCodec;
-}
 
 /** Avro's zig-zag varint encoding of a long (as a JS number, |n| < 2^53). */
 function zigzagLong(n: number, out: number[]): void {

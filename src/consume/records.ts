@@ -32,6 +32,7 @@ export function decodeRecord(kind: Kind, codec: Codec, bytes: Uint8Array): User 
   return kind === "users" ? validateUser(v) : validateOrder(v);
 }
 
+// What the stores can hold (not what serve lets a client send: see http/validate.ts).
 // Bounds follow the SQL schema (src/sinks/sql/*/), so a record the database would
 // refuse is poison here (dead-lettered) rather than a store error no retry can fix. A JS string's
 // length counts UTF-16 units, never fewer than the characters VARCHAR(n) counts.

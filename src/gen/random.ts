@@ -13,8 +13,3 @@ export function rng(seed: number): () => number {
 export function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)]!;
 }
-
-/** Quote a CSV field only when it needs it (RFC 4180). */
-export function csvField(s: string): string {
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}

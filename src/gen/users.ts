@@ -1,4 +1,5 @@
-import { rng, pick, csvField } from "./random.ts";
+import { rng, pick } from "./random.ts";
+import { csvField } from "../csv/quote.ts";
 
 // Names include multi-byte text, an apostrophe, a comma and a quote, so every CSV path is used.
 const FIRST = ["Ana", "Bruno", "Chloé", "Dmitri", "Eitan", "Fatima", "Giulia", "Hiro", "Ingrid", "João", "Kwame", "Léa", "Mateo", "Nadia", "Oskar", "Priya", "Quentin", "Rosa", "Søren", "Tomás", "Uma", "Viktor", "Wen", "Xavier", "Yara", "Zoë", "Zoltán", "Björk", "Renée", "李", "Мария", "محمد"];

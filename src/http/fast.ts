@@ -6,7 +6,7 @@
  * It accepts only what it fully understands: a body that is (an array of) plain valid orders,
  * ASCII, no escapes, numbers in plain form. Anything else (a bad field, an escape, a duplicate or
  * unknown key, an exponent, a number given as an id, a BOM...) makes it answer "not mine", and the
- * caller runs the general path (JSON.parse + validateOrder + orderJson), which then gives the same
+ * caller runs the general path (JSON.parse + checkOrderRequest + orderJson), which then gives the same
  * answer it always did, errors included. So on success the bytes must equal that path's
  * key + orderJson() output exactly (test/serve-fast.test.ts checks it over many generated orders).
  */
@@ -287,7 +287,7 @@ export class OrderEncoder {
           }
         }
         // At most 12 + 2 digits were read, so the number JSON.parse gives prints back as these
-        // digits (15 significant digits round-trip): validateOrder's atMostTwoDecimals agrees.
+        // digits (15 significant digits round-trip): checkOrderRequest's atMostTwoDecimals agrees.
         aF = fp;
       } else {
         if (s[p] !== 34 || s[p + 4] !== 34) return -1;

@@ -1,6 +1,6 @@
 import type { Server } from "bun";
 import { Publisher, QueueFullError, DeliveryError, type GroupResult } from "./publisher.ts";
-import { validateOrder, validateUser, orderJson, type FieldError, type OrderIn } from "./validate.ts";
+import { checkOrderRequest, checkUserRequest, orderJson, type FieldError, type OrderIn } from "./validate.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { metricsResponse } from "../observability/prometheus.ts";
 import { OrderEncoder, batchAnswer, asciiAt } from "./fast.ts";
@@ -352,11 +352,11 @@ export class IntakeServer {
     answer(this.orderGeneral(bytes));
   }
 
-  /** POST /order through JSON.parse + validateOrder: every body the fast path does not take. */
+  /** POST /order through JSON.parse + checkOrderRequest: every body the fast path does not take. */
   private async orderGeneral(bytes: Uint8Array): Promise<Response> {
     const enc = this.encoder;
     const errors: FieldError[] = [];
-    const order = validateOrder(this.parse(bytes), errors);
+    const order = checkOrderRequest(this.parse(bytes), errors);
     if (!order) return problem(400, "invalid order", errors);
     const orderId = enc.uuid.string();
     try {
@@ -387,7 +387,7 @@ export class IntakeServer {
     return this.batchGeneral(bytes);
   }
 
-  /** POST /orders/batch through JSON.parse + validateOrder: every body the fast path does not take. */
+  /** POST /orders/batch through JSON.parse + checkOrderRequest: every body the fast path does not take. */
   private async batchGeneral(bytes: Uint8Array): Promise<Response> {
     const enc = this.encoder;
     const body = this.parse(bytes);
@@ -397,7 +397,7 @@ export class IntakeServer {
     const errors: FieldError[] = [];
     const n = body.length;
     const orders = new Array<OrderIn>(n);
-    for (let i = 0; i < n; i++) orders[i] = validateOrder(body[i], errors, i)!;
+    for (let i = 0; i < n; i++) orders[i] = checkOrderRequest(body[i], errors, i)!;
     if (errors.length) return problem(400, `invalid orders: the whole batch is rejected (${new Set(errors.map((e) => e.index)).size} of ${n} invalid)`, errors);
     const now = Date.now();
     const idBytes = new Uint8Array(36 * n);
@@ -437,7 +437,7 @@ export class IntakeServer {
 
   private async postUser(req: Request): Promise<Response> {
     const errors: FieldError[] = [];
-    const user = validateUser(await this.body(req), errors);
+    const user = checkUserRequest(await this.body(req), errors);
     if (!user) return problem(400, "invalid user", errors);
     try {
       const d = await this.publisher.publish(this.o.usersTopic, String(user.id), JSON.stringify(user), this.o.ack === "delivered");

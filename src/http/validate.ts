@@ -1,4 +1,12 @@
-/** Validation of HTTP intake bodies: every problem is reported with its field (and index). */
+/**
+ * Validation of HTTP intake bodies: every problem is reported with its field (and index).
+ *
+ * Not the same job as consume/records.ts (validateUser/validateOrder): this is the intake's
+ * policy for what a client may send (id characters, unknown fields refused, 2-decimal amounts,
+ * tighter name lengths), answered as 400s with every field at once; records.ts decides what the
+ * stores can hold (the SQL column bounds) for records already in Kafka, whoever wrote them, and
+ * dead-letters the rest with one reason. A record serve accepts always passes records.ts.
+ */
 export interface FieldError {
   index?: number;
   field: string;
@@ -38,7 +46,7 @@ export function atMostTwoDecimals(a: number): boolean {
 }
 
 /** One order: customer_id, product_id, quantity (positive integer), amount (>= 0, 2 decimals). */
-export function validateOrder(body: unknown, errors: FieldError[], index?: number): OrderIn | undefined {
+export function checkOrderRequest(body: unknown, errors: FieldError[], index?: number): OrderIn | undefined {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     errors.push({ index, field: "", message: "expected a JSON object" });
     return undefined;
@@ -71,7 +79,7 @@ export function orderJson(orderId: string, o: OrderIn, createdAt: number): strin
 }
 
 /** A user for POST /users, checked against the user schema's fields. */
-export function validateUser(body: unknown, errors: FieldError[]): Record<string, unknown> | undefined {
+export function checkUserRequest(body: unknown, errors: FieldError[]): Record<string, unknown> | undefined {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     errors.push({ field: "", message: "expected a JSON object" });
     return undefined;

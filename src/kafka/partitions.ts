@@ -55,7 +55,3 @@ function writeI64(p: Pointer, off: number, v: number): void {
   const view = new DataView(toArrayBuffer(p, off, 8));
   view.setBigInt64(0, BigInt(v), true);
 }
-
-export function tpKey(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`;
-}

@@ -8,6 +8,7 @@
 import { openSync, closeSync } from "node:fs";
 import { forEachRecord } from "../csv/reader.ts";
 import type { CsvRow } from "../csv/parser.ts";
+import { csvField } from "../csv/quote.ts";
 import { RowConverter } from "../csv/schema-rows.ts";
 import { makeCodec } from "../codecs/index.ts";
 import { AvroBlockWriter } from "../codecs/avro-file.ts";
@@ -233,7 +234,7 @@ function runLines(job: ProduceJob): WorkerStats {
           if (!key) {
             stats.rejected++;
             const raw = new TextDecoder().decode(buf.subarray(from, Math.min(to, from + 1000)));
-            rejects += `${line},${csvQuote(`key field '${job.key}' not found`)},${csvQuote(raw)}\n`;
+            rejects += `${line},${csvField(`key field '${job.key}' not found`)},${csvField(raw)}\n`;
             return;
           }
         }
@@ -437,7 +438,7 @@ function runCsv(job: ProduceJob): WorkerStats {
       }
       if (why !== undefined) {
         stats.rejected++;
-        rejects += `${r.line},${csvQuote(why)},${csvQuote(r.raw())}\n`;
+        rejects += `${r.line},${csvField(why)},${csvField(r.raw())}\n`;
         return;
       }
       acceptRow(keyOff, avroOff);
@@ -446,7 +447,7 @@ function runCsv(job: ProduceJob): WorkerStats {
     const rec = r.error ?? conv.convert(r.fields);
     if (typeof rec === "string") {
       stats.rejected++;
-      rejects += `${r.line},${csvQuote(rec)},${csvQuote(r.raw())}\n`;
+      rejects += `${r.line},${csvField(rec)},${csvField(r.raw())}\n`;
       return;
     }
     stats.accepted++;
@@ -537,10 +538,6 @@ function writeSep(sink: ByteSink, sep: Uint8Array): void {
   sink.reserve(sep.length);
   sink.buf.set(sep, sink.pos);
   sink.pos += sep.length;
-}
-
-function csvQuote(s: string): string {
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 function txBytes(stats: string | undefined): number | undefined {
