@@ -1,13 +1,13 @@
 /**
  * The HTTP intake's fast path (src/http/fast.ts) against the general one: whatever it accepts
- * must be valid for JSON.parse + validateOrder and encode to the very bytes the general path
+ * must be valid for JSON.parse + checkOrderRequest and encode to the very bytes the general path
  * sends (key = customer_id, value = JSON.stringify({order_id, ...order, created_at})); whatever
  * is invalid it must leave to the general path. Over many generated orders, with unicode,
  * escapes, odd numbers, whitespace, repeated and unknown keys.
  */
 import { test, expect } from "bun:test";
 import { OrderEncoder, Uuid7, batchAnswer, asciiAt } from "../src/http/fast.ts";
-import { validateOrder, orderJson, type FieldError } from "../src/http/validate.ts";
+import { checkOrderRequest, orderJson, type FieldError } from "../src/http/validate.ts";
 import { HttpMetrics } from "../src/http/metrics.ts";
 
 let seed = 12345;
@@ -73,7 +73,7 @@ function orderText(): string {
 }
 
 /** The general path: what the server did before the fast path, for one body. */
-function general(text: string): { ok: true; orders: ReturnType<typeof validateOrder>[] } | { ok: false } {
+function general(text: string): { ok: true; orders: ReturnType<typeof checkOrderRequest>[] } | { ok: false } {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -82,15 +82,15 @@ function general(text: string): { ok: true; orders: ReturnType<typeof validateOr
   }
   const errors: FieldError[] = [];
   if (!Array.isArray(v)) {
-    const o = validateOrder(v, errors);
+    const o = checkOrderRequest(v, errors);
     return o ? { ok: true, orders: [o] } : { ok: false };
   }
   if (v.length === 0) return { ok: false };
-  const orders = v.map((x, i) => validateOrder(x, errors, i));
+  const orders = v.map((x, i) => checkOrderRequest(x, errors, i));
   return errors.length ? { ok: false } : { ok: true, orders };
 }
 
-function checkMessages(e: OrderEncoder, orders: NonNullable<ReturnType<typeof validateOrder>>[], now: number) {
+function checkMessages(e: OrderEncoder, orders: NonNullable<ReturnType<typeof checkOrderRequest>>[], now: number) {
   for (let i = 0; i < orders.length; i++) {
     const o = orders[i]!;
     const [ko, kl, vo, vl] = [e.spans[4 * i]!, e.spans[4 * i + 1]!, e.spans[4 * i + 2]!, e.spans[4 * i + 3]!];
@@ -136,7 +136,7 @@ test("plain valid orders (what clients send) always take the fast path", () => {
     if (k % 3 === 0) o.currency = "EUR";
     const text = JSON.stringify(o);
     expect(e.encode(enc.encode(text), true, 1, 1_700_000_000_000)).toBe(1);
-    checkMessages(e, [validateOrder(o, [])!], 1_700_000_000_000);
+    checkMessages(e, [checkOrderRequest(o, [])!], 1_700_000_000_000);
   }
 });
 
@@ -216,7 +216,7 @@ test("amounts: every amount written with 0, 1 or 2 decimals is accepted at any s
   // amount in ten (12345678901.23 * 100 is 1234567890123.0002 in binary).
   const accepts = (text: string): boolean => {
     const errors: FieldError[] = [];
-    validateOrder(JSON.parse(`{"customer_id":"c","product_id":"p","quantity":1,"amount":${text}}`), errors);
+    checkOrderRequest(JSON.parse(`{"customer_id":"c","product_id":"p","quantity":1,"amount":${text}}`), errors);
     return errors.length === 0;
   };
   let refusedValid = 0;
