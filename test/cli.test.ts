@@ -3,7 +3,9 @@ import { mkdtempSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runIngest, spawnIngest, ingestArgv } from "./helpers/cli.ts";
-import { kafkaConfig, parseProperties, brokerVersionProps } from "../src/cli/args.ts";
+import { kafkaConfig } from "../src/cli/args.ts";
+import { parseProperties } from "../src/core/properties.ts";
+import { brokerVersionProps } from "../src/kafka/index.ts";
 import { redactConfig, redactUrl } from "../src/observability/log.ts";
 
 const SUBCOMMANDS = ["broker", "topic", "produce", "consume", "serve", "load", "lag", "dashboard", "gen"];

@@ -2,7 +2,7 @@ import { test, expect, describe, beforeAll, afterAll } from "bun:test";
 import { dlopen, FFIType } from "bun:ffi";
 import { readdirSync, readlinkSync } from "node:fs";
 import { Producer, MessageBatch, Consumer, Admin, KafkaError, librdkafkaVersion } from "../src/kafka/index.ts";
-import { UsageError } from "../src/cli/errors.ts";
+import { UsageError } from "../src/core/errors.ts";
 import { startBroker, uniqueName, type TestBroker } from "./helpers/broker.ts";
 import { produceAll, consumeN, consumeFromAll, awaitSplit } from "./helpers/kafka-io.ts";
 import { nativeBatch } from "../src/kafka/native/batch.ts";

@@ -10,7 +10,7 @@ import { figures, scrapeUrl, Scraper } from "../src/monitor/scrape.ts";
 import { DashboardState, compactAssignment } from "../src/monitor/state.ts";
 import { clusterPass, groupLag, type ClusterPass } from "../src/monitor/cluster.ts";
 import { Admin, Consumer, probeBroker, API_KEY } from "../src/kafka/index.ts";
-import { UsageError } from "../src/cli/errors.ts";
+import { UsageError } from "../src/core/errors.ts";
 import { startBroker, uniqueName } from "./helpers/broker.ts";
 import { produceAll } from "./helpers/kafka-io.ts";
 

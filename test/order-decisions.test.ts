@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { decideOrders, chunks, distinct, seedProducts } from "../src/sinks/orders-logic.ts";
 import { SqliteSink } from "../src/sinks/sqlite.ts";
 import { MysqlSink } from "../src/sinks/mysql.ts";
-import type { Order, Store } from "../src/sinks/types.ts";
+import type { Order } from "../src/core/records.ts";
+import type { Store } from "../src/sinks/types.ts";
 import { createDb } from "./helpers/stores.ts";
 
 /** [order_id, product_id, quantity], in offset order. */

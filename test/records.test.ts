@@ -1,7 +1,7 @@
 import { test, expect, describe } from "bun:test";
 import { validateUser, validateOrder, decodeRecord, laneOf, kindsOf } from "../src/consume/records.ts";
 import { makeCodec, type Codec } from "../src/codecs/index.ts";
-import { UsageError } from "../src/cli/errors.ts";
+import { UsageError } from "../src/core/errors.ts";
 
 const user = { id: 7, first_name: "Ann", last_name: "Lee", email: "a@x.test", age: 30, country: "FR", city: "Paris", signup_ts: 1700000000000, is_active: true, score: 12.5, phone: null };
 const order = { order_id: "o-1", customer_id: "42", product_id: "P0001", quantity: 2, amount: 19.99, currency: "EUR", created_at: 1700000000000 };

@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import pkg from "../package.json" with { type: "json" };
 import { ENV_VARS } from "../src/cli/env.ts";
 import { DEFAULT_TOPICS, DEFAULT_SERVE_PORT, DEFAULT_GROUP } from "../src/cli/defaults.ts";
-import { parseProperties } from "../src/cli/args.ts";
-import { UsageError, IngestError } from "../src/cli/errors.ts";
+import { parseProperties } from "../src/core/properties.ts";
+import { UsageError, IngestError } from "../src/core/errors.ts";
 import health, { checkUrl, checkFile, checkKafka } from "../src/commands/health.ts";
 import { log, setLogLevel, type LogLevel } from "../src/observability/log.ts";
 

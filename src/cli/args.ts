@@ -1,7 +1,9 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { IngestError, UsageError } from "./errors.ts";
+import { IngestError, UsageError } from "../core/errors.ts";
+import { parseProperties } from "../core/properties.ts";
+import { brokerVersionProps, isOldBroker } from "../kafka/index.ts";
 import { LOG_LEVELS, setLogLevel, redactUrl, type LogLevel } from "../observability/log.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -58,20 +60,6 @@ export function parse<T extends Options>(argv: string[], options: T, allowPositi
   return parsed;
 }
 
-/** Parse a Java-style .properties file (key=value or key: value, # and ! comments, \ continuation). */
-export function parseProperties(text: string, source: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const lines = text.replace(/\\\r?\n[ \t]*/g, "").split(/\r?\n/);
-  lines.forEach((raw, i) => {
-    const line = raw.trim();
-    if (!line || line.startsWith("#") || line.startsWith("!")) return;
-    const m = /^([^=:\s]+)\s*[=:\s]\s*(.*)$/.exec(line);
-    if (!m) throw new UsageError(`${source}:${i + 1}: expected key=value, got '${line}'`);
-    out[m[1]!] = m[2]!;
-  });
-  return out;
-}
-
 function parseX(items: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const item of items ?? []) {
@@ -114,22 +102,6 @@ export function kafkaConfig(values: KafkaFlagValues, defaults: Record<string, st
   if (values.brokers !== undefined && !values.brokers.trim()) throw new UsageError("--brokers: expected host:port[,host:port...], got ''");
   if (values.brokers) conf["bootstrap.servers"] = values.brokers;
   return conf;
-}
-
-/** Brokers before 0.10 cannot answer ApiVersionRequest; librdkafka must be told what they speak. */
-export function brokerVersionProps(version: string): Record<string, string> {
-  if (!/^\d+\.\d+(\.\d+){0,2}$/.test(version)) throw new UsageError(`--broker-version: '${version}' is not a version like 0.9.0.1`);
-  const [maj, min] = version.split(".").map(Number) as [number, number];
-  if (maj === 0 && min < 10) return { "api.version.request": "false", "broker.version.fallback": version };
-  return { "broker.version.fallback": version };
-}
-
-/** True when the configuration targets a broker older than 0.11 (no headers, no zstd, no timestamps before 0.10). */
-export function isOldBroker(conf: Record<string, string>): boolean {
-  if (conf["api.version.request"] !== "false") return false;
-  const v = conf["broker.version.fallback"] ?? "0.10.0";
-  const [maj, min] = v.split(".").map(Number) as [number, number];
-  return maj === 0 && min < 11;
 }
 
 /** Integer flag with range check; undefined stays undefined. */

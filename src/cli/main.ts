@@ -1,13 +1,9 @@
 #!/usr/bin/env bun
 import pkg from "../../package.json" with { type: "json" };
-import { IngestError } from "./errors.ts";
+import { IngestError } from "../core/errors.ts";
 import { log } from "../observability/log.ts";
+import type { Command } from "../commands/command.ts";
 
-/** A subcommand: parses its own argv, returns the process exit code. */
-export interface Command {
-  summary: string;
-  run(argv: string[]): Promise<number>;
-}
 
 /** Loaded lazily so `ingest --help` never opens librdkafka or a database. */
 const commands: Record<string, () => Promise<Command>> = {
@@ -58,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === "-V" || name === "--version" || name === "version") {
-    const { librdkafkaVersion } = await import("../kafka/ffi.ts");
+    const { librdkafkaVersion } = await import("../kafka/index.ts");
     let rdk: string;
     try {
       rdk = librdkafkaVersion();

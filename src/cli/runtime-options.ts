@@ -26,8 +26,8 @@
  * (the user's choice wins), and INGEST_RUNTIME_TUNING=0 (or the older INGEST_JIT_TUNING=0) turns
  * this off.
  */
-import { execWithEnv } from "../kafka/ffi.ts";
-import { isCompiled } from "./workers.ts";
+import { execWithEnv } from "../core/libc.ts";
+import { isCompiled } from "../core/workers.ts";
 import { log } from "../observability/log.ts";
 
 export const PRODUCE_RUNTIME_OPTIONS: Record<string, string> = {

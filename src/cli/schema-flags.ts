@@ -2,8 +2,8 @@
  * The flags produce, serve and consume share for the schema registry, record headers and
  * transactions, and what they turn into.
  */
-import { UsageError } from "./errors.ts";
-import { isOldBroker } from "./args.ts";
+import { UsageError } from "../core/errors.ts";
+import { isOldBroker } from "../kafka/index.ts";
 import { RegistryClient, registryConfig, valueSubject, wireHeader, type SubjectStrategy } from "../codecs/registry.ts";
 import type { Format } from "../codecs/index.ts";
 import { log } from "../observability/log.ts";

@@ -1,7 +1,7 @@
 import avro from "avsc";
 import { randomBytes } from "node:crypto";
 import { avroSnappy, type AvroSnappy } from "./snappy.ts";
-import { writeAll } from "../gen/write.ts";
+import { writeAll } from "../core/write-all.ts";
 import type { ByteSink } from "./row-encoder.ts";
 import { rawDeflater, type RawDeflater } from "./deflate.ts";
 

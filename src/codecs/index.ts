@@ -1,6 +1,6 @@
 import avro from "avsc";
 import { Encoder, decode as msgpackDecode } from "@msgpack/msgpack";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../core/errors.ts";
 
 export const FORMATS = ["json", "avro", "msgpack"] as const;
 export type Format = (typeof FORMATS)[number];

@@ -7,8 +7,8 @@
  */
 import avro from "avsc";
 import { readFileSync } from "node:fs";
-import { parseProperties } from "../cli/args.ts";
-import { IngestError, UsageError } from "../cli/errors.ts";
+import { parseProperties } from "../core/properties.ts";
+import { IngestError, UsageError } from "../core/errors.ts";
 import { redactUrl } from "../observability/log.ts";
 
 export const WIRE_MAGIC = 0;

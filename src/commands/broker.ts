@@ -1,6 +1,6 @@
-import type { Command } from "../cli/main.ts";
+import type { Command } from "./command.ts";
 import { parse, intFlag, listFlag, outputFileFlag, writeOutputFile, COMMON_HELP } from "../cli/args.ts";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../core/errors.ts";
 import { MockCluster, MOCK_PARTITION_LIMIT_BYTES } from "../kafka/index.ts";
 import { log } from "../observability/log.ts";
 import { rmSync } from "node:fs";

@@ -1,7 +1,8 @@
-import type { Command } from "../cli/main.ts";
+import type { Command } from "./command.ts";
 import { join } from "node:path";
-import { parse, kafkaOptions, kafkaConfig, intFlag, listFlag, choiceFlag, urlFlag, outputFileFlag, writeOutputFile, isOldBroker, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
-import { UsageError } from "../cli/errors.ts";
+import { parse, kafkaOptions, kafkaConfig, intFlag, listFlag, choiceFlag, urlFlag, outputFileFlag, writeOutputFile, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { isOldBroker } from "../kafka/index.ts";
+import { UsageError } from "../core/errors.ts";
 import { DEFAULT_GROUP, DEFAULT_TOPICS } from "../cli/defaults.ts";
 import { FORMATS } from "../codecs/index.ts";
 import { ValueDecoder } from "../consume/decode.ts";

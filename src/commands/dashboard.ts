@@ -1,7 +1,7 @@
-import type { Command } from "../cli/main.ts";
+import type { Command } from "./command.ts";
 import { parse, kafkaOptions, kafkaConfig, intFlag, listFlag, durationFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
-import { UsageError } from "../cli/errors.ts";
-import { workerUrl } from "../cli/workers.ts";
+import { UsageError } from "../core/errors.ts";
+import { workerUrl } from "../core/workers.ts";
 import { DashboardState } from "../monitor/state.ts";
 import { Scraper, scrapeUrl } from "../monitor/scrape.ts";
 import { startDashboardServer } from "../monitor/server.ts";

@@ -1,6 +1,6 @@
-import type { Command } from "../cli/main.ts";
+import type { Command } from "./command.ts";
 import { parse, intFlag, outputFileFlag, COMMON_HELP } from "../cli/args.ts";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../core/errors.ts";
 import { writeRows } from "../gen/write.ts";
 import { USERS_HEADER, userRow } from "../gen/users.ts";
 import { ORDERS_HEADER, orderRow } from "../gen/orders.ts";

@@ -1,6 +1,6 @@
-import type { Command } from "../cli/main.ts";
+import type { Command } from "./command.ts";
 import { parse, kafkaOptions, kafkaConfig, listFlag, durationFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
-import { UsageError, IngestError } from "../cli/errors.ts";
+import { UsageError, IngestError } from "../core/errors.ts";
 import { DEFAULT_SERVE_PORT } from "../cli/defaults.ts";
 import { statSync } from "node:fs";
 

@@ -1,6 +1,6 @@
-import type { Command } from "../cli/main.ts";
+import type { Command } from "./command.ts";
 import { parse, kafkaOptions, kafkaConfig, listFlag, intFlag, durationFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
-import { UsageError, IngestError } from "../cli/errors.ts";
+import { UsageError, IngestError } from "../core/errors.ts";
 import { DEFAULT_GROUP } from "../cli/defaults.ts";
 import { Admin } from "../kafka/index.ts";
 import { clusterPass, groupLag, tpKey, type LagRow } from "../monitor/cluster.ts";

@@ -1,8 +1,8 @@
-import type { Command } from "../cli/main.ts";
+import type { Command } from "./command.ts";
 import { parse, intFlag, durationFlag, choiceFlag, COMMON_HELP } from "../cli/args.ts";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../core/errors.ts";
 import { rng } from "../gen/random.ts";
-import { productId } from "../gen/orders.ts";
+import { productId } from "../core/records.ts";
 
 const HELP = `Usage: ingest load --url URL [options]
 

@@ -1,8 +1,9 @@
-import type { Command } from "../cli/main.ts";
+import type { Command } from "./command.ts";
 import { readFileSync } from "node:fs";
 import { execWithRuntimeOptions, PRODUCE_RUNTIME_OPTIONS } from "../cli/runtime-options.ts";
-import { parse, kafkaOptions, kafkaConfig, intFlag, choiceFlag, outputFileFlag, writeOutputFile, isOldBroker, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
-import { UsageError, IngestError } from "../cli/errors.ts";
+import { parse, kafkaOptions, kafkaConfig, intFlag, choiceFlag, outputFileFlag, writeOutputFile, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { isOldBroker } from "../kafka/index.ts";
+import { UsageError, IngestError } from "../core/errors.ts";
 import { DEFAULT_TOPICS } from "../cli/defaults.ts";
 import { parseSchema } from "../csv/schema-rows.ts";
 import { FORMATS } from "../codecs/index.ts";

@@ -1,6 +1,6 @@
-import type { Command } from "../cli/main.ts";
+import type { Command } from "./command.ts";
 import { parse, kafkaOptions, kafkaConfig, intFlag, sizeFlag, choiceFlag, urlFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../core/errors.ts";
 import { DEFAULT_SERVE_PORT, DEFAULT_TOPICS } from "../cli/defaults.ts";
 import { IntakeServer } from "../http/server.ts";
 import { MysqlSink } from "../sinks/mysql.ts";
@@ -10,7 +10,8 @@ import { log, setLogFormat, resolveLogFormat, LOG_FORMATS } from "../observabili
 import { StatusLine, RateMeter } from "../observability/status-line.ts";
 import { serveStatusText } from "../observability/live.ts";
 import { histogramQuantile } from "../observability/prometheus.ts";
-import { LATENCY_BUCKETS, NOT_TRAFFIC_ROUTES, type HttpTotals } from "../http/metrics.ts";
+import { LATENCY_BUCKETS, type HttpTotals } from "../http/metrics.ts";
+import { NOT_TRAFFIC_ROUTES } from "../observability/prometheus.ts";
 import { REGISTRY_HELP, registryOptions, valueSchemaFromRegistry } from "../cli/schema-flags.ts";
 import { AvroCodec } from "../codecs/index.ts";
 import ordersSchemaText from "../../data/orders.avsc" with { type: "text" };

@@ -1,6 +1,6 @@
-import type { Command } from "../cli/main.ts";
+import type { Command } from "./command.ts";
 import { parse, kafkaOptions, kafkaConfig, intFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
-import { UsageError, IngestError } from "../cli/errors.ts";
+import { UsageError, IngestError } from "../core/errors.ts";
 import { Admin, ERR, KafkaError, errName, type TopicInfo } from "../kafka/index.ts";
 
 const HELP = `Usage:

@@ -9,7 +9,7 @@ import avro from "avsc";
 import { makeCodec, type Codec, type Format } from "../codecs/index.ts";
 import { RegistryError, wireSchemaId, WIRE_HEADER_BYTES, type RegistryClient } from "../codecs/registry.ts";
 import type { RecordBatch } from "../kafka/index.ts";
-import type { User, Order } from "../sinks/types.ts";
+import type { User, Order } from "../core/records.ts";
 import { validateOrder, validateUser, type Kind } from "./records.ts";
 
 /** RecordBatch.contentType codes (see kafka/consumer.ts CONTENT_TYPE) to formats. */

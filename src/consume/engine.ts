@@ -11,7 +11,8 @@
  */
 import { Consumer, Producer, KafkaError, type RecordBatch, type TopicPartition } from "../kafka/index.ts";
 import type { ValueDecoder } from "./decode.ts";
-import { RawValues, type Sink, type User, type Order, type OrderBatchResult } from "../sinks/types.ts";
+import { RawValues, type Sink, type OrderBatchResult } from "../sinks/types.ts";
+import { type User, type Order } from "../core/records.ts";
 import { OffsetTracker, type CommitPosition } from "./offsets.ts";
 import { laneOf, validateUser, validateOrder, type Kind } from "./records.ts";
 import { log } from "../observability/log.ts";

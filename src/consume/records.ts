@@ -1,6 +1,6 @@
 import type { Codec } from "../codecs/index.ts";
-import type { User, Order } from "../sinks/types.ts";
-import { UsageError } from "../cli/errors.ts";
+import type { User, Order } from "../core/records.ts";
+import { UsageError } from "../core/errors.ts";
 
 export type Kind = "users" | "orders";
 

@@ -6,7 +6,7 @@ import { SqliteSink } from "../sinks/sqlite.ts";
 import { RedisSink } from "../sinks/redis.ts";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../core/errors.ts";
 
 export interface SinkChoice {
   sinks?: string[];

@@ -1,6 +1,6 @@
 import { openSync, readSync, closeSync, fstatSync, statSync, type Stats } from "node:fs";
 import { CsvParser, type RowCallback } from "./parser.ts";
-import { IngestError } from "../cli/errors.ts";
+import { IngestError } from "../core/errors.ts";
 
 /** A byte range of a CSV file that starts at a record boundary, and the line it starts on. */
 export interface ByteRange {

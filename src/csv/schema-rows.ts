@@ -1,5 +1,5 @@
 import avro from "avsc";
-import { IngestError } from "../cli/errors.ts";
+import { IngestError } from "../core/errors.ts";
 
 /** The subset of an Avro record schema that CSV rows are converted by. */
 export interface AvroField {

@@ -1,13 +1,7 @@
 import { rng, pick } from "./random.ts";
+import { PRODUCT_COUNT, productId } from "../core/records.ts";
 
 export const ORDERS_HEADER = "order_id,customer_id,product_id,quantity,amount,currency,created_at";
-export const PRODUCT_COUNT = 1000;
-
-/** Product ids of the catalog the consumer seeds: P0001..P1000. */
-export function productId(n: number): string {
-  return `P${String(n).padStart(4, "0")}`;
-}
-
 const CURRENCIES = ["USD", "USD", "USD", "EUR", "GBP"];
 
 /** A deterministic UUID-shaped order id (version nibble 4, variant 10xx) from the PRNG. */

@@ -1,7 +1,8 @@
 import { openSync, writeSync, closeSync } from "node:fs";
 import { rng } from "./random.ts";
 import { Progress } from "../observability/progress.ts";
-import { IngestError } from "../cli/errors.ts";
+import { IngestError } from "../core/errors.ts";
+import { writeAll } from "../core/write-all.ts";
 
 /** An open or write failure of --out as one line naming the file (EACCES, EPIPE, ENOSPC, ...). */
 function outError(out: string, e: unknown): IngestError {
@@ -42,16 +43,3 @@ export function writeRows(out: string, header: string, rows: number, seed: numbe
   }
 }
 
-/** writeSync may write less than asked on pipes; loop until every byte is out. */
-export function writeAll(fd: number, s: string | Uint8Array): void {
-  let b = typeof s === "string" ? Buffer.from(s) : s;
-  while (b.length > 0) {
-    try {
-      const n = writeSync(fd, b);
-      b = b.subarray(n);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
-      Bun.sleepSync(1);
-    }
-  }
-}

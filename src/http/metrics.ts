@@ -3,8 +3,6 @@ import { histogramSamples, renderFamilies, type Family } from "../observability/
 
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
-/** Routes a live view or a rate leaves out: probes and scrapes are not traffic. */
-export const NOT_TRAFFIC_ROUTES: ReadonlySet<string> = new Set(["/metrics", "/health"]);
 
 interface RouteStats {
   /** status -> count */

@@ -4,11 +4,12 @@ import { checkOrderRequest, checkUserRequest, orderJson, type FieldError, type O
 import { HttpMetrics } from "./metrics.ts";
 import { metricsResponse } from "../observability/prometheus.ts";
 import { OrderEncoder, batchAnswer, asciiAt } from "./fast.ts";
-import type { Store, User, Product } from "../sinks/types.ts";
+import type { Store } from "../sinks/types.ts";
+import type { User, Product } from "../core/records.ts";
 import type { RedisSink } from "../sinks/redis.ts";
 import { Admin } from "../kafka/index.ts";
 import { log } from "../observability/log.ts";
-import { workerUrl } from "../cli/workers.ts";
+import { workerUrl } from "../core/workers.ts";
 import { checkBroker, type BrokerCheckJob, type BrokerCheckResult, type BrokerCheckWatch } from "./broker-check.ts";
 
 export interface ServeOptions {

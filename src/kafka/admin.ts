@@ -4,7 +4,7 @@ import { Client } from "./client.ts";
 import { KafkaError, check, errName, retryTransient } from "./errors.ts";
 import { withList, fromList, type TopicPartition } from "./partitions.ts";
 import { cString } from "./conf.ts";
-import { IngestError } from "../cli/errors.ts";
+import { IngestError } from "../core/errors.ts";
 
 export interface PartitionInfo {
   id: number;

@@ -2,7 +2,7 @@ import { read, CString, type Pointer } from "bun:ffi";
 import { rdk, str, EVENT, ERR, RD_KAFKA_PRODUCER } from "./ffi.ts";
 import { buildConf, cString } from "./conf.ts";
 import { errName } from "./errors.ts";
-import { IngestError } from "../cli/errors.ts";
+import { IngestError } from "../core/errors.ts";
 import { log, redactConfig } from "../observability/log.ts";
 
 const SYSLOG_TO_PINO = ["fatal", "fatal", "fatal", "error", "warn", "info", "info", "debug"] as const;

@@ -1,4 +1,4 @@
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../core/errors.ts";
 import { rdk, cstr, RD_KAFKA_CONF_OK, type Pointer } from "./ffi.ts";
 
 const ERRSTR_SIZE = 512;
@@ -29,4 +29,20 @@ export function buildConf(props: Record<string, string>): Pointer {
 export function cString(buf: Uint8Array): string {
   const end = buf.indexOf(0);
   return new TextDecoder().decode(buf.subarray(0, end < 0 ? buf.length : end));
+}
+
+/** Brokers before 0.10 cannot answer ApiVersionRequest; librdkafka must be told what they speak. */
+export function brokerVersionProps(version: string): Record<string, string> {
+  if (!/^\d+\.\d+(\.\d+){0,2}$/.test(version)) throw new UsageError(`--broker-version: '${version}' is not a version like 0.9.0.1`);
+  const [maj, min] = version.split(".").map(Number) as [number, number];
+  if (maj === 0 && min < 10) return { "api.version.request": "false", "broker.version.fallback": version };
+  return { "broker.version.fallback": version };
+}
+
+/** True when the configuration targets a broker older than 0.11 (no headers, no zstd, no timestamps before 0.10). */
+export function isOldBroker(conf: Record<string, string>): boolean {
+  if (conf["api.version.request"] !== "false") return false;
+  const v = conf["broker.version.fallback"] ?? "0.10.0";
+  const [maj, min] = v.split(".").map(Number) as [number, number];
+  return maj === 0 && min < 11;
 }

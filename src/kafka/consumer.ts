@@ -1,5 +1,6 @@
 import { JSCallback, FFIType, read, ptr, toArrayBuffer, type Pointer } from "bun:ffi";
-import { rdk, libc, cstr, str, EVENT, ERR, MSG, TPAR, TPLIST, RD_KAFKA_CONSUMER } from "./ffi.ts";
+import { rdk, cstr, str, EVENT, ERR, MSG, TPAR, TPLIST, RD_KAFKA_CONSUMER } from "./ffi.ts";
+import { libc } from "../core/libc.ts";
 import { Client, readI64 } from "./client.ts";
 import { KafkaError, check, checkErrorObject, errName, retryTransient } from "./errors.ts";
 import { fromList, withList, type TopicPartition } from "./partitions.ts";

@@ -1,4 +1,4 @@
-import { IngestError } from "../cli/errors.ts";
+import { IngestError } from "../core/errors.ts";
 import { rdk, str, ERR } from "./ffi.ts";
 
 /** A librdkafka error code with its symbolic name (e.g. `_MSG_TIMED_OUT`) and librdkafka's text. */

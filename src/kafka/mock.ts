@@ -1,9 +1,10 @@
 import { type Pointer } from "bun:ffi";
 import { readdirSync, readlinkSync } from "node:fs";
-import { rdk, cstr, str, linuxLib, AF_INET, AF_INET6, IPPROTO_TCP, TCP_NODELAY, RD_KAFKA_PRODUCER } from "./ffi.ts";
+import { rdk, cstr, str, RD_KAFKA_PRODUCER } from "./ffi.ts";
+import { linuxLib, AF_INET, AF_INET6, IPPROTO_TCP, TCP_NODELAY } from "../core/libc.ts";
 import { buildConf, cString } from "./conf.ts";
 import { check } from "./errors.ts";
-import { IngestError } from "../cli/errors.ts";
+import { IngestError } from "../core/errors.ts";
 
 /** Per-partition retention of librdkafka's mock cluster (it drops older batches beyond it). */
 export const MOCK_PARTITION_LIMIT_BYTES = 5 * 1024 * 1024;

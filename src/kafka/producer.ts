@@ -1,8 +1,9 @@
 import { ptr, read, JSCallback, FFIType, type Pointer } from "bun:ffi";
-import { rdk, linuxLib, PIPE_NONBLOCK_CLOEXEC, cstr, EVENT, ERR, MSG, VTYPE, VU_SIZE, RD_KAFKA_PRODUCER, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, RD_KAFKA_MSG_F_PARTITION } from "./ffi.ts";
+import { rdk, cstr, EVENT, ERR, MSG, VTYPE, VU_SIZE, RD_KAFKA_PRODUCER, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, RD_KAFKA_MSG_F_PARTITION } from "./ffi.ts";
+import { linuxLib, PIPE_NONBLOCK_CLOEXEC } from "../core/libc.ts";
 import { Client, readI64 } from "./client.ts";
 import { KafkaError, errName } from "./errors.ts";
-import { UsageError, IngestError } from "../cli/errors.ts";
+import { UsageError, IngestError } from "../core/errors.ts";
 import { nativeBatch, type NativeBatch, type PartitionScratch } from "./native/batch.ts";
 import { fetchMetadata } from "./admin.ts";
 

@@ -4,9 +4,9 @@
  * from the difference with the previous scrape). A target that is down, answers with an error
  * or with something that is not Prometheus text is reported as such, for itself only.
  */
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../core/errors.ts";
 import { parseMetrics, histogramQuantile, type ParsedSample } from "../observability/prometheus.ts";
-import { NOT_TRAFFIC_ROUTES } from "../http/metrics.ts";
+import { NOT_TRAFFIC_ROUTES } from "../observability/prometheus.ts";
 
 export interface ServeFigures {
   /** Requests per second (all routes but /metrics and /health). */

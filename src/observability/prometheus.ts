@@ -145,3 +145,6 @@ export function serveMetrics(host: string, port: number, render: () => string): 
     fetch: (req) => (new URL(req.url).pathname === "/metrics" ? metricsResponse(render()) : new Response("not found: this server has /metrics only\n", { status: 404 })),
   });
 }
+
+/** Routes a live view or a rate leaves out: probes and scrapes are not traffic. */
+export const NOT_TRAFFIC_ROUTES: ReadonlySet<string> = new Set(["/metrics", "/health"]);

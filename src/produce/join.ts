@@ -1,6 +1,6 @@
 import { openSync, closeSync, rmSync, readSync, fstatSync, renameSync, lstatSync } from "node:fs";
 import { basename, join } from "node:path";
-import { writeAll } from "../gen/write.ts";
+import { writeAll } from "../core/write-all.ts";
 
 /**
  * The produce workers' output parts and how they become the output files, in input order.

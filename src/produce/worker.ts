@@ -15,7 +15,7 @@ import { AvroBlockWriter } from "../codecs/avro-file.ts";
 import { compileRowEncoder, compileFastRowEncoder, BufferSink, type ByteSink } from "../codecs/row-encoder.ts";
 import { forEachRecordFast, FAST_DONE, FAST_SLOW, FAST_STOP, type FastRowFn } from "../csv/fast-reader.ts";
 import { Producer, MessageBatch, canCountWireBytes } from "../kafka/index.ts";
-import { writeAll } from "../gen/write.ts";
+import { writeAll } from "../core/write-all.ts";
 import { COUNTER, type ProduceJob, type WorkerStats } from "./job.ts";
 import { forEachLine, findJsonField } from "./lines.ts";
 

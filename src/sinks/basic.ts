@@ -1,5 +1,6 @@
-import type { Sink, User, Order, OrderBatchResult, RawValues } from "./types.ts";
-import { writeAll as writeAllFd } from "../gen/write.ts";
+import type { Sink, OrderBatchResult, RawValues } from "./types.ts";
+import type { User, Order } from "../core/records.ts";
+import { writeAll as writeAllFd } from "../core/write-all.ts";
 import { SinkError } from "./errors.ts";
 
 /** Standard output closed under us (e.g. `| head`): no retry can help. */

@@ -1,4 +1,4 @@
-import { IngestError } from "../cli/errors.ts";
+import { IngestError } from "../core/errors.ts";
 
 /**
  * A sink failed to write or start. `retriable` is a hint for the consumer: connection losses,

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import type { Database } from "bun:sqlite";
 import type { PoolConnection } from "mysql2/promise";
-import { IngestError } from "../cli/errors.ts";
+import { IngestError } from "../core/errors.ts";
 import { log } from "../observability/log.ts";
 // Embedded in the compiled binary; register new files here (a test checks the list against the folder).
 import mysql001 from "./sql/mysql/001_init.sql" with { type: "text" };

@@ -10,12 +10,13 @@
  * values client side for query(), which lets one statement carry thousands of rows).
  */
 import { createPool, type Pool, type PoolConnection } from "mysql2/promise";
-import { IngestError } from "../cli/errors.ts";
+import { IngestError } from "../core/errors.ts";
 import { log, redactUrl } from "../observability/log.ts";
 import { SinkError, describeError, mysqlError } from "./errors.ts";
 import { migrateMysql } from "./migrate.ts";
 import { chunks, decideOrders, distinct, seedProducts } from "./orders-logic.ts";
-import { DEFAULT_INITIAL_STOCK, type Order, type OrderBatchResult, type Product, type Store, type StoreOptions, type User } from "./types.ts";
+import { DEFAULT_INITIAL_STOCK, type OrderBatchResult, type Store, type StoreOptions } from "./types.ts";
+import { type Order, type Product, type User } from "../core/records.ts";
 
 export interface MysqlSinkOptions extends StoreOptions {
   /** mysql://user:pass@host:3306/database */

@@ -3,8 +3,9 @@
  * a batch is decided in offset order against the stock locked at the start of its transaction,
  * then applied as one aggregated decrement per product.
  */
-import type { Order, OrderResult, Product } from "./types.ts";
-import { PRODUCT_COUNT, productId } from "../gen/orders.ts";
+import type { Order, Product } from "../core/records.ts";
+import type { OrderResult } from "./types.ts";
+import { PRODUCT_COUNT, productId } from "../core/records.ts";
 
 export const REASON_INSUFFICIENT = "insufficient stock";
 export const REASON_UNKNOWN_PRODUCT = "unknown product";

@@ -1,7 +1,8 @@
 import { createClient } from "redis";
 import { SinkError } from "./errors.ts";
 import { redactUrl } from "../observability/log.ts";
-import type { Order, OrderBatchResult, Product, Sink, User } from "./types.ts";
+import type { Order, Product, User } from "../core/records.ts";
+import type { OrderBatchResult, Sink } from "./types.ts";
 
 /** KEYS: product keys; ARGV: ttl seconds (0 = none), then value and version per key. */
 const PUT_IF_NEWER = `

@@ -3,7 +3,8 @@ import { migrateSqlite } from "./migrate.ts";
 import { decideOrders, distinct, seedProducts } from "./orders-logic.ts";
 import { toUser, toProduct } from "./mysql.ts";
 import { SinkError } from "./errors.ts";
-import { DEFAULT_INITIAL_STOCK, type Order, type OrderBatchResult, type Product, type Store, type StoreOptions, type User } from "./types.ts";
+import { DEFAULT_INITIAL_STOCK, type OrderBatchResult, type Store, type StoreOptions } from "./types.ts";
+import { type Order, type Product, type User } from "../core/records.ts";
 
 export interface SqliteSinkOptions extends StoreOptions {
   path: string;

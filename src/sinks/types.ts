@@ -6,45 +6,7 @@
  * is idempotent (users are upserts keyed by id, orders are keyed by order_id and an order already
  * recorded is reported as a duplicate and never applied to stock again).
  */
-
-/** data/users.avsc */
-export interface User {
-  id: number;
-  first_name: string;
-  last_name: string;
-  email: string;
-  age: number;
-  country: string;
-  city: string;
-  /** epoch milliseconds */
-  signup_ts: number;
-  is_active: boolean;
-  score: number;
-  phone: string | null;
-}
-
-/** data/orders.avsc */
-export interface Order {
-  order_id: string;
-  customer_id: string;
-  product_id: string;
-  quantity: number;
-  amount: number;
-  currency: string;
-  /** epoch milliseconds */
-  created_at: number;
-}
-
-export interface Product {
-  product_id: string;
-  name: string;
-  price: number;
-  stock: number;
-  /** Incremented on every stock change; lets the cache refuse an older value arriving late. */
-  version: number;
-  /** epoch milliseconds */
-  updated_at: number;
-}
+import type { User, Order, Product } from "../core/records.ts";
 
 /**
  * accepted / rejected: decided now and recorded with that status (a rejected order is stored

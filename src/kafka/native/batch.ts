@@ -2,7 +2,8 @@ import { cc, FFIType, type Pointer } from "bun:ffi";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { rdk, libc } from "../ffi.ts";
+import { rdk } from "../ffi.ts";
+import { libc } from "../../core/libc.ts";
 import { log } from "../../observability/log.ts";
 import source from "./batch.c" with { type: "text" };
 
