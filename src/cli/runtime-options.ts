@@ -4,19 +4,16 @@
  *
  * JIT: produce's hot loop is a row encoder generated for the schema at run time
  * (codecs/row-encoder.ts). JSC's top tier (FTL) inlines its helpers into it until the function
- * reaches maximumInliningCallerBytecodeCost (10,000 by default), and compiling that took 275-445
- * CPU ms per worker on a 2-core machine where the workers, librdkafka and the compiler share
- * two cores. With the cap at 2,000 that compile takes ~80 ms and the CSV-to-three-outputs job
- * ran 1.65 s instead of 2.00 s (median of 3, side by side, AMD EPYC 2026-11-30); NDJSON input
- * unchanged.
+ * reaches maximumInliningCallerBytecodeCost (10,000 by default), and that compile competes
+ * with the workers and librdkafka for two cores; a cap of 2,000 compiles far less for the same
+ * code speed (docs/design.md, "Produce's runtime options").
  *
  * malloc: librdkafka copies every message into its own malloc'd block and frees it when the
  * delivery report is served, a million times per million rows, from several threads' arenas.
  * With glibc's default trim threshold (128 KiB) the arenas kept handing freed pages back to the
- * kernel (madvise/shrink) and faulting fresh zeroed ones in again: 105k page faults per run
- * and ~1 s of system time next to the file writes. Not trimming below 512 MiB (and growing the
- * heap 64 MiB at a time) gives 45k faults and 0.8 instead of 1.7-2.1 s of system time (CSV to
- * three outputs, 4 rounds side by side, AMD EPYC 2026-11-30 13:44). Memory is still bounded:
+ * kernel (madvise/shrink) and faulting fresh zeroed ones in again. Not trimming below 512 MiB
+ * (and growing the heap 64 MiB at a time) halves the page faults and the system time
+ * (docs/design.md, "Produce's runtime options"). Memory is still bounded:
  * what librdkafka holds is capped by its queue limits, this only keeps freed blocks for reuse.
  *
  * Both are read from the environment once, when the process starts (JSC for every thread and

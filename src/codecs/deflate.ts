@@ -6,10 +6,9 @@ import { log } from "../observability/log.ts";
  * present, else Bun.deflateSync (zlib level 1). The output is standard raw DEFLATE either way:
  * any inflater reads it (the tests read it with zlib, avsc, python3-avro and avrocat).
  *
- * Why: deflate was a fifth of a produce worker's time in the CSV-to-three-outputs job (CPU
- * profile, one worker, 1M users). On 1 MiB blocks of those users' Avro, ISA-L level 1 runs
- * 337 MB/s against zlib level 1's 220 MB/s, and its output is 10% smaller (ratio 0.375 vs
- * 0.417; AMD EPYC, 2026-11-30). INGEST_ISAL=0 turns it off.
+ * Why: deflate was a fifth of a produce worker's time in the CSV-to-three-outputs job, and
+ * ISA-L is both faster and smaller (docs/design.md, "Avro block compression"). INGEST_ISAL=0
+ * turns it off.
  */
 export interface RawDeflater {
   /** Which implementation: "isa-l" or "zlib". */

@@ -128,8 +128,8 @@ export function snappyUncompress(input: Uint8Array): Uint8Array {
 /**
  * Avro's snappy block: the raw Snappy compression of a block, then the CRC-32 of the
  * uncompressed bytes (big-endian). Through libsnappy (libsnappy.so.1's C API, dlopened) when it
- * loads and INGEST_NATIVE_SNAPPY is not 0, else snappyCompress above: measured on 1 MiB blocks
- * of 1M users' Avro (AMD EPYC, 2026-11-30) the JS one runs ~170 MB/s. The result may be a view
+ * loads and INGEST_NATIVE_SNAPPY is not 0, else snappyCompress above (slower: docs/design.md,
+ * "Avro block compression"). The result may be a view
  * of a buffer reused by the next call.
  */
 export interface AvroSnappy {

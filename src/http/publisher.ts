@@ -83,9 +83,7 @@ export class Publisher {
   /**
    * `partitionCount`, when given, turns on batches ordered by partition (Producer
    * partitionBatches) with the partition counts it gives (0 while unknown: that batch goes out
-   * unordered). bench:serve, /orders/batch (1000 orders per request), 2 rounds, two runs
-   * (2026-11-30): 974k -> 1.14M and 1.14M -> 1.23M orders/s, 1.4 -> 1.1 and 1.2 -> 1.0 CPU us
-   * per order; POST /order unchanged (42k-44k req/s either way).
+   * unordered). Measured: docs/design.md, "Batches ordered by partition".
    */
   constructor(
     props: Record<string, string>,

@@ -72,10 +72,8 @@ const NULL_TEXT = new TextEncoder().encode("null");
  * Prefetch bounds. queued.max.messages.kbytes is 256 MiB instead of librdkafka's 64 MiB: once a
  * consumer that does any work per message (not just counting) lets the prefetch queue reach the
  * bound, librdkafka 2.0.2 holds fetching back far longer than the queue takes to drain, and the
- * consumer then waits for data. Measured here (2026-11-30, 1M users, 24 partitions): the C
- * consumer with 0.4 us of work per message spent 1.5 s of its 2.1 s waiting at 64 MiB and 0.06
- * of 0.76 s at 256 MiB; ingest --sink none decoding 0.44-0.97M -> 1.09-1.30M msg/s, peak RSS
- * 0.35-0.49 -> 0.68-0.82 GB. Bounded either way; -X overrides both.
+ * consumer then waits for data (docs/design.md, "The consumer's prefetch bound"). Bounded either
+ * way; -X overrides both.
  */
 const PREFETCH_DEFAULTS = { "enable.auto.commit": "false", "queued.min.messages": "1000000", "queued.max.messages.kbytes": "262144" };
 

@@ -9,9 +9,8 @@ import source from "./batch.c" with { type: "text" };
 
 /**
  * The consumer's batch copy in C (batch.c), compiled once per process by Bun's built-in
- * TinyCC. Measured on 500k users (2026-11-30): the JS loop it replaces (per message, FFI reads,
- * memcpy of key and value, rd_kafka_message_destroy) took 0.7-1 us per message, this takes
- * 0.45-0.55 us, of which librdkafka's own batch take is 0.15 us. If TinyCC is unavailable or
+ * TinyCC: about half the cost per message of the JS loop it replaces (per message, FFI reads,
+ * memcpy of key and value, rd_kafka_message_destroy; docs/design.md, "Batch copies in C"). If TinyCC is unavailable or
  * fails, or INGEST_NATIVE_BATCH=0, the consumer keeps the JS loop (same batches, slower).
  * The producer uses it too, each with the same JS fallback: its delivery reports (ingest_dr:
  * err, partition, offset, opaque per message in one call), its batch's message structs
