@@ -15,6 +15,7 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { startBroker, uniqueName, FAST_GROUP_PROPS, type TestBroker } from "./helpers/broker.ts";
 import { runIngest, spawnIngest, ROOT } from "./helpers/cli.ts";
 import { until, spawnAndReadLine } from "./helpers/wait.ts";
+import { describeNeeding } from "./helpers/needs.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const fast = Object.entries(FAST_GROUP_PROPS).flatMap(([k, v]) => ["-X", `${k}=${v}`]);
@@ -29,8 +30,7 @@ function freePort(): number {
   return port!;
 }
 
-// Skipped without chromium, except under scripts/test.sh (INGEST_REQUIRE_ALL=1), where it fails.
-describe.skipIf(!existsSync(CHROMIUM) && process.env.INGEST_REQUIRE_ALL !== "1")("the dashboard page in chromium", () => {
+describeNeeding("chromium", existsSync(CHROMIUM) ? null : `no browser at ${CHROMIUM}`, "the dashboard page in chromium", () => {
   let broker: TestBroker;
   let ctx: BrowserContext;
   let page: Page;

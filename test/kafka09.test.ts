@@ -11,8 +11,10 @@ import { startKafka09, kafka09Dir, type Kafka09 } from "./helpers/kafka09.ts";
 import { produceAll, consumeN, consumeFromAll, awaitSplit } from "./helpers/kafka-io.ts";
 import { uniqueName } from "./helpers/broker.ts";
 import { runIngest } from "./helpers/cli.ts";
+import { needs } from "./helpers/needs.ts";
 
 const available = kafka09Dir() !== null;
+const kafka09Test = needs("Kafka 0.9 (scripts/fetch-kafka09.sh)", available ? null : "not fetched");
 let k: Kafka09;
 const quiet = { "log_level": "3" };
 const fastGroup = { "session.timeout.ms": "6000", "heartbeat.interval.ms": "500" };
@@ -24,7 +26,7 @@ afterAll(async () => {
   if (available) await k.stop();
 }, 30_000);
 
-test.skipIf(!available)("round trip with keys through Kafka 0.9 for each codec it supports", async () => {
+kafka09Test("round trip with keys through Kafka 0.9 for each codec it supports", async () => {
   for (const codec of ["none", "gzip", "snappy", "lz4"]) {
     const topic = uniqueName(`k09-${codec}`);
     await k.createTopic(topic, 3);
@@ -45,7 +47,7 @@ test.skipIf(!available)("round trip with keys through Kafka 0.9 for each codec i
   }
 }, 120_000);
 
-test.skipIf(!available)("consumer group on Kafka 0.9: two members split the partitions; commits survive a restart", async () => {
+kafka09Test("consumer group on Kafka 0.9: two members split the partitions; commits survive a restart", async () => {
   const topic = uniqueName("k09-group");
   await k.createTopic(topic, 4);
   const msgs = Array.from({ length: 4000 }, (_, i) => ({ key: `k${i}`, value: `v${i}` }));
@@ -77,7 +79,7 @@ test.skipIf(!available)("consumer group on Kafka 0.9: two members split the part
   expect(resumed[0]!.offset).toBe(firstOfP0[10]!.offset);
 }, 120_000);
 
-test.skipIf(!available)("ingest produce and consume against Kafka 0.9 with --broker-version; zstd is refused clearly", async () => {
+kafka09Test("ingest produce and consume against Kafka 0.9 with --broker-version; zstd is refused clearly", async () => {
   const dir = mkdtempSync(join(tmpdir(), "k09-cli-"));
   const csv = join(dir, "users.csv");
   expect((await runIngest(["gen", "users", "--rows", "3000", "--out", csv])).code).toBe(0);

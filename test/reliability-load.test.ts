@@ -8,11 +8,12 @@ import { test, expect } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "./helpers/cli.ts";
+import { needs } from "./helpers/needs.ts";
 import { loadDrain } from "../scripts/soak/load-drain.ts";
 
 const ingest = process.env.INGEST_BIN ?? join(ROOT, "ingest");
 
-test.skipIf(!existsSync(ingest))("ingest load above the consumer's pace for 8 s: lag grows, drains to 0, stores exact", async () => {
+needs("the built executable (bun run build)", existsSync(ingest) ? null : `no ${ingest}`)("ingest load above the consumer's pace for 8 s: lag grows, drains to 0, stores exact", async () => {
   const r = await loadDrain({ ingest, seconds: 8, rate: 1500, log: () => {} });
   console.log(r.notes);
   expect(r.records).toBeGreaterThan(8 * 1500 * 0.9);

@@ -15,6 +15,7 @@ import { parseProperties } from "../src/core/properties.ts";
 import { UsageError, IngestError } from "../src/core/errors.ts";
 import health, { checkUrl, checkFile, checkKafka } from "../src/commands/health.ts";
 import { log, setLogLevel, type LogLevel } from "../src/observability/log.ts";
+import { needs, skipCheck, onPath } from "./helpers/needs.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const read = (p: string) => readFileSync(join(ROOT, p), "utf8");
@@ -257,8 +258,8 @@ describe("build stage, offline", () => {
     expect(help.exitCode).toBe(0);
     expect(help.stdout.toString()).toContain("Usage: ingest");
 
-    const objdump = Bun.which("objdump");
-    if (!objdump) return console.warn("skip glibc check: objdump not installed");
+    if (skipCheck("the glibc version check", onPath("objdump"))) return;
+    const objdump = Bun.which("objdump")!;
     const syms = Bun.spawnSync([objdump, "-T", bin]).stdout.toString();
     const versions = [...syms.matchAll(/GLIBC_(\d+)\.(\d+)/g)].map((m) => Number(m[1]) * 1000 + Number(m[2]));
     expect(versions.length).toBeGreaterThan(0);
@@ -272,7 +273,7 @@ describe("compose.yaml", () => {
   const ingest = Object.entries(services).filter(([, s]) => isIngest(s));
 
   test("docker-compose config accepts compose.yaml, alone and with compose.durable.yaml", () => {
-    if (!dockerCompose) return console.warn("skip: docker-compose is not installed; compose files not validated by it");
+    if (skipCheck("docker-compose config", dockerCompose ? null : "docker-compose is not installed")) return;
     for (const files of [["compose.yaml"], ["compose.yaml", "compose.durable.yaml"]]) {
       const r = composeConfig(...files);
       expect(r.code, `docker-compose ${files.join(" + ")} config: ${r.err}`).toBe(0);
@@ -466,7 +467,7 @@ describe("deploy/", () => {
   });
 
   const linter = process.env.DOCKERFILE_UTILS ?? Bun.which("dockerfile-utils");
-  test.skipIf(!linter)("dockerfile-utils finds nothing in the Dockerfile (set DOCKERFILE_UTILS to run)", () => {
+  needs("dockerfile-utils", linter ? null : "not installed (set DOCKERFILE_UTILS)", { optional: true })("dockerfile-utils finds nothing in the Dockerfile", () => {
     const r = Bun.spawnSync([linter!, "lint", "--json", join(ROOT, "Dockerfile")]);
     expect(JSON.parse(r.stdout.toString())).toEqual([]);
   });
@@ -584,8 +585,8 @@ describe("ingest health", () => {
 });
 
 describe("alerting: Prometheus rules and the Grafana dashboard", () => {
-  // Skipped without promtool, except under scripts/test.sh (INGEST_REQUIRE_ALL=1), where they fail.
-  const promtool = Bun.which("promtool") ?? (process.env.INGEST_REQUIRE_ALL === "1" ? "promtool" : null);
+  const promtool = Bun.which("promtool") ?? "promtool";
+  const promtoolTest = needs("promtool", onPath("promtool"));
   const run = (...args: string[]) => {
     const r = Bun.spawnSync([promtool!, ...args], { cwd: join(ROOT, "deploy/prometheus") });
     return { code: r.exitCode, out: `${r.stdout.toString()}${r.stderr.toString()}` };
@@ -607,7 +608,7 @@ describe("alerting: Prometheus rules and the Grafana dashboard", () => {
   })();
   const referenced = (text: string) => [...new Set([...text.matchAll(/\b(ingest_[a-z_]+)\b/g)].map((m) => m[1]!))];
 
-  test.skipIf(!promtool)("promtool check rules accepts alerts.yml and check config accepts prometheus.yml", () => {
+  promtoolTest("promtool check rules accepts alerts.yml and check config accepts prometheus.yml", () => {
     const rules = run("check", "rules", "alerts.yml");
     expect(rules.code, rules.out).toBe(0);
     expect(rules.out).toMatch(/SUCCESS: \d+ rules found/);
@@ -615,7 +616,7 @@ describe("alerting: Prometheus rules and the Grafana dashboard", () => {
     expect(config.code, config.out).toBe(0);
   });
 
-  test.skipIf(!promtool)("promtool test rules: every rule fires on its unit test's series and not on the near misses", () => {
+  promtoolTest("promtool test rules: every rule fires on its unit test's series and not on the near misses", () => {
     const r = run("test", "rules", "alerts.test.yml");
     expect(r.code, r.out).toBe(0);
     // Every alert of alerts.yml is exercised by a test.

@@ -4,7 +4,8 @@
  * Without java/mvn the tests are skipped, except under scripts/test.sh (INGEST_REQUIRE_ALL=1),
  * where a missing prerequisite fails the run instead of hiding the Kafka 4.4 tests.
  */
-import { test } from "bun:test";
+import type { test } from "bun:test";
+import { needs } from "./needs.ts";
 import { KafkaCluster, kafkaUnavailableReason, type ClusterOptions } from "../../tools/kafka/cluster.ts";
 
 export { KafkaCluster };
@@ -14,16 +15,7 @@ const reason = kafkaUnavailableReason();
 export const kafka4Available = reason === null;
 
 /** `test` when Kafka 4.4 can run; otherwise skipped (or failing under INGEST_REQUIRE_ALL). */
-export const kafka4Test: typeof test = (() => {
-  if (kafka4Available) return test;
-  if (process.env.INGEST_REQUIRE_ALL === "1") {
-    return ((name: string, _fn: unknown, timeout?: number) =>
-      test(name, () => {
-        throw new Error(`Kafka 4.4 harness unavailable: ${reason}`);
-      }, timeout)) as unknown as typeof test;
-  }
-  return test.skip;
-})();
+export const kafka4Test: typeof test = needs("the Kafka 4.4 harness", reason);
 
 let shared: Promise<KafkaCluster> | null = null;
 

@@ -4,7 +4,8 @@
  * after the last file (preload.ts). Like kafka4.ts: skipped without java/mvn, failing instead
  * under scripts/test.sh (INGEST_REQUIRE_ALL=1).
  */
-import { test } from "bun:test";
+import type { test } from "bun:test";
+import { needs } from "./needs.ts";
 import { SchemaRegistry, registryUnavailableReason } from "../../tools/registry/registry.ts";
 import { kafka4Available } from "./kafka4.ts";
 
@@ -13,16 +14,7 @@ export { SchemaRegistry };
 const reason = registryUnavailableReason();
 
 /** `test` when both Kafka 4.4 and the registry can run here. */
-export const registryTest: typeof test = (() => {
-  if (reason === null && kafka4Available) return test;
-  if (process.env.INGEST_REQUIRE_ALL === "1") {
-    return ((name: string, _fn: unknown, timeout?: number) =>
-      test(name, () => {
-        throw new Error(`schema registry or Kafka 4.4 harness unavailable: ${reason ?? "Kafka 4.4 harness unavailable"}`);
-      }, timeout)) as unknown as typeof test;
-  }
-  return test.skip;
-})();
+export const registryTest: typeof test = needs("the schema registry and Kafka 4.4 harnesses", reason ?? (kafka4Available ? null : "the Kafka 4.4 harness is unavailable"));
 
 let shared: Promise<SchemaRegistry> | null = null;
 
