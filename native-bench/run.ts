@@ -12,9 +12,10 @@
  *   broker's CPU seconds, ratio to C), writes native-bench/results/<date>[-quick].json and
  *   refreshes the table in native-bench/README.md.
  * --broker kafka4: one real single-node Apache Kafka 4.4 (tools/kafka/cluster.ts) for the whole
- *   run, a fresh topic per run; every producer idempotent (ingest's and the Java client's default
- *   with acks=all; c gets --idempotence). Contenders c, java (Kafka's own Java client,
- *   java/Bench.java), ingest, and ingest-decode (ingest consume decoding and validating every
+ *   run, a fresh topic per run, after one untimed warm-up; every producer idempotent (ingest's
+ *   and the Java client's default with acks=all; c gets --idempotence). Contenders c, java
+ *   (Kafka's own Java client, java/Bench.java), java-perf (Kafka's ProducerPerformance and
+ *   ConsumerPerformance tools), ingest, and ingest-decode (ingest consume decoding and validating every
  *   record, of ingest's topic of the same round). Writes native-bench/results/<date>-kafka4[-quick].json
  *   and, on a full run, refreshes the table in docs/benchmarks-kafka4.md.
  *
@@ -30,7 +31,7 @@ import { parseArgs } from "node:util";
 import { existsSync, mkdirSync, readFileSync, writeFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { cpus } from "node:os";
-import { KafkaCluster, kafkaClasspath, kafkaUnavailableReason, KAFKA_VERSION } from "../tools/kafka/cluster.ts";
+import { KafkaCluster, kafkaClasspath, kafkaUnavailableReason, toolArgv, KAFKA_VERSION } from "../tools/kafka/cluster.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const NB = import.meta.dir;
@@ -165,6 +166,41 @@ const contenders: Contender[] = [
     return r.exitCode === 0 ? null : `javac failed: ${r.stderr.toString().trim().split("\n")[0]}`;
   }, idempotence),
   {
+    // Kafka's own perf tools, as everyone quotes them. ProducerPerformance picks each payload at
+    // random from the file's lines (not in order) and makes the keys itself ("0".."N-1" round
+    // robin with --key-distribution range: the same shape as the users' ids); it loads the file
+    // before its clock starts. ConsumerPerformance: its defaults (auto commit every 5 s,
+    // max.poll.records 500), seconds = its fetch.time.ms (from after the group join).
+    name: "java-perf",
+    async build() {
+      if (!KAFKA4) return "runs against --broker kafka4 only";
+      const why = kafkaUnavailableReason();
+      if (why) return why;
+      javaCp = kafkaClasspath();
+      return null;
+    },
+    produce: (b, topic, data) =>
+      toolArgv(javaCp, "producer-perf-test", [
+        "--bootstrap-server", b, "--topic", topic, "--num-records", String(N), "--throughput", "-1",
+        "--payload-file", data, "--payload-delimiter", "\n", "--key-distribution", "range", "--record-key-range", String(N),
+        "--command-property", "acks=all", "compression.type=lz4", "linger.ms=5", "batch.size=1000000", `buffer.memory=${1 << 30}`, `enable.idempotence=${KAFKA4}`,
+      ], 2048),
+    consume: (b, topic, group) => toolArgv(javaCp, "consumer-perf-test", ["--bootstrap-server", b, "--topic", topic, "--num-records", String(N), "--group", group, "--timeout", "60000"], 1024),
+    parse(stdout, mode) {
+      const lines = stdout.trim().split("\n");
+      if (mode === "produce") {
+        // The last "N records sent, R records/sec (...)" line is the total.
+        const m = /^(\d+) records sent, ([\d.]+) records\/sec/.exec(lines.filter((l) => / records sent, /.test(l)).pop() ?? "");
+        if (!m) throw new Error(`java-perf: no total line in ${stdout.slice(-300)}`);
+        return { messages: Number(m[1]), failed: 0, seconds: Number(m[1]) / Number(m[2]) };
+      }
+      // start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, ...
+      const row = lines.filter((l) => /^\d{4}-/.test(l)).pop()?.split(/,\s*/);
+      if (!row || row.length < 8) throw new Error(`java-perf: no result row in ${stdout.slice(-300)}`);
+      return { messages: Number(row[4]), failed: 0, seconds: Number(row[7]) / 1000 };
+    },
+  },
+  {
     name: "ingest",
     async build() {
       const r = sh(["bun", "run", "build"]);
@@ -270,7 +306,7 @@ const median = (xs: number[]) => {
   return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
 };
 
-const DEFAULT_CONTENDERS = KAFKA4 ? ["c", "java", "ingest", "ingest-decode"] : ["c", "go", "node", "ingest"];
+const DEFAULT_CONTENDERS = KAFKA4 ? ["c", "java", "java-perf", "ingest", "ingest-decode"] : ["c", "go", "node", "ingest"];
 
 async function main() {
   const only = values.only?.split(",") ?? DEFAULT_CONTENDERS;
@@ -300,6 +336,16 @@ async function main() {
   const bytes = statSync(data).size;
   const kafka4 = KAFKA4 ? await startKafka4() : null;
   console.error(`bench: ${N.toLocaleString()} users (${(bytes / 1e6).toFixed(0)} MB JSON), ${ROUNDS} rounds, ${PARTITIONS} partitions, lz4, acks=all, ${KAFKA4 ? `Kafka ${KAFKA_VERSION} single node at ${kafka4!.bootstrap} (JVM pid ${kafka4!.pid})` : "embedded broker"}; ${cpus().length} cores`);
+
+  if (kafka4) {
+    // A cold broker (JIT, the first __consumer_offsets partitions, the first producer id) would
+    // slow whichever contender runs first: one untimed produce and consume of the same data first.
+    const topic = `bench-warmup-${Date.now()}`;
+    await createTopic(kafka4, topic);
+    const w = await timed(ingestC.produce!(kafka4.bootstrap, topic, data), kafka4.pid);
+    const v = await timed(ingestC.consume!(kafka4.bootstrap, topic, `bench-warmup-${Date.now()}`), kafka4.pid);
+    console.error(`  warm-up: produce ${w.wall.toFixed(1)} s, consume ${v.wall.toFixed(1)} s (not counted), broker cpu ${(w.brokerCpu + v.brokerCpu).toFixed(1)} s`);
+  }
 
   const runs: Run[] = [];
   const record = (c: Contender, mode: "produce" | "consume", t: Awaited<ReturnType<typeof timed>>, extra: Partial<Run> = {}) => {
