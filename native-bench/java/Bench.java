@@ -4,11 +4,12 @@
  * c/bench.c does, under the same command-line contract (native-bench/README.md).
  *
  *   java -cp build/java:<kafka classpath> Bench produce --brokers B --topic T --messages N --file F
- *        [--compression lz4] [--idempotence]
+ *        [--compression lz4] [--idempotence] [--batch-size B]
  *     Loads the NDJSON file into memory first, then sends every line keyed by its "id" field
  *     (the bytes after "id": up to ',' or '}', as c/bench.c scans it), acks=all, and waits for
  *     every callback. The clock runs from the first send to the last callback; the JIT warms up
- *     inside it.
+ *     inside it. --batch-size (default 1000000, as the others) is for trying the Java client's
+ *     own (16384): its batch.size is the size of the buffer each batch gets, not only a cap.
  *   java ... Bench consume --brokers B --topic T --messages N --group G
  *     Subscribes in a group (auto commit off), polls N records without decoding them, commits
  *     async after every poll that returned records and sync at the end. The clock runs from the
@@ -71,7 +72,7 @@ public class Bench {
     p.put("enable.idempotence", flag(a, "--idempotence") ? "true" : "false");
     p.put("linger.ms", "5");
     // librdkafka's batch.size=1000000 and queue.buffering.max.kbytes=1048576 (c/bench.c).
-    p.put("batch.size", "1000000");
+    p.put("batch.size", arg(a, "--batch-size", "1000000"));
     p.put("buffer.memory", String.valueOf(1L << 30));
     p.put("key.serializer", ByteArraySerializer.class.getName());
     p.put("value.serializer", ByteArraySerializer.class.getName());
