@@ -30,7 +30,7 @@
 import { parseArgs } from "node:util";
 import { existsSync, mkdirSync, readFileSync, writeFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { KafkaCluster, kafkaClasspath, kafkaUnavailableReason, toolArgv, KAFKA_VERSION } from "../tools/kafka/cluster.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -82,6 +82,8 @@ interface Run {
   peak_rss_mb: number;
   retained?: number;
   topic?: string;
+  /** The machine's 1-minute load average when the run ended (others share these 2 cores). */
+  load: number;
 }
 
 interface Contender {
@@ -347,10 +349,11 @@ async function main() {
     console.error(`  warm-up: produce ${w.wall.toFixed(1)} s, consume ${v.wall.toFixed(1)} s (not counted), broker cpu ${(w.brokerCpu + v.brokerCpu).toFixed(1)} s`);
   }
 
+  const loadStart = loadavg()[0]!;
   const runs: Run[] = [];
   const record = (c: Contender, mode: "produce" | "consume", t: Awaited<ReturnType<typeof timed>>, extra: Partial<Run> = {}) => {
     const f = c.parse(t.stdout, mode);
-    const run: Run = { contender: c.name, mode, ...f, msgs_per_s: f.messages / f.seconds, mb_per_s: (bytes * (f.messages / N)) / 1e6 / f.seconds, wall_s: t.wall, cpu_s: t.cpu, broker_cpu_s: t.brokerCpu, peak_rss_mb: t.rssMb, ...extra };
+    const run: Run = { contender: c.name, mode, ...f, msgs_per_s: f.messages / f.seconds, mb_per_s: (bytes * (f.messages / N)) / 1e6 / f.seconds, wall_s: t.wall, cpu_s: t.cpu, broker_cpu_s: t.brokerCpu, peak_rss_mb: t.rssMb, load: loadavg()[0]!, ...extra };
     runs.push(run);
     return run;
   };
@@ -440,7 +443,7 @@ async function main() {
   const where = KAFKA4
     ? `a fresh topic per run on one single-node Apache Kafka ${KAFKA_VERSION} (KRaft, ${KAFKA_HEAP_MB} MB heap, same machine), idempotent producers`
     : "a fresh embedded broker per run";
-  const md = `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on this project's machine kind (${cpus().length} cores, ${cpus()[0]?.model ?? "?"}), ${N.toLocaleString("en-US")} users (${(bytes / 1e6).toFixed(0)} MB JSON), lz4, acks=all, ${PARTITIONS} partitions on ${where}, ${ROUNDS} round(s) alternating.\n\n${header}\n${rows.join("\n")}\n`;
+  const md = `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on this project's machine kind (${cpus().length} cores, ${cpus()[0]?.model ?? "?"}), ${N.toLocaleString("en-US")} users (${(bytes / 1e6).toFixed(0)} MB JSON), lz4, acks=all, ${PARTITIONS} partitions on ${where}, ${ROUNDS} round(s) alternating; 1-minute load average ${loadStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end.\n\n${header}\n${rows.join("\n")}\n`;
   console.log(`\n${md}`);
   const suffix = `${KAFKA4 ? "-kafka4" : ""}${FULL ? "" : "-quick"}`;
   writeFileSync(join(NB, "results", `${date}${suffix}.json`), JSON.stringify({ date, broker: KAFKA4 ? `kafka ${KAFKA_VERSION}` : "embedded", messages: N, rounds: ROUNDS, partitions: PARTITIONS, table, runs, unavailable }, null, 2) + "\n");
