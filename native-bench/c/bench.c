@@ -8,6 +8,7 @@
  *     keyed by its "id" field, with rd_kafka_produce_batch, acks=all, and waits for every
  *     delivery report. The clock runs from the first produce call to the last report.
  *     --idempotence sets enable.idempotence=true (ingest's default with acks=all).
+ *     --conf KEY=VALUE (repeatable) sets any librdkafka property over these settings.
  *     --ordered orders each batch by partition first, as ingest produce does: each message gets
  *     its partition from librdkafka's default partitioner function (consistent_random) for the
  *     topic's partition count (from metadata), then a stable counting sort, and the batch goes
@@ -44,6 +45,20 @@ static void set(rd_kafka_conf_t *c, const char *k, const char *v) {
   if (rd_kafka_conf_set(c, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
     fprintf(stderr, "conf %s=%s: %s\n", k, v, err);
     exit(2);
+  }
+}
+
+/* --conf KEY=VALUE (repeatable): any librdkafka property over the settings above, for trying one
+   setting at a time (the bench's runs use none). */
+static void set_extra(rd_kafka_conf_t *c, int argc, char **argv) {
+  for (int i = 2; i < argc - 1; i++) {
+    if (strcmp(argv[i], "--conf")) continue;
+    char kv[512];
+    snprintf(kv, sizeof kv, "%s", argv[i + 1]);
+    char *eq = strchr(kv, '=');
+    if (!eq) { fprintf(stderr, "--conf %s: expected KEY=VALUE\n", argv[i + 1]); exit(2); }
+    *eq = 0;
+    set(c, kv, eq + 1);
   }
 }
 
@@ -93,6 +108,7 @@ static int produce(int argc, char **argv) {
   set(conf, "queue.buffering.max.kbytes", "1048576");
   /* --idempotence: as ingest produce does by default with acks=all */
   if (flag(argc, argv, "--idempotence")) set(conf, "enable.idempotence", "true");
+  set_extra(conf, argc, argv);
   rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
   char err[512];
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
