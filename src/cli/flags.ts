@@ -69,7 +69,7 @@ export const COMMON_FLAGS = inGroup(
   "Common options",
   defineFlags({
     help: { kind: "boolean", short: "h", help: "this help" },
-    "log-level": { kind: "choice", placeholder: "LEVEL", choices: LOG_LEVELS, default: "info", env: "LOG_LEVEL", help: "{choices}" },
+    "log-level": { kind: "choice", placeholder: "LEVEL", choices: LOG_LEVELS, default: "info", env: "LOG_LEVEL", help: "the least severe level logged: {choices}" },
   }),
 );
 
@@ -243,7 +243,7 @@ export function commandHelp(prose: string, flags: FlagSpecs, epilogue = ""): str
 
 /** The type column of docs/commands.md. */
 export function flagType(s: FlagSpec): string {
-  const base = s.kind === "choice" ? (s.choices ?? []).join("\\|") : s.kind;
+  const base = s.kind === "choice" ? (s.choices ?? []).join("|") : s.kind;
   const range = flagRange(s);
   return `${base}${range ? ` ${range}` : ""}${s.multiple ? ", repeatable" : ""}`;
 }

@@ -19,7 +19,7 @@ export const FLAGS = defineFlags({
     default: "64",
     help: "requests in flight at most; beyond it, scheduled requests wait, and their waiting counts in their latency",
   },
-  kind: { kind: "choice", placeholder: "K", choices: ["orders", "users"], default: "orders", help: "{choices}" },
+  kind: { kind: "choice", placeholder: "K", choices: ["orders", "users"], default: "orders", help: "what the bodies are: {choices}" },
   seed: { kind: "int", default: "1", help: "PRNG seed for the bodies" },
   json: { kind: "boolean", help: "print the report as JSON" },
   "allow-remote": { kind: "boolean", help: "allow a non-loopback URL (refused otherwise)" },

@@ -15,13 +15,13 @@ import usersSchemaText from "../../data/users.avsc" with { type: "text" };
 
 export const FLAGS = defineFlags({
   file: { kind: "path", short: "f", placeholder: "F", help: "the file to read (required)" },
-  input: { kind: "choice", placeholder: "I", choices: ["csv", "ndjson"], defaultText: "ndjson for .ndjson/.jsonl files, else csv", help: "{choices}" },
+  input: { kind: "choice", placeholder: "I", choices: ["csv", "ndjson"], defaultText: "ndjson for .ndjson/.jsonl files, else csv", help: "how the file is read: {choices}" },
   topic: { kind: "string", short: "t", placeholder: "T", default: DEFAULT_TOPICS.users, help: "Kafka topic; it must exist" },
   key: { kind: "string", placeholder: "FIELD", default: "id", help: "message key: this field's value (--key '' for no key)" },
   format: { kind: "choice", placeholder: "F", choices: FORMATS, default: "json", help: "Kafka value format: {choices}" },
   "json-out": { kind: "output", placeholder: "F", help: "also write a JSON file: .json = one array, .ndjson/.jsonl = one object per line" },
   "avro-out": { kind: "output", placeholder: "F", help: "also write an Avro object container file" },
-  "avro-codec": { kind: "choice", choices: AVRO_CODECS, default: "deflate", help: "{choices}" },
+  "avro-codec": { kind: "choice", choices: AVRO_CODECS, default: "deflate", help: "block compression of --avro-out: {choices}" },
   schema: { kind: "path", placeholder: "F", defaultText: "the built-in data/users.avsc", help: "Avro schema of the rows" },
   // Checked by checkCompression (librdkafka's own list).
   compression: { kind: "string", placeholder: "C", default: "lz4", help: "none|gzip|snappy|lz4|zstd" },
