@@ -40,7 +40,7 @@ export const FLAGS = defineFlags({
   "no-kafka": { kind: "boolean", help: "files only" },
   "no-headers": { kind: "boolean", help: "records without the content-type header (consumers then need to be told the format; saves about a third of the producing CPU)" },
   "summary-json": { kind: "output", placeholder: "F", help: "also write the summary as JSON" },
-  progress: { kind: "boolean", help: "live progress on stderr (default: only when stderr is a TTY)" },
+  progress: { kind: "boolean", defaultText: "only when stderr is a TTY", help: "live progress on stderr" },
   "no-progress": { kind: "boolean", help: "no live progress" },
   "transactional-id": {
     kind: "string",
