@@ -83,7 +83,7 @@ export async function renderCommandsDoc(): Promise<string> {
     out.push(`## ${g.title}`, "", note ? `${note[0]!.toUpperCase()}${note.slice(1)}.` : "", "", table(Object.entries(g.flags)), "");
   }
   const byEnv = new Map<string, string[]>();
-  for (const c of specs) for (const [n, s] of Object.entries({ ...c.flags, ...COMMON_FLAGS })) if (s.env) byEnv.set(s.env, [...new Set([...(byEnv.get(s.env) ?? []), `--${n}`])]);
+  for (const c of specs) for (const [n, s] of Object.entries<FlagSpec>({ ...c.flags, ...COMMON_FLAGS })) if (s.env) byEnv.set(s.env, [...new Set([...(byEnv.get(s.env) ?? []), `--${n}`])]);
   out.push("## Environment variables", "", "Every variable `ingest` reads (src/cli/env.ts).", "", "| variable | flag | description |", "|---|---|---|");
   for (const [k, v] of Object.entries(ENV_VARS)) out.push(`| ${k} | ${(byEnv.get(k) ?? []).map((f) => `\`${f}\``).join(", ")} | ${cell(v)} |`);
   return `${out.join("\n").replace(/\n{3,}/g, "\n\n")}\n`;

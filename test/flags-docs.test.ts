@@ -7,10 +7,12 @@ import { test, expect } from "bun:test";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { renderCommandsDoc, commandSpecs, DOC_PATH } from "../scripts/docs-flags.ts";
-import { COMMON_FLAGS, readFlag, flagUsage } from "../src/cli/flags.ts";
+import { COMMON_FLAGS, readFlag, flagUsage, type FlagSpecs } from "../src/cli/flags.ts";
 import { ENV_VARS } from "../src/cli/env.ts";
 import { PRODUCE_RUNTIME_OPTIONS } from "../src/cli/runtime-options.ts";
 import { runIngest, ROOT } from "./helpers/cli.ts";
+
+const withCommon = (flags: FlagSpecs): FlagSpecs => ({ ...flags, ...COMMON_FLAGS });
 
 test("docs/commands.md is what the flag specs generate (bun scripts/docs-flags.ts)", async () => {
   const want = await renderCommandsDoc();
@@ -24,13 +26,13 @@ test("docs/commands.md is what the flag specs generate (bun scripts/docs-flags.t
 
 test("each command's --help lists every flag of its spec, with its default and environment variable", async () => {
   const specs = await commandSpecs();
-  expect(specs.map((c) => c.name).sort()).toEqual(readdirSync(join(ROOT, "src/commands")).filter((f) => f.endsWith(".ts") && f !== "not-built.ts").map((f) => f.replace(/\.ts$/, "")).sort());
+  expect(specs.map((c): string => c.name).sort()).toEqual(readdirSync(join(ROOT, "src/commands")).filter((f) => f.endsWith(".ts") && f !== "not-built.ts").map((f) => f.replace(/\.ts$/, "")).sort());
   await Promise.all(
     specs.map(async (c) => {
       const r = await runIngest([c.name, "--help"]);
       expect({ cmd: c.name, code: r.code }).toEqual({ cmd: c.name, code: 0 });
       expect(r.stdout).toBe(c.help);
-      for (const [name, s] of Object.entries({ ...c.flags, ...COMMON_FLAGS })) {
+      for (const [name, s] of Object.entries(withCommon(c.flags))) {
         const entry = new RegExp(`^ +${flagUsage(name, s).trim().replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(\\s|$)`, "m");
         expect(r.stdout, `${c.name} --help lacks ${name}`).toMatch(entry);
         if (s.env) expect(r.stdout.replace(/\s+/g, " "), `${c.name} --help: ${name}'s env`).toContain(`env ${s.env}`);
@@ -42,7 +44,7 @@ test("each command's --help lists every flag of its spec, with its default and e
 
 test("every default passes its own flag's check", async () => {
   for (const c of await commandSpecs()) {
-    for (const [name, s] of Object.entries({ ...c.flags, ...COMMON_FLAGS })) {
+    for (const [name, s] of Object.entries(withCommon(c.flags))) {
       if (s.default === undefined || s.kind === "output") continue; // an output default ("-") is not a file to check here
       expect(() => readFlag(name, s, s.default!), `${c.name} --${name} default '${s.default}'`).not.toThrow();
     }
@@ -77,7 +79,7 @@ test("every environment variable src/ reads is in src/cli/env.ts ENV_VARS or a f
   const reads = envReads();
   expect(reads.length).toBeGreaterThan(10);
   const fromSpecs = new Set<string>();
-  for (const c of await commandSpecs()) for (const s of Object.values({ ...c.flags, ...COMMON_FLAGS })) if (s.env) fromSpecs.add(s.env);
+  for (const c of await commandSpecs()) for (const s of Object.values(withCommon(c.flags))) if (s.env) fromSpecs.add(s.env);
   for (const e of fromSpecs) expect(Object.keys(ENV_VARS), `a flag's env ${e} is not in ENV_VARS`).toContain(e);
   // Reads by computed name: the parser reading a spec's env (checked above), and runtime-options.ts,
   // which reads the variables it would set (and copies the whole environment for the re-executed process).

@@ -127,7 +127,8 @@ export default {
       // Not an error, but say that Kafka options do nothing here.
       process.stderr.write("note: --no-kafka: --format/--compression/--acks have no effect\n");
     }
-    // Output paths are checked before anything is sent (a directory, or a missing directory).
+    // Output paths were checked by parseFlags (a directory, or a missing directory); the default
+    // rejects path is checked here, all before anything is sent.
     const summaryJson = values["summary-json"];
     const jsonOut = values["json-out"] ?? null;
     const avroOut = values["avro-out"] ?? null;
