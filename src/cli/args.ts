@@ -1,64 +1,40 @@
-import { parseArgs, type ParseArgsConfig } from "node:util";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { IngestError, UsageError } from "../core/errors.ts";
 import { parseProperties } from "../core/properties.ts";
-import { brokerVersionProps, isOldBroker } from "../kafka/index.ts";
-import { LOG_LEVELS, setLogLevel, redactUrl, type LogLevel } from "../observability/log.ts";
-
-type Options = NonNullable<ParseArgsConfig["options"]>;
-
-/** Flags every subcommand accepts. */
-export const commonOptions = {
-  help: { type: "boolean", short: "h" },
-  "log-level": { type: "string" },
-} satisfies Options;
+import { brokerVersionProps } from "../kafka/index.ts";
+import { redactUrl } from "../observability/log.ts";
+import { defineFlags, inGroup } from "./flags.ts";
 
 /** Flags of every subcommand that talks to Kafka. */
-export const kafkaOptions = {
-  brokers: { type: "string", short: "b" },
-  X: { type: "string", short: "X", multiple: true },
-  "kafka-config": { type: "string" },
-  "broker-version": { type: "string" },
-} satisfies Options;
-
-export const COMMON_HELP = `Common options:
-  -h, --help                 this help
-      --log-level LEVEL      trace|debug|info|warn|error|fatal|silent (env LOG_LEVEL; default info)`;
-
-export const KAFKA_HELP = `Kafka options (flags win over environment, environment over defaults):
-  -b, --brokers LIST         bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS; default 127.0.0.1:9092)
-                             precedence, lowest first: defaults, environment, --kafka-config, -X, --brokers
-  -X KEY=VALUE               any librdkafka property, repeatable (as kcat)
-      --kafka-config FILE    Java-style properties file of librdkafka settings (env KAFKA_CONFIG_FILE),
-                             e.g. security.protocol=SASL_SSL, sasl.username=..., sasl.password=...
-      --broker-version V     talk to an old broker: 0.9/0.10 set api.version.request=false and
-                             broker.version.fallback=V (also env KAFKA_BROKER_VERSION)`;
-
-/**
- * parseArgs with the project's error style: unknown flags and missing values become one-line
- * UsageErrors naming the flag (exit 2), and --log-level is applied at once.
- */
-export function parse<T extends Options>(argv: string[], options: T, allowPositionals = false) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: { ...commonOptions, ...options }, strict: true, allowPositionals });
-  } catch (e) {
-    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, "");
-    throw new UsageError(
-      msg
-        .replace(/^Unknown option '(.*?)'.*$/s, "unknown option '$1'")
-        // `--rows -1`: parseArgs says so on three lines; one line, with its hint.
-        .replace(/^Option '(.*?)' argument is ambiguous\..*use (.*?)\.?$/s, "option '$1' is missing its value (for a value starting with a dash use $2)"),
-    );
-  }
-  const level = (parsed.values as Record<string, unknown>)["log-level"] ?? process.env.LOG_LEVEL;
-  if (level !== undefined) {
-    if (!LOG_LEVELS.includes(level as LogLevel)) throw new UsageError(`--log-level: '${level}' is not one of ${LOG_LEVELS.join("|")}`);
-    setLogLevel(level as LogLevel);
-  }
-  return parsed;
-}
+export const KAFKA_FLAGS = inGroup(
+  "Kafka options (flags win over environment, environment over defaults)",
+  defineFlags({
+    brokers: {
+      kind: "string",
+      short: "b",
+      placeholder: "LIST",
+      defaultText: "127.0.0.1:9092",
+      env: "KAFKA_BOOTSTRAP_SERVERS",
+      envReadBy: "kafkaConfig",
+      help: "bootstrap servers; precedence, lowest first: defaults, environment, --kafka-config, -X, --brokers",
+    },
+    X: { kind: "string", short: "X", multiple: true, placeholder: "KEY=VALUE", help: "any librdkafka property, repeatable (as kcat)" },
+    "kafka-config": {
+      kind: "path",
+      env: "KAFKA_CONFIG_FILE",
+      envReadBy: "kafkaConfig",
+      help: "Java-style properties file of librdkafka settings, e.g. security.protocol=SASL_SSL, sasl.username=..., sasl.password=...",
+    },
+    "broker-version": {
+      kind: "string",
+      placeholder: "V",
+      env: "KAFKA_BROKER_VERSION",
+      envReadBy: "kafkaConfig",
+      help: "talk to an old broker: 0.9/0.10 set api.version.request=false and broker.version.fallback=V",
+    },
+  }),
+);
 
 function parseX(items: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -83,7 +59,7 @@ export interface KafkaFlagValues {
  * -X, then the dedicated flags.
  */
 export function kafkaConfig(values: KafkaFlagValues, defaults: Record<string, string> = {}): Record<string, string> {
-  const conf: Record<string, string> = { "bootstrap.servers": "127.0.0.1:9092", ...defaults };
+  const conf: Record<string, string> = { "bootstrap.servers": KAFKA_FLAGS.brokers.defaultText, ...defaults };
   if (process.env.KAFKA_BOOTSTRAP_SERVERS) conf["bootstrap.servers"] = process.env.KAFKA_BOOTSTRAP_SERVERS;
   const file = values["kafka-config"] ?? process.env.KAFKA_CONFIG_FILE;
   if (file) {

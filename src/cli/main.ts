@@ -1,12 +1,13 @@
 #!/usr/bin/env bun
 import pkg from "../../package.json" with { type: "json" };
 import { IngestError } from "../core/errors.ts";
+import { COMMAND_SUMMARIES, type CommandName } from "./summaries.ts";
 import { log } from "../observability/log.ts";
 import type { Command } from "../commands/command.ts";
 
 
 /** Loaded lazily so `ingest --help` never opens librdkafka or a database. */
-const commands: Record<string, () => Promise<Command>> = {
+const commands: Record<CommandName, () => Promise<Command>> = {
   broker: async () => (await import("../commands/broker.ts")).default,
   topic: async () => (await import("../commands/topic.ts")).default,
   produce: async () => (await import("../commands/produce.ts")).default,
@@ -19,27 +20,14 @@ const commands: Record<string, () => Promise<Command>> = {
   health: async () => (await import("../commands/health.ts")).default,
 };
 
-const summaries: Record<string, string> = {
-  broker: "run an embedded, in-memory Kafka-protocol cluster for development and tests",
-  topic: "create, list and describe topics",
-  produce: "read a CSV of users; write JSON, Avro and Kafka at once",
-  consume: "consume in a group; write through to MySQL/SQLite and Redis with manual commits",
-  serve: "HTTP order intake: POST /order, POST /orders/batch, GET /health",
-  load: "fixed-rate HTTP load generator for serve",
-  lag: "consumer-group lag per partition, with a Burrow-style status; --watch refreshes it",
-  dashboard: "live web page: topics, consumer groups (lag, chart, status), processes, brokers",
-  gen: "generate deterministic users or orders CSV",
-  health: "container health probe: HTTP endpoint, heartbeat file, Kafka reachability",
-};
-
 function usage(): string {
-  const width = Math.max(...Object.keys(summaries).map((k) => k.length));
+  const width = Math.max(...Object.keys(COMMAND_SUMMARIES).map((k) => k.length));
   return `ingest ${pkg.version}: high-throughput Kafka ingest (Bun + librdkafka)
 
 Usage: ingest <command> [options]     ingest <command> --help for a command's options
 
 Commands:
-${Object.entries(summaries).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n")}
+${Object.entries(COMMAND_SUMMARIES).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n")}
 
 Options:
   -h, --help      this help
@@ -64,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`ingest ${pkg.version}\nlibrdkafka ${rdk}\nbun ${Bun.version}\n`);
     return 0;
   }
-  const load = commands[name];
+  const load = commands[name as CommandName];
   if (!load) {
     process.stderr.write(`error: unknown command '${name}' (see ingest --help)\n`);
     return 2;

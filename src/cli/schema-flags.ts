@@ -4,30 +4,44 @@
  */
 import { UsageError } from "../core/errors.ts";
 import { isOldBroker } from "../kafka/index.ts";
+import { defineFlags, inGroup } from "./flags.ts";
 import { RegistryClient, registryConfig, valueSubject, wireHeader, type SubjectStrategy } from "../codecs/registry.ts";
 import type { Format } from "../codecs/index.ts";
 import { log } from "../observability/log.ts";
 
-export const registryOptions = {
-  "schema-registry": { type: "string" },
-  "schema-registry-config": { type: "string" },
-  "subject-strategy": { type: "string" },
-} as const;
-
-export const REGISTRY_HELP = `Schema registry options (Avro; Confluent's REST API, e.g. Confluent, Apicurio /apis/ccompat/v7):
-      --schema-registry URL      (env SCHEMA_REGISTRY_URL) Avro values in the registry's wire
-                                 format: magic byte 0, the schema id (4 bytes), the Avro datum
-                                 (produce: with --format avro; serve: orders and users, as
-                                 data/orders.avsc and data/users.avsc); the value schema is
-                                 registered (or found) under the subject once at start, and a
-                                 schema the registry refuses stops the run before anything is
-                                 sent. Keys stay plain strings.
-      --schema-registry-config F (env SCHEMA_REGISTRY_CONFIG_FILE) properties: basic.auth.user.info=
-                                 USER:PASSWORD (or env SCHEMA_REGISTRY_USER_INFO, or user:pass@ in the
-                                 URL), ssl.ca.location, ssl.certificate.location, ssl.key.location (PEM),
-                                 request.timeout.ms (default 10000)
-      --subject-strategy S       topic (TopicNameStrategy, <topic>-value; default) | record
-                                 (RecordNameStrategy: the record's full name)`;
+export const REGISTRY_FLAGS = inGroup(
+  "Schema registry options (Avro; Confluent's REST API, e.g. Confluent, Apicurio /apis/ccompat/v7)",
+  defineFlags({
+    "schema-registry": {
+      kind: "string",
+      placeholder: "URL",
+      env: "SCHEMA_REGISTRY_URL",
+      envReadBy: "registryConfig",
+      help:
+        "Avro values in the registry's wire format: magic byte 0, the schema id (4 bytes), the Avro datum " +
+        "(produce: with --format avro; serve: orders and users, as data/orders.avsc and data/users.avsc); the value " +
+        "schema is registered (or found) under the subject once at start, and a schema the registry refuses stops " +
+        "the run before anything is sent. Keys stay plain strings.",
+    },
+    "schema-registry-config": {
+      kind: "path",
+      placeholder: "F",
+      env: "SCHEMA_REGISTRY_CONFIG_FILE",
+      envReadBy: "registryConfig",
+      help:
+        "properties: basic.auth.user.info=USER:PASSWORD (or env SCHEMA_REGISTRY_USER_INFO, or user:pass@ in the URL), " +
+        "ssl.ca.location, ssl.certificate.location, ssl.key.location (PEM), request.timeout.ms (default 10000)",
+    },
+    // No default applied here: given without --schema-registry it is an error (valueSchemaFromRegistry).
+    "subject-strategy": {
+      kind: "choice",
+      placeholder: "S",
+      choices: ["topic", "record"],
+      defaultText: "topic",
+      help: "topic (TopicNameStrategy, <topic>-value) | record (RecordNameStrategy: the record's full name)",
+    },
+  }),
+);
 
 export interface RegistryValues {
   "schema-registry"?: string;
@@ -54,7 +68,7 @@ export interface RegisteredSchema {
  * wire header; null without one. Only Avro values go through a registry here.
  */
 export async function valueSchemaFromRegistry(values: RegistryValues, format: Format, topic: string, schema: { name: string; namespace?: string }): Promise<RegisteredSchema | null> {
-  const strategy = (values["subject-strategy"] ?? "topic") as SubjectStrategy;
+  const strategy = (values["subject-strategy"] ?? REGISTRY_FLAGS["subject-strategy"].defaultText) as SubjectStrategy;
   if (strategy !== "topic" && strategy !== "record") throw new UsageError(`--subject-strategy: '${strategy}' is not one of topic|record`);
   const client = registryClient(values);
   if (!client) {

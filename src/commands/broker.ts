@@ -1,54 +1,50 @@
 import type { Command } from "./command.ts";
-import { parse, intFlag, listFlag, outputFileFlag, writeOutputFile, COMMON_HELP } from "../cli/args.ts";
+import { intFlag, writeOutputFile } from "../cli/args.ts";
+import { defineFlags, parseFlags, commandHelp } from "../cli/flags.ts";
 import { UsageError } from "../core/errors.ts";
 import { MockCluster, MOCK_PARTITION_LIMIT_BYTES } from "../kafka/index.ts";
 import { log } from "../observability/log.ts";
 import { rmSync } from "node:fs";
 
-const HELP = `Usage: ingest broker [options]
+export const FLAGS = defineFlags({
+  brokers: { kind: "int", min: 1, max: 64, default: "3", help: "number of brokers" },
+  partitions: { kind: "int", min: 1, max: 10_000, default: "6", help: "default partitions of each topic in --topics" },
+  topics: {
+    kind: "list",
+    default: "users,orders",
+    help:
+      "topics to create at start, NAME or NAME:PARTITIONS, comma-separated. The embedded broker cannot create " +
+      "topics through the admin API later; topics produced to without being created get 4 partitions.",
+  },
+  "bootstrap-file": { kind: "output", placeholder: "F", help: "also write the bootstrap servers to F (removed on exit)" },
+});
+
+export const HELP = commandHelp(
+  `Usage: ingest broker [options]
 
 Runs an embedded Kafka-protocol cluster (librdkafka's mock cluster) for development and tests.
 It listens on 127.0.0.1 only, on random ports, and prints its bootstrap servers on stdout.
 IT IS IN MEMORY AND NOT DURABLE: everything is lost when it stops, and each partition keeps only
 about 5 MiB (older batches are silently dropped): use compression and enough partitions for big
-runs, and check watermarks (ingest topic describe) after writing.
-
-Options:
-      --brokers N            number of brokers (default 3)
-      --partitions N         default partitions of each topic in --topics (default 6)
-      --topics LIST          topics to create at start, NAME or NAME:PARTITIONS, comma-separated
-                             (default users,orders). The embedded broker cannot create topics
-                             through the admin API later; topics produced to without being
-                             created get 4 partitions.
-      --bootstrap-file F     also write the bootstrap servers to F (removed on exit)
-${COMMON_HELP}
-
-Example:
-  ingest broker --bootstrap-file .broker &  ingest produce --brokers "$(cat .broker)" --file users.csv
-`;
+runs, and check watermarks (ingest topic describe) after writing.`,
+  FLAGS,
+  `Example:
+  ingest broker --bootstrap-file .broker &  ingest produce --brokers "$(cat .broker)" --file users.csv`,
+);
 
 export default {
-  summary: "run an embedded, in-memory Kafka-protocol cluster",
   async run(argv) {
-    const { values, positionals } = parse(argv, {
-      brokers: { type: "string" },
-      partitions: { type: "string" },
-      topics: { type: "string" },
-      "bootstrap-file": { type: "string" },
-    });
+    const { values, raw, positionals } = parseFlags(argv, FLAGS);
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    const brokers = intFlag("brokers", values.brokers, 1, 64) ?? 3;
-    const partitions = intFlag("partitions", values.partitions, 1, 10_000) ?? 6;
-    const topics = listFlag(values.topics) ?? ["users", "orders"];
-    const file = outputFileFlag("bootstrap-file", values["bootstrap-file"]);
+    const { brokers, partitions, topics, "bootstrap-file": file } = values;
 
     const cluster = new MockCluster(brokers);
     for (const spec of topics) {
       const parts = spec.split(":");
       if (parts.length > 2) throw new UsageError(`--topics: expected NAME or NAME:PARTITIONS, got '${spec}'`);
       const [name, count] = parts;
-      if (!name) throw new UsageError(`--topics: empty topic name in '${values.topics}'`);
+      if (!name) throw new UsageError(`--topics: empty topic name in '${raw.topics}'`);
       cluster.createTopic(name, count === undefined ? partitions : intFlag("topics", count, 1, 10_000)!, Math.min(brokers, 3));
     }
     if (file) writeOutputFile("bootstrap-file", file, `${cluster.bootstraps}\n`);

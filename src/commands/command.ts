@@ -1,5 +1,4 @@
-/** A subcommand: parses its own argv, returns the process exit code. */
+/** A subcommand: parses its own argv, returns the process exit code (its summary is in summaries.ts). */
 export interface Command {
-  summary: string;
   run(argv: string[]): Promise<number>;
 }

@@ -1,12 +1,13 @@
 import type { Command } from "./command.ts";
-import { join } from "node:path";
-import { parse, kafkaOptions, kafkaConfig, intFlag, listFlag, choiceFlag, urlFlag, outputFileFlag, writeOutputFile, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { KAFKA_FLAGS, kafkaConfig, writeOutputFile } from "../cli/args.ts";
 import { isOldBroker } from "../kafka/index.ts";
+import { defineFlags, parseFlags, commandHelp } from "../cli/flags.ts";
 import { UsageError } from "../core/errors.ts";
 import { DEFAULT_GROUP, DEFAULT_TOPICS } from "../cli/defaults.ts";
 import { FORMATS } from "../codecs/index.ts";
 import { ValueDecoder } from "../consume/decode.ts";
-import { registryOptions, registryClient } from "../cli/schema-flags.ts";
+import { REGISTRY_FLAGS, registryClient } from "../cli/schema-flags.ts";
+import { DEFAULT_INITIAL_STOCK } from "../sinks/types.ts";
 import { kindsOf, type Kind } from "../consume/records.ts";
 import { ensureDlqTopics } from "../consume/dlq-topics.ts";
 import { ConsumeEngine, type ConsumeStats } from "../consume/engine.ts";
@@ -18,7 +19,87 @@ import { consumeStatusText } from "../observability/live.ts";
 import usersSchemaText from "../../data/users.avsc" with { type: "text" };
 import ordersSchemaText from "../../data/orders.avsc" with { type: "text" };
 
-const HELP = `Usage: ingest consume [options]
+export const FLAGS = defineFlags({
+  workers: { kind: "int", short: "w", min: 1, max: 256, default: "4", help: "lanes writing in parallel; one key always goes to one lane, in order" },
+  group: { kind: "string", short: "g", placeholder: "G", default: DEFAULT_GROUP, nonEmpty: true, help: "consumer group" },
+  topics: {
+    kind: "list",
+    default: `${DEFAULT_TOPICS.users},${DEFAULT_TOPICS.orders}`,
+    nonEmpty: "topic names",
+    help: "topics; users* carry users, orders* orders",
+  },
+  kinds: { kind: "list", help: "say what a topic carries when its name does not: users=a,orders=b" },
+  // Checked by openSinks (and below, for --format raw).
+  sink: {
+    kind: "list",
+    defaultText: "mysql when a MySQL URL is given, else sqlite; plus redis when a Redis URL is given",
+    help: "mysql,redis | sqlite | stdout | none",
+  },
+  "mysql-url": {
+    kind: "url",
+    schemes: ["mysql:"],
+    env: "MYSQL_URL",
+    help: "mysql://user:pass@host:3306/db. A password on the command line is visible to other users in ps: prefer the variable",
+  },
+  "redis-url": { kind: "url", schemes: ["redis:", "rediss:"], env: "REDIS_URL", help: "redis://[user:pass@]host:6379[/db]" },
+  "sqlite-path": { kind: "path", placeholder: "F", env: "SQLITE_PATH", default: "data/ingest.db", help: "SQLite file when MySQL is not used" },
+  "initial-stock": {
+    kind: "int",
+    max: 2_000_000_000,
+    defaultText: String(DEFAULT_INITIAL_STOCK),
+    help: "stock of each product P0001..P1000 when first created (never reset)",
+  },
+  format: {
+    kind: "choice",
+    placeholder: "F",
+    choices: [...FORMATS, "raw"],
+    default: "json",
+    help:
+      "value format of records without a content-type header (a record's application/json, avro/binary or " +
+      "application/msgpack header wins): {choices}; raw: values are not decoded or validated, only passed on " +
+      "(sinks none and stdout only; any topic name; stdout prints each value as received, one per line)",
+  },
+  "batch-size": { kind: "int", min: 1, max: 1_000_000, default: "5000", help: "records taken per fetch" },
+  "commit-interval-ms": { kind: "int", min: 1, max: 3_600_000, default: "1000", help: "commit written positions this often (also on revoke and exit)" },
+  "max-in-flight": { kind: "int", min: 1, default: "50000", help: "records taken but not yet written before fetching pauses" },
+  "from-beginning": { kind: "boolean", help: "start every assigned partition at its beginning, not the committed offset" },
+  "max-messages": { kind: "int", default: "0", help: "stop after N records were written (and committed); 0: no limit" },
+  "idle-exit-ms": { kind: "int", default: "0", help: "stop after N ms without records; 0: never" },
+  "no-dlq": { kind: "boolean", help: "skip poison records instead of sending them to <topic>.dlq" },
+  isolation: {
+    kind: "choice",
+    placeholder: "L",
+    choices: ["read_committed", "read_uncommitted"],
+    default: "read_committed",
+    help: "read_committed: records of aborted or open transactions are never seen | read_uncommitted",
+  },
+  "schema-registry": {
+    ...REGISTRY_FLAGS["schema-registry"],
+    help:
+      "Avro values are in the registry's wire format: the writer schema is fetched by id (once per id) and resolved " +
+      "against data/users.avsc or data/orders.avsc (an added field with a default, a removed optional one are " +
+      "read). A bad magic byte, an unknown id or a registry that does not answer sends the record to the DLQ with " +
+      "the reason in its headers; consuming goes on.",
+  },
+  "schema-registry-config": {
+    ...REGISTRY_FLAGS["schema-registry-config"],
+    help: "basic.auth.user.info (or env SCHEMA_REGISTRY_USER_INFO), ssl.ca.location, ssl.certificate.location, ssl.key.location, request.timeout.ms (as for produce)",
+  },
+  "metrics-port": { kind: "int", placeholder: "P", max: 65535, help: "serve Prometheus metrics on HOST:P/metrics" },
+  "metrics-host": { kind: "string", placeholder: "H", default: "127.0.0.1", help: "address of the metrics server (0.0.0.0 in containers)" },
+  "summary-json": { kind: "output", placeholder: "F", help: "write the final summary as JSON" },
+  "log-format": {
+    kind: "choice",
+    placeholder: "F",
+    choices: LOG_FORMATS,
+    default: "auto",
+    help: "{choices}: auto is, on a terminal, a live status line and readable log lines; otherwise JSON lines, per-partition detail at debug",
+  },
+  ...KAFKA_FLAGS,
+});
+
+export const HELP = commandHelp(
+  `Usage: ingest consume [options]
 
 A consumer-group member that writes every record through to the stores: users are upserted in
 MySQL (or SQLite) and written to Redis; orders are recorded once (idempotent on order_id) and
@@ -27,126 +108,45 @@ stored as rejected with its reason), then refresh the product in Redis. Offsets 
 only when a record and every earlier one of its partition are written to every sink. Poison
 records (undecodable, invalid) go to <topic>.dlq with the error in headers. SIGINT/SIGTERM:
 finish in-flight batches, commit, leave the group, exit 0 (1 if records stayed unwritten or
-the final commit failed).
-
-Options:
-      --workers N            lanes writing in parallel; one key always goes to one lane, in order (default 4)
-      --group G              consumer group (default ${DEFAULT_GROUP})
-      --topics LIST          topics (default ${DEFAULT_TOPICS.users},${DEFAULT_TOPICS.orders}); users* carry users, orders* orders
-      --kinds LIST           say what a topic carries when its name does not: users=a,orders=b
-      --sink LIST            mysql,redis | sqlite | stdout | none (default: mysql when a MySQL URL is
-                             given, else sqlite; plus redis when a Redis URL is given)
-      --mysql-url URL        mysql://user:pass@host:3306/db (env MYSQL_URL; the flag wins). A password
-                             on the command line is visible to other users in ps: prefer the variable
-      --redis-url URL        redis://[user:pass@]host:6379[/db] (env REDIS_URL; the flag wins)
-      --sqlite-path F        SQLite file when MySQL is not used (env SQLITE_PATH; the flag wins;
-                             default data/ingest.db)
-      --initial-stock N      stock of each product P0001..P1000 when first created (default 1000000; never reset)
-      --format F             value format of records without a content-type header (a record's
-                             application/json, avro/binary or application/msgpack header wins):
-                             ${FORMATS.join("|")} (default json), or raw: values are not
-                             decoded or validated, only passed on (sinks none and stdout only; any topic
-                             name; stdout prints each value as received, one per line)
-      --batch-size N         records taken per fetch (default 5000)
-      --commit-interval-ms N commit written positions this often (default 1000; also on revoke and exit)
-      --max-in-flight N      records taken but not yet written before fetching pauses (default 50000)
-      --from-beginning       start every assigned partition at its beginning, not the committed offset
-      --max-messages N       stop after N records were written (and committed)
-      --idle-exit-ms N       stop after N ms without records
-      --no-dlq               skip poison records instead of sending them to <topic>.dlq
-      --isolation L          read_committed (default: records of aborted or open transactions are
-                             never seen) | read_uncommitted
-      --schema-registry URL  (env SCHEMA_REGISTRY_URL) Avro values are in the registry's wire format:
-                             the writer schema is fetched by id (once per id) and resolved against
-                             data/users.avsc or data/orders.avsc (an added field with a default, a
-                             removed optional one are read). A bad magic byte, an unknown id or a
-                             registry that does not answer sends the record to the DLQ with the
-                             reason in its headers; consuming goes on.
-      --schema-registry-config F  basic.auth.user.info, ssl.ca.location, ssl.certificate.location,
-                             ssl.key.location, request.timeout.ms (as for produce; env
-                             SCHEMA_REGISTRY_CONFIG_FILE, SCHEMA_REGISTRY_USER_INFO)
-      --metrics-port P       serve Prometheus metrics on HOST:P/metrics
-      --metrics-host H       address of the metrics server (default 127.0.0.1; 0.0.0.0 in containers)
-      --summary-json F       write the final summary as JSON
-      --log-format F         auto | json | human (default auto: on a terminal, a live status line and
-                             readable log lines; otherwise JSON lines, per-partition detail at debug)
-${KAFKA_HELP}
-${COMMON_HELP}
-`;
+the final commit failed).`,
+  FLAGS,
+);
 
 export default {
-  summary: "consume in a group; write through to MySQL/SQLite and Redis with manual commits",
   async run(argv) {
-    const { values, positionals } = parse(argv, {
-      ...kafkaOptions,
-      workers: { type: "string", short: "w" },
-      group: { type: "string", short: "g" },
-      topics: { type: "string" },
-      kinds: { type: "string" },
-      sink: { type: "string" },
-      "sqlite-path": { type: "string" },
-      "initial-stock": { type: "string" },
-      format: { type: "string" },
-      "batch-size": { type: "string" },
-      "commit-interval-ms": { type: "string" },
-      "max-in-flight": { type: "string" },
-      "from-beginning": { type: "boolean" },
-      "max-messages": { type: "string" },
-      "idle-exit-ms": { type: "string" },
-      "no-dlq": { type: "boolean" },
-      "metrics-port": { type: "string" },
-      "metrics-host": { type: "string" },
-      "summary-json": { type: "string" },
-      "mysql-url": { type: "string" },
-      "redis-url": { type: "string" },
-      "log-format": { type: "string" },
-      isolation: { type: "string" },
-      "schema-registry": registryOptions["schema-registry"],
-      "schema-registry-config": registryOptions["schema-registry-config"],
-    });
+    const { values, raw: given, positionals } = parseFlags(argv, FLAGS);
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    if (values.group === "") throw new UsageError("--group: must not be empty");
-    const topics = listFlag(values.topics) ?? [DEFAULT_TOPICS.users, DEFAULT_TOPICS.orders];
-    if (topics.length === 0) throw new UsageError("--topics: expected one or more topic names, got nothing");
+    const topics = values.topics;
     const explicit: Record<string, Kind> = {};
-    for (const kv of listFlag(values.kinds) ?? []) {
+    for (const kv of values.kinds ?? []) {
       const [k, t] = kv.split("=");
       if ((k !== "users" && k !== "orders") || !t) throw new UsageError(`--kinds: expected users=TOPIC or orders=TOPIC, got '${kv}'`);
       explicit[t] = k;
     }
-    const format = choiceFlag("format", values.format, [...FORMATS, "raw"] as const) ?? "json";
+    const format = values.format;
     const raw = format === "raw";
     const kinds = raw ? new Map<string, Kind>() : kindsOf(topics, explicit);
     if (raw) {
-      const bad = (listFlag(values.sink) ?? []).filter((s) => s !== "none" && s !== "stdout");
-      if (!values.sink || bad.length) throw new UsageError(`--format raw: values are not decoded, so only --sink none or --sink stdout can take them${bad.length ? ` (not ${bad.join(", ")})` : ""}`);
+      const bad = (values.sink ?? []).filter((s) => s !== "none" && s !== "stdout");
+      if (!given.sink || bad.length) throw new UsageError(`--format raw: values are not decoded, so only --sink none or --sink stdout can take them${bad.length ? ` (not ${bad.join(", ")})` : ""}`);
     }
-    const lanes = intFlag("workers", values.workers, 1, 256) ?? 4;
-    const metricsPort = intFlag("metrics-port", values["metrics-port"], 0, 65535);
-    const metricsHost = values["metrics-host"] ?? "127.0.0.1";
-    const logFormat = resolveLogFormat(choiceFlag("log-format", values["log-format"], LOG_FORMATS));
-    // Every flag is checked before the stores are opened (and migrated) or a record is taken.
-    const initialStock = intFlag("initial-stock", values["initial-stock"], 0, 2_000_000_000);
-    const batchSize = intFlag("batch-size", values["batch-size"], 1, 1_000_000) ?? 5000;
-    const commitIntervalMs = intFlag("commit-interval-ms", values["commit-interval-ms"], 1, 3_600_000) ?? 1000;
-    const maxMessages = intFlag("max-messages", values["max-messages"], 0) ?? 0;
-    const idleExitMs = intFlag("idle-exit-ms", values["idle-exit-ms"], 0) ?? 0;
-    const maxInFlight = intFlag("max-in-flight", values["max-in-flight"], 1) ?? 50_000;
-    const summaryJson = outputFileFlag("summary-json", values["summary-json"]);
-    const isolation = choiceFlag("isolation", values.isolation, ["read_committed", "read_uncommitted"] as const) ?? "read_committed";
-    if (values["schema-registry"] !== undefined && raw) throw new UsageError("--schema-registry: --format raw decodes nothing");
-    const registry = raw ? null : registryClient(values);
+    // Every flag is checked (by parseFlags) before the stores are opened (and migrated) or a record is taken.
+    const { workers: lanes, "metrics-port": metricsPort, "metrics-host": metricsHost, "initial-stock": initialStock, "batch-size": batchSize } = values;
+    const { "commit-interval-ms": commitIntervalMs, "max-messages": maxMessages, "idle-exit-ms": idleExitMs, "max-in-flight": maxInFlight } = values;
+    const { "summary-json": summaryJson, isolation } = values;
+    const logFormat = resolveLogFormat(values["log-format"]);
+    if (given["schema-registry"] !== undefined && raw) throw new UsageError("--schema-registry: --format raw decodes nothing");
+    const registry = raw ? null : registryClient(given);
     // isolation.level is the group consumer's alone: the dead-letter producer and the admin
     // client share the rest, and librdkafka warns about a consumer property on a producer.
-    const kafka = kafkaConfig(values);
+    const kafka = kafkaConfig(given);
     const consumerKafka = { "isolation.level": isolation, ...kafka };
-    if (values.isolation) consumerKafka["isolation.level"] = isolation;
+    if (given.isolation) consumerKafka["isolation.level"] = isolation;
     if (isOldBroker(kafka) && !values["no-dlq"]) {
       log.warn("consume: the broker is older than 0.11 and drops message headers: dead-letter records will not carry their error and source");
     }
-    const mysqlUrl = urlFlag("mysql-url", values["mysql-url"], ["mysql:"]) ?? process.env.MYSQL_URL;
-    const redisUrl = urlFlag("redis-url", values["redis-url"], ["redis:", "rediss:"]) ?? process.env.REDIS_URL;
+    const { "mysql-url": mysqlUrl, "redis-url": redisUrl } = values;
     const live = new StatusLine(logFormat === "human" && process.stderr.isTTY === true);
     if (logFormat === "human") setLogFormat("human", (l) => live.print(l));
     // A signal while the stores connect must still end in an orderly stop, not the default exit
@@ -156,10 +156,10 @@ export default {
     process.on("SIGINT", onEarlySignal);
     process.on("SIGTERM", onEarlySignal);
     const sinks = await openSinks({
-      sinks: listFlag(values.sink),
+      sinks: values.sink,
       mysqlUrl,
       redisUrl,
-      sqlitePath: values["sqlite-path"] ?? process.env.SQLITE_PATH ?? join("data", "ingest.db"),
+      sqlitePath: values["sqlite-path"],
       poolSize: Math.min(lanes, 16),
       initialStock,
     });
@@ -174,7 +174,7 @@ export default {
     const engine = new ConsumeEngine({
       kafka,
       consumerKafka,
-      group: values.group ?? DEFAULT_GROUP,
+      group: values.group,
       topics,
       kinds,
       sinks,
@@ -183,7 +183,7 @@ export default {
       lanes,
       batchSize,
       commitIntervalMs,
-      fromBeginning: values["from-beginning"] ?? false,
+      fromBeginning: values["from-beginning"],
       maxMessages,
       idleExitMs,
       maxInFlight,
@@ -198,7 +198,7 @@ export default {
     process.off("SIGTERM", onEarlySignal);
     if (early) engine.stop(early);
     let server: ReturnType<typeof Bun.serve> | undefined;
-    const group = values.group ?? DEFAULT_GROUP;
+    const group = values.group;
     try {
       if (metricsPort !== undefined) server = serveMetrics(metricsHost, metricsPort, () => renderFamilies(consumeMetrics(engine, group)));
     } catch (e) {

@@ -1,5 +1,6 @@
 import type { Command } from "./command.ts";
-import { parse, kafkaOptions, kafkaConfig, intFlag, listFlag, durationFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { KAFKA_FLAGS, kafkaConfig, listFlag } from "../cli/args.ts";
+import { defineFlags, parseFlags, commandHelp } from "../cli/flags.ts";
 import { UsageError } from "../core/errors.ts";
 import { workerUrl } from "../core/workers.ts";
 import { DashboardState } from "../monitor/state.ts";
@@ -12,7 +13,35 @@ import { log, redactUrl } from "../observability/log.ts";
 
 export const DEFAULT_DASHBOARD_PORT = 8090;
 
-const HELP = `Usage: ingest dashboard [options]
+export const FLAGS = defineFlags({
+  port: { kind: "int", short: "p", placeholder: "P", max: 65535, default: String(DEFAULT_DASHBOARD_PORT), help: "port (0 picks a free one); the URL is printed on stdout" },
+  host: {
+    kind: "string",
+    placeholder: "H",
+    default: "127.0.0.1",
+    help: "bind address (anything else is reachable from other machines and says so: the page has no login)",
+  },
+  refresh: { kind: "duration", min: 250, max: 60_000, rangeText: "250ms..60s", default: "1s", help: "how often the cluster is read and the page refreshed" },
+  scrape: { kind: "string", placeholder: "URL", multiple: true, help: "/metrics of a running serve or consume (host:port or a URL), repeatable" },
+  group: {
+    kind: "string",
+    short: "g",
+    placeholder: "LIST",
+    multiple: true,
+    help:
+      "groups to show even when the cluster cannot list groups (the embedded broker cannot); comma-separated or " +
+      "repeated. Groups the cluster lists and groups the scraped consumers name are shown too",
+  },
+  topic: { kind: "list", short: "t", nonEmpty: "topic names", defaultText: "all but the internal __* ones", help: "only these topics" },
+  window: { kind: "int", min: 2, max: 1000, default: "10", help: "observations per partition the status is judged on" },
+  // Its range depends on --refresh: checked by the command.
+  history: { kind: "duration", default: "10m", rangeText: "one refresh..24h", help: "how far back the lag charts go" },
+  "timeout-ms": { kind: "int", min: 100, max: 600_000, default: "5000", help: "how long one cluster request may take" },
+  ...KAFKA_FLAGS,
+});
+
+export const HELP = commandHelp(
+  `Usage: ingest dashboard [options]
 
 A live web page of the cluster and the ingest processes, served from this executable (no CDN,
 works offline), refreshed every second:
@@ -25,59 +54,25 @@ works offline), refreshed every second:
   brokers     which answer, under-replicated partitions
 One cluster pass per refresh serves every browser. GET /api/state is the same data as JSON,
 GET /metrics the cluster view as Prometheus metrics (lag, status, brokers: for alert rules).
-The page keeps working while brokers or scraped processes go away: it shows them down.
-
-Options:
-      --port P              port (default ${DEFAULT_DASHBOARD_PORT}; 0 picks a free one); the URL is printed on stdout
-      --host H              bind address (default 127.0.0.1; anything else is reachable from other
-                            machines and says so: the page has no login)
-      --refresh D           how often the cluster is read and the page refreshed (default 1s; 250ms..60s)
-      --scrape URL          /metrics of a running serve or consume (host:port or a URL), repeatable
-  -g, --group LIST          groups to show even when the cluster cannot list groups (the embedded
-                            broker cannot); comma-separated or repeated. Groups the cluster lists
-                            and groups the scraped consumers name are shown too
-  -t, --topic LIST          only these topics (default: all but the internal __* ones)
-      --window N            observations per partition the status is judged on (default 10; 2..1000)
-      --history D           how far back the lag charts go (default 10m)
-      --timeout-ms N        how long one cluster request may take (default 5000)
-${KAFKA_HELP}
-${COMMON_HELP}
-`;
+The page keeps working while brokers or scraped processes go away: it shows them down.`,
+  FLAGS,
+);
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
 
 export default {
-  summary: "live web page: topics, consumer groups (lag, chart, status), processes, brokers",
   async run(argv) {
-    const { values, positionals } = parse(argv, {
-      ...kafkaOptions,
-      port: { type: "string", short: "p" },
-      host: { type: "string" },
-      refresh: { type: "string" },
-      scrape: { type: "string", multiple: true },
-      group: { type: "string", short: "g", multiple: true },
-      topic: { type: "string", short: "t" },
-      window: { type: "string" },
-      history: { type: "string" },
-      "timeout-ms": { type: "string" },
-    });
+    const { values, raw, positionals } = parseFlags(argv, FLAGS);
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    const port = intFlag("port", values.port, 0, 65535) ?? DEFAULT_DASHBOARD_PORT;
-    const host = values.host ?? "127.0.0.1";
+    const { port, host, refresh: refreshMs, history: historyMs, window, "timeout-ms": timeoutMs } = values;
     if (!host) throw new UsageError("--host: expected an address, got ''");
-    const refreshMs = durationFlag("refresh", values.refresh) ?? 1000;
-    if (refreshMs < 250 || refreshMs > 60_000) throw new UsageError(`--refresh: ${values.refresh} is out of range 250ms..60s`);
-    const historyMs = durationFlag("history", values.history) ?? 600_000;
-    if (historyMs < refreshMs || historyMs > 86_400_000) throw new UsageError(`--history: ${values.history} is out of range (one refresh..24h)`);
-    const window = intFlag("window", values.window, 2, 1000) ?? 10;
-    const timeoutMs = intFlag("timeout-ms", values["timeout-ms"], 100, 600_000) ?? 5000;
+    if (historyMs < refreshMs || historyMs > 86_400_000) throw new UsageError(`--history: ${raw.history} is out of range (one refresh..24h)`);
     const targets = [...new Set((values.scrape ?? []).map(scrapeUrl))];
     const groups = [...new Set((values.group ?? []).flatMap((g) => listFlag(g) ?? []))];
     if (values.group && groups.length === 0) throw new UsageError("--group: expected one or more group names, got nothing");
-    const topics = listFlag(values.topic);
-    if (topics && topics.length === 0) throw new UsageError("--topic: expected one or more topic names, got nothing");
-    const kafka = kafkaConfig(values);
+    const topics = values.topic;
+    const kafka = kafkaConfig(raw);
 
     const state = new DashboardState({ bootstrap: kafka["bootstrap.servers"]!, refreshMs, window, historyMs, explicitGroups: groups });
     let json = JSON.stringify(state.snapshot());

@@ -1,32 +1,37 @@
 import type { Command } from "./command.ts";
-import { parse, kafkaOptions, kafkaConfig, listFlag, durationFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { KAFKA_FLAGS, kafkaConfig } from "../cli/args.ts";
+import { defineFlags, inGroup, parseFlags, commandHelp } from "../cli/flags.ts";
 import { UsageError, IngestError } from "../core/errors.ts";
 import { DEFAULT_SERVE_PORT } from "../cli/defaults.ts";
 import { statSync } from "node:fs";
 
 const DEFAULT_URL = `http://127.0.0.1:${DEFAULT_SERVE_PORT}/health`;
 
-const HELP = `Usage: ingest health [--url URL] [--file PATH --max-age DUR] [--kafka [--topics LIST]]
+export const FLAGS = defineFlags({
+  ...inGroup(
+    "Checks (combine any; all must pass)",
+    defineFlags({
+      url: { kind: "string", placeholder: "URL", help: "GET URL must answer 2xx (e.g. ingest serve's /health)" },
+      file: { kind: "path", placeholder: "PATH", help: "PATH must exist and be modified within --max-age (a heartbeat file)" },
+      "max-age": { kind: "duration", placeholder: "DUR", default: "60s", help: "how fresh --file must be" },
+      kafka: { kind: "boolean", help: "the cluster must answer a metadata request (uses --brokers / env)" },
+      topics: { kind: "list", help: "with --kafka: these topics must exist, comma-separated" },
+    }),
+  ),
+  timeout: { kind: "duration", placeholder: "DUR", positive: true, default: "3s", help: "per-check time limit" },
+  ...KAFKA_FLAGS,
+});
+
+export const HELP = commandHelp(
+  `Usage: ingest health [--url URL] [--file PATH --max-age DUR] [--kafka [--topics LIST]]
 
 A container health probe that needs no curl or shell: exits 0 when every requested check passes,
-1 with one line on stderr naming the failed check. With no check given, --url ${DEFAULT_URL}.
-
-Checks (combine any; all must pass):
-      --url URL              GET URL must answer 2xx (e.g. ingest serve's /health)
-      --file PATH            PATH must exist and be modified within --max-age (a heartbeat file)
-      --max-age DUR          how fresh --file must be (default 60s)
-      --kafka                the cluster must answer a metadata request (uses --brokers / env)
-      --topics LIST          with --kafka: these topics must exist, comma-separated
-
-Options:
-      --timeout DUR          per-check time limit (default 3s)
-${KAFKA_HELP}
-${COMMON_HELP}
-
-Examples:
+1 with one line on stderr naming the failed check. With no check given, --url ${DEFAULT_URL}.`,
+  FLAGS,
+  `Examples:
   ingest health --url http://127.0.0.1:${DEFAULT_SERVE_PORT}/health
-  ingest health --kafka --topics users,orders
-`;
+  ingest health --kafka --topics users,orders`,
+);
 
 /** One failed check: message says what was asked and what was seen. */
 class Unhealthy extends IngestError {
@@ -95,29 +100,19 @@ export async function checkKafka(conf: Record<string, string>, topics: string[],
 }
 
 export default {
-  summary: "container health probe: HTTP endpoint, heartbeat file, Kafka reachability",
   async run(argv) {
-    const { values, positionals } = parse(argv, {
-      ...kafkaOptions,
-      url: { type: "string" },
-      file: { type: "string" },
-      "max-age": { type: "string" },
-      kafka: { type: "boolean" },
-      topics: { type: "string" },
-      timeout: { type: "string" },
-    });
+    const { values, raw, positionals } = parseFlags(argv, FLAGS);
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    const timeoutMs = durationFlag("timeout", values.timeout) ?? 3000;
-    if (timeoutMs <= 0) throw new UsageError("--timeout: must be more than 0");
-    if (values["max-age"] !== undefined && values.file === undefined) throw new UsageError("--max-age needs --file");
-    if (values.topics !== undefined && !values.kafka) throw new UsageError("--topics needs --kafka");
-    const topics = listFlag(values.topics) ?? [];
+    const timeoutMs = values.timeout;
+    if (raw["max-age"] !== undefined && values.file === undefined) throw new UsageError("--max-age needs --file");
+    if (raw.topics !== undefined && !values.kafka) throw new UsageError("--topics needs --kafka");
+    const topics = values.topics ?? [];
     const noCheck = values.url === undefined && values.file === undefined && !values.kafka;
 
     if (values.url !== undefined || noCheck) await checkUrl(values.url ?? DEFAULT_URL, timeoutMs);
-    if (values.file !== undefined) checkFile(values.file, durationFlag("max-age", values["max-age"]) ?? 60_000);
-    if (values.kafka) await checkKafka(kafkaConfig(values), topics, Math.ceil(timeoutMs));
+    if (values.file !== undefined) checkFile(values.file, values["max-age"]);
+    if (values.kafka) await checkKafka(kafkaConfig(raw), topics, Math.ceil(timeoutMs));
     return 0;
   },
 } satisfies Command;

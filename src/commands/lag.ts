@@ -1,5 +1,6 @@
 import type { Command } from "./command.ts";
-import { parse, kafkaOptions, kafkaConfig, listFlag, intFlag, durationFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { KAFKA_FLAGS, kafkaConfig } from "../cli/args.ts";
+import { defineFlags, parseFlags, commandHelp } from "../cli/flags.ts";
 import { UsageError, IngestError } from "../core/errors.ts";
 import { DEFAULT_GROUP } from "../cli/defaults.ts";
 import { Admin } from "../kafka/index.ts";
@@ -7,32 +8,33 @@ import { clusterPass, groupLag, tpKey, type LagRow } from "../monitor/cluster.ts
 import { StatusWindows, worstStatus, type Status } from "../monitor/status.ts";
 import { table } from "./topic.ts";
 
-const HELP = `Usage: ingest lag [--group G] [--topic T ...] [--json] [--watch]
+export const FLAGS = defineFlags({
+  group: { kind: "string", short: "g", placeholder: "G", default: DEFAULT_GROUP, nonEmpty: true, help: "consumer group" },
+  topic: { kind: "list", short: "t", default: "users,orders", nonEmpty: "topic names", help: "topics, comma-separated" },
+  json: { kind: "boolean", help: "machine-readable output (with --watch: one line per refresh)" },
+  samples: { kind: "int", min: 1, max: 1000, default: "1", help: "observations to judge the status on, --interval apart" },
+  watch: { kind: "boolean", help: "refresh the table in place until interrupted; the status is judged on the last --window observations" },
+  interval: { kind: "duration", min: 100, max: 3_600_000, rangeText: "100ms..1h", default: "2s", help: "time between observations and refreshes" },
+  window: { kind: "int", min: 2, max: 1000, default: "10", help: "observations kept for the status with --watch" },
+  "timeout-ms": { kind: "int", min: 1, max: 600_000, default: "10000", help: "how long to wait for the cluster" },
+  ...KAFKA_FLAGS,
+});
+
+export const HELP = commandHelp(
+  `Usage: ingest lag [--group G] [--topic T ...] [--json] [--watch]
 
 Per partition: the group's committed offset, the high watermark, the lag between them and a
 status, with totals. A partition the group never committed shows '-' and counts all its
-messages as lag. Name the topics to look at (default users,orders).
+messages as lag. Name the topics to look at with --topic.
 
 The status is judged as LinkedIn Burrow does, on a window of observations per partition:
 OK (lag 0 in the window, or falling), WARN (the offset moves but the lag never falls), STALL
 (the offset stands still with lag while a member holds the partition), STOP (no member holds
 it, or it has not moved for more than twice the window), REWIND (the offset went back), and
 UNKNOWN when one observation cannot show a trend: take several with --samples, or --watch.
-The group's status is its worst partition's (docs/operations.md).
-
-Options:
-  -g, --group G          consumer group (default ${DEFAULT_GROUP})
-  -t, --topic LIST       topics, comma-separated (default users,orders)
-      --json             machine-readable output (with --watch: one line per refresh)
-      --samples N        observations to judge the status on, --interval apart (default 1)
-      --watch            refresh the table in place until interrupted; the status is judged
-                         on the last --window observations
-      --interval D       time between observations and refreshes (default 2s)
-      --window N         observations kept for the status with --watch (default 10)
-      --timeout-ms N     how long to wait for the cluster (default 10000)
-${KAFKA_HELP}
-${COMMON_HELP}
-`;
+The group's status is its worst partition's (docs/operations.md).`,
+  FLAGS,
+);
 
 interface Observed {
   group: string;
@@ -44,33 +46,15 @@ interface Observed {
 }
 
 export default {
-  summary: "consumer-group lag per partition, with a Burrow-style status; --watch refreshes it",
   async run(argv) {
-    const { values, positionals } = parse(argv, {
-      ...kafkaOptions,
-      group: { type: "string", short: "g" },
-      topic: { type: "string", short: "t" },
-      json: { type: "boolean" },
-      samples: { type: "string" },
-      watch: { type: "boolean" },
-      interval: { type: "string" },
-      window: { type: "string" },
-      "timeout-ms": { type: "string" },
-    });
+    // --group '': librdkafka gives a consumer without a group.id no group: lag crashed (SIGSEGV) on it.
+    // --topic '': was a lag of 0, exit 0.
+    const { values, raw, positionals } = parseFlags(argv, FLAGS);
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    const group = values.group ?? DEFAULT_GROUP;
-    // librdkafka gives a consumer without a group.id no group: lag crashed (SIGSEGV) on it.
-    if (values.group === "") throw new UsageError("--group: must not be empty");
-    const topics = listFlag(values.topic) ?? ["users", "orders"];
-    if (topics.length === 0) throw new UsageError("--topic: expected one or more topic names, got nothing"); // was a lag of 0, exit 0
-    const timeout = intFlag("timeout-ms", values["timeout-ms"], 1, 600_000) ?? 10_000;
-    const samples = intFlag("samples", values.samples, 1, 1000) ?? 1;
-    const intervalMs = durationFlag("interval", values.interval) ?? 2000;
-    if (intervalMs < 100 || intervalMs > 3_600_000) throw new UsageError(`--interval: ${values.interval} is out of range 100ms..1h`);
-    const windowSize = intFlag("window", values.window, 2, 1000) ?? 10;
-    if (values.watch && values.samples) throw new UsageError("--samples: not with --watch (it judges on the last --window observations)");
-    const admin = new Admin(kafkaConfig(values));
+    const { group, topic: topics, "timeout-ms": timeout, samples, interval: intervalMs, window: windowSize } = values;
+    if (values.watch && raw.samples) throw new UsageError("--samples: not with --watch (it judges on the last --window observations)");
+    const admin = new Admin(kafkaConfig(raw));
     const windows = new StatusWindows(values.watch ? windowSize : samples);
     let observations = 0;
 

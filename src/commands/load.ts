@@ -1,30 +1,39 @@
 import type { Command } from "./command.ts";
-import { parse, intFlag, durationFlag, choiceFlag, COMMON_HELP } from "../cli/args.ts";
+import { defineFlags, parseFlags, commandHelp } from "../cli/flags.ts";
 import { UsageError } from "../core/errors.ts";
 import { rng } from "../gen/random.ts";
 import { productId } from "../core/records.ts";
 
-const HELP = `Usage: ingest load --url URL [options]
+export const FLAGS = defineFlags({
+  url: { kind: "string", placeholder: "URL", help: "target, e.g. http://127.0.0.1:8080/order or .../orders/batch (required)" },
+  rate: { kind: "int", min: 1, max: 10_000_000, default: "1000", help: "requests per second" },
+  duration: { kind: "duration", positive: true, default: "60s", help: "how long, e.g. 30s, 2m" },
+  "max-requests": { kind: "int", min: 1, defaultText: "rate x duration", help: "stop after N requests" },
+  batch: { kind: "int", min: 1, max: 100_000, default: "1", help: "orders per request, sent as a JSON array (for /orders/batch)" },
+  connections: {
+    kind: "int",
+    short: "c",
+    placeholder: "C",
+    min: 1,
+    max: 100_000,
+    default: "64",
+    help: "requests in flight at most; beyond it, scheduled requests wait, and their waiting counts in their latency",
+  },
+  kind: { kind: "choice", placeholder: "K", choices: ["orders", "users"], default: "orders", help: "what the bodies are: {choices}" },
+  seed: { kind: "int", default: "1", help: "PRNG seed for the bodies" },
+  json: { kind: "boolean", help: "print the report as JSON" },
+  "allow-remote": { kind: "boolean", help: "allow a non-loopback URL (refused otherwise)" },
+});
+
+export const HELP = commandHelp(
+  `Usage: ingest load --url URL [options]
 
 An open-loop, fixed-rate HTTP load generator for ingest serve: requests are scheduled at the
 rate whatever the server does, and latency is measured from each request's scheduled time (so a
 slow server cannot hide queueing: no coordinated omission). Sends random valid orders (or users)
-and reports the achieved rate, status counts and latency percentiles. It always stops by itself.
-
-Options:
-      --url URL            target, e.g. http://127.0.0.1:8080/order or .../orders/batch (required)
-      --rate N             requests per second (default 1000)
-      --duration D         how long, e.g. 30s, 2m (default 60s)
-      --max-requests N     stop after N requests (default: rate x duration)
-      --batch N            orders per request, sent as a JSON array (for /orders/batch; default 1)
-      --connections C      requests in flight at most (default 64); beyond it, scheduled requests
-                           wait, and their waiting counts in their latency
-      --kind K             orders|users (default orders)
-      --seed N             PRNG seed for the bodies (default 1)
-      --json               print the report as JSON
-      --allow-remote       allow a non-loopback URL (refused otherwise)
-${COMMON_HELP}
-`;
+and reports the achieved rate, status counts and latency percentiles. It always stops by itself.`,
+  FLAGS,
+);
 
 export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, "");
@@ -32,20 +41,8 @@ export function isLoopback(host: string): boolean {
 }
 
 export default {
-  summary: "fixed-rate HTTP load generator for serve",
   async run(argv) {
-    const { values, positionals } = parse(argv, {
-      url: { type: "string" },
-      rate: { type: "string" },
-      duration: { type: "string" },
-      "max-requests": { type: "string" },
-      batch: { type: "string" },
-      connections: { type: "string", short: "c" },
-      kind: { type: "string" },
-      seed: { type: "string" },
-      json: { type: "boolean" },
-      "allow-remote": { type: "boolean" },
-    });
+    const { values, positionals } = parseFlags(argv, FLAGS);
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     if (!values.url) throw new UsageError("--url is required");
@@ -57,14 +54,10 @@ export default {
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`--url: only http(s), got ${url.protocol}`);
     if (!isLoopback(url.hostname) && !values["allow-remote"]) throw new UsageError(`--url: ${url.hostname} is not a loopback address; pass --allow-remote to load a remote server`);
-    const rate = intFlag("rate", values.rate, 1, 10_000_000) ?? 1000;
-    const durationMs = durationFlag("duration", values.duration) ?? 60_000;
-    if (durationMs <= 0) throw new UsageError("--duration: must be more than 0"); // was a run of no requests, exit 1
-    const maxRequests = intFlag("max-requests", values["max-requests"], 1) ?? Math.ceil((rate * durationMs) / 1000);
-    const batch = intFlag("batch", values.batch, 1, 100_000) ?? 1;
-    const connections = intFlag("connections", values.connections, 1, 100_000) ?? 64;
-    const kind = choiceFlag("kind", values.kind, ["orders", "users"] as const) ?? "orders";
-    const r = rng(intFlag("seed", values.seed, 0) ?? 1);
+    // --duration 0 (refused by its spec) was a run of no requests, exit 1.
+    const { rate, duration: durationMs, batch, connections, kind } = values;
+    const maxRequests = values["max-requests"] ?? Math.ceil((rate * durationMs) / 1000);
+    const r = rng(values.seed);
     let userId = 1_000_000_000;
 
     const order = () => ({ customer_id: `C${1 + Math.floor(r() * 10_000)}`, product_id: productId(1 + Math.floor(r() * 1000)), quantity: 1 + Math.floor(r() * 5), amount: Math.round(r() * 50_000) / 100 });

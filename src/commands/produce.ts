@@ -1,8 +1,9 @@
 import type { Command } from "./command.ts";
 import { readFileSync } from "node:fs";
 import { execWithRuntimeOptions, PRODUCE_RUNTIME_OPTIONS } from "../cli/runtime-options.ts";
-import { parse, kafkaOptions, kafkaConfig, intFlag, choiceFlag, outputFileFlag, writeOutputFile, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { KAFKA_FLAGS, kafkaConfig, outputFileFlag, writeOutputFile } from "../cli/args.ts";
 import { isOldBroker } from "../kafka/index.ts";
+import { defineFlags, parseFlags, commandHelp } from "../cli/flags.ts";
 import { UsageError, IngestError } from "../core/errors.ts";
 import { DEFAULT_TOPICS } from "../cli/defaults.ts";
 import { parseSchema } from "../csv/schema-rows.ts";
@@ -10,10 +11,60 @@ import { FORMATS } from "../codecs/index.ts";
 import { AVRO_CODECS } from "../codecs/avro-file.ts";
 import { checkCompression } from "../kafka/index.ts";
 import { produce, defaultWorkers, defaultRejectsPath, type ProduceSummary } from "../produce/run.ts";
-import { REGISTRY_HELP, registryOptions, valueSchemaFromRegistry, contentHeaders, transactionalId } from "../cli/schema-flags.ts";
+import { REGISTRY_FLAGS, valueSchemaFromRegistry, contentHeaders, transactionalId } from "../cli/schema-flags.ts";
 import usersSchemaText from "../../data/users.avsc" with { type: "text" };
 
-const HELP = `Usage: ingest produce --file users.csv [options]
+export const FLAGS = defineFlags({
+  file: { kind: "path", short: "f", placeholder: "F", help: "the file to read (required)" },
+  input: { kind: "choice", placeholder: "I", choices: ["csv", "ndjson"], defaultText: "ndjson for .ndjson/.jsonl files, else csv", help: "how the file is read: {choices}" },
+  topic: { kind: "string", short: "t", placeholder: "T", default: DEFAULT_TOPICS.users, help: "Kafka topic; it must exist" },
+  key: { kind: "string", placeholder: "FIELD", default: "id", help: "message key: this field's value (--key '' for no key)" },
+  format: { kind: "choice", placeholder: "F", choices: FORMATS, default: "json", help: "Kafka value format: {choices}" },
+  "json-out": { kind: "output", placeholder: "F", help: "also write a JSON file: .json = one array, .ndjson/.jsonl = one object per line" },
+  "avro-out": { kind: "output", placeholder: "F", help: "also write an Avro object container file" },
+  "avro-codec": { kind: "choice", choices: AVRO_CODECS, default: "deflate", help: "block compression of --avro-out: {choices}" },
+  schema: { kind: "path", placeholder: "F", defaultText: "the built-in data/users.avsc", help: "Avro schema of the rows" },
+  // Checked by checkCompression (librdkafka's own list).
+  compression: { kind: "string", placeholder: "C", default: "lz4", help: "none|gzip|snappy|lz4|zstd" },
+  // -1 is librdkafka's spelling of all.
+  acks: { kind: "choice", placeholder: "A", choices: ["all", "1", "0", "-1"], default: "all", help: "all|1|0" },
+  workers: {
+    kind: "int",
+    min: 1,
+    max: 256,
+    defaultText: "the core count for CSV",
+    defaultHere: () => String(defaultWorkers()),
+    help: "parallel workers, each with its own producer; 1 for ndjson, where librdkafka's own threads need the other cores (measured in native-bench/)",
+  },
+  limit: { kind: "int", help: "stop after N rows (uses one worker)" },
+  rejects: { kind: "output", placeholder: "F", defaultText: "<input>.rejects.csv", help: "rejects CSV: line,reason,raw (only written if any)" },
+  "no-kafka": { kind: "boolean", help: "files only" },
+  "no-headers": { kind: "boolean", help: "records without the content-type header (consumers then need to be told the format; saves about a third of the producing CPU)" },
+  "summary-json": { kind: "output", placeholder: "F", help: "also write the summary as JSON" },
+  progress: { kind: "boolean", defaultText: "only when stderr is a TTY", help: "live progress on stderr" },
+  "no-progress": { kind: "boolean", help: "no live progress" },
+  "transactional-id": {
+    kind: "string",
+    placeholder: "ID",
+    help:
+      "the whole load in Kafka transactions (or transactional.id=ID in --kafka-config): worker i's producer is ID-i, " +
+      "each sends its rows in one transaction, and all are committed together once every worker's rows are " +
+      "acknowledged (every row accepted, or rejected into the rejects file); any failure or SIGINT/SIGTERM aborts " +
+      "them all. A later run with the same ID (and --workers) fences a still-running or dead earlier one. Readers " +
+      "with isolation.level=read_committed see all or nothing (but for the milliseconds between the first worker's " +
+      "commit and the last one's). Needs Kafka 0.11+ (not the embedded broker, not 0.9/0.10).",
+  },
+  "commit-every": {
+    kind: "int",
+    min: 1,
+    help: "with --transactional-id: commit every N rows of each worker: no longer all-or-nothing (what was committed stays), but bounded transactions",
+  },
+  ...REGISTRY_FLAGS,
+  ...KAFKA_FLAGS,
+});
+
+export const HELP = commandHelp(
+  `Usage: ingest produce --file users.csv [options]
        ingest produce --file messages.ndjson --input ndjson [options]
 
 Reads a CSV (header row, then rows) and, at once, sends every accepted row to Kafka and writes it
@@ -27,88 +78,28 @@ With --input ndjson, each non-empty line of the file is one message value, sent 
 (pre-encoded: no parsing, no schema); the key is the value of field --key, found by a scan of the
 line (a line without it is rejected). Use it to replay data as fast as the producer goes.
 
-Options:
-      --file F              the file to read (required)
-      --input I             csv|ndjson (default: ndjson for .ndjson/.jsonl files, else csv)
-      --topic T             Kafka topic (default ${DEFAULT_TOPICS.users}); it must exist
-      --key FIELD           message key: this field's value (default id; --key '' for no key)
-      --format F            Kafka value format: ${FORMATS.join("|")} (default json)
-      --json-out F          also write a JSON file: .json = one array, .ndjson/.jsonl = one object per line
-      --avro-out F          also write an Avro object container file
-      --avro-codec C        ${AVRO_CODECS.join("|")} (default deflate)
-      --schema F            Avro schema of the rows (default: the built-in data/users.avsc)
-      --compression C       none|gzip|snappy|lz4|zstd (default lz4)
-      --acks A              all|1|0 (default all)
-      --workers N           parallel workers, each with its own producer (default: the core count,
-                            ${defaultWorkers()} here, for CSV; 1 for ndjson, where librdkafka's own threads
-                            need the other cores: measured in native-bench/)
-      --limit N             stop after N rows (uses one worker)
-      --rejects F           rejects CSV: line,reason,raw (default <input>.rejects.csv; only written if any)
-      --no-kafka            files only
-      --no-headers          records without the content-type header (consumers then need to be
-                            told the format; saves about a third of the producing CPU)
-      --summary-json F      also write the summary as JSON
-      --progress / --no-progress   live progress on stderr (default: only when stderr is a TTY)
-      --transactional-id ID the whole load in Kafka transactions (or transactional.id=ID in
-                            --kafka-config): worker i's producer is ID-i, each sends its rows in one
-                            transaction, and all are committed together once every worker's rows are
-                            acknowledged (every row accepted, or rejected into the rejects file);
-                            any failure or SIGINT/SIGTERM aborts them all. A later run with the same
-                            ID (and --workers) fences a still-running or dead earlier one. Readers
-                            with isolation.level=read_committed see all or nothing (but for the
-                            milliseconds between the first worker's commit and the last one's).
-                            Needs Kafka 0.11+ (not the embedded broker, not 0.9/0.10).
-      --commit-every N      with --transactional-id: commit every N rows of each worker: no longer
-                            all-or-nothing (what was committed stays), but bounded transactions
-${REGISTRY_HELP}
 Every record carries one header, content-type: application/json, avro/binary or
 application/msgpack, with the schema as parameters when known (e.g. "avro/binary;
-schema=ingest.User; schema-id=3; version=1"); --no-headers sends records without it.
-${KAFKA_HELP}
-${COMMON_HELP}
-`;
+schema=ingest.User; schema-id=3; version=1"); --no-headers sends records without it.`,
+  FLAGS,
+);
 
 export default {
-  summary: "read a CSV of users; write JSON, Avro and Kafka at once",
   async run(argv) {
-    const { values, positionals } = parse(argv, {
-      ...kafkaOptions,
-      file: { type: "string", short: "f" },
-      input: { type: "string" },
-      topic: { type: "string", short: "t" },
-      key: { type: "string" },
-      format: { type: "string" },
-      "json-out": { type: "string" },
-      "avro-out": { type: "string" },
-      "avro-codec": { type: "string" },
-      schema: { type: "string" },
-      compression: { type: "string" },
-      acks: { type: "string" },
-      workers: { type: "string" },
-      limit: { type: "string" },
-      rejects: { type: "string" },
-      "no-kafka": { type: "boolean" },
-      "no-headers": { type: "boolean" },
-      "summary-json": { type: "string" },
-      progress: { type: "boolean" },
-      "no-progress": { type: "boolean" },
-      "transactional-id": { type: "string" },
-      "commit-every": { type: "string" },
-      ...registryOptions,
-    });
+    const { values, raw, positionals } = parseFlags(argv, FLAGS);
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     if (!values.file) throw new UsageError("--file is required (the CSV to read)");
-    const format = choiceFlag("format", values.format, FORMATS) ?? "json";
-    const input = choiceFlag("input", values.input, ["csv", "ndjson"] as const) ?? (/\.(ndjson|jsonl)$/i.test(values.file) ? "ndjson" : "csv");
+    const format = values.format;
+    const input = values.input ?? (/\.(ndjson|jsonl)$/i.test(values.file) ? "ndjson" : "csv");
     if (input === "ndjson" && (format !== "json" || values["avro-out"] || values.schema)) {
       throw new UsageError("--input ndjson sends lines as they are: --format other than json, --avro-out and --schema need --input csv");
     }
-    const workers = intFlag("workers", values.workers, 1, 256) ?? (input === "ndjson" ? 1 : defaultWorkers());
-    const avroCodec = choiceFlag("avro-codec", values["avro-codec"], AVRO_CODECS) ?? "deflate";
-    const compression = checkCompression(values.compression ?? "lz4");
-    const acks = choiceFlag("acks", values.acks, ["all", "1", "0", "-1"] as const) ?? "all";
-    const limit = intFlag("limit", values.limit, 0) ?? Infinity;
+    const workers = values.workers ?? (input === "ndjson" ? 1 : defaultWorkers());
+    const avroCodec = values["avro-codec"];
+    const compression = checkCompression(values.compression);
+    const acks = values.acks;
+    const limit = values.limit ?? Infinity;
     let schemaText = usersSchemaText;
     if (values.schema) {
       try {
@@ -122,10 +113,10 @@ export default {
     // process once, before anything is printed, opened or sent (see cli/runtime-options.ts).
     execWithRuntimeOptions(PRODUCE_RUNTIME_OPTIONS);
     let kafka: Record<string, string> | null = null;
-    const commitEvery = intFlag("commit-every", values["commit-every"], 1) ?? 0;
+    const commitEvery = values["commit-every"] ?? 0;
     let txn: { id: string; commitEvery: number } | null = null;
     if (!values["no-kafka"]) {
-      kafka = kafkaConfig(values, { "compression.type": compression, acks });
+      kafka = kafkaConfig(raw, { "compression.type": compression, acks });
       if (isOldBroker(kafka) && kafka["compression.type"] === "zstd") {
         throw new UsageError(`--compression zstd: the broker version ${kafka["broker.version.fallback"]} does not support zstd (Kafka 2.1+); use lz4, snappy or gzip`);
       }
@@ -133,21 +124,22 @@ export default {
       if (id !== null) txn = { id, commitEvery };
     } else if (values["transactional-id"] || values["schema-registry"]) {
       throw new UsageError(`--${values["transactional-id"] ? "transactional-id" : "schema-registry"}: --no-kafka sends nothing`);
-    } else if (values.format || values.compression || values.acks) {
+    } else if (raw.format || raw.compression || raw.acks) {
       // Not an error, but say that Kafka options do nothing here.
       process.stderr.write("note: --no-kafka: --format/--compression/--acks have no effect\n");
     }
-    // Output paths are checked before anything is sent (a directory, or a missing directory).
-    const summaryJson = outputFileFlag("summary-json", values["summary-json"]);
-    const jsonOut = outputFileFlag("json-out", values["json-out"]) ?? null;
-    const avroOut = outputFileFlag("avro-out", values["avro-out"]) ?? null;
-    const rejects = outputFileFlag("rejects", values.rejects ?? defaultRejectsPath(values.file))!;
+    // Output paths were checked by parseFlags (a directory, or a missing directory); the default
+    // rejects path is checked here, all before anything is sent.
+    const summaryJson = values["summary-json"];
+    const jsonOut = values["json-out"] ?? null;
+    const avroOut = values["avro-out"] ?? null;
+    const rejects = values.rejects ?? outputFileFlag("rejects", defaultRejectsPath(values.file))!;
     const progress = values["no-progress"] ? false : values.progress ? true : process.stderr.isTTY === true;
     if (commitEvery && !txn) throw new UsageError("--commit-every needs --transactional-id");
-    const topic = values.topic ?? DEFAULT_TOPICS.users;
+    const topic = values.topic;
     // The value schema's registry id, once, before anything is read or sent: a schema the
     // registry refuses (incompatible with the subject's) stops the run here with its message.
-    const registered = kafka ? await valueSchemaFromRegistry(values, format, topic, schema) : null;
+    const registered = kafka ? await valueSchemaFromRegistry(raw, format, topic, schema) : null;
     const headers = values["no-headers"] ? {} : contentHeaders(format, input === "csv" ? schema : null, registered);
 
     const stop: { signal: NodeJS.Signals | null; onStop?: () => void } = { signal: null };
@@ -167,7 +159,7 @@ export default {
           input,
           schema,
           topic,
-          key: values.key === "" ? null : (values.key ?? "id"),
+          key: values.key === "" ? null : values.key,
           format,
           kafka,
           jsonOut,

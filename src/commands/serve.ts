@@ -1,5 +1,6 @@
 import type { Command } from "./command.ts";
-import { parse, kafkaOptions, kafkaConfig, intFlag, sizeFlag, choiceFlag, urlFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { KAFKA_FLAGS, kafkaConfig } from "../cli/args.ts";
+import { defineFlags, parseFlags, commandHelp } from "../cli/flags.ts";
 import { UsageError } from "../core/errors.ts";
 import { DEFAULT_SERVE_PORT, DEFAULT_TOPICS } from "../cli/defaults.ts";
 import { IntakeServer } from "../http/server.ts";
@@ -12,12 +13,43 @@ import { serveStatusText } from "../observability/live.ts";
 import { histogramQuantile } from "../observability/prometheus.ts";
 import { LATENCY_BUCKETS, type HttpTotals } from "../http/metrics.ts";
 import { NOT_TRAFFIC_ROUTES } from "../observability/prometheus.ts";
-import { REGISTRY_HELP, registryOptions, valueSchemaFromRegistry } from "../cli/schema-flags.ts";
+import { REGISTRY_FLAGS, valueSchemaFromRegistry } from "../cli/schema-flags.ts";
 import { AvroCodec } from "../codecs/index.ts";
 import ordersSchemaText from "../../data/orders.avsc" with { type: "text" };
 import usersSchemaText from "../../data/users.avsc" with { type: "text" };
 
-const HELP = `Usage: ingest serve [options]
+export const FLAGS = defineFlags({
+  host: { kind: "string", placeholder: "H", default: "127.0.0.1", help: "bind address (0.0.0.0 in containers)" },
+  port: { kind: "int", short: "p", placeholder: "P", max: 65535, default: String(DEFAULT_SERVE_PORT), help: "port (0 picks a free one); the bound URL is printed on stdout" },
+  ack: { kind: "choice", placeholder: "A", choices: ["delivered", "queued"], default: "delivered", help: "delivered (answer after the broker acknowledged) | queued" },
+  // At least 256 bytes (one order is about 150), at most 1 GiB (Bun buffers a body whole).
+  "max-body": { kind: "size", min: 256, max: 1 << 30, default: "1MiB", help: "largest request body" },
+  "max-batch": { kind: "int", min: 1, max: 1_000_000, default: "10000", help: "most orders in one batch" },
+  "max-queued": { kind: "int", min: 1, max: 10_000_000, default: "100000", help: "messages in flight in the producer before 503" },
+  "no-headers": { kind: "boolean", help: "records without the content-type header" },
+  "orders-topic": { kind: "string", placeholder: "T", default: DEFAULT_TOPICS.orders, help: "the topic orders go to" },
+  "users-topic": { kind: "string", placeholder: "T", default: DEFAULT_TOPICS.users, help: "the topic users go to" },
+  "mysql-url": {
+    kind: "url",
+    schemes: ["mysql:"],
+    env: "MYSQL_URL",
+    help: "the store users/products are read from (a password on the command line is visible in ps: prefer the variable)",
+  },
+  "redis-url": { kind: "url", schemes: ["redis:", "rediss:"], env: "REDIS_URL", help: "the cache read first" },
+  "sqlite-path": { kind: "path", placeholder: "F", env: "SQLITE_PATH", help: "read users/products from this SQLite file when no MySQL URL is given" },
+  "log-format": {
+    kind: "choice",
+    placeholder: "F",
+    choices: LOG_FORMATS,
+    default: "auto",
+    help: "{choices}: auto is, on a terminal, a live status line with request rate, p99, 503s, produced, in flight; otherwise JSON lines",
+  },
+  ...REGISTRY_FLAGS,
+  ...KAFKA_FLAGS,
+});
+
+export const HELP = commandHelp(
+  `Usage: ingest serve [options]
 
 HTTP order intake on Bun.serve, publishing to Kafka through the same producer as produce.
 
@@ -33,72 +65,37 @@ Errors are JSON {error, details}: 400 bad JSON or fields, 404, 405, 413 body or 
 415 not JSON, 503 with Retry-After when the producer queue is full, 502 when the broker did not
 acknowledge. SIGTERM/SIGINT: stop accepting, finish in-flight requests, flush, exit 0.
 
-Options:
-      --host H            bind address (default 127.0.0.1; 0.0.0.0 in containers)
-      --port P            port (default ${DEFAULT_SERVE_PORT}; 0 picks a free one); the bound URL is printed on stdout
-      --ack A             delivered (answer after the broker acknowledged) | queued (default delivered)
-      --max-body SIZE     largest request body (default 1MiB; 256 bytes to 1GiB)
-      --max-batch N       most orders in one batch (default 10000)
-      --max-queued N      messages in flight in the producer before 503 (default 100000)
-      --no-headers        records without the content-type header
-      --orders-topic T    (default ${DEFAULT_TOPICS.orders})
-      --users-topic T     (default ${DEFAULT_TOPICS.users})
-      --mysql-url URL     the store users/products are read from (env MYSQL_URL; the flag wins; a
-                          password on the command line is visible in ps: prefer the variable)
-      --redis-url URL     the cache read first (env REDIS_URL; the flag wins)
-      --sqlite-path F     read users/products from this SQLite file when no MySQL URL is given (env SQLITE_PATH)
-      --log-format F      auto | json | human (default auto: on a terminal, a live status line with
-                          request rate, p99, 503s, produced, in flight; otherwise JSON lines)
 Records carry the header content-type: application/json, or avro/binary with --schema-registry
 (--no-headers: none, for the last bit of throughput).
-${REGISTRY_HELP}
+
 Reads: MySQL (or SQLite) is the store; with a Redis URL, Redis is read first and filled on a
-miss (cache-aside); the X-Cache response header says hit or miss.
-${KAFKA_HELP}
-${COMMON_HELP}
-`;
+miss (cache-aside); the X-Cache response header says hit or miss.`,
+  FLAGS,
+);
 
 export default {
-  summary: "HTTP order intake: POST /order, POST /orders/batch, GET /health",
   async run(argv) {
-    const { values, positionals } = parse(argv, {
-      ...kafkaOptions,
-      host: { type: "string" },
-      port: { type: "string", short: "p" },
-      ack: { type: "string" },
-      "max-body": { type: "string" },
-      "max-batch": { type: "string" },
-      "max-queued": { type: "string" },
-      "no-headers": { type: "boolean" },
-      "orders-topic": { type: "string" },
-      "users-topic": { type: "string" },
-      "sqlite-path": { type: "string" },
-      "mysql-url": { type: "string" },
-      "redis-url": { type: "string" },
-      "log-format": { type: "string" },
-      ...registryOptions,
-    });
+    const { values, raw, positionals } = parseFlags(argv, FLAGS);
     if (values.help) return process.stdout.write(HELP), 0;
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     // Every flag is checked before a store is opened (a SQLite file would be created and migrated).
     const opts = {
-      host: values.host ?? "127.0.0.1",
-      port: intFlag("port", values.port, 0, 65535) ?? DEFAULT_SERVE_PORT,
-      kafka: kafkaConfig(values),
-      ordersTopic: values["orders-topic"] ?? DEFAULT_TOPICS.orders,
-      usersTopic: values["users-topic"] ?? DEFAULT_TOPICS.users,
-      ack: choiceFlag("ack", values.ack, ["delivered", "queued"] as const) ?? "delivered",
-      // At least 256 bytes (one order is about 150), at most 1 GiB (Bun buffers a body whole).
-      maxBody: sizeFlag("max-body", values["max-body"], 256, 1 << 30) ?? 1 << 20,
-      maxBatch: intFlag("max-batch", values["max-batch"], 1, 1_000_000) ?? 10_000,
-      maxQueued: intFlag("max-queued", values["max-queued"], 1, 10_000_000) ?? 100_000,
+      host: values.host,
+      port: values.port,
+      kafka: kafkaConfig(raw),
+      ordersTopic: values["orders-topic"],
+      usersTopic: values["users-topic"],
+      ack: values.ack,
+      maxBody: values["max-body"],
+      maxBatch: values["max-batch"],
+      maxQueued: values["max-queued"],
       headers: !values["no-headers"],
     };
     // With a registry: both value schemas registered (or found) before anything is listened to.
     const avro: Record<string, (json: string) => Uint8Array> = {};
     for (const [topic, text] of [[opts.ordersTopic, ordersSchemaText], [opts.usersTopic, usersSchemaText]] as const) {
       const schema = JSON.parse(text);
-      const reg = await valueSchemaFromRegistry(values, "avro", topic, schema);
+      const reg = await valueSchemaFromRegistry(raw, "avro", topic, schema);
       if (!reg) break;
       const codec = new AvroCodec(schema);
       avro[topic] = (json) => {
@@ -109,10 +106,8 @@ export default {
         return out;
       };
     }
-    const mysqlUrl = urlFlag("mysql-url", values["mysql-url"], ["mysql:"]) ?? process.env.MYSQL_URL;
-    const redisUrl = urlFlag("redis-url", values["redis-url"], ["redis:", "rediss:"]) ?? process.env.REDIS_URL;
-    const logFormat = resolveLogFormat(choiceFlag("log-format", values["log-format"], LOG_FORMATS));
-    const sqlitePath = values["sqlite-path"] ?? process.env.SQLITE_PATH;
+    const { "mysql-url": mysqlUrl, "redis-url": redisUrl, "sqlite-path": sqlitePath } = values;
+    const logFormat = resolveLogFormat(values["log-format"]);
     const store = mysqlUrl ? new MysqlSink({ url: mysqlUrl, poolSize: 8 }) : sqlitePath ? new SqliteSink({ path: sqlitePath }) : null;
     if (store) await store.start();
     const cache = redisUrl ? new RedisSink({ url: redisUrl }) : null;
@@ -122,7 +117,7 @@ export default {
     try {
       server = intake.start();
     } catch (e) {
-      throw new UsageError(`cannot listen on ${values.host ?? "127.0.0.1"}:${values.port ?? DEFAULT_SERVE_PORT}: ${(e as Error).message}`);
+      throw new UsageError(`cannot listen on ${values.host}:${raw.port ?? DEFAULT_SERVE_PORT}: ${(e as Error).message}`);
     }
     // Handlers first: a signal right after the URL is printed must stop serve gracefully too.
     const signalled = new Promise<NodeJS.Signals>((resolve) => {
@@ -133,7 +128,7 @@ export default {
     process.stdout.write(`listening on ${url}\n`);
     const live = new StatusLine(logFormat === "human" && process.stderr.isTTY === true);
     if (logFormat === "human") setLogFormat("human", (l) => live.print(l));
-    log.info({ url, ack: values.ack ?? "delivered", store: store?.target ?? null, cache: cache?.target ?? null }, "serve: listening");
+    log.info({ url, ack: values.ack, store: store?.target ?? null, cache: cache?.target ?? null }, "serve: listening");
     const liveTimer = live.enabled ? startServeView(live, intake, url) : undefined;
     const signal = await signalled;
     clearInterval(liveTimer);

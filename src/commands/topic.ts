@@ -1,48 +1,38 @@
 import type { Command } from "./command.ts";
-import { parse, kafkaOptions, kafkaConfig, intFlag, COMMON_HELP, KAFKA_HELP } from "../cli/args.ts";
+import { KAFKA_FLAGS, kafkaConfig } from "../cli/args.ts";
+import { defineFlags, parseFlags, commandHelp } from "../cli/flags.ts";
 import { UsageError, IngestError } from "../core/errors.ts";
 import { Admin, ERR, KafkaError, errName, type TopicInfo } from "../kafka/index.ts";
 
-const HELP = `Usage:
+export const FLAGS = defineFlags({
+  partitions: { kind: "int", min: 1, max: 100_000, default: "6", help: "partitions for create" },
+  "replication-factor": { kind: "int", placeholder: "R", min: 1, max: 32, defaultText: "the broker's", help: "replicas for create" },
+  config: { kind: "string", multiple: true, placeholder: "k=v", help: "topic config for create, repeatable (e.g. retention.ms=3600000)" },
+  "if-not-exists": { kind: "boolean", help: "create succeeds when the topic already exists" },
+  json: { kind: "boolean", help: "machine-readable output" },
+  "timeout-ms": { kind: "int", min: 1, max: 600_000, default: "10000", help: "how long to wait for the cluster" },
+  ...KAFKA_FLAGS,
+});
+
+export const HELP = commandHelp(
+  `Usage:
   ingest topic create NAME [--partitions N] [--replication-factor R] [--config k=v ...] [--if-not-exists]
   ingest topic list [--json]
   ingest topic describe NAME [--json]
 
-describe shows partitions, leaders, replicas, in-sync replicas and low/high watermarks.
-
-Options:
-      --partitions N           partitions for create (default 6)
-      --replication-factor R   replicas for create (default: the broker's default)
-      --config k=v             topic config for create, repeatable (e.g. retention.ms=3600000)
-      --if-not-exists          create succeeds when the topic already exists
-      --json                   machine-readable output
-      --timeout-ms N           how long to wait for the cluster (default 10000)
-${KAFKA_HELP}
-${COMMON_HELP}
-`;
+describe shows partitions, leaders, replicas, in-sync replicas and low/high watermarks.`,
+  FLAGS,
+);
 
 export default {
-  summary: "create, list and describe topics",
   async run(argv) {
-    const { values, positionals } = parse(
-      argv,
-      {
-        ...kafkaOptions,
-        partitions: { type: "string" },
-        "replication-factor": { type: "string" },
-        config: { type: "string", multiple: true },
-        "if-not-exists": { type: "boolean" },
-        json: { type: "boolean" },
-        "timeout-ms": { type: "string" },
-      },
-      true,
-    );
+    const { values, raw, positionals } = parseFlags(argv, FLAGS, true);
     if (values.help) return process.stdout.write(HELP), 0;
     const [action, name, ...extra] = positionals;
     if (!action) throw new UsageError("topic: expected create, list or describe (see ingest topic --help)");
     if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
-    const timeout = intFlag("timeout-ms", values["timeout-ms"], 1, 600_000) ?? 10_000;
-    const conf = kafkaConfig(values);
+    const timeout = values["timeout-ms"];
+    const conf = kafkaConfig(raw);
     const out = (s: string) => process.stdout.write(s);
 
     const withAdmin = <T>(fn: (a: Admin) => T): T => {
@@ -57,8 +47,8 @@ export default {
     switch (action) {
       case "create": {
         if (!name) throw new UsageError("topic create: missing topic NAME");
-        const partitions = intFlag("partitions", values.partitions, 1, 100_000) ?? 6;
-        const rf = intFlag("replication-factor", values["replication-factor"], 1, 32) ?? -1;
+        const partitions = values.partitions;
+        const rf = values["replication-factor"] ?? -1;
         const config: Record<string, string> = {};
         for (const kv of values.config ?? []) {
           const eq = kv.indexOf("=");
