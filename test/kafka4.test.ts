@@ -222,6 +222,16 @@ kafka4Test("serve --ack delivered: every 202 order is in the topic once, keyed b
       expect(JSON.parse(new TextDecoder().decode(g.value)).order_id).toBe(a.order_id);
     }
     expect(new Set(got.map((g) => JSON.parse(new TextDecoder().decode(g.value)).order_id)).size).toBe(answers.length);
+    // Idempotent by default (acks=all), as produce is: a batch retried after a leader died
+    // mid-request is not written twice. Each partition with orders has one producer, its
+    // sequence numbers over every record there.
+    for (let p = 0; p < 4; p++) {
+      const n = got.filter((g) => g.partition === p).length;
+      if (n === 0) continue;
+      const d = k.tool("transactions", ["--bootstrap-server", k.bootstrap, "describe-producers", "--topic", orders, "--partition", String(p)]);
+      const rows = d.stdout.split("\n").filter((l) => /^\s*\d+\s+\d+/.test(l));
+      expect({ p, producers: rows.length, lastSeq: Number(rows[0]?.trim().split(/\s+/)[3]) }).toEqual({ p, producers: 1, lastSeq: n - 1 });
+    }
   } finally {
     srv.kill("SIGTERM");
     await srv.exited;

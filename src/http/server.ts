@@ -7,7 +7,7 @@ import { OrderEncoder, batchAnswer, asciiAt } from "./fast.ts";
 import type { Store } from "../sinks/types.ts";
 import type { User, Product } from "../core/records.ts";
 import type { RedisSink } from "../sinks/redis.ts";
-import { Admin } from "../kafka/index.ts";
+import { Admin, idempotentByDefault } from "../kafka/index.ts";
 import { log } from "../observability/log.ts";
 import { workerUrl } from "../core/workers.ts";
 import { checkBroker, type BrokerCheckJob, type BrokerCheckResult, type BrokerCheckWatch } from "./broker-check.ts";
@@ -83,8 +83,9 @@ export class IntakeServer {
     // messages that arrive together are handed over in one produce_batch call anyway.
     // message.timeout.ms 30 s: with the broker down a request gets its 502 within it, where
     // librdkafka's default (300 s) outlasts any HTTP client's patience. -X overrides both.
+    // Idempotent (acks=all): a batch retried after a leader died mid-request is not written twice.
     this.publisher = new Publisher(
-      { "linger.ms": "0", "message.timeout.ms": "30000", ...o.kafka, "queue.buffering.max.messages": String(Math.max(o.maxQueued * 2, 1000)) },
+      { "linger.ms": "0", "message.timeout.ms": "30000", ...idempotentByDefault(o.kafka), ...o.kafka, "queue.buffering.max.messages": String(Math.max(o.maxQueued * 2, 1000)) },
       o.maxQueued,
       (topic) => this.partitionCount(topic),
       { contentType: o.headers === false ? null : o.avro ? "avro/binary" : "application/json", encode: o.avro ?? {} },

@@ -46,3 +46,16 @@ export function isOldBroker(conf: Record<string, string>): boolean {
   const [maj, min] = v.split(".").map(Number) as [number, number];
   return maj === 0 && min < 11;
 }
+
+/**
+ * Idempotent producing by default (no duplicates when librdkafka retries a batch whose ack was
+ * lost, e.g. when a partition leader dies mid-request), when it can apply: acks=all (librdkafka's
+ * default when unset), a broker that has it (not Kafka 0.9/0.10, see isOldBroker), and the user
+ * did not set enable.idempotence (-X or the properties file) themselves. Spread it before the
+ * user's properties.
+ */
+export function idempotentByDefault(conf: Record<string, string>): Record<string, string> {
+  if ("enable.idempotence" in conf || isOldBroker(conf)) return {};
+  const acks = conf.acks ?? conf["request.required.acks"] ?? "all";
+  return acks === "all" || acks === "-1" ? { "enable.idempotence": "true" } : {};
+}

@@ -7,4 +7,4 @@ export { KafkaError, errName } from "./errors.ts";
 export { type TopicPartition } from "./partitions.ts";
 export { librdkafkaVersion, ERR } from "./ffi.ts";
 export { probeBroker, API_KEY, type ProbeResult } from "./probe.ts";
-export { isOldBroker, brokerVersionProps } from "./conf.ts";
+export { isOldBroker, brokerVersionProps, idempotentByDefault } from "./conf.ts";

@@ -6,8 +6,7 @@ import { fileSize, type ByteRange } from "../csv/reader.ts";
 import { RowConverter, type AvroRecordSchema } from "../csv/schema-rows.ts";
 import { avroHeader, newSyncMarker, type AvroFileCodec } from "../codecs/avro-file.ts";
 import type { Format } from "../codecs/index.ts";
-import { Admin, THROUGHPUT_DEFAULTS } from "../kafka/index.ts";
-import { isOldBroker } from "../kafka/index.ts";
+import { Admin, THROUGHPUT_DEFAULTS, idempotentByDefault } from "../kafka/index.ts";
 import { IngestError } from "../core/errors.ts";
 import { log } from "../observability/log.ts";
 import { Progress } from "../observability/progress.ts";
@@ -303,7 +302,7 @@ function round(x: number): number {
 function workerKafkaConfig(o: ProduceOptions, i: number): Record<string, string> {
   const kafka = o.kafka!;
   const txn: Record<string, string> = o.txn ? { "transactional.id": `${o.txn.id}-${i}` } : {};
-  return { ...THROUGHPUT_DEFAULTS, "queue.buffering.max.messages": "200000", "queue.buffering.max.kbytes": "262144", ...idempotence(kafka), ...kafka, ...txn, "client.id": `ingest-produce-${i}` };
+  return { ...THROUGHPUT_DEFAULTS, "queue.buffering.max.messages": "200000", "queue.buffering.max.kbytes": "262144", ...idempotentByDefault(kafka), ...kafka, ...txn, "client.id": `ingest-produce-${i}` };
 }
 
 /**
@@ -385,12 +384,3 @@ export function defaultRejectsPath(file: string): string {
 }
 
 
-/**
- * Idempotent producing by default (no duplicates when librdkafka retries a batch whose ack was
- * lost), when it can apply: acks=all, a broker that has it (not Kafka 0.9/0.10, see isOldBroker),
- * and the user did not set enable.idempotence (-X or the properties file) themselves.
- */
-function idempotence(kafka: Record<string, string>): Record<string, string> {
-  if ("enable.idempotence" in kafka || isOldBroker(kafka)) return {};
-  return kafka.acks === "all" || kafka.acks === "-1" ? { "enable.idempotence": "true" } : {};
-}
