@@ -90,3 +90,39 @@ test("with a TTL, users are still written (SET ... EX, MSET has no expiry) and e
     await withTtl.close();
   }
 });
+
+test("orders through LOAD DATA LOCAL: ids with tabs, newlines, backslashes and unicode are stored byte for byte, rejected orders keep their reason, accepted a NULL one", async () => {
+  const ids = ["tab\tid", "nl\nid", "back\\slash", "\\N", "Zoë😀", "plain"];
+  const orders = ids.map((order_id, i) => ({ order_id, customer_id: `c\t${i}`, product_id: i === 5 ? "P9999" : "P0001", quantity: 1, amount: 0.1 + i, currency: "EUR", created_at: 1_735_689_600_000 + i }));
+  const r = await mysql.writeOrders(orders);
+  expect(r.results.map((x) => x.status)).toEqual(["accepted", "accepted", "accepted", "accepted", "accepted", "rejected"]);
+  const [rows] = (await db.conn.query("SELECT CONVERT(order_id USING utf8mb4) AS id, customer_id, amount, status, reason FROM orders ORDER BY created_at")) as unknown as [Record<string, unknown>[]];
+  expect(rows.map((x) => [x.id, x.customer_id, x.amount, x.status, x.reason])).toEqual(orders.map((o, i) => [o.order_id, o.customer_id, o.amount, i === 5 ? "rejected" : "accepted", i === 5 ? "unknown product" : null]));
+  // A replay decides nothing again.
+  const again = await mysql.writeOrders(orders);
+  expect(again.results.every((x) => x.status === "duplicate")).toBe(true);
+  expect((await mysql.getProduct("P0001"))!.stock).toBe(1_000_000 - 5);
+});
+
+test("two consumers writing the same orders at once: each order recorded once, stock taken once (breaks if a LOAD DATA duplicate is skipped instead of retried)", async () => {
+  const other = new MysqlSink({ url: db.url, productCount: 3 });
+  await other.start();
+  try {
+    const before = (await mysql.getProduct("P0002"))!.stock;
+    let taken = 0;
+    for (let round = 0; round < 5; round++) {
+      const batch = Array.from({ length: 300 }, (_, i) => ({ order_id: `race-${round}-${i}`, customer_id: "c", product_id: "P0002", quantity: 1 + (i % 3), amount: 1, currency: "EUR", created_at: 1 }));
+      const [a, b] = await Promise.all([mysql.writeOrders(batch), other.writeOrders(batch)]);
+      for (let i = 0; i < batch.length; i++) {
+        const st = [a.results[i]!.status, b.results[i]!.status].sort();
+        expect(st).toEqual(["accepted", "duplicate"]);
+        taken += batch[i]!.quantity;
+      }
+    }
+    expect((await mysql.getProduct("P0002"))!.stock).toBe(before - taken);
+    const [[n]] = (await db.conn.query("SELECT COUNT(*) AS n FROM orders WHERE order_id LIKE 'race-%'")) as unknown as [[{ n: number }]];
+    expect(Number(n.n)).toBe(1500);
+  } finally {
+    await other.close();
+  }
+});
