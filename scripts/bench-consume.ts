@@ -413,8 +413,8 @@ async function main() {
   const med = WORKERS.flatMap((w) => PATHS.flatMap((p) => BINS.map((b, i) => binName(b, i)).map((bin) => {
     const rs = rows.filter((r) => r.workers === w && r.path === p && r.bin === bin);
     return {
-      bin, path: p, workers: w, msgs_per_s: median(rs.map((r) => r.msgs_per_s)), seconds: median(rs.map((r) => r.seconds)), cpu_s: median(rs.map((r) => r.cpu_s)),
-      cpu_us_per_record: median(rs.map((r) => r.cpu_us_per_record)), errors: rs.filter((r) => r.error).length,
+      bin, path: p, workers: w, msgs_per_s: median(rs.map((r) => r.msgs_per_s)), seconds: round2(median(rs.map((r) => r.seconds))), cpu_s: round2(median(rs.map((r) => r.cpu_s))),
+      cpu_us_per_record: round2(median(rs.map((r) => r.cpu_us_per_record))), errors: rs.filter((r) => r.error).length,
       vs: ceilingOf(p).map((c) => ({ what: c.what, ratio: median(rs.map((r) => r.msgs_per_s)) / c.value })),
     };
   })));
