@@ -126,3 +126,19 @@ test("two consumers writing the same orders at once: each order recorded once, s
     await other.close();
   }
 });
+
+test("without LOAD DATA (a MySQL 8 server with local_infile off) the multi-row INSERT path writes the same users and orders", async () => {
+  const plain = new MysqlSink({ url: db.url, productCount: 3, loadData: false });
+  await plain.start();
+  try {
+    const users = nasty.map((u) => ({ ...u, id: u.id === Number.MAX_SAFE_INTEGER ? u.id - 1 : u.id + 1000 }));
+    await plain.writeUsers(users);
+    for (const u of users) expect(await plain.getUser(u.id)).toEqual(u);
+    const before = (await plain.getProduct("P0003"))!.stock;
+    const r = await plain.writeOrders([{ order_id: "plain\t1", customer_id: "c", product_id: "P0003", quantity: 2, amount: 1, currency: "EUR", created_at: 1 }]);
+    expect(r.results[0]!.status).toBe("accepted");
+    expect((await plain.getProduct("P0003"))!.stock).toBe(before - 2);
+  } finally {
+    await plain.close();
+  }
+});

@@ -117,7 +117,9 @@ export class MysqlSink implements Store {
   private pool: Pool | undefined;
   private readonly chunkRows: number;
   private readonly timeout: number;
-  private readonly loadData: boolean;
+  private loadData: boolean;
+  /** The stock decrement through JSON_TABLE (MariaDB, where it was measured); else the CASE form. */
+  private jsonTable = false;
 
   constructor(private readonly opts: MysqlSinkOptions) {
     this.target = redactUrl(opts.url);
@@ -172,8 +174,21 @@ export class MysqlSink implements Store {
       if (e instanceof IngestError) throw e;
       throw mysqlError("schema migration", this.target, e);
     }
+    try {
+      // MySQL 8 ships with local_infile off: then the multi-row INSERTs, as before.
+      const [[v]] = (await conn.query("SELECT @@GLOBAL.local_infile AS li, VERSION() AS version")) as unknown as [[{ li: number | string; version: string }]];
+      if (this.loadData && Number(v.li) !== 1) {
+        this.loadData = false;
+        log.info({ sink: "mysql", target: this.target }, "mysql: the server has local_infile off: writing by multi-row INSERT (set local_infile=1 for LOAD DATA LOCAL)");
+      }
+      this.jsonTable = /mariadb/i.test(v.version);
+    } catch (e) {
+      conn.release();
+      await this.close();
+      throw mysqlError("server settings", this.target, e);
+    }
     conn.release();
-    log.debug({ sink: "mysql", target: this.target }, "mysql sink ready");
+    log.debug({ sink: "mysql", target: this.target, loadData: this.loadData, jsonTable: this.jsonTable }, "mysql sink ready");
   }
 
   private get p(): Pool {
@@ -290,13 +305,25 @@ export class MysqlSink implements Store {
       // negative even if an engine ignores the CHECK constraint.
       // The decrements as one JSON parameter joined by primary key: a CASE of n branches is
       // evaluated per row (n^2 comparisons), and each placeholder costs client-side escaping.
-      const dec = JSON.stringify(ids.map((id) => [id, d.decrement.get(id)!]));
-      const [res] = (await this.q(
-        c,
-        `UPDATE products p JOIN JSON_TABLE(?, '$[*]' COLUMNS (id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$[0]', q INT PATH '$[1]')) d ON p.product_id = d.id
-         SET p.stock = p.stock - d.q, p.version = p.version + 1, p.updated_at = ? WHERE p.stock >= d.q`,
-        [dec, now],
-      )) as unknown as [{ affectedRows: number }];
+      let res: { affectedRows: number };
+      if (this.jsonTable) {
+        const dec = JSON.stringify(ids.map((id) => [id, d.decrement.get(id)!]));
+        [res] = (await this.q(
+          c,
+          `UPDATE products p JOIN JSON_TABLE(?, '$[*]' COLUMNS (id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$[0]', q INT PATH '$[1]')) d ON p.product_id = d.id
+           SET p.stock = p.stock - d.q, p.version = p.version + 1, p.updated_at = ? WHERE p.stock >= d.q`,
+          [dec, now],
+        )) as unknown as [{ affectedRows: number }];
+      } else {
+        const cases = ids.map(() => "WHEN ? THEN ?").join(" ");
+        const pairs = ids.flatMap((id) => [id, d.decrement.get(id)!]);
+        [res] = (await this.q(
+          c,
+          `UPDATE products SET stock = stock - (CASE product_id ${cases} END), version = version + 1, updated_at = ?
+           WHERE product_id IN (?) AND stock >= (CASE product_id ${cases} END)`,
+          [...pairs, now, ids, ...pairs],
+        )) as unknown as [{ affectedRows: number }];
+      }
       if (res.affectedRows !== ids.length) {
         throw new SinkError("mysql", `stock of ${ids.length - res.affectedRows} product(s) changed under lock; batch rolled back`, { code: "ER_LOCK_DEADLOCK" });
       }
