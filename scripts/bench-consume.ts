@@ -7,48 +7,56 @@ import { parseArgs } from "node:util";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir, cpus } from "node:os";
-import { createConnection, type Connection } from "mysql2/promise";
+import { createConnection, format, type Connection } from "mysql2/promise";
 import { createClient } from "redis";
 import Papa from "papaparse";
 import { seedProducts } from "../src/sinks/orders-logic.ts";
+import { usersTsv } from "../src/sinks/mysql.ts";
+import type { User } from "../src/core/records.ts";
 import { MYSQL_MIGRATIONS } from "../src/sinks/migrate.ts";
 import { DEFAULT_INITIAL_STOCK } from "../src/sinks/types.ts";
 
-const HELP = `Usage: bun run bench:consume [--quick] [--rows N] [--workers 1,2,4,10] [--sinks none,mysql,redis,mysql+redis] [--rounds R]
+const HELP = `Usage: bun run bench:consume [--quick] [--rows N] [--workers 4] [--paths LIST] [--bins A,B] [--rounds R]
 
 Generates N users and N orders (ingest gen, seed 42), produces them once into topics users and
 orders (24 partitions each, lz4) on a fresh 3-broker embedded broker, then for every --workers
-value and every sink set runs
-  ingest consume --topics users,orders --sink S --workers W --from-beginning --max-messages 2N
+value, every path and every --bins binary (alternating, so a before/after shares the machine's
+noise) runs
+  /usr/bin/time ingest consume --topics T --sink S --workers W --from-beginning --max-messages N
 in a fresh consumer group (MySQL: a fresh database bench_<random> per run, dropped after; Redis:
-db 7, flushed before each run). In the same run it measures each store's own bulk ceiling on the
-same rows, without Kafka and without decoding:
-  MySQL: multi-row INSERT ... ON DUPLICATE KEY UPDATE of the users, and the orders with the sink's
-         transaction per batch (existing-id lookup, products FOR UPDATE, insert, stock decrement)
-  Redis: the N user:{id} JSON values SET in pipelines of the sink's batch size, and
-         redis-benchmark -P 100 -t set -n N (tiny values; for reference only)
-and, for the issue's "0.8 of a C consumer", native-bench's C consumer (no decoding; once as is,
-payloads untouched, once copying each key and value out as a consumer that hands them on must), ingest
---format raw --sink none (no decoding either) and ingest --sink none (decoding and validating),
-each reading the users topic alone, side by side (if native-bench/build.sh was run).
-Prints a table (msgs/s = written / seconds from the first message; wall and CPU from
-/usr/bin/time) and writes native-bench/results/<date>[-quick]-consume.json.
+db 7, flushed before each run). A path is topic:sinks, e.g. users:mysql, orders:mysql+redis.
+
+In the same run, the stores' OWN tools write the same rows (no Kafka, no decoding, no ingest code
+in the timed part; each into a fresh database with the sink's schema):
+  mariadb CLI: the users as 1,000-row INSERT ... ON DUPLICATE KEY UPDATE statements from a file
+               (the ceiling of users:mysql), and the users by LOAD DATA LOCAL INFILE;
+               the orders as a DBA's set-based SQL with the sink's semantics, per batch of
+               5,000: LOAD DATA into a temporary table, drop the ids already recorded
+               (idempotent on order_id), one UPDATE taking each product's total guarded by
+               stock >= it (never below zero), one INSERT ... SELECT, in one transaction
+               (the ceiling of orders:mysql+redis)
+  redis-benchmark -t set -P 100 -d <the users' mean JSON size> -r N -n N, and redis-cli --pipe
+               replaying the sink's exact commands (one MSET of user:{id} JSON per 5,000 users)
+               (the ceilings of users:redis)
+users:mysql+redis is judged against the slower store's ceiling. A diagnostic, not a ceiling, is
+also printed: the old figure of a mysql2/node-redis loop running the sink's statements.
+Prints a table (msgs/s = written / seconds from the first message; CPU and µs of CPU per record
+from /usr/bin/time, the whole process) and writes native-bench/results/<date>[-quick]-consume.json.
 
 Options:
-  --quick           N=100,000, workers 1,4, one round (about 2 minutes here)
-  --rows N          users and orders each (default 1,000,000, the issue's figure: the matrix of 16
-                    runs takes about 15 minutes on this 2-core machine, mostly the MySQL runs)
-  --workers LIST    lane counts (default 1,2,4,10)
-  --sinks LIST      sink sets (default none,mysql,redis,mysql+redis)
+  --quick           N=100,000, one round
+  --rows N          users and orders each (default 1,000,000)
+  --workers LIST    lane counts (default 4)
+  --paths LIST      default users:none,users:mysql,users:redis,users:mysql+redis,orders:mysql+redis
+  --bins LIST       ingest binaries to compare, alternating (default ./ingest); the first is "ingest"
   --rounds R        repeat the matrix and the ceilings R times, report medians (default 1)
   -h, --help        this help
 `;
 
 const ROOT = join(import.meta.dir, "..");
-const ingest = join(ROOT, "ingest");
 const { values } = parseArgs({
   options: {
-    quick: { type: "boolean" }, rows: { type: "string" }, workers: { type: "string" }, sinks: { type: "string" },
+    quick: { type: "boolean" }, rows: { type: "string" }, workers: { type: "string" }, paths: { type: "string" }, bins: { type: "string" },
     rounds: { type: "string" }, help: { type: "boolean", short: "h" },
   },
 });
@@ -57,22 +65,27 @@ if (values.help) {
   process.exit(0);
 }
 const N = Number(values.rows ?? (values.quick ? 100_000 : 1_000_000));
-const WORKERS = (values.workers ?? (values.quick ? "1,4" : "1,2,4,10")).split(",").map(Number);
-const SINKS = (values.sinks ?? "none,mysql,redis,mysql+redis").split(",");
+const WORKERS = (values.workers ?? "4").split(",").map(Number);
+const PATHS = (values.paths ?? "users:none,users:mysql,users:redis,users:mysql+redis,orders:mysql+redis").split(",");
+const BINS = (values.bins ?? join(ROOT, "ingest")).split(",");
 const ROUNDS = Number(values.rounds ?? 1);
-if (!Number.isSafeInteger(N) || N < 1 || !Number.isSafeInteger(ROUNDS) || ROUNDS < 1 || WORKERS.some((w) => !Number.isSafeInteger(w) || w < 1)) {
+const ingest = BINS[0]!;
+const binName = (b: string, i: number) => (i === 0 ? "ingest" : b.split("/").pop()!);
+if (
+  !Number.isSafeInteger(N) || N < 1 || !Number.isSafeInteger(ROUNDS) || ROUNDS < 1 || WORKERS.some((w) => !Number.isSafeInteger(w) || w < 1) ||
+  PATHS.some((p) => !/^(users|orders):[a-z+]+$/.test(p)) || BINS.some((b) => !existsSync(b))
+) {
   process.stderr.write(HELP);
   process.exit(2);
 }
 const REDIS_URL = "redis://127.0.0.1:6379/7";
-// The sink's defaults: 5000 records per fetched batch, 2000 rows per SQL statement.
+// The consumer's default: 5000 records per fetched batch.
 const BATCH = 5000;
-const CHUNK = 2000;
 const tmp = mkdtempSync(join(tmpdir(), "bench-consume-"));
 const env = { ...process.env, LOG_LEVEL: "error" };
 
-function run(cmd: string[], extraEnv: Record<string, string> = {}) {
-  const r = Bun.spawnSync(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...env, ...extraEnv } });
+function run(cmd: string[], extraEnv: Record<string, string> = {}, stdin?: string) {
+  const r = Bun.spawnSync(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...env, ...extraEnv }, stdin: stdin ? Bun.file(stdin) : undefined });
   if (r.exitCode !== 0) throw new Error(`${cmd.slice(0, 3).join(" ")} exited ${r.exitCode}: ${r.stderr.toString().trim().split("\n").slice(-3).join(" | ")}`);
   return r;
 }
@@ -96,11 +109,19 @@ async function admin<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
   }
 }
 
-/** A database of its own per run, so no run sees another's rows (or stock). */
-async function freshDb(): Promise<{ url: string; drop: () => Promise<void> }> {
+/** A database of its own per run, so no run sees another's rows (or stock); with the sink's schema and products when asked. */
+async function freshDb(schema = false): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
   const name = `bench_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   await admin((c) => c.query(`CREATE DATABASE ${name}`));
-  return { url: `mysql://root@127.0.0.1:3306/${name}`, drop: () => admin((c) => c.query(`DROP DATABASE ${name}`)).then(() => undefined) };
+  if (schema) {
+    const c = await createConnection({ host: "127.0.0.1", user: "root", database: name, multipleStatements: true });
+    for (const m of MYSQL_MIGRATIONS) await c.query(m.sql);
+    await c.query("INSERT INTO products (product_id, name, price, stock, version, updated_at) VALUES ?", [
+      seedProducts(1000, DEFAULT_INITIAL_STOCK).map((p) => [p.product_id, p.name, p.price, p.stock, p.version, p.updated_at]),
+    ]);
+    await c.end();
+  }
+  return { name, url: `mysql://root@127.0.0.1:3306/${name}`, drop: () => admin((c) => c.query(`DROP DATABASE ${name}`)).then(() => undefined) };
 }
 
 async function flushRedis() {
@@ -111,47 +132,129 @@ async function flushRedis() {
 }
 
 const chunks = <T>(a: readonly T[], n: number) => Array.from({ length: Math.ceil(a.length / n) }, (_, i) => a.slice(i * n, (i + 1) * n));
+const toUser = (u: Record<string, string>): User => ({
+  id: Number(u.id), first_name: u.first_name!, last_name: u.last_name!, email: u.email!, age: Number(u.age), country: u.country!, city: u.city!,
+  signup_ts: Number(u.signup_ts), is_active: u.is_active === "true", score: Number(u.score), phone: u.phone || null,
+});
 
-/** MySQL ceiling: the same rows and the sink's statements, no Kafka and no decoding. Seconds for all 2N rows. */
-async function mysqlCeiling(users: Record<string, string>[], orders: Record<string, string>[]): Promise<number> {
-  const db = await freshDb();
-  const c = await createConnection({ uri: db.url, multipleStatements: true });
+const USER_COLS = "id, first_name, last_name, email, age, country, city, signup_ts, is_active, score, phone";
+const ORDER_COLS = "order_id, customer_id, product_id, quantity, amount, currency, created_at, status, reason, processed_at";
+
+interface Files { upsertSql: string; usersTsv: string; ordersSql: string; usersResp: string; valueBytes: number }
+
+/**
+ * The inputs of the stores' own tools, written before anything is timed: the same users and
+ * orders the topics hold, in file order.
+ */
+function writeFiles(users: User[], orders: Record<string, string>[]): Files {
+  const f: Files = { upsertSql: join(tmp, "users-upsert.sql"), usersTsv: join(tmp, "users.tsv"), ordersSql: join(tmp, "orders.sql"), usersResp: join(tmp, "users.resp"), valueBytes: 0 };
+  const upd = USER_COLS.split(", ").slice(1).map((c) => `${c} = VALUES(${c})`).join(", ");
+  const up: string[] = [];
+  for (const part of chunks(users, 1000)) {
+    up.push(format(`INSERT INTO users (${USER_COLS}) VALUES ? ON DUPLICATE KEY UPDATE ${upd};`, [
+      part.map((u) => [u.id, u.first_name, u.last_name, u.email, u.age, u.country, u.city, u.signup_ts, u.is_active ? 1 : 0, u.score, u.phone]),
+    ]));
+  }
+  writeFileSync(f.upsertSql, up.join("\n") + "\n");
+  writeFileSync(f.usersTsv, usersTsv(users));
+  // Orders: what a DBA would replay for the sink's semantics, set-based, per batch: the batch
+  // by LOAD DATA into a temporary table, the ids already recorded dropped from it (idempotent on
+  // order_id), each product's total taken in one guarded UPDATE (never below zero, with the
+  // CHECK constraint), the rest inserted in one INSERT ... SELECT. Every order of this data is
+  // accepted (1,000,000 initial stock per product) and its ids are distinct.
+  const os: string[] = [
+    "CREATE TEMPORARY TABLE b (order_id VARBINARY(256) NOT NULL, customer_id VARCHAR(64) NOT NULL, product_id VARCHAR(64) NOT NULL, quantity INT NOT NULL, amount DOUBLE NOT NULL, currency VARCHAR(8) NOT NULL, created_at BIGINT NOT NULL) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;",
+  ];
+  let marker = 1;
+  for (const batch of chunks(orders, BATCH)) {
+    const now = 1_900_000_000_000 + marker;
+    const tsv = join(tmp, `orders-${marker++}.tsv`);
+    writeFileSync(tsv, batch.map((o) => [o.order_id, o.customer_id, o.product_id, o.quantity, o.amount, o.currency, o.created_at].join("\t")).join("\n") + "\n");
+    os.push(
+      `LOAD DATA LOCAL INFILE '${tsv}' INTO TABLE b CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n';`,
+      "START TRANSACTION;",
+      "DELETE b FROM b JOIN orders o ON o.order_id = b.order_id;",
+      `UPDATE products p JOIN (SELECT product_id, SUM(quantity) AS q FROM b GROUP BY product_id) n USING (product_id) SET p.stock = p.stock - n.q, p.version = p.version + 1, p.updated_at = ${now} WHERE p.stock >= n.q;`,
+      `INSERT INTO orders (${ORDER_COLS}) SELECT order_id, customer_id, product_id, quantity, amount, currency, created_at, 'accepted', NULL, ${now} FROM b;`,
+      "COMMIT;",
+      "DELETE FROM b;",
+    );
+  }
+  writeFileSync(f.ordersSql, os.join("\n") + "\n");
+  // The sink's exact Redis commands: one MSET of user:{id} and the user's JSON per batch.
+  const bulk = (x: string) => `$${Buffer.byteLength(x)}\r\n${x}\r\n`;
+  const resp: string[] = [];
+  let bytes = 0;
+  for (const part of chunks(users, BATCH)) {
+    let cmd = `*${1 + 2 * part.length}\r\n${bulk("MSET")}`;
+    for (const u of part) {
+      const v = JSON.stringify(u);
+      bytes += Buffer.byteLength(v);
+      cmd += bulk(`user:${u.id}`) + bulk(v);
+    }
+    resp.push(cmd);
+  }
+  writeFileSync(f.usersResp, resp.join(""));
+  f.valueBytes = Math.round(bytes / users.length);
+  return f;
+}
+
+/** Seconds the mariadb client takes to run a file into a fresh database with the sink's schema. */
+async function mariadbReplay(file: string, sql?: string): Promise<number> {
+  const db = await freshDb(true);
   try {
-    for (const m of MYSQL_MIGRATIONS) await c.query(m.sql); // the sink's own schema
-    await c.query("INSERT INTO products (product_id, name, price, stock, version, updated_at) VALUES ?", [
-      seedProducts(1000, DEFAULT_INITIAL_STOCK).map((p) => [p.product_id, p.name, p.price, p.stock, p.version, p.updated_at]),
-    ]);
-    const cols = "first_name, last_name, email, age, country, city, signup_ts, is_active, score, phone".split(", ");
-    const upsert = `INSERT INTO users (id, ${cols.join(", ")}) VALUES ? ON DUPLICATE KEY UPDATE ${cols.map((k) => `${k} = VALUES(${k})`).join(", ")}`;
+    const args = ["mariadb", "--local-infile=1", "-h", "127.0.0.1", "-u", "root", db.name];
+    const t0 = performance.now();
+    if (sql) run([...args, "-e", sql]);
+    else run(args, {}, file);
+    return (performance.now() - t0) / 1000;
+  } finally {
+    await db.drop();
+  }
+}
+
+interface Ceilings { upsert: number; loadData: number; orders: number; redisBench: number | null; redisPipe: number | null; libMysqlUsers: number; libRedisUsers: number }
+
+/** The stores' own tools on the same rows, in records per second. */
+async function ceilings(f: Files, users: User[]): Promise<Ceilings> {
+  const upsert = N / (await mariadbReplay(f.upsertSql));
+  const loadData = N / (await mariadbReplay("", `LOAD DATA LOCAL INFILE '${f.usersTsv}' REPLACE INTO TABLE users CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${USER_COLS})`));
+  const orders = N / (await mariadbReplay(f.ordersSql));
+  let redisBench: number | null = null;
+  let redisPipe: number | null = null;
+  if (existsSync("/usr/bin/redis-benchmark")) {
+    await flushRedis();
+    const r = Bun.spawnSync(["redis-benchmark", "-h", "127.0.0.1", "-p", "6379", "--dbnum", "7", "-P", "100", "-t", "set", "-d", String(f.valueBytes), "-r", String(N), "-n", String(N), "-q"], { stdout: "pipe", stderr: "pipe" });
+    const m = /SET: ([\d.]+) requests per second/.exec(r.stdout.toString());
+    redisBench = m ? Number(m[1]) : null;
+  }
+  if (existsSync("/usr/bin/redis-cli")) {
+    await flushRedis();
+    const t0 = performance.now();
+    run(["redis-cli", "-h", "127.0.0.1", "-p", "6379", "-n", "7", "--pipe"], {}, f.usersResp);
+    redisPipe = N / ((performance.now() - t0) / 1000);
+  }
+  // Diagnostics only (the client libraries running statements in a loop, one connection).
+  const libMysqlUsers = N / (await libMysql(users));
+  const libRedisUsers = N / (await libRedis(users));
+  await flushRedis();
+  return { upsert, loadData, orders, redisBench, redisPipe, libMysqlUsers, libRedisUsers };
+}
+
+/** Diagnostic: mysql2 on one connection, the users as 2,000-row upserts in transactions of 5,000 (the old sink's statements). */
+async function libMysql(users: User[]): Promise<number> {
+  const db = await freshDb(true);
+  const c = await createConnection({ uri: db.url });
+  try {
+    const upd = USER_COLS.split(", ").slice(1).map((k) => `${k} = VALUES(${k})`).join(", ");
     const t0 = performance.now();
     for (const batch of chunks(users, BATCH)) {
       await c.query("START TRANSACTION");
-      for (const part of chunks(batch, CHUNK)) {
-        await c.query(upsert, [
-          part.map((u) => [Number(u.id), u.first_name, u.last_name, u.email, Number(u.age), u.country, u.city, Number(u.signup_ts), u.is_active === "true" ? 1 : 0, Number(u.score), u.phone || null]),
+      for (const part of chunks(batch, 2000)) {
+        await c.query(`INSERT INTO users (${USER_COLS}) VALUES ? ON DUPLICATE KEY UPDATE ${upd}`, [
+          part.map((u) => [u.id, u.first_name, u.last_name, u.email, u.age, u.country, u.city, u.signup_ts, u.is_active ? 1 : 0, u.score, u.phone]),
         ]);
       }
-      await c.query("COMMIT");
-    }
-    for (const batch of chunks(orders, BATCH)) {
-      const need = new Map<string, number>();
-      for (const o of batch) need.set(o.product_id!, (need.get(o.product_id!) ?? 0) + Number(o.quantity));
-      const ids = [...need.keys()].sort();
-      const now = Date.now();
-      await c.query("START TRANSACTION");
-      for (const part of chunks(batch, CHUNK)) await c.query("SELECT order_id, status FROM orders WHERE order_id IN (?)", [part.map((o) => o.order_id)]);
-      await c.query("SELECT product_id, name, price, stock, version, updated_at FROM products WHERE product_id IN (?) ORDER BY product_id FOR UPDATE", [ids]);
-      for (const part of chunks(batch, CHUNK)) {
-        await c.query("INSERT INTO orders (order_id, customer_id, product_id, quantity, amount, currency, created_at, status, reason, processed_at) VALUES ?", [
-          part.map((o) => [o.order_id, Number(o.customer_id), o.product_id, Number(o.quantity), Number(o.amount), o.currency, Number(o.created_at), "accepted", null, now]),
-        ]);
-      }
-      const cases = ids.map(() => "WHEN ? THEN ?").join(" ");
-      const pairs = ids.flatMap((id) => [id, need.get(id)!]);
-      await c.query(
-        `UPDATE products SET stock = stock - (CASE product_id ${cases} END), version = version + 1, updated_at = ? WHERE product_id IN (?) AND stock >= (CASE product_id ${cases} END)`,
-        [...pairs, now, ids, ...pairs],
-      );
       await c.query("COMMIT");
     }
     return (performance.now() - t0) / 1000;
@@ -161,8 +264,8 @@ async function mysqlCeiling(users: Record<string, string>[], orders: Record<stri
   }
 }
 
-/** Redis ceiling: the same user rows as JSON, SET in pipelines of BATCH (what the sink does per batch). Seconds for N SETs. */
-async function redisCeiling(users: Record<string, string>[]): Promise<number> {
+/** Diagnostic: node-redis, the user JSON values SET in pipelines of 5,000 (the old sink's commands). */
+async function libRedis(users: User[]): Promise<number> {
   await flushRedis();
   const r = createClient({ url: REDIS_URL });
   await r.connect();
@@ -203,36 +306,31 @@ async function cBaseline(bootstrap: string, round: number): Promise<Baseline | n
 }
 interface Baseline { c: number; cCopy: number; ingest: number; raw: number }
 
-/** redis-benchmark's own SET/s (3-byte values, one key), or null if redis-tools is not installed. */
-function redisBenchmark(): number | null {
-  if (!existsSync("/usr/bin/redis-benchmark")) return null;
-  const r = Bun.spawnSync(["redis-benchmark", "-h", "127.0.0.1", "-p", "6379", "--dbnum", "7", "-P", "100", "-t", "set", "-n", String(N), "-q"], { stdout: "pipe", stderr: "pipe" });
-  const m = /SET: ([\d.]+) requests per second/.exec(r.stdout.toString());
-  return m ? Number(m[1]) : null;
-}
+interface Row { round: number; bin: string; path: string; workers: number; msgs_per_s: number; seconds: number; wall_s: number; cpu_s: number; cpu_us_per_record: number; written: number; error?: string }
 
-interface Row { round: number; sinks: string; workers: number; msgs_per_s: number; seconds: number; wall_s: number; cpu_s: number; written: number; error?: string }
-
-async function consumeRun(bootstrap: string, s: string, w: number, round: number): Promise<Row> {
-  const db = s.includes("mysql") ? await freshDb() : null;
-  if (s.includes("redis")) await flushRedis();
-  const sum = join(tmp, `consume-${s}-${w}-${round}.json`);
+async function consumeRun(bin: string, name: string, bootstrap: string, path: string, w: number, round: number): Promise<Row> {
+  const [topic, sinks] = path.split(":") as [string, string];
+  const db = sinks.includes("mysql") ? await freshDb() : null;
+  if (sinks.includes("redis")) await flushRedis();
+  const sum = join(tmp, `consume-${path}-${w}-${round}.json`);
   const t0 = performance.now();
+  const base = { round, bin: name, path, workers: w };
   try {
     const r = run(
-      ["/usr/bin/time", "-f", "TIME %U %S", ingest, "consume", "--group", `bench-${s}-${w}-${round}-${Date.now()}`, "--topics", "users,orders", "--sink", s.replace("+", ","),
-        "--workers", String(w), "--from-beginning", "--max-messages", String(2 * N), "--summary-json", sum, "-b", bootstrap],
-      { ...(db ? { MYSQL_URL: db.url } : {}), ...(s.includes("redis") ? { REDIS_URL } : {}) },
+      ["/usr/bin/time", "-f", "TIME %U %S", bin, "consume", "--group", `bench-${topic}-${sinks}-${w}-${round}-${Date.now()}`, "--topics", topic, "--sink", sinks.replaceAll("+", ","),
+        "--workers", String(w), "--from-beginning", "--max-messages", String(N), "--summary-json", sum, "-b", bootstrap],
+      { ...(db ? { MYSQL_URL: db.url } : {}), ...(sinks.includes("redis") ? { REDIS_URL } : {}) },
     );
     const wall = (performance.now() - t0) / 1000;
     // The summary's msgs_per_s is written / seconds, and seconds start at the first message (not at start-up).
     const j = JSON.parse(readFileSync(sum, "utf8")) as { written: number; seconds: number; msgs_per_s: number };
     const m = /TIME ([\d.]+) ([\d.]+)/.exec(r.stderr.toString());
-    const row: Row = { round, sinks: s, workers: w, msgs_per_s: j.msgs_per_s, seconds: round2(j.seconds), wall_s: round2(wall), cpu_s: m ? round2(Number(m[1]) + Number(m[2])) : NaN, written: j.written };
-    if (j.written !== 2 * N) row.error = `wrote ${j.written} of ${2 * N}`;
+    const cpu = m ? Number(m[1]) + Number(m[2]) : NaN;
+    const row: Row = { ...base, msgs_per_s: j.msgs_per_s, seconds: round2(j.seconds), wall_s: round2(wall), cpu_s: round2(cpu), cpu_us_per_record: round2((cpu / j.written) * 1e6), written: j.written };
+    if (j.written !== N) row.error = `wrote ${j.written} of ${N}`;
     return row;
   } catch (e) {
-    return { round, sinks: s, workers: w, msgs_per_s: NaN, seconds: NaN, wall_s: round2((performance.now() - t0) / 1000), cpu_s: NaN, written: 0, error: (e as Error).message };
+    return { ...base, msgs_per_s: NaN, seconds: NaN, wall_s: round2((performance.now() - t0) / 1000), cpu_s: NaN, cpu_us_per_record: NaN, written: 0, error: (e as Error).message };
   } finally {
     await db?.drop();
   }
@@ -243,25 +341,23 @@ const median = (xs: number[]) => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
 };
-const fmt = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "-");
+const fmt = (x: number | null) => (x !== null && Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "-");
+const r2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "-");
 
 async function main() {
-  if (!existsSync(ingest)) throw new Error("./ingest not found: bun run build first");
+  if (!existsSync(ingest)) throw new Error(`${ingest} not found: bun run build first`);
   const usersCsv = join(tmp, "users.csv");
   const ordersCsv = join(tmp, "orders.csv");
   run([ingest, "gen", "users", "--rows", String(N), "--out", usersCsv, "--seed", "42"]);
   run([ingest, "gen", "orders", "--rows", String(N), "--out", ordersCsv, "--seed", "42"]);
-  const users = Papa.parse<Record<string, string>>(readFileSync(usersCsv, "utf8"), { header: true, skipEmptyLines: true }).data;
+  const users = Papa.parse<Record<string, string>>(readFileSync(usersCsv, "utf8"), { header: true, skipEmptyLines: true }).data.map(toUser);
   const orders = Papa.parse<Record<string, string>>(readFileSync(ordersCsv, "utf8"), { header: true, skipEmptyLines: true }).data;
+  const files = writeFiles(users, orders);
   const broker = await startBroker();
   const rows: Row[] = [];
-  const ceil = { mysql_s: [] as number[], redis_s: [] as number[], redis_benchmark: [] as number[] };
+  const ceil: Ceilings[] = [];
   const baseline: Baseline[] = [];
   let produceS = 0;
-  // The backlog is judged against the time produce spent sending (its total minus its setup),
-  // the stricter comparison. (Setup once took 22.7 s of 24 s for orders: a quadratic split of
-  // quote-free CSVs, fixed 2026-11-30.)
-  let produceSendS = 0;
   try {
     for (const [file, topic, key, schema] of [
       [usersCsv, "users", "id", "data/users.avsc"],
@@ -269,96 +365,88 @@ async function main() {
     ] as const) {
       const sum = join(tmp, `produce-${topic}.json`);
       run([ingest, "produce", "--file", file, "--topic", topic, "--key", key, "--schema", join(ROOT, schema), "--compression", "lz4", "--no-progress", "--summary-json", sum, "-b", broker.bootstrap]);
-      const ps = JSON.parse(readFileSync(sum, "utf8")).seconds as { total: number; setup: number };
-      produceS += ps.total;
-      produceSendS += ps.total - ps.setup;
+      produceS += (JSON.parse(readFileSync(sum, "utf8")).seconds as { total: number }).total;
       const kept = held(broker.bootstrap, topic);
       if (kept !== N) throw new Error(`the broker holds ${kept} of ${N} ${topic} (the mock trims past ~5 MiB/partition): use fewer --rows`);
     }
-    console.error(`bench:consume: ${fmt(N)} users + ${fmt(N)} orders (produced in ${produceS.toFixed(2)} s, ${produceSendS.toFixed(2)} s without produce's setup), workers ${WORKERS.join(",")}, sinks ${SINKS.join(" ")}, ${ROUNDS} round(s); ${cpus().length} cores`);
+    console.error(`bench:consume: ${fmt(N)} users + ${fmt(N)} orders (produced in ${produceS.toFixed(2)} s), workers ${WORKERS.join(",")}, paths ${PATHS.join(" ")}, bins ${BINS.join(" ")}, ${ROUNDS} round(s); ${cpus().length} cores`);
     for (let round = 1; round <= ROUNDS; round++) {
       for (const w of WORKERS) {
-        for (const s of SINKS) {
-          const row = await consumeRun(broker.bootstrap, s, w, round);
-          rows.push(row);
-          console.error(`  round ${round} workers ${w} sink ${s.padEnd(11)} ${fmt(row.msgs_per_s).padStart(9)} msg/s  (written ${fmt(row.written)}, wall ${row.wall_s} s)${row.error ? `  ERROR ${row.error}` : ""}`);
+        for (const p of PATHS) {
+          // Alternate the binaries path by path (and reverse their order every other round), so they share the machine's noise.
+          const order = BINS.map((b, i) => [b, binName(b, i)] as const);
+          if (round % 2 === 0) order.reverse();
+          for (const [b, name] of order) {
+            const row = await consumeRun(b, name, broker.bootstrap, p, w, round);
+            rows.push(row);
+            console.error(`  round ${round} ${name.padEnd(14)} workers ${w} ${p.padEnd(20)} ${fmt(row.msgs_per_s).padStart(9)} msg/s  ${r2(row.cpu_us_per_record)} µs CPU/record  (written ${fmt(row.written)}, wall ${row.wall_s} s)${row.error ? `  ERROR ${row.error}` : ""}`);
+          }
         }
       }
       const b = await cBaseline(broker.bootstrap, round).catch((e) => (console.error(`  C baseline failed: ${(e as Error).message}`), null));
-      if (b) {
-        baseline.push(b);
-        console.error(`  round ${round} users topic alone, no sink: C (no decoding) ${fmt(b.c)} msg/s, C copying the bytes out ${fmt(b.cCopy)} msg/s, ingest --format raw ${fmt(b.raw)} msg/s, ingest decoding ${fmt(b.ingest)} msg/s`);
-      }
-      // Ceilings after the matrix of the same round, with the broker idle (it holds only memory).
-      ceil.mysql_s.push(await mysqlCeiling(users, orders));
-      ceil.redis_s.push(await redisCeiling(users));
-      const rb = redisBenchmark();
-      if (rb !== null) ceil.redis_benchmark.push(rb);
-      console.error(`  round ${round} ceilings: MySQL ${ceil.mysql_s.at(-1)!.toFixed(2)} s for ${fmt(2 * N)} rows, Redis ${ceil.redis_s.at(-1)!.toFixed(2)} s for ${fmt(N)} SETs, redis-benchmark ${rb === null ? "not installed" : `${fmt(rb)} SET/s`}`);
+      if (b) baseline.push(b);
+      // The stores' own tools after the matrix of the same round, with the broker idle (it holds only memory).
+      const c = await ceilings(files, users);
+      ceil.push(c);
+      console.error(
+        `  round ${round} ceilings: mariadb upsert ${fmt(c.upsert)} rows/s, LOAD DATA ${fmt(c.loadData)} rows/s, orders SQL ${fmt(c.orders)} orders/s, ` +
+          `redis-benchmark -P 100 -d ${files.valueBytes} ${fmt(c.redisBench)} SET/s, redis-cli --pipe (MSET) ${fmt(c.redisPipe)} keys/s; diagnostics: mysql2 loop ${fmt(c.libMysqlUsers)}, node-redis loop ${fmt(c.libRedisUsers)}`,
+      );
     }
   } finally {
     await broker.stop();
   }
 
-  // Ceilings in backlog messages per second: the 2N messages over the time the store alone needs
-  // for the writes they cause (MySQL: 2N rows; Redis: N user SETs, since orders write nothing to
-  // Redis without a SQL store to take stock from).
-  const mysqlS = median(ceil.mysql_s);
-  const redisS = median(ceil.redis_s);
-  const rbench = ceil.redis_benchmark.length ? median(ceil.redis_benchmark) : null;
-  const ceiling: Record<string, number> = { mysql: (2 * N) / mysqlS, redis: (2 * N) / redisS };
-  ceiling["mysql+redis"] = Math.min(ceiling.mysql!, ceiling.redis!);
-  const cells = WORKERS.flatMap((w) => SINKS.map((s) => ({ w, s, rs: rows.filter((r) => r.workers === w && r.sinks === s) })));
-  const med = cells.map(({ w, s, rs }) => ({
-    sinks: s, workers: w, msgs_per_s: median(rs.map((r) => r.msgs_per_s)), seconds: median(rs.map((r) => r.seconds)), wall_s: median(rs.map((r) => r.wall_s)),
-    cpu_s: median(rs.map((r) => r.cpu_s)), errors: rs.filter((r) => r.error).length,
-  }));
-  const best = (s: string) => Math.max(...med.filter((m) => m.sinks === s && Number.isFinite(m.msgs_per_s)).map((m) => m.msgs_per_s));
-  const ratio = (s: string) => (SINKS.includes(s) && ceiling[s] ? best(s) / ceiling[s]! : NaN);
-  const r2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "-");
-  const cMsgs = median(baseline.map((b) => b.c));
-  const iMsgs = median(baseline.map((b) => b.ingest));
-  const rawMsgs = median(baseline.map((b) => b.raw));
-  const cCopyMsgs = median(baseline.map((b) => b.cCopy));
+  const cm = (k: keyof Ceilings) => median(ceil.map((c) => c[k] ?? NaN));
+  const C = { upsert: cm("upsert"), loadData: cm("loadData"), orders: cm("orders"), redisBench: cm("redisBench"), redisPipe: cm("redisPipe"), libMysqlUsers: cm("libMysqlUsers"), libRedisUsers: cm("libRedisUsers") };
+  // Each path's ceiling: the store's own tool on the same rows; with two stores, the slower one's.
+  const ceilingOf = (path: string): { value: number; what: string }[] => {
+    const [topic, sinks] = path.split(":") as [string, string];
+    if (topic === "orders") return sinks.includes("mysql") ? [{ value: C.orders, what: "mariadb orders SQL" }] : [];
+    const out: { value: number; what: string }[] = [];
+    const redisPipe = { value: C.redisPipe, what: "redis-cli --pipe" };
+    if (sinks === "mysql") out.push({ value: C.upsert, what: "mariadb upsert" }, { value: C.loadData, what: "mariadb LOAD DATA" });
+    if (sinks === "redis") out.push({ value: C.redisBench, what: "redis-benchmark -P 100" }, redisPipe);
+    if (sinks === "mysql+redis") out.push(C.upsert <= C.redisPipe || !Number.isFinite(C.redisPipe) ? { value: C.upsert, what: "slower store: mariadb upsert" } : { ...redisPipe, what: "slower store: redis-cli --pipe" });
+    return out;
+  };
+  const med = WORKERS.flatMap((w) => PATHS.flatMap((p) => BINS.map((b, i) => binName(b, i)).map((bin) => {
+    const rs = rows.filter((r) => r.workers === w && r.path === p && r.bin === bin);
+    return {
+      bin, path: p, workers: w, msgs_per_s: median(rs.map((r) => r.msgs_per_s)), seconds: round2(median(rs.map((r) => r.seconds))), cpu_s: round2(median(rs.map((r) => r.cpu_s))),
+      cpu_us_per_record: round2(median(rs.map((r) => r.cpu_us_per_record))), errors: rs.filter((r) => r.error).length,
+      vs: ceilingOf(p).map((c) => ({ what: c.what, ratio: median(rs.map((r) => r.msgs_per_s)) / c.value })),
+    };
+  })));
   const when = new Date().toISOString().slice(0, 16).replace("T", " ");
   const lines = [
-    `Measured ${when} UTC (${cpus().length} cores, ${cpus()[0]?.model ?? "?"}), ${fmt(N)} users + ${fmt(N)} orders, embedded 3-broker mock, 24 partitions each, lz4; produced in ${produceS.toFixed(2)} s (${produceSendS.toFixed(2)} s without produce's setup); ${ROUNDS} round(s)${ROUNDS > 1 ? ", medians" : ""}.`,
+    `Measured ${when} UTC (${cpus().length} cores, ${cpus()[0]?.model ?? "?"}), ${fmt(N)} users + ${fmt(N)} orders, embedded 3-broker mock, 24 partitions each, lz4; ${ROUNDS} round(s)${ROUNDS > 1 ? ", medians" : ""}.`,
     "",
-    `Store ceilings in the same run: MySQL ${fmt(ceiling.mysql!)} rows/s (${mysqlS.toFixed(2)} s for the ${fmt(2 * N)} rows: users upserted ${CHUNK} per statement, orders with their stock updates in one transaction per ${BATCH}); ` +
-      `Redis ${fmt(N / redisS)} SET/s (${redisS.toFixed(2)} s for the ${fmt(N)} user JSON values, pipelines of ${BATCH}) = ${fmt(ceiling.redis!)} backlog msg/s; redis-benchmark -P 100 -t set: ${rbench === null ? "not installed (apt-get install redis-tools)" : `${fmt(rbench)} SET/s`}.`,
+    `Stores' own tools, same rows, same run: mariadb client 1,000-row INSERT ... ON DUPLICATE KEY UPDATE ${fmt(C.upsert)} users/s, LOAD DATA LOCAL INFILE ${fmt(C.loadData)} users/s, ` +
+      `orders SQL (per batch of ${BATCH}: LOAD DATA into a temporary table, drop recorded ids, guarded decrement, INSERT ... SELECT) ${fmt(C.orders)} orders/s; redis-benchmark -t set -P 100 -d ${files.valueBytes} ${fmt(C.redisBench)} SET/s; ` +
+      `redis-cli --pipe of the sink's MSETs ${fmt(C.redisPipe)} keys/s.`,
+    `Diagnostic only (client libraries in a loop, not a ceiling): mysql2 2,000-row upserts ${fmt(C.libMysqlUsers)} users/s, node-redis pipelined SETs ${fmt(C.libRedisUsers)} users/s.`,
     "",
-    "| sinks | workers | msgs/s | vs store ceiling | catch-up s | wall s | CPU s | caught up faster than produce sent it (catch-up s vs produce's send s) |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| binary | path | workers | msgs/s | vs the store's own tool | CPU s | µs CPU/record |",
+    "| --- | --- | ---: | ---: | --- | ---: | ---: |",
     ...med.map((m) =>
-      `| ${m.sinks} | ${m.workers} | ${fmt(m.msgs_per_s)}${m.errors ? ` (${m.errors} failed)` : ""} | ${ceiling[m.sinks] && Number.isFinite(m.msgs_per_s) ? (m.msgs_per_s / ceiling[m.sinks]!).toFixed(2) : "-"} | ${m.seconds} | ${m.wall_s} | ${m.cpu_s} | ${Number.isFinite(m.seconds) && !m.errors ? (m.seconds < produceSendS ? "yes" : "no") + ` (${m.seconds} vs ${produceSendS.toFixed(2)} s)` : "-"} |`),
+      `| ${m.bin} | ${m.path} | ${m.workers} | ${fmt(m.msgs_per_s)}${m.errors ? ` (${m.errors} failed)` : ""} | ${m.vs.map((v) => `${r2(v.ratio)} of ${v.what}`).join(", ") || "-"} | ${m.cpu_s} | ${m.cpu_us_per_record} |`),
     "",
-    "catch-up s runs from the first message to the last write (msgs/s = records / catch-up s); wall s is the whole process, including the embedded broker's fixed 3 s group join.",
-    "",
-    `Ratios (best lane count): ingest mysql / MySQL ceiling ${r2(ratio("mysql"))}, ingest redis / Redis ceiling ${r2(ratio("redis"))}, ingest mysql+redis / min(ceilings) ${r2(ratio("mysql+redis"))} (target 0.7); ` +
-      `--sink none best ${fmt(SINKS.includes("none") ? best("none") : NaN)} msg/s (target 1,000,000).`,
+    "msgs/s = records written / seconds from the first message to the last write; CPU from /usr/bin/time over the whole process (start-up and group join included).",
     baseline.length
-      ? `Users topic alone (${fmt(N)} messages), same broker: C consumer without decoding ${fmt(cMsgs)} msg/s (payloads never touched), and copying each key and value out ${fmt(cCopyMsgs)} msg/s; ingest --format raw --sink none (no decoding, like C) ${fmt(rawMsgs)} msg/s = ${r2(rawMsgs / cMsgs)} of C (target 0.8), ${r2(rawMsgs / cCopyMsgs)} of C copying; ingest --sink none decoding and validating ${fmt(iMsgs)} msg/s = ${r2(iMsgs / cMsgs)} of C.`
+      ? `Users topic alone, same broker: C consumer ${fmt(median(baseline.map((b) => b.c)))} msg/s, ingest --format raw --sink none ${fmt(median(baseline.map((b) => b.raw)))}, ingest --sink none decoding ${fmt(median(baseline.map((b) => b.ingest)))}.`
       : "C baseline skipped: native-bench/build/c-bench is not built (bash native-bench/build.sh).",
   ];
   console.log(lines.join("\n"));
   const date = new Date().toISOString().slice(0, 10);
   mkdirSync(join(ROOT, "native-bench/results"), { recursive: true });
-  // A run with its own --rows/--workers/--sinks gets a name of its own, so a trial never replaces the published figures.
-  const custom = values.rows || values.workers || values.sinks ? `-custom-${N}` : "";
+  // A run with its own --rows/--workers/--paths gets a name of its own, so a trial never replaces the published figures.
+  const custom = values.rows || values.workers || values.paths || values.bins ? `-custom-${N}` : "";
   const out = join(ROOT, "native-bench/results", `${date}${values.quick ? "-quick" : ""}${custom}-consume.json`);
   writeFileSync(
     out,
     `${JSON.stringify(
-      {
-        date: new Date().toISOString(), rows: N, rounds: ROUNDS, cores: cpus().length, produce_s: produceS, produce_send_s: produceSendS,
-        ceilings: {
-          mysql_s: ceil.mysql_s, redis_s: ceil.redis_s, mysql_rows_per_s: ceiling.mysql, redis_sets_per_s: N / redisS, redis_backlog_msgs_per_s: ceiling.redis,
-          redis_benchmark_sets_per_s: rbench,
-        },
-        c_baseline_users_topic: baseline.length ? { c_msgs_per_s: cMsgs, c_copy_msgs_per_s: cCopyMsgs, ingest_raw_msgs_per_s: rawMsgs, raw_ratio: rawMsgs / cMsgs, raw_ratio_to_c_copy: rawMsgs / cCopyMsgs, ingest_none_msgs_per_s: iMsgs, ratio: iMsgs / cMsgs, runs: baseline } : null,
-        ratios: { mysql: ratio("mysql"), redis: ratio("redis"), "mysql+redis": ratio("mysql+redis") },
-        medians: med, runs: rows,
-      },
+      { date: new Date().toISOString(), rows: N, rounds: ROUNDS, cores: cpus().length, bins: BINS, produce_s: produceS, value_bytes: files.valueBytes, ceilings: C, ceiling_runs: ceil, c_baseline_users_topic: baseline, medians: med, runs: rows },
       (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v),
       2,
     )}\n`,
