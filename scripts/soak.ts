@@ -8,6 +8,8 @@
  * has run (while it runs, results go to <date>-running.json). A partial run (--quick or --only)
  * writes reliability/results/<date>-partial.json (merged by scenario, so several partial runs of
  * a day add up) and never touches RELIABILITY.md.
+ * `--resume` goes on with today's interrupted full run: the scenarios it finished are kept (each
+ * row of RELIABILITY.md names the commit it ran on) and the others run.
  * `--render-only [--date D]` rewrites RELIABILITY.md from a full run's results file.
  */
 import { killChildren } from "./soak/_children.ts";
@@ -33,7 +35,7 @@ interface DayFile {
   machine: { cores: number; cpu: string };
   /** The commit the soak ran (with -dirty if the tree had changes). */
   commit?: string;
-  entries: { module: string; description: string; command: string; quick: boolean; startedAt: string; seconds: number; results: SoakResult[] }[];
+  entries: { module: string; description: string; command: string; quick: boolean; startedAt: string; seconds: number; commit?: string; results: SoakResult[] }[];
 }
 
 function cpuModel(): string {
@@ -48,7 +50,7 @@ function cpuModel(): string {
 for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
   process.on(sig, () => {
     const n = killChildren();
-    console.error(`soak: ${sig}: stopped ${n} child process(es); results of this run are not saved`);
+    console.error(`soak: ${sig}: stopped ${n} child process(es); the scenario under way is not saved (a full run's finished ones are: bun run soak --resume goes on from them)`);
     process.exit(code);
   });
 }
@@ -80,10 +82,19 @@ async function main(): Promise<number> {
   const final = join(outDir, `${date}.json`);
   const file = join(outDir, full ? `${date}-running.json` : `${date}-partial.json`);
   const fresh = (): DayFile => ({ date, machine: { cores: cpus().length, cpu: cpuModel() }, commit: gitCommit(), entries: [] });
-  const day: DayFile = !full && existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : fresh();
+  // --resume: a full run that goes on from today's interrupted one (its scenarios already
+  // recorded are kept, each with the commit it ran on, and not run again).
+  const resume = full && args.includes("--resume") && existsSync(file);
+  const day: DayFile = (!full || resume) && existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : fresh();
+  for (const e of day.entries) e.commit ??= day.commit;
+  day.commit = gitCommit();
   day.machine = { cores: cpus().length, cpu: cpuModel() };
   let failed = false;
   for (const name of chosen) {
+    if (resume && day.entries.some((e) => e.module === name)) {
+      console.error(`soak: ${name}: kept from the interrupted run (--resume)`);
+      continue;
+    }
     const mod = (await import(join(dir, `${name}.ts`))) as Partial<Module>;
     if (typeof mod.run !== "function") continue;
     const t0 = performance.now();
@@ -103,7 +114,7 @@ async function main(): Promise<number> {
     // A partial run re-reads before writing: another partial run may have written since.
     if (!full && existsSync(file)) day.entries = (JSON.parse(readFileSync(file, "utf8")) as DayFile).entries;
     day.entries = day.entries.filter((e) => e.module !== name);
-    day.entries.push({ module: name, description: mod.description ?? "", command, quick, startedAt, seconds: Math.round(seconds), results });
+    day.entries.push({ module: name, description: mod.description ?? "", command, quick, startedAt, seconds: Math.round(seconds), commit: gitCommit(), results });
     // Written after each scenario, so an interrupted soak still leaves what it measured.
     writeFileSync(file, `${JSON.stringify(day, null, 2)}\n`);
   }
@@ -134,7 +145,7 @@ function render(day: DayFile): string {
     "",
     `- Date: ${day.date}`,
     `- Machine: ${day.machine.cores} cores, ${day.machine.cpu}`,
-    ...(day.commit ? [`- Commit: ${day.commit}`] : []),
+    `- Commits: ${[...new Set(entries.map((e) => e.commit ?? day.commit ?? "unknown"))].join(", ")} (each row names its own: a run resumed after new commits spans several)`,
     `- Commands: ${[...new Set(entries.map((e) => `\`${e.command}\``))].join(", ")}`,
     "",
     "| scenario | broker | runs | records | lost | duplicated | result | notes |",
@@ -142,7 +153,7 @@ function render(day: DayFile): string {
   ];
   for (const e of entries) {
     for (const r of e.results) {
-      out.push(`| ${cell(r.scenario)} | ${cell(r.broker ?? "embedded")} | ${r.runs} | ${r.records} | ${r.lost} | ${r.duplicated} | ${r.pass ? "pass" : "**FAIL**"} | ${cell(r.notes)} (${e.quick ? "quick, " : ""}${e.seconds} s, \`${e.command}\`, ${e.startedAt}) |`);
+      out.push(`| ${cell(r.scenario)} | ${cell(r.broker ?? "embedded")} | ${r.runs} | ${r.records} | ${r.lost} | ${r.duplicated} | ${r.pass ? "pass" : "**FAIL**"} | ${cell(r.notes)} (${e.quick ? "quick, " : ""}${e.seconds} s, \`${e.command}\`, ${e.startedAt}, commit ${e.commit ?? day.commit ?? "unknown"}) |`);
     }
   }
   out.push("", "## Scenarios", "");
