@@ -43,8 +43,8 @@ const ingest = values.ingest!;
 const windowS = Number(values.window ?? (quick ? 15 : 60));
 const WARMUP_S = 5;
 const batch = Number(values.batch);
-const singleRates = (values.single ?? (quick ? "1000,2000,4000,6000,8000,10000" : "1000,2000,3000,4000,5000,6000,8000,10000,12000")).split(",").map(Number);
-const batchRates = (values["batch-rates"] ?? (quick ? "100,200,400,600,800,1000" : "100,200,300,400,500,600,800,1000,1200")).split(",").map(Number);
+const singleRates = (values.single ?? (quick ? "500,1000,2000,4000,8000" : "500,1000,1500,2000,3000,4000,6000,8000,10000")).split(",").map(Number);
+const batchRates = (values["batch-rates"] ?? (quick ? "10,20,50,100,200" : "10,20,50,100,200,400,600,800,1000")).split(",").map(Number);
 const backlog = Number(values.backlog ?? (quick ? 100_000 : 1_000_000));
 const partitions = Number(values.partitions);
 const workers = Number(values.workers);
@@ -159,6 +159,8 @@ interface Step {
   latency_ms: Record<string, number>;
   load_cpu_us_per_request: number;
   cpu_pct: Record<string, number>;
+  /** /proc/loadavg's 1-minute figure at the step's end: other engineers share the 2 cores. */
+  loadavg: number;
 }
 
 async function step(path: string, rate: number, perReq: number): Promise<Step> {
@@ -197,13 +199,14 @@ async function step(path: string, rate: number, perReq: number): Promise<Step> {
     path, rate, orders_per_s_target: ordersPerS, achieved_rate: r.achieved_rate, orders_per_s: Math.round((ok202 * perReq) / r.seconds), ok202, requests: r.requests,
     lag_first: lagFirst, lag_last: lagLast, lag_max: lagMax, lag_samples: samples, flat: why.length === 0, why: why.join("; "),
     latency_ms: r.latency_ms, load_cpu_us_per_request: r.cpu_us_per_request, cpu_pct,
+    loadavg: Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]),
   };
 }
 
 const fmtStep = (s: Step) =>
   `${s.path.padEnd(13)} ${String(s.rate).padStart(6)}/s ${String(s.orders_per_s_target).padStart(7)} orders/s | got ${String(s.orders_per_s).padStart(7)} orders/s | ` +
   `lag ${s.lag_first} -> ${s.lag_last} (max ${s.lag_max}) | p50 ${s.latency_ms.p50?.toFixed(1)} p99 ${s.latency_ms.p99?.toFixed(1)} ms | ` +
-  `cpu% ${Object.entries(s.cpu_pct).map(([k, v]) => `${k} ${v}`).join(" ")} | ${s.flat ? "FLAT" : `behind: ${s.why}`}`;
+  `cpu% ${Object.entries(s.cpu_pct).map(([k, v]) => `${k} ${v}`).join(" ")} | loadavg ${s.loadavg} | ${s.flat ? "FLAT" : `behind: ${s.why}`}`;
 
 const steps: Step[] = [];
 const best: Record<string, Step | null> = {};
@@ -211,8 +214,9 @@ let catchUp: Record<string, number> = {};
 const t00 = Date.now();
 try {
   startConsumer();
-  // warm up: the consumer joins the group, serve's producer and the stores' tables exist
-  const warm = spawn([ingest, "load", "--url", `${base}/order`, "--rate", "200", "--duration", "3s", "--json"], { stdout: "ignore", stderr: "ignore", env });
+  // warm up: the consumer joins the group, serve's producer and the stores' tables exist, the
+  // broker's JVM has compiled its hot paths
+  const warm = spawn([ingest, "load", "--url", `${base}/order`, "--rate", "500", "--duration", quick ? "5s" : "20s", "--json"], { stdout: "ignore", stderr: "ignore", env });
   await warm.exited;
   await waitLag(0, 60);
   for (const [path, rates, perReq] of [["/order", singleRates, 1], ["/orders/batch", batchRates, batch]] as const) {
