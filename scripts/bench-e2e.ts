@@ -87,7 +87,15 @@ if (values.broker === "embedded") {
   const b = await startChildBroker(ingest, { [topic]: partitions });
   bootstrap = b.bootstrap;
   stopBroker = b.stop;
-  brokerPids = pidsOf("ingest").filter((p) => readFileSync(`/proc/${p}/cmdline`, "utf8").includes("broker") && readFileSync(`/proc/${p}/cmdline`, "utf8").includes(topic));
+  // the child `ingest broker` (whatever the executable is called): found by its arguments
+  brokerPids = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => {
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0");
+      return argv[1] === "broker" && argv.includes(`${topic}:${partitions}`);
+    } catch {
+      return false;
+    }
+  });
 } else {
   log("starting Kafka 4.4 (single node)");
   const k = await KafkaCluster.start({ nodes: 1 });

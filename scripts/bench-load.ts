@@ -6,8 +6,9 @@
  * wrk has no fixed-rate mode, so two comparisons:
  *  - saturated: wrk -t1 -c64 as fast as the server answers (its achieved rate R), then
  *    `ingest load --rate R --connections 64`;
- *  - paced: wrk with a Lua delay() per request, tuned so it lands near --rate (default 5,000/s),
- *    then `ingest load` at wrk's achieved rate.
+ *  - paced: wrk with a Lua delay() per request, tuned so it lands near each of --rate (default
+ *    5,000 and 500/s; the server's latency adds to the delay, so it lands lower), then
+ *    `ingest load` at wrk's achieved rate.
  * CPU is user + system of the whole process (startup included) from the kernel's rusage for
  * both; ingest load's own in-run figure (its summary) is printed too. Targets: a bare Bun.serve
  * answering 202 (a server that costs little) and `ingest serve --ack delivered` on an embedded
@@ -24,14 +25,14 @@ const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
-    rate: { type: "string", default: "5000" },
+    rate: { type: "string", default: "5000,500" },
     target: { type: "string", default: "both" },
     ingest: { type: "string", default: join(import.meta.dir, "..", "ingest") },
   },
 });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
-const pacedRate = Number(values.rate);
+const pacedRates = values.rate!.split(",").map(Number);
 const ingest = values.ingest!;
 const CONNS = 64;
 process.on("SIGINT", () => (killChildren(), process.exit(130)));
@@ -116,13 +117,13 @@ const f1 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 
 
 const results: Record<string, unknown>[] = [];
 const targets = values.target === "both" ? ["bare", "serve"] : [values.target!];
-console.log(`bench-load: ${seconds}s per run, ${rounds} rounds alternated, ${CONNS} connections, paced target ~${pacedRate}/s; ${new Date().toISOString()}`);
+console.log(`bench-load: ${seconds}s per run, ${rounds} rounds alternated, ${CONNS} connections, paced targets ~${pacedRates.join(", ")}/s; ${new Date().toISOString()}`);
 try {
   for (const target of targets) {
     const server = target === "bare" ? await startBare() : await startServe();
     // warm the server (JIT, broker metadata)
     await runLoad(server.url, server.pid, 1000);
-    for (const mode of ["saturated", "paced"] as const) {
+    for (const [mode, pacedRate] of [["saturated", 0], ...pacedRates.map((r) => ["paced", r] as const)] as const) {
       // wrk's delay() is per connection and per request: delay = connections / rate.
       const delayMs = mode === "paced" ? Math.max(1, Math.round((CONNS / pacedRate) * 1000)) : 0;
       const wrk: Run[] = [];
@@ -135,6 +136,7 @@ try {
       const row = {
         target,
         mode,
+        paced_at: pacedRate || undefined,
         wrk_rate: median(wrk.map((r) => r.rate)),
         load_rate: median(load.map((r) => r.rate)),
         wrk_us_per_req: median(wrk.map((r) => r.usPerReq)),
@@ -152,7 +154,7 @@ try {
       row.ratio = row.load_us_per_req / row.wrk_us_per_req;
       results.push(row);
       console.log(
-        `${target.padEnd(5)} ${mode.padEnd(9)} wrk ${f1(row.wrk_rate)}/s ${f1(row.wrk_us_per_req)} us/req (p50 ${f1(row.wrk_p50_ms)} ms, p99 ${f1(row.wrk_p99_ms)} ms) | ` +
+        `${target.padEnd(5)} ${(mode === "paced" ? `paced@${pacedRate}` : mode).padEnd(10)} wrk ${f1(row.wrk_rate)}/s ${f1(row.wrk_us_per_req)} us/req (p50 ${f1(row.wrk_p50_ms)} ms, p99 ${f1(row.wrk_p99_ms)} ms) | ` +
           `ingest load ${f1(row.load_rate)}/s ${f1(row.load_us_per_req)} us/req, own ${f1(row.load_own_us_per_req)} (p50 ${f1(row.load_p50_ms)} ms, p99 ${f1(row.load_p99_ms)} ms) | ` +
           `server us/req ${f1(row.server_us_per_req_under_wrk)} vs ${f1(row.server_us_per_req_under_load)} | load/wrk ${row.ratio.toFixed(2)}x${row.errors ? `, ${row.errors} non-2xx/errors` : ""}`,
       );
