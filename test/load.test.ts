@@ -183,3 +183,14 @@ test("load --kind users --batch 3: unique ids, a JSON array per request", async 
   expect(new Set(users.map((u: { id: number }) => u.id)).size).toBe(30);
   expect(users[0]).toEqual({ id: 1_000_000_000, first_name: "Load", last_name: "Test", email: "load.1000000000@example.com", age: users[0].age, country: "US", city: "Austin" });
 });
+
+test("load: requests a server never answers are reported unanswered after the bounded drain, and the run still ends", async () => {
+  const s = rawServer((n) => (n < 3 ? ["HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"] : "never"));
+  const t0 = performance.now();
+  const r = await load(`${s.url}/order`, "--rate", "10", "--duration", "0.5s", "--connections", "1");
+  expect(r.rep.status).toEqual({ "202": 3 });
+  expect(r.rep.unanswered).toBe(2); // one in flight on the only connection, one waiting for it
+  expect(r.rep.scheduled).toBe(5);
+  expect(r.code).toBe(1);
+  expect(performance.now() - t0).toBeLessThan(20_000);
+}, 30_000);

@@ -11,7 +11,9 @@ An open-loop, fixed-rate HTTP load generator for ingest serve: requests are sche
 rate whatever the server does, and latency is measured from each request's scheduled time (so a
 slow server cannot hide queueing: no coordinated omission). Sends random valid orders (or users)
 and reports the achieved rate, status counts, latency percentiles and its own CPU per request
-(user + system). It always stops by itself.
+(user + system). It always stops by itself. Exit 0 when every scheduled request was answered
+202, 1 otherwise (an error status, no answer within the 10 s drain, or not sent because too many
+were waiting).
 
 Options:
       --url URL            target, e.g. http://127.0.0.1:8080/order or .../orders/batch (required)
@@ -196,6 +198,7 @@ export default {
       );
     }
     const ok = statuses.get(kind === "orders" || kind === "users" ? "202" : "200") ?? 0;
-    return ok === done && done > 0 ? 0 : 1;
+    // Requests left unanswered or never sent count as failures too (they used to exit 0).
+    return ok === done && done > 0 && unanswered === 0 && dropped === 0 ? 0 : 1;
   },
 } satisfies Command;

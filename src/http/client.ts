@@ -235,6 +235,7 @@ export class LoadClient {
   close(): void {
     for (const c of this.all) {
       c.dead = true;
+      c.tag = NaN; // its close must not report the request: the caller counts it unanswered
       c.socket?.terminate();
     }
     this.all.clear();
