@@ -194,3 +194,40 @@ test("load: requests a server never answers are reported unanswered after the bo
   expect(r.code).toBe(1);
   expect(performance.now() - t0).toBeLessThan(20_000);
 }, 30_000);
+
+test.skipIf(!Bun.which("openssl"))("load over https: a certificate that does not verify is named in the errors; accepted (NODE_TLS_REJECT_UNAUTHORIZED=0), the answers count", async () => {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "load-tls-"));
+  const [key, cert] = [join(dir, "key.pem"), join(dir, "cert.pem")];
+  expect(Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"], { stdout: "ignore", stderr: "ignore" }).exitCode).toBe(0);
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { key: Bun.file(key), cert: Bun.file(cert) }, fetch: () => new Response("{}", { status: 202 }) });
+  try {
+    const url = `https://127.0.0.1:${server.port}/order`;
+    const bad = await load(url, "--rate", "20", "--duration", "0.5s");
+    expect(bad.rep.status).toEqual({ "error: TLS: self signed certificate": 10 });
+    const r = await runIngest(["load", "--url", url, "--rate", "20", "--duration", "0.5s", "--json"], { env: { NODE_TLS_REJECT_UNAUTHORIZED: "0" } });
+    expect(JSON.parse(r.stdout).status).toEqual({ "202": 10 });
+    expect(r.code).toBe(0);
+  } finally {
+    server.stop(true);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("load: a generator that wakes after the end (stopped by the OS) still sends every request scheduled before it, late, with the lateness in their latency", async () => {
+  const { spawnIngest } = await import("./helpers/cli.ts");
+  const s = rawServer(() => ["HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"]);
+  const p = spawnIngest(["load", "--url", `${s.url}/order`, "--rate", "10", "--duration", "1s", "--json"]);
+  const out = new Response(p.stdout as ReadableStream).text();
+  await Bun.sleep(400);
+  p.kill("SIGSTOP");
+  await Bun.sleep(1200);
+  p.kill("SIGCONT");
+  expect(await p.exited).toBe(0);
+  const rep = JSON.parse(await out);
+  expect(rep.scheduled).toBe(10); // was 4 to 6: the loop stopped at the end's clock
+  expect(rep.status).toEqual({ "202": 10 });
+  expect(rep.latency_ms.max).toBeGreaterThan(300);
+});

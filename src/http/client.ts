@@ -161,6 +161,8 @@ interface Conn {
   /** Body delimited by the connection's end (no length, not chunked). */
   untilClose: boolean;
   dead: boolean;
+  /** Why the connection failed, when known before its close (TLS verification). */
+  failure?: string;
 }
 
 const encoder = new TextEncoder();
@@ -194,7 +196,11 @@ export class LoadClient {
         self.flush(socket.data);
       },
       close(socket) {
-        self.onClose(socket.data, "connection closed before the response");
+        self.onClose(socket.data, socket.data.failure ?? "connection closed before the response");
+      },
+      handshake(socket, success, authorizationError) {
+        // Bun closes a connection whose certificate does not verify: say why, not just "closed".
+        if (!success || authorizationError) socket.data.failure = `TLS: ${(authorizationError?.message ?? "handshake failed").slice(0, 60)}`;
       },
       error(socket, err) {
         self.onClose(socket.data, err.message);
