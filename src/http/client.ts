@@ -2,8 +2,8 @@
  * A minimal HTTP/1.1 client for `ingest load`: keep-alive sockets (Bun.connect), one request in
  * flight per connection (no pipelining), requests written as ready-made bytes or strings, and
  * responses parsed straight from the socket's bytes (status line, Content-Length or chunked,
- * Connection: close) without Request/Response/Headers objects. fetch() cost ~15x wrk's CPU per
- * request here (docs/benchmarks-e2e.md); this is what the generator spends instead.
+ * Connection: close) without Request/Response/Headers objects: fetch() cost ~10x wrk's CPU per
+ * request (docs/benchmarks-e2e.md).
  */
 import type { Socket } from "bun";
 
