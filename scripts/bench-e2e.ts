@@ -1,0 +1,300 @@
+/**
+ * bun run bench:e2e [--quick] [--broker kafka4|embedded] [--window S] [--single RATES] [--batch-rates RATES]
+ *                   [--batch N] [--backlog N] [--partitions P] [--workers W]
+ *
+ * The predecessor's experiment on one machine: `ingest serve --ack delivered` takes orders from
+ * `ingest load` at a fixed rate, `ingest consume` writes them into MariaDB + Redis, all against
+ * one broker (a real Kafka 4.4 single node by default; --broker embedded for librdkafka's mock
+ * cluster in `ingest broker`). The rate steps up; at each step `ingest lag --json` is sampled
+ * every 3 s and the step holds when, over the window (60 s; 15 s with --quick), the lag stays
+ * flat (its last sample within one second of load of its first, after a warm-up of 5 s) and
+ * load achieved >= 97% of its target with every request answered 202. The highest holding rate
+ * is reported, for single orders (/order) and for /orders/batch separately; then the catch-up
+ * time of a backlog (1M orders; 100k with --quick) produced while the consumer is stopped.
+ * Per-process CPU (serve, load, consume, broker, mysqld, redis-server) comes from /proc.
+ * Prints a table and writes native-bench/results/<date>-e2e.json.
+ */
+import { parseArgs } from "node:util";
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, readdirSync, existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir, cpus } from "node:os";
+import { spawn, killChildren } from "./soak/_children.ts";
+import { startChildBroker, KAFKA4_GROUP_PROPS, GROUP_PROPS } from "./soak/_consumer-lib.ts";
+import { KafkaCluster } from "../tools/kafka/cluster.ts";
+import { createDb, claimRedisDb, groupLag } from "../test/helpers/stores.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    broker: { type: "string", default: "kafka4" },
+    window: { type: "string" },
+    single: { type: "string" },
+    "batch-rates": { type: "string" },
+    batch: { type: "string", default: "100" },
+    backlog: { type: "string" },
+    partitions: { type: "string", default: "12" },
+    workers: { type: "string", default: "4" },
+    ingest: { type: "string", default: join(ROOT, "ingest") },
+  },
+});
+const quick = values.quick!;
+const ingest = values.ingest!;
+const windowS = Number(values.window ?? (quick ? 15 : 60));
+const WARMUP_S = 5;
+const batch = Number(values.batch);
+const singleRates = (values.single ?? (quick ? "500,1000,2000,4000,8000" : "500,1000,1500,2000,3000,4000,6000,8000,10000")).split(",").map(Number);
+const batchRates = (values["batch-rates"] ?? (quick ? "10,20,50,100,200" : "10,20,50,100,200,400,600,800,1000")).split(",").map(Number);
+const backlog = Number(values.backlog ?? (quick ? 100_000 : 1_000_000));
+const partitions = Number(values.partitions);
+const workers = Number(values.workers);
+const STOCK = 1_000_000_000;
+if (!existsSync(ingest)) throw new Error(`${ingest} missing: bun run build first`);
+process.on("SIGINT", () => (killChildren(), process.exit(130)));
+const log = (m: string) => console.error(`[e2e ${new Date().toISOString().slice(11, 19)}] ${m}`);
+const env = { ...process.env, LOG_LEVEL: "warn" };
+
+// ---- /proc CPU -------------------------------------------------------------------------------
+const TICK = 100; // USER_HZ
+function cpuOf(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) / TICK;
+  } catch {
+    return NaN;
+  }
+}
+function pidsOf(name: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, "utf8").trim() === name) out.push(Number(d));
+    } catch {}
+  }
+  return out;
+}
+/** CPU seconds of a group of processes (a name may be several processes: sum them). */
+const groupCpu = (pids: number[]) => pids.reduce((a, p) => a + (cpuOf(p) || 0), 0);
+
+// ---- the rig ---------------------------------------------------------------------------------
+const id = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 5)}`;
+const topic = `orders-e2e-${id}`;
+let bootstrap = "";
+let brokerPids: number[] = [];
+let stopBroker: () => Promise<void> = async () => {};
+if (values.broker === "embedded") {
+  const b = await startChildBroker(ingest, { [topic]: partitions });
+  bootstrap = b.bootstrap;
+  stopBroker = b.stop;
+  // the child `ingest broker` (whatever the executable is called): found by its arguments
+  brokerPids = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => {
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0");
+      return argv[1] === "broker" && argv.includes(`${topic}:${partitions}`);
+    } catch {
+      return false;
+    }
+  });
+} else {
+  log("starting Kafka 4.4 (single node)");
+  const k = await KafkaCluster.start({ nodes: 1 });
+  bootstrap = k.bootstrap;
+  stopBroker = () => k.stop();
+  brokerPids = k.nodes.map((n) => n.pid!).filter(Boolean);
+  for (const t of [topic, `${topic}.dlq`]) {
+    const p = spawn([ingest, "topic", "create", t, "--partitions", String(t.endsWith(".dlq") ? 1 : partitions), "-b", bootstrap], { stdout: "ignore", stderr: "pipe", env });
+    if ((await p.exited) !== 0) throw new Error(`topic create ${t}: ${await new Response(p.stderr).text()}`);
+  }
+}
+const groupProps = values.broker === "embedded" ? GROUP_PROPS : KAFKA4_GROUP_PROPS;
+const db = await createDb("e2e");
+const redis = await claimRedisDb();
+const storeEnv = { ...env, MYSQL_URL: db.url, REDIS_URL: redis.url };
+const mysqldPids = [...pidsOf("mariadbd"), ...pidsOf("mysqld")];
+const redisPids = pidsOf("redis-server");
+const group = `g-e2e-${id}`;
+
+const serve = spawn([ingest, "serve", "--port", "0", "--ack", "delivered", "-b", bootstrap, "--orders-topic", topic, "--users-topic", topic], { stdout: "pipe", stderr: "pipe", env: storeEnv });
+const serveReader = serve.stdout.getReader();
+const first = new TextDecoder().decode((await serveReader.read()).value);
+const base = /listening on (http:\/\/\S+)/.exec(first)?.[1];
+if (!base) throw new Error(`serve did not start: ${first}`);
+void (async () => {
+  while (!(await serveReader.read().catch(() => ({ done: true }))).done);
+})();
+void new Response(serve.stderr).text();
+
+let consumer: ReturnType<typeof spawn> | undefined;
+function startConsumer() {
+  consumer = spawn(
+    [ingest, "consume", "--group", group, "--topics", topic, "--kinds", `orders=${topic}`, "--sink", "mysql,redis", "--initial-stock", String(STOCK), "--workers", String(workers), "-b", bootstrap, ...groupProps],
+    { stdout: "ignore", stderr: "pipe", env: storeEnv },
+  );
+  void new Response(consumer.stderr as ReadableStream).text();
+}
+async function stopConsumer() {
+  consumer?.kill("SIGTERM");
+  await consumer?.exited;
+  consumer = undefined;
+}
+const lagNow = async () => (await groupLag((...a) => [ingest, ...a], bootstrap, group, [topic]).catch(() => ({ total_lag: NaN }))).total_lag;
+
+async function waitLag(max: number, timeoutS: number): Promise<number> {
+  const t0 = Date.now();
+  let lag = await lagNow();
+  while (!(lag <= max) && Date.now() - t0 < timeoutS * 1000) {
+    await Bun.sleep(2000);
+    lag = await lagNow();
+  }
+  return (Date.now() - t0) / 1000;
+}
+
+interface Step {
+  path: string;
+  rate: number;
+  orders_per_s_target: number;
+  achieved_rate: number;
+  orders_per_s: number;
+  ok202: number;
+  requests: number;
+  lag_first: number;
+  lag_last: number;
+  lag_max: number;
+  lag_samples: [number, number][];
+  flat: boolean;
+  why: string;
+  latency_ms: Record<string, number>;
+  load_cpu_us_per_request: number;
+  cpu_pct: Record<string, number>;
+  /** /proc/loadavg's 1-minute figure at the step's end: other engineers share the 2 cores. */
+  loadavg: number;
+}
+
+async function step(path: string, rate: number, perReq: number): Promise<Step> {
+  const seconds = WARMUP_S + windowS;
+  const procs = { serve: [serve.pid], consume: [consumer!.pid], broker: brokerPids, mysqld: mysqldPids, redis: redisPids };
+  const c0 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, groupCpu(p)]));
+  const t0 = performance.now();
+  const load = spawn([ingest, "load", "--url", `${base}${path}`, "--rate", String(rate), "--duration", `${seconds}s`, "--batch", String(perReq), "--connections", "256", "--json"], { stdout: "pipe", stderr: "pipe", env });
+  const out = new Response(load.stdout).text();
+  const samples: [number, number][] = [];
+  let done = false;
+  void load.exited.then(() => (done = true));
+  await Bun.sleep(WARMUP_S * 1000);
+  while (!done) {
+    samples.push([Math.round((performance.now() - t0) / 100) / 10, await lagNow()]);
+    for (let i = 0; i < 30 && !done; i++) await Bun.sleep(100);
+  }
+  const elapsed = (performance.now() - t0) / 1000;
+  const c1 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, groupCpu(p)]));
+  const ru = load.resourceUsage()!;
+  const cpu_pct: Record<string, number> = Object.fromEntries(Object.keys(procs).map((k) => [k, Math.round(((c1[k]! - c0[k]!) / elapsed) * 100)]));
+  cpu_pct.load = Math.round((Number(ru.cpuTime.user + ru.cpuTime.system) / 1e6 / elapsed) * 100);
+  const r = JSON.parse(await out);
+  const ok202 = Number(r.status["202"] ?? 0);
+  const lags = samples.map((s) => s[1]).filter((x) => Number.isFinite(x));
+  const lagFirst = lags[0] ?? NaN, lagLast = lags.at(-1) ?? NaN, lagMax = Math.max(...lags);
+  // Flat: no more than one second of orders piled up across the window (a step's lag is the
+  // consumer's batching and commit interval; growth means the consumer is behind).
+  const ordersPerS = rate * perReq;
+  const why: string[] = [];
+  if (!(lagLast - lagFirst <= ordersPerS)) why.push(`lag grew ${lagFirst} -> ${lagLast}`);
+  if (!(lagMax <= 3 * ordersPerS)) why.push(`lag peaked at ${lagMax}`);
+  if (r.achieved_rate < 0.97 * rate) why.push(`load reached ${r.achieved_rate}/s`);
+  if (ok202 !== r.requests || r.unanswered || r.dropped_behind) why.push(`answers ${JSON.stringify(r.status)}, unanswered ${r.unanswered}, not sent ${r.dropped_behind}`);
+  return {
+    path, rate, orders_per_s_target: ordersPerS, achieved_rate: r.achieved_rate, orders_per_s: Math.round((ok202 * perReq) / r.seconds), ok202, requests: r.requests,
+    lag_first: lagFirst, lag_last: lagLast, lag_max: lagMax, lag_samples: samples, flat: why.length === 0, why: why.join("; "),
+    latency_ms: r.latency_ms, load_cpu_us_per_request: r.cpu_us_per_request, cpu_pct,
+    loadavg: Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]),
+  };
+}
+
+const fmtStep = (s: Step) =>
+  `${s.path.padEnd(13)} ${String(s.rate).padStart(6)}/s ${String(s.orders_per_s_target).padStart(7)} orders/s | got ${String(s.orders_per_s).padStart(7)} orders/s | ` +
+  `lag ${s.lag_first} -> ${s.lag_last} (max ${s.lag_max}) | p50 ${s.latency_ms.p50?.toFixed(1)} p99 ${s.latency_ms.p99?.toFixed(1)} ms | ` +
+  `cpu% ${Object.entries(s.cpu_pct).map(([k, v]) => `${k} ${v}`).join(" ")} | loadavg ${s.loadavg} | ${s.flat ? "FLAT" : `behind: ${s.why}`}`;
+
+const steps: Step[] = [];
+const best: Record<string, Step | null> = {};
+let catchUp: Record<string, number> = {};
+const t00 = Date.now();
+try {
+  startConsumer();
+  // warm up: the consumer joins the group, serve's producer and the stores' tables exist, the
+  // broker's JVM has compiled its hot paths
+  const warm = spawn([ingest, "load", "--url", `${base}/order`, "--rate", "500", "--duration", quick ? "5s" : "20s", "--json"], { stdout: "ignore", stderr: "ignore", env });
+  await warm.exited;
+  await waitLag(0, 60);
+  for (const [path, rates, perReq] of [["/order", singleRates, 1], ["/orders/batch", batchRates, batch]] as const) {
+    best[path] = null;
+    for (const rate of rates) {
+      log(`${path} at ${rate} requests/s (${rate * perReq} orders/s) for ${WARMUP_S + windowS}s`);
+      const s = await step(path, rate, perReq);
+      steps.push(s);
+      console.log(fmtStep(s));
+      if (!s.flat) break;
+      best[path] = s;
+      // drain before the next step (bounded)
+      await waitLag(Math.max(1000, rate * perReq), 120);
+    }
+    await waitLag(0, 300);
+  }
+
+  // Backlog: produced while the consumer is stopped, then timed to lag 0.
+  log(`backlog: ${backlog} orders, consumer stopped`);
+  await stopConsumer();
+  const dir = mkdtempSync(join(tmpdir(), "e2e-"));
+  const csv = join(dir, "orders.csv");
+  const g = spawn([ingest, "gen", "orders", "--rows", String(backlog), "--out", csv, "--seed", String(Date.now() % 100000)], { stdout: "ignore", stderr: "pipe", env });
+  if ((await g.exited) !== 0) throw new Error(`gen: ${await new Response(g.stderr).text()}`);
+  const lag0 = await lagNow();
+  const p = spawn([ingest, "produce", "--file", csv, "--topic", topic, "--schema", join(ROOT, "data/orders.avsc"), "--key", "customer_id", "--no-progress", "-b", bootstrap], { stdout: "ignore", stderr: "pipe", env });
+  if ((await p.exited) !== 0) throw new Error(`produce: ${await new Response(p.stderr).text()}`);
+  rmSync(dir, { recursive: true, force: true });
+  const lagStart = await lagNow();
+  log(`backlog: lag ${lag0} -> ${lagStart}; consumer started`);
+  const procs = { consume: () => [consumer!.pid], broker: () => brokerPids, mysqld: () => mysqldPids, redis: () => redisPids };
+  startConsumer();
+  const c0 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, groupCpu(p())]));
+  const t0 = performance.now();
+  let lag = lagStart;
+  while (lag > 0 && performance.now() - t0 < 1_800_000) {
+    await Bun.sleep(1000);
+    lag = await lagNow();
+  }
+  const secs = (performance.now() - t0) / 1000;
+  const c1 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, groupCpu(p())]));
+  catchUp = { orders: lagStart, seconds: Math.round(secs * 10) / 10, orders_per_s: Math.round(lagStart / secs), final_lag: lag, ...Object.fromEntries(Object.keys(procs).map((k) => [`cpu_pct_${k}`, Math.round(((c1[k]! - c0[k]!) / secs) * 100)])) };
+  console.log(`catch-up: ${lagStart} orders in ${catchUp.seconds}s (${catchUp.orders_per_s} orders/s; lag 1 s sampling, consumer start included), final lag ${lag}; cpu% ${Object.keys(procs).map((k) => `${k} ${catchUp[`cpu_pct_${k}`]}`).join(" ")}`);
+} finally {
+  await stopConsumer().catch(() => undefined);
+  serve.kill("SIGTERM");
+  await serve.exited;
+  killChildren();
+  await stopBroker().catch(() => undefined);
+  await db.drop();
+  await redis.drop();
+}
+
+console.log("\nhighest rate with flat lag:");
+for (const [path, s] of Object.entries(best)) console.log(`  ${path.padEnd(13)} ${s ? `${s.rate} requests/s = ${s.orders_per_s_target} orders/s (window ${windowS}s; p50 ${s.latency_ms.p50?.toFixed(1)} ms, p99 ${s.latency_ms.p99?.toFixed(1)} ms)` : "none of the rates tried"}`);
+const date = new Date().toISOString().slice(0, 10);
+const resDir = join(ROOT, "native-bench", "results");
+mkdirSync(resDir, { recursive: true });
+const file = join(resDir, `${date}-e2e${quick ? "-quick" : ""}.json`);
+writeFileSync(
+  file,
+  JSON.stringify(
+    {
+      date: new Date().toISOString(), machine: `${cpus().length} cores, ${cpus()[0]?.model}`, broker: values.broker, partitions, consume_workers: workers, window_s: windowS, warmup_s: WARMUP_S, batch,
+      minutes: Math.round((Date.now() - t00) / 6000) / 10,
+      best: Object.fromEntries(Object.entries(best).map(([k, s]) => [k, s && { requests_per_s: s.rate, orders_per_s: s.orders_per_s_target }])),
+      steps, catch_up: catchUp,
+    },
+    null,
+    2,
+  ),
+);
+console.log(`wrote ${file}`);
