@@ -2,7 +2,7 @@
 /**
  * Writes docs/commands.md from the commands' flag specs (src/commands/*.ts FLAGS, the shared
  * groups in src/cli/), the summaries (src/cli/summaries.ts) and the environment list
- * (src/cli/env.ts). test/flags-docs.test.ts fails when the file and the specs disagree.
+ * (src/cli/env.ts). test/unit/flags-docs.test.ts fails when the file and the specs disagree.
  *
  *   bun scripts/docs-flags.ts           write docs/commands.md
  *   bun scripts/docs-flags.ts --check   exit 1 when it is out of date

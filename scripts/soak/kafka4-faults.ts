@@ -1,6 +1,6 @@
 /**
  * Broker faults on a real three-node Apache Kafka 4.4 cluster (tools/kafka): replication factor
- * 3, min.insync.replicas 2. test/kafka4-faults.test.ts runs the same scenarios small, in CI.
+ * 3, min.insync.replicas 2. test/integration/kafka4-faults.test.ts runs the same scenarios small, in CI.
  */
 import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";

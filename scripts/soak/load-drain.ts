@@ -21,7 +21,7 @@ export async function run(opts: { quick: boolean; ingest: string; log: (msg: str
   return [await loadDrain({ ingest: opts.ingest, seconds, rate, log: opts.log })];
 }
 
-/** One load-then-drain run; also used by test/reliability-load.test.ts with a short duration. */
+/** One load-then-drain run; also used by test/integration/reliability-load.test.ts with a short duration. */
 export async function loadDrain(opts: { ingest: string; seconds: number; rate: number; log: (msg: string) => void }): Promise<SoakResult> {
   const { seconds, rate } = opts;
   const id = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;

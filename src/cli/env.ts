@@ -1,7 +1,7 @@
 /**
  * Every environment variable `ingest` reads, in one place. Those behind a flag are also named by
- * the flag's spec (its `env`), which --help and docs/commands.md show; test/flags-docs.test.ts
- * fails when src/ reads a variable that is not here, and test/shipping.test.ts checks the
+ * the flag's spec (its `env`), which --help and docs/commands.md show; test/unit/flags-docs.test.ts
+ * fails when src/ reads a variable that is not here, and test/integration/shipping.test.ts checks the
  * compose files and deploy/README-ops.md against this list.
  */
 export const ENV_VARS: Record<string, string> = {

@@ -19,7 +19,7 @@ export interface RawDeflater {
 
 /**
  * struct isal_zstream (igzip_lib.h, ISA-L 2.x): the public fields' offsets on LP64 (checked
- * against the header by test/block-compression.test.ts when libisal-dev is installed). The struct is
+ * against the header by test/unit/block-compression.test.ts when libisal-dev is installed). The struct is
  * 82,384 bytes in 2.30 (most of it internal state); STREAM_BYTES leaves room for other 2.x.
  */
 export const ISAL_ZSTREAM = {

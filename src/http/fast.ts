@@ -8,7 +8,7 @@
  * unknown key, an exponent, a number given as an id, a BOM...) makes it answer "not mine", and the
  * caller runs the general path (JSON.parse + checkOrderRequest + orderJson), which then gives the same
  * answer it always did, errors included. So on success the bytes must equal that path's
- * key + orderJson() output exactly (test/serve-fast.test.ts checks it over many generated orders).
+ * key + orderJson() output exactly (test/unit/serve-fast.test.ts checks it over many generated orders).
  */
 
 const ID_MAX = 64;

@@ -230,7 +230,7 @@ export function librdkafkaVersion(): string {
   return String(rdk().rd_kafka_version_str());
 }
 
-// ---- constants from rdkafka.h (checked against 2.0.2's header by test/kafka-layout.test.ts) ----
+// ---- constants from rdkafka.h (checked against 2.0.2's header by test/unit/kafka-layout.test.ts) ----
 export const RD_KAFKA_PRODUCER = 0;
 export const RD_KAFKA_CONSUMER = 1;
 export const RD_KAFKA_PARTITION_UA = -1;

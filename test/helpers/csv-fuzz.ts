@@ -1,6 +1,6 @@
 /**
  * A seeded corpus of damaged CSV files, and the check that one `ingest produce` run over such a
- * file adds up. Shared by test/reliability-produce.test.ts and scripts/soak/csv-fuzz.ts.
+ * file adds up. Shared by test/integration/reliability-produce.test.ts and scripts/soak/csv-fuzz.ts.
  */
 import { readFileSync, existsSync } from "node:fs";
 import { inflateRawSync } from "node:zlib";

@@ -1,6 +1,6 @@
 /**
  * The CSV parser as it was before the fast path (src/csv/parser.ts as of 5cd9c5c), kept verbatim
- * as the oracle the property tests in test/csv.test.ts compare the current parser with.
+ * as the oracle the property tests in test/unit/csv.test.ts compare the current parser with.
  */
 /**
  * An RFC 4180 CSV record parser over decoded text, fed chunk by chunk.

@@ -1,6 +1,6 @@
 /**
  * A seeded generator of bad HTTP requests for `ingest serve`, and a runner that fires them and
- * tallies the answers. Shared by test/reliability-http.test.ts and scripts/soak/http-fuzz.ts.
+ * tallies the answers. Shared by test/integration/reliability-http.test.ts and scripts/soak/http-fuzz.ts.
  * Every generated request is invalid for sure (each body carries at least one field no lenient
  * parser could accept), so a 2xx is a bug as much as a 5xx.
  */
