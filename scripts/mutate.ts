@@ -181,7 +181,7 @@ async function run(name: string, m: Module): Promise<Score> {
     // One per run: runs may go on side by side, and each deletes its own when done.
     tempDirName: `.cache/mutate-sandbox/${name}-${process.pid}`,
     // Copied into each sandbox: everything the tests read, nothing large they do not.
-    ignorePatterns: ["/.tools", "/.cache", "/ingest", "*.map", "/data/*.csv", "!/data/*.sample.csv", "/data/out", "/native-bench", "/reliability", "/deploy", "/tmp", "*.rejects.csv*"],
+    ignorePatterns: ["/.tools", "/.cache", "/ingest", "*.map", "/data/*.csv", "!/data/*.sample.csv", "/data/out", "/bench", "/reliability", "/deploy", "/tmp", "*.rejects.csv*"],
     reporters: ["json", "clear-text", "progress"],
     jsonReporter: { fileName: report },
     clearTextReporter: { allowColor: false, logTests: false, reportTests: false, reportMutants: false },

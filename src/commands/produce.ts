@@ -34,7 +34,7 @@ export const FLAGS = defineFlags({
     max: 256,
     defaultText: "the core count for CSV",
     defaultHere: () => String(defaultWorkers()),
-    help: "parallel workers, each with its own producer; 1 for ndjson, where librdkafka's own threads need the other cores (measured in native-bench/)",
+    help: "parallel workers, each with its own producer; 1 for ndjson, where librdkafka's own threads need the other cores (measured in bench/)",
   },
   limit: { kind: "int", help: "stop after N rows (uses one worker)" },
   rejects: { kind: "output", placeholder: "F", defaultText: "<input>.rejects.csv", help: "rejects CSV: line,reason,raw (only written if any)" },

@@ -747,7 +747,7 @@ function headerList(headers: Record<string, string>): { list: Pointer; onNew: Po
   return { list, onNew: onNew.ptr!, callbacks: [onNew, onSend] };
 }
 
-/** Producer defaults tuned for throughput (measured in native-bench/); any can be overridden. */
+/** Producer defaults tuned for throughput (measured in bench/); any can be overridden. */
 export const THROUGHPUT_DEFAULTS: Record<string, string> = {
   "linger.ms": "5",
   "batch.num.messages": "10000",

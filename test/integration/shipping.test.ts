@@ -222,7 +222,7 @@ describe(".dockerignore", () => {
   });
 
   test("excludes dependencies, tools, caches, data, local builds and git", () => {
-    for (const p of ["node_modules/pino/package.json", ".tools/node_modules/.bin/bun", ".cache/x", ".git/HEAD", "native-bench/build/a.o", "data/users.csv", "ingest", "ingest.map"]) {
+    for (const p of ["node_modules/pino/package.json", ".tools/node_modules/.bin/bun", ".cache/x", ".git/HEAD", "bench/build/a.o", "data/users.csv", "ingest", "ingest.map"]) {
       expect(ignored(p), `${p} should be excluded`).toBe(true);
     }
   });

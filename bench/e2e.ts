@@ -12,20 +12,21 @@
  * is reported, for single orders (/order) and for /orders/batch separately; then the catch-up
  * time of a backlog (1M orders; 100k with --quick) produced while the consumer is stopped.
  * Per-process CPU (serve, load, consume, broker, mysqld, redis-server) comes from /proc.
- * Prints a table and writes native-bench/results/<date>-e2e.json.
+ * Prints a table and writes bench/results/<date>-e2e.json.
  */
 import { parseArgs } from "node:util";
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, readdirSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir, cpus } from "node:os";
-import { spawn, killChildren } from "./soak/_children.ts";
-import { startChildBroker, KAFKA4_GROUP_PROPS, GROUP_PROPS } from "./soak/_consumer-lib.ts";
+import { spawn, killChildren } from "../scripts/soak/_children.ts";
+import { startChildBroker, KAFKA4_GROUP_PROPS, GROUP_PROPS } from "../scripts/soak/_consumer-lib.ts";
 import { KafkaCluster } from "../tools/kafka/cluster.ts";
 import { createDb, claimRedisDb, groupLag } from "../test/helpers/stores.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const { values } = parseArgs({
   options: {
+    help: { type: "boolean", short: "h" },
     quick: { type: "boolean", default: false },
     broker: { type: "string", default: "kafka4" },
     window: { type: "string" },
@@ -38,6 +39,23 @@ const { values } = parseArgs({
     ingest: { type: "string", default: join(ROOT, "ingest") },
   },
 });
+if (values.help) {
+  process.stdout.write(`bun run bench:e2e [--quick] [--broker kafka4|embedded] [--window S] [--single RATES] [--batch-rates RATES]
+                  [--batch N] [--backlog N] [--partitions P] [--workers W]
+
+The predecessor's experiment on one machine: \`ingest serve --ack delivered\` takes orders from
+\`ingest load\` at a fixed rate, \`ingest consume\` writes them into MariaDB + Redis, all against
+one broker (a real Kafka 4.4 single node by default; --broker embedded for librdkafka's mock
+cluster in \`ingest broker\`). The rate steps up; at each step \`ingest lag --json\` is sampled
+every 3 s and the step holds when, over the window (60 s; 15 s with --quick), the lag stays
+flat (its last sample within one second of load of its first, after a warm-up of 5 s) and
+load achieved >= 97% of its target with every request answered 202. The highest holding rate
+is reported, for single orders (/order) and for /orders/batch separately; then the catch-up
+time of a backlog (1M orders; 100k with --quick) produced while the consumer is stopped.
+Per-process CPU (serve, load, consume, broker, mysqld, redis-server) comes from /proc.
+Prints a table and writes bench/results/<date>-e2e.json.\n`);
+  process.exit(0);
+}
 const quick = values.quick!;
 const ingest = values.ingest!;
 const windowS = Number(values.window ?? (quick ? 15 : 60));
@@ -281,7 +299,7 @@ try {
 console.log("\nhighest rate with flat lag:");
 for (const [path, s] of Object.entries(best)) console.log(`  ${path.padEnd(13)} ${s ? `${s.rate} requests/s = ${s.orders_per_s_target} orders/s (window ${windowS}s; p50 ${s.latency_ms.p50?.toFixed(1)} ms, p99 ${s.latency_ms.p99?.toFixed(1)} ms)` : "none of the rates tried"}`);
 const date = new Date().toISOString().slice(0, 10);
-const resDir = join(ROOT, "native-bench", "results");
+const resDir = join(ROOT, "bench", "results");
 mkdirSync(resDir, { recursive: true });
 const file = join(resDir, `${date}-e2e${quick ? "-quick" : ""}.json`);
 writeFileSync(

@@ -9,14 +9,14 @@
  * --broker embedded (default): a fresh embedded broker (3 brokers, mock) per produce run; no
  *   producer is idempotent (ingest gets -X enable.idempotence=false, as the others). Contenders
  *   c, go, node, ingest. Prints a table (median msgs/s, MB/s, peak RSS, CPU seconds, the
- *   broker's CPU seconds, ratio to C), writes native-bench/results/<date>[-quick].json and
- *   refreshes the table in native-bench/README.md.
+ *   broker's CPU seconds, ratio to C), writes bench/results/<date>[-quick].json and
+ *   refreshes the table in bench/README.md.
  * --broker kafka4: one real single-node Apache Kafka 4.4 (tools/kafka/cluster.ts) for the whole
  *   run, a fresh topic per run, after one untimed warm-up; every producer idempotent (ingest's
  *   and the Java client's default with acks=all; c gets --idempotence). Contenders c, java
  *   (Kafka's own Java client, java/Bench.java), java-perf (Kafka's ProducerPerformance and
  *   ConsumerPerformance tools), ingest, and ingest-decode (ingest consume decoding and validating every
- *   record, of ingest's topic of the same round). Writes native-bench/results/<date>-kafka4[-quick].json
+ *   record, of ingest's topic of the same round). Writes bench/results/<date>-kafka4[-quick].json
  *   and, on a full run, refreshes the table in docs/benchmarks-kafka4.md.
  *
  *   bun run bench [--broker embedded|kafka4] [--quick] [--messages N] [--rounds R] [--only a,b] [--no-serve]
@@ -24,7 +24,7 @@
  * Only a full run (1,000,000 users, 3+ rounds) writes results/<date>[-kafka4].json and refreshes a
  * table; --quick, --messages or --rounds below that write results/<date>[-kafka4]-quick.json.
  *
- * Then, unless --only, --no-serve or --broker kafka4, the HTTP intake bench (native-bench/serve.ts)
+ * Then, unless --only, --no-serve or --broker kafka4, the HTTP intake bench (bench/serve.ts)
  * in the same run.
  */
 import { parseArgs } from "node:util";
@@ -100,7 +100,7 @@ interface Contender {
 
 const sh = (cmd: string[], opts: { cwd?: string } = {}) => Bun.spawnSync(cmd, { cwd: opts.cwd ?? ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "error" } });
 
-/** Contenders that print one JSON line {messages, failed, seconds, ...} (native-bench/README.md). */
+/** Contenders that print one JSON line {messages, failed, seconds, ...} (bench/README.md). */
 function nativeContender(name: string, bin: () => string[], build: () => Promise<string | null>, produceFlags: string[] = []): Contender {
   return {
     name,
@@ -130,16 +130,16 @@ let javaCp = "";
 const contenders: Contender[] = [
   // --ordered: batches ordered by partition before the send, as ingest produce orders its own.
   nativeContender("c", () => [join(NB, "build/c-bench")], async () => {
-    if (!existsSync(join(NB, "build.sh"))) return "native-bench/build.sh missing";
+    if (!existsSync(join(NB, "build.sh"))) return "bench/build.sh missing";
     const r = sh(["bash", join(NB, "build.sh")]);
     return r.exitCode === 0 && existsSync(join(NB, "build/c-bench")) ? null : `build failed: ${r.stderr.toString().trim().split("\n").pop()}`;
   }, ["--ordered", ...idempotence]),
-  // go and node: native-bench/setup.sh builds them (idempotent; writes build/<name>.unavailable
+  // go and node: bench/setup.sh builds them (idempotent; writes build/<name>.unavailable
   // when it cannot), run only when the artifact is missing.
   nativeContender("go", () => [join(NB, "build/go-bench")], async () => {
     const bin = join(NB, "build/go-bench");
     if (!existsSync(bin)) {
-      console.error("bench: building the go contender (native-bench/setup.sh go)");
+      console.error("bench: building the go contender (bench/setup.sh go)");
       sh(["bash", join(NB, "setup.sh"), "go"]);
     }
     return existsSync(bin) ? null : readReason("go");
@@ -148,7 +148,7 @@ const contenders: Contender[] = [
     // The compiled addon, not just the package folder: a failed native build leaves no addon.
     const addon = join(NB, "node/node_modules/@confluentinc/kafka-javascript/build/Release/confluent-kafka-javascript.node");
     if (!existsSync(addon)) {
-      console.error("bench: building the node contender from source, several minutes (native-bench/setup.sh node)");
+      console.error("bench: building the node contender from source, several minutes (bench/setup.sh node)");
       sh(["bash", join(NB, "setup.sh"), "node"]);
     }
     return existsSync(addon) ? null : readReason("node");
@@ -229,7 +229,7 @@ const contenders: Contender[] = [
 
 function readReason(name: string): string {
   const f = join(NB, `build/${name}.unavailable`);
-  return existsSync(f) ? readFileSync(f, "utf8").trim() : `not built (run native-bench/setup.sh; see native-bench/README.md)`;
+  return existsSync(f) ? readFileSync(f, "utf8").trim() : `not built (run bench/setup.sh; see bench/README.md)`;
 }
 
 interface Broker {
@@ -460,10 +460,10 @@ async function main() {
 
 await main();
 
-// The HTTP intake joins the same report (native-bench/serve.ts: wrk against ingest serve and the
+// The HTTP intake joins the same report (bench/serve.ts: wrk against ingest serve and the
 // Node.js peer); --no-serve skips it.
 if (!values["no-serve"] && !values.only && !KAFKA4) {
-  console.error("\nbench: the HTTP intake (native-bench/serve.ts)");
+  console.error("\nbench: the HTTP intake (bench/serve.ts)");
   const r = Bun.spawnSync(["bun", join(NB, "serve.ts"), ...(values.quick ? ["--quick"] : [])], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
   if (r.exitCode !== 0) console.error(`bench: serve bench exited ${r.exitCode}`);
 }

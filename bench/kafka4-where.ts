@@ -6,16 +6,16 @@
  *   consume of ingest's topic: c-bench, c-bench --copy, ingest --format raw, ingest decoding
  *            (--sink none), the same with --workers 1.
  * Prints one JSON line per run: msgs/s (each one's own clock), CPU s, the broker JVM's CPU s, load.
- * Needs `bun run bench` to have built native-bench/build/c-bench and the 1M users data.
+ * Needs `bun run bench` to have built bench/build/c-bench and the 1M users data.
  *
- *   bun native-bench/kafka4-where.ts
+ *   bun bench/kafka4-where.ts
  */
 import { KafkaCluster } from "../tools/kafka/cluster.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadavg } from "node:os";
-const W = join(import.meta.dir, ".."), ING = `${W}/ingest`, C = `${W}/native-bench/build/c-bench`;
-const data = `${W}/native-bench/data/users-1000000.ndjson`;
+const W = join(import.meta.dir, ".."), ING = `${W}/ingest`, C = `${W}/bench/build/c-bench`;
+const data = `${W}/bench/data/users-1000000.ndjson`;
 const k = await KafkaCluster.start({ nodes: 1, heapMb: 1024 });
 const bpid = k.nodes[0]!.pid!;
 const cpuOf = (pid: number) => { const s = readFileSync(`/proc/${pid}/stat`, "utf8"); const f = s.slice(s.lastIndexOf(")") + 2).split(" "); return (Number(f[11]) + Number(f[12])) / 100; };
@@ -32,7 +32,7 @@ function run(name: string, cmd: string[], secs: () => number) {
   const sec = j ? JSON.parse(j).seconds : s;
   console.log(JSON.stringify({ name, msgs_per_s: Math.round(1e6 / sec), cpu_s: m ? +(Number(m[1]) + Number(m[2])).toFixed(2) : null, broker_cpu_s: +(cpuOf(bpid) - b0).toFixed(2), load: +loadavg()[0]!.toFixed(1) }));
 }
-const sum = join(W, "native-bench/results/.ingest-where.json");
+const sum = join(W, "bench/results/.ingest-where.json");
 const ingSecs = () => JSON.parse(readFileSync(sum, "utf8")).seconds.total;
 const conSecs = () => JSON.parse(readFileSync(sum, "utf8")).seconds;
 // warm-up

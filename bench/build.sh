@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the native contenders into native-bench/build/ (gitignored).
+# Builds the native contenders into bench/build/ (gitignored).
 set -euo pipefail
 cd "$(dirname "$0")"
 mkdir -p build

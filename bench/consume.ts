@@ -41,7 +41,7 @@ in the timed part; each into a fresh database with the sink's schema):
 users:mysql+redis is judged against the slower store's ceiling. A diagnostic, not a ceiling, is
 also printed: the old figure of a mysql2/node-redis loop running the sink's statements.
 Prints a table (msgs/s = written / seconds from the first message; CPU and µs of CPU per record
-from /usr/bin/time, the whole process) and writes native-bench/results/<date>[-quick]-consume.json.
+from /usr/bin/time, the whole process) and writes bench/results/<date>[-quick]-consume.json.
 
 Options:
   --quick           N=100,000, one round
@@ -284,12 +284,12 @@ async function libRedis(users: User[]): Promise<number> {
 }
 
 /**
- * The C baseline of the issue ("0.8 of a C consumer's rate without decoding"): native-bench's
+ * The C baseline of the issue ("0.8 of a C consumer's rate without decoding"): bench's
  * c-bench reads one topic in a group without decoding, so it and ingest --sink none both read the
- * users topic alone, side by side. Null if c-bench is not built (native-bench/build.sh).
+ * users topic alone, side by side. Null if c-bench is not built (bench/build.sh).
  */
 async function cBaseline(bootstrap: string, round: number): Promise<Baseline | null> {
-  const cBench = join(ROOT, "native-bench/build/c-bench");
+  const cBench = join(ROOT, "bench/build/c-bench");
   if (!existsSync(cBench)) return null;
   const c = run([cBench, "consume", "--brokers", bootstrap, "--topic", "users", "--messages", String(N), "--group", `bench-c-${round}-${Date.now()}`]);
   const cj = JSON.parse(c.stdout.toString().trim().split("\n").filter((l) => l.startsWith("{")).pop()!) as { messages: number; seconds: number };
@@ -435,14 +435,14 @@ async function main() {
     "msgs/s = records written / seconds from the first message to the last write; CPU from /usr/bin/time over the whole process (start-up and group join included).",
     baseline.length
       ? `Users topic alone, same broker: C consumer ${fmt(median(baseline.map((b) => b.c)))} msg/s, ingest --format raw --sink none ${fmt(median(baseline.map((b) => b.raw)))}, ingest --sink none decoding ${fmt(median(baseline.map((b) => b.ingest)))}.`
-      : "C baseline skipped: native-bench/build/c-bench is not built (bash native-bench/build.sh).",
+      : "C baseline skipped: bench/build/c-bench is not built (bash bench/build.sh).",
   ];
   console.log(lines.join("\n"));
   const date = new Date().toISOString().slice(0, 10);
-  mkdirSync(join(ROOT, "native-bench/results"), { recursive: true });
+  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
   // A run with its own --rows/--workers/--paths gets a name of its own, so a trial never replaces the published figures.
   const custom = values.rows || values.workers || values.paths || values.bins ? `-custom-${N}` : "";
-  const out = join(ROOT, "native-bench/results", `${date}${values.quick ? "-quick" : ""}${custom}-consume.json`);
+  const out = join(ROOT, "bench/results", `${date}${values.quick ? "-quick" : ""}${custom}-consume.json`);
   writeFileSync(
     out,
     `${JSON.stringify(

@@ -3,7 +3,7 @@
  * record) of the users NDJSON, batched as ingest consume parses them (one JSON array per 5000
  * records), 3 rounds; and the UTF-8 decode alone. docs/benchmarks-kafka4.md.
  *
- *   bun native-bench/decode-floor.ts native-bench/data/users-1000000.ndjson
+ *   bun bench/decode-floor.ts bench/data/users-1000000.ndjson
  */
 import { readFileSync } from "node:fs";
 const buf = readFileSync(process.argv[2]!);

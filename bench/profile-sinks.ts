@@ -1,9 +1,9 @@
 /**
- * `bun scripts/profile-sinks.ts [--rows N] [--lanes L] [--sink mysql|redis|mysql+redis] [--kind users|orders]`:
+ * `bun bench/profile-sinks.ts [--rows N] [--lanes L] [--sink mysql|redis|mysql+redis] [--kind users|orders]`:
  * the sinks' own write path without Kafka or decoding: N generated records (ingest gen, seed 42)
  * handed to the sink classes in batches of 5,000 over L concurrent lanes, as the consumer does.
  * Prints records/s and the process's CPU per record (user+sys from process.cpuUsage), so a
- * `bun --cpu-prof scripts/profile-sinks.ts ...` shows where the client side spends it.
+ * `bun --cpu-prof bench/profile-sinks.ts ...` shows where the client side spends it.
  * A diagnostic for docs/benchmarks-consume.md, not a benchmark of the whole consumer.
  */
 import { parseArgs } from "node:util";

@@ -4,7 +4,7 @@
 // src/http/ (POST /order, POST /orders/batch), --ack delivered only: 202 after the delivery
 // report, a batch once all of its orders are delivered.
 //
-//   node native-bench/node/serve.mjs --port 0 --brokers HOST:PORT [--topic orders]
+//   node bench/node/serve.mjs --port 0 --brokers HOST:PORT [--topic orders]
 // Prints "listening on http://HOST:PORT" once the producer is connected.
 import http from "node:http";
 import { randomFillSync } from "node:crypto";

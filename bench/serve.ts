@@ -1,16 +1,16 @@
 /**
  * `bun run bench:serve`: the HTTP intake under wrk, ingest serve against its Node.js peer
- * (native-bench/node/serve.mjs: node:http + @confluentinc/kafka-javascript), alternating in one
+ * (bench/node/serve.mjs: node:http + @confluentinc/kafka-javascript), alternating in one
  * run, each run against a fresh embedded broker (1 broker, orders:12), --ack delivered.
  *
  * Contenders (--only picks some): ingest, ingest-before (with --before), node, and bare: the
- * ceiling (native-bench/bare/serve.ts, run with this bun), a minimal Bun.serve server that reads
+ * ceiling (bench/bare/serve.ts, run with this bun), a minimal Bun.serve server that reads
  * the body, JSON.parses it, checks its shape and answers 202 like ingest, with no Kafka at all.
  * It shows what Bun.serve + wrk reach on this machine; no broker is started for it, and its rows
  * say "(no Kafka: ceiling of Bun.serve + wrk here)".
  *
- *   order: POST /order, one valid order per request (native-bench/wrk/order.lua)
- *   batch: POST /orders/batch, 1000 orders per request (native-bench/wrk/batch.lua)
+ *   order: POST /order, one valid order per request (bench/wrk/order.lua)
+ *   batch: POST /orders/batch, 1000 orders per request (bench/wrk/batch.lua)
  *
  * wrk: 2 threads, 64 connections, a short warm-up, then the measured run. A run with non-2xx
  * answers or socket errors is reported as failed, not as a throughput. After each run the
@@ -24,7 +24,7 @@
  *                       [--out FILE]      write the JSON there instead (README table left alone)
  *                       [--help]
  *
- * Prints a table and writes native-bench/results/<date>-serve.json.
+ * Prints a table and writes bench/results/<date>-serve.json.
  */
 import { parseArgs } from "node:util";
 import { existsSync, mkdirSync, writeFileSync, readFileSync } from "node:fs";
@@ -51,21 +51,21 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(`bun run bench:serve [options]: the HTTP intake under wrk (POST /order, POST /orders/batch of 1000)
 
-  --quick            5 s runs after a 1 s warm-up (default 15 s after 2 s); does not refresh native-bench/README.md
+  --quick            5 s runs after a 1 s warm-up (default 15 s after 2 s); does not refresh bench/README.md
   --duration S       seconds per measured run
   --rounds R         rounds, contenders alternating (default 1); the table shows medians
   --only LIST        contenders to run, comma-separated:
                        ingest         ./ingest serve --ack delivered
                        ingest-before  the executable given with --before, the same way
-                       node           node:http + @confluentinc/kafka-javascript (native-bench/node/serve.mjs)
+                       node           node:http + @confluentinc/kafka-javascript (bench/node/serve.mjs)
                        bare           no Kafka: a minimal Bun.serve that reads, JSON.parses and answers 202
-                                      (native-bench/bare/serve.ts): the ceiling of Bun.serve + wrk here
+                                      (bench/bare/serve.ts): the ceiling of Bun.serve + wrk here
   --routes LIST      order,batch (default both)
   --before PATH      also run another ingest executable (e.g. the last commit's), side by side
   --connections C    wrk connections (default 64)
   --threads T        wrk threads (default 2)
-  --out FILE         write the JSON to FILE instead of native-bench/results/, and leave
-                     native-bench/README.md's table alone (for side-by-side checks while working)
+  --out FILE         write the JSON to FILE instead of bench/results/, and leave
+                     bench/README.md's table alone (for side-by-side checks while working)
 
 Every run needs 2xx answers only and no socket errors; the Kafka contenders' broker high
 watermarks must also cover every order answered 2xx (not checked for bare, which has no broker).`);
@@ -134,7 +134,7 @@ const contenders: Contender[] = [
     name: "node",
     kafka: true,
     check: () => {
-      if (!existsSync(join(NODE_DIR, "node_modules/@confluentinc/kafka-javascript/lib/index.js"))) return "not built: native-bench/node/node_modules/@confluentinc/kafka-javascript is not installed";
+      if (!existsSync(join(NODE_DIR, "node_modules/@confluentinc/kafka-javascript/lib/index.js"))) return "not built: bench/node/node_modules/@confluentinc/kafka-javascript is not installed";
       const r = Bun.spawnSync(["node", "-e", "require('@confluentinc/kafka-javascript')"], { cwd: NODE_DIR, stdout: "pipe", stderr: "pipe" });
       if (r.exitCode !== 0) return `not built: require('@confluentinc/kafka-javascript') fails: ${r.stderr.toString().trim().split("\n").slice(-1)[0]}`;
       return null;
@@ -145,7 +145,7 @@ const contenders: Contender[] = [
     name: "bare",
     kafka: false,
     note: "(no Kafka: ceiling of Bun.serve + wrk here)",
-    check: () => (existsSync(join(NB, "bare", "serve.ts")) ? null : "native-bench/bare/serve.ts missing"),
+    check: () => (existsSync(join(NB, "bare", "serve.ts")) ? null : "bench/bare/serve.ts missing"),
     cmd: () => [process.execPath, join(NB, "bare", "serve.ts"), "--port", "0"],
   },
 ];
@@ -390,7 +390,7 @@ writeFileSync(
 );
 console.error(`wrote ${file}`);
 
-// Refresh the HTTP table in native-bench/README.md (between markers), as run.ts does for its own.
+// Refresh the HTTP table in bench/README.md (between markers), as run.ts does for its own.
 const readme = join(NB, "README.md");
 // Only a full run refreshes the published table; --quick is for checking that it all works.
 if (existsSync(readme) && !values.quick && !values.out) {

@@ -1,6 +1,6 @@
 /**
  * node-bench: the Node.js contender, @confluentinc/kafka-javascript (built from source by
- * native-bench/setup.sh) through its librdkafka-style (node-rdkafka compatible) API, the fastest
+ * bench/setup.sh) through its librdkafka-style (node-rdkafka compatible) API, the fastest
  * one it has: Producer.produce() in a tight loop and KafkaConsumer.consume(batchSize). Its
  * KafkaJS-compatible API (producer.send() of 10,000-message batches all in flight; consumer
  * eachBatch + commitOffsets) was tried and was slower: 200k users on 2026-11-22, 6.0 vs 3.5 CPU s

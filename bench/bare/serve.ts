@@ -7,7 +7,7 @@
  * delivery reports: what Bun.serve + wrk reach on this machine, so a target above it is visibly
  * out of reach here.
  *
- *   bun native-bench/bare/serve.ts [--port 0] [--host 127.0.0.1]
+ *   bun bench/bare/serve.ts [--port 0] [--host 127.0.0.1]
  * Prints "listening on http://HOST:PORT". GET /health answers {"producer":{"queue_depth":0}}.
  */
 import { parseArgs } from "node:util";

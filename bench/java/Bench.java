@@ -1,7 +1,7 @@
 /*
  * The Java client contender of `bun run bench`: Kafka's own producer and consumer
  * (org.apache.kafka:kafka-clients, the version tools/kafka/pom.xml resolves), doing what
- * c/bench.c does, under the same command-line contract (native-bench/README.md).
+ * c/bench.c does, under the same command-line contract (bench/README.md).
  *
  *   java -cp build/java:<kafka classpath> Bench produce --brokers B --topic T --messages N --file F
  *        [--compression lz4] [--idempotence] [--batch-size B]

@@ -5,20 +5,20 @@
  * ingest produce's queue limits (200,000 / 256 MB), and ingest produce --no-headers. Prints one
  * JSON line per run: msgs/s (own clock), CPU s (user, system), the broker JVM's CPU s, load.
  *
- *   bun native-bench/kafka4-c-queue.ts
+ *   bun bench/kafka4-c-queue.ts
  */
 import { KafkaCluster } from "../tools/kafka/cluster.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadavg } from "node:os";
-const W = join(import.meta.dir, ".."), ING = `${W}/ingest`, C = `${W}/native-bench/build/c-bench`;
-const data = `${W}/native-bench/data/users-1000000.ndjson`;
+const W = join(import.meta.dir, ".."), ING = `${W}/ingest`, C = `${W}/bench/build/c-bench`;
+const data = `${W}/bench/data/users-1000000.ndjson`;
 const k = await KafkaCluster.start({ nodes: 1, heapMb: 1024 });
 const bpid = k.nodes[0]!.pid!;
 const cpuOf = (pid: number) => { const s = readFileSync(`/proc/${pid}/stat`, "utf8"); const f = s.slice(s.lastIndexOf(")") + 2).split(" "); return (Number(f[11]) + Number(f[12])) / 100; };
 let n = 0;
 const topic = async () => { const t = `x-${n++}`; Bun.spawnSync([ING, "topic", "create", t, "--partitions", "24", "-b", k.bootstrap]); await k.waitForIsr(t, 1); return t; };
-const sum = join(W, "native-bench/results/.ingest-c-queue.json");
+const sum = join(W, "bench/results/.ingest-c-queue.json");
 function run(name: string, cmd: string[]) {
   const b0 = cpuOf(bpid);
   const r = Bun.spawnSync(["/usr/bin/time", "-f", "TIME %U %S %M", ...cmd], { stdout: "pipe", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "error" } });

@@ -14,7 +14,7 @@
  * Prints the median and best wall time, CPU (user + sys) of the whole process, and the ratios
  * avro+registry / avro and json+txn / json of the medians of throughput (1.0 = no cost).
  *
- *   bun scripts/bench-semantics.ts [--rows 1000000] [--rounds 3] [--baseline /path/to/ingest]
+ *   bun bench/semantics.ts [--rows 1000000] [--rounds 3] [--baseline /path/to/ingest]
  */
 import { parseArgs } from "node:util";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -33,7 +33,7 @@ if (values.help) {
 const N = Number(values.rows);
 const R = Number(values.rounds);
 const ingest = join(ROOT, "ingest");
-const dir = join(ROOT, "native-bench", "data");
+const dir = join(ROOT, "bench", "data");
 mkdirSync(dir, { recursive: true });
 const csv = join(dir, `users-${N}.csv`);
 const env = { ...process.env, LOG_LEVEL: "error" };

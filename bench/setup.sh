@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Builds the Go and Node.js contenders of `bun run bench` (native-bench/run.ts calls it when one
+# Builds the Go and Node.js contenders of `bun run bench` (bench/run.ts calls it when one
 # is missing). Idempotent: installs only missing apt packages, rebuilds only what is missing or
-# older than its source. A contender that cannot be built gets native-bench/build/<name>.unavailable
+# older than its source. A contender that cannot be built gets bench/build/<name>.unavailable
 # with a one-line reason (run.ts prints it in the table) and the script goes on: it always exits 0.
 #
-#   bash native-bench/setup.sh [go|node ...]     (no argument: both)
+#   bash bench/setup.sh [go|node ...]     (no argument: both)
 set -uo pipefail
 cd "$(dirname "$0")"
 NB=$PWD

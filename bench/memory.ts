@@ -3,7 +3,7 @@
  * and consume them back, sampling RSS every 10% of the way. A per-message leak of native memory
  * or pinned buffers shows as RSS growing with the count; a flat line means none.
  *
- *   bun scripts/bench-memory.ts [--messages 10000000] [--partitions 64]
+ *   bun bench/memory.ts [--messages 10000000] [--partitions 64]
  */
 import { parseArgs } from "node:util";
 import { Producer, MessageBatch, Consumer, Admin } from "../src/kafka/index.ts";

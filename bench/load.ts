@@ -1,5 +1,5 @@
 /**
- * bun scripts/bench-load.ts [--seconds S] [--rounds N] [--rate R] [--target bare|serve|both]
+ * bun run bench:load [--seconds S] [--rounds N] [--rate R] [--target bare|serve|both]
  *
  * `ingest load`'s CPU per request against wrk's (the ceiling: an independent C generator), at the
  * same rate, against the same server, in one run, contenders alternated, median of N rounds.
@@ -18,11 +18,12 @@ import { parseArgs } from "node:util";
 import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { spawn, killChildren } from "./soak/_children.ts";
-import { startChildBroker } from "./soak/_consumer-lib.ts";
+import { spawn, killChildren } from "../scripts/soak/_children.ts";
+import { startChildBroker } from "../scripts/soak/_consumer-lib.ts";
 
 const { values } = parseArgs({
   options: {
+    help: { type: "boolean", short: "h" },
     seconds: { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
     rate: { type: "string", default: "5000,500" },
@@ -30,6 +31,23 @@ const { values } = parseArgs({
     ingest: { type: "string", default: join(import.meta.dir, "..", "ingest") },
   },
 });
+if (values.help) {
+  process.stdout.write(`bun run bench:load [--seconds S] [--rounds N] [--rate R] [--target bare|serve|both]
+
+\`ingest load\`'s CPU per request against wrk's (the ceiling: an independent C generator), at the
+same rate, against the same server, in one run, contenders alternated, median of N rounds.
+wrk has no fixed-rate mode, so two comparisons:
+ - saturated: wrk -t1 -c64 as fast as the server answers (its achieved rate R), then
+   \`ingest load --rate R --connections 64\`;
+ - paced: wrk with a Lua delay() per request, tuned so it lands near each of --rate (default
+   5,000 and 500/s; the server's latency adds to the delay, so it lands lower), then
+   \`ingest load\` at wrk's achieved rate.
+CPU is user + system of the whole process (startup included) from the kernel's rusage for
+both; ingest load's own in-run figure (its summary) is printed too. Targets: a bare Bun.serve
+answering 202 (a server that costs little) and \`ingest serve --ack delivered\` on an embedded
+broker (the real one). Prints a table and the ratio; target: ingest load <= 3x wrk.\n`);
+  process.exit(0);
+}
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const pacedRates = values.rate!.split(",").map(Number);

@@ -9,7 +9,7 @@
  *   csv+files ingest produce: CSV to Kafka, a JSON file and an Avro file at once
  * Alternating, best and median of R rounds; wall time and CPU (user + sys) of the whole process.
  *
- *   bun scripts/bench-produce.ts [--rows 1000000] [--rounds 3]
+ *   bun bench/produce.ts [--rows 1000000] [--rounds 3]
  */
 import { parseArgs } from "node:util";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -27,7 +27,7 @@ if (values.help) {
 const N = Number(values.rows);
 const R = Number(values.rounds);
 const ingest = join(ROOT, "ingest");
-const dir = join(ROOT, "native-bench", "data");
+const dir = join(ROOT, "bench", "data");
 mkdirSync(dir, { recursive: true });
 const csv = join(dir, `users-${N}.csv`);
 const nd = join(dir, `users-${N}.ndjson`);
@@ -35,7 +35,7 @@ const env = { ...process.env, LOG_LEVEL: "error" };
 const run = (cmd: string[]) => Bun.spawnSync(cmd, { cwd: ROOT, env, stdout: "pipe", stderr: "pipe" });
 
 if (run(["bun", "run", "build"]).exitCode !== 0) throw new Error("build failed");
-if (run(["bash", "native-bench/build.sh"]).exitCode !== 0) throw new Error("native-bench/build.sh failed");
+if (run(["bash", "bench/build.sh"]).exitCode !== 0) throw new Error("bench/build.sh failed");
 if (!existsSync(csv)) run([ingest, "gen", "users", "--rows", String(N), "--out", csv]);
 if (!existsSync(nd)) run([ingest, "produce", "--file", csv, "--no-kafka", "--json-out", nd, "--no-progress"]);
 
@@ -51,8 +51,8 @@ function retained(b: string): number {
 }
 
 const cases: Record<string, (b: string, codec: string) => string[]> = {
-  c: (b, codec) => [join(ROOT, "native-bench/build/c-bench"), "produce", "--brokers", b, "--topic", "users", "--messages", String(N), "--file", nd, "--compression", codec, "--idempotence", "--ordered"],
-  "c-ua": (b, codec) => [join(ROOT, "native-bench/build/c-bench"), "produce", "--brokers", b, "--topic", "users", "--messages", String(N), "--file", nd, "--compression", codec, "--idempotence"],
+  c: (b, codec) => [join(ROOT, "bench/build/c-bench"), "produce", "--brokers", b, "--topic", "users", "--messages", String(N), "--file", nd, "--compression", codec, "--idempotence", "--ordered"],
+  "c-ua": (b, codec) => [join(ROOT, "bench/build/c-bench"), "produce", "--brokers", b, "--topic", "users", "--messages", String(N), "--file", nd, "--compression", codec, "--idempotence"],
   ndjson: (b, codec) => [ingest, "produce", "--file", nd, "--topic", "users", "--compression", codec, "-b", b, "--no-progress"],
   csv: (b, codec) => [ingest, "produce", "--file", csv, "--topic", "users", "--compression", codec, "-b", b, "--no-progress"],
   "csv+files": (b, codec) => [ingest, "produce", "--file", csv, "--topic", "users", "--compression", codec, "-b", b, "--json-out", join(dir, "out.json"), "--avro-out", join(dir, "out.avro"), "--no-progress"],
