@@ -26,8 +26,8 @@ for (let round = 0; round < 3; round++) {
   let n = 0;
   for (const a of arrays) { const v = JSON.parse(utf8.decode(a)) as { id: number }[]; for (const r of v) if (typeof r.id === "number") n++; }
   const t1 = performance.now(); const c1 = process.cpuUsage(c0);
-  const c2 = process.cpuUsage(); let bytes = 0;
-  for (const a of arrays) bytes += utf8.decode(a).length;
+  const c2 = process.cpuUsage(); let _bytes = 0;
+  for (const a of arrays) _bytes += utf8.decode(a).length;
   const c3 = process.cpuUsage(c2);
   console.log(JSON.stringify({ round, records: n, wall_s: +((t1 - t0) / 1000).toFixed(3), cpu_s: +((c1.user + c1.system) / 1e6).toFixed(3), utf8_decode_cpu_s: +((c3.user + c3.system) / 1e6).toFixed(3), us_per_record: +(((c1.user + c1.system) / n)).toFixed(2) }));
 }

@@ -21,7 +21,7 @@ import type { SoakResult } from "./soak/types.ts";
 const ROOT = join(import.meta.dir, "..");
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
-const onlyArg = args.find((a, i) => args[i - 1] === "--only") ?? args.find((a) => a.startsWith("--only="))?.slice(7);
+const onlyArg = args.find((_a, i) => args[i - 1] === "--only") ?? args.find((a) => a.startsWith("--only="))?.slice(7);
 const only = onlyArg ? onlyArg.split(",").map((s) => s.trim()).filter(Boolean) : null;
 const ingest = join(ROOT, "ingest");
 
@@ -63,7 +63,7 @@ async function main(): Promise<number> {
   }
   if (args.includes("--render-only")) {
     // Rewrite RELIABILITY.md from a day's results file without running anything.
-    const date = args.find((a, i) => args[i - 1] === "--date") ?? new Date().toISOString().slice(0, 10);
+    const date = args.find((_a, i) => args[i - 1] === "--date") ?? new Date().toISOString().slice(0, 10);
     writeFileSync(join(ROOT, "RELIABILITY.md"), render(JSON.parse(readFileSync(join(ROOT, "reliability", "results", `${date}.json`), "utf8"))));
     return 0;
   }

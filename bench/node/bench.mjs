@@ -112,7 +112,7 @@ async function produce() {
     clearTimeout(timer);
   }
   const secs = now() - t0;
-  failed += sent - delivered - failed > 0 ? sent - delivered - failed : 0;
+  failed += Math.max(sent - delivered - failed , 0);
   console.log(JSON.stringify({ contender: "node", mode: "produce", messages: delivered, failed, seconds: Number(secs.toFixed(4)), msgs_per_s: Math.round(delivered / secs), expected: want }));
   await new Promise((r) => p.disconnect(5000, r));
   return failed ? 1 : 0;

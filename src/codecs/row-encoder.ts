@@ -35,7 +35,6 @@ export class BufferSink implements ByteSink {
 export type RowEncodeFn = (fields: string[], out: { keyLen: number }, keySink: ByteSink | null, jsonSink: ByteSink | null, avroSink: ByteSink | null) => string | null;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 const f64 = new Float64Array(1);
 const f64b = new Uint8Array(f64.buffer);
 const f32 = new Float32Array(1);

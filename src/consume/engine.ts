@@ -12,7 +12,7 @@
 import { Consumer, Producer, KafkaError, type RecordBatch, type TopicPartition } from "../kafka/index.ts";
 import type { ValueDecoder } from "./decode.ts";
 import { RawValues, type Sink, type OrderBatchResult } from "../sinks/types.ts";
-import { type User, type Order } from "../core/records.ts";
+import type { User, Order } from "../core/records.ts";
 import { OffsetTracker, type CommitPosition } from "./offsets.ts";
 import { laneOf, validateUser, validateOrder, type Kind } from "./records.ts";
 import { log } from "../observability/log.ts";
@@ -329,7 +329,7 @@ export class ConsumeEngine {
       const rec = value === null ? "null value" : parsed ? validate(kind, parsed[i]) : this.o.decoder.decode(kind, value, b.contentType?.[i] ?? 0);
       if (typeof rec === "string") {
         const key = b.keyLen[i]! < 0 ? null : b.data.slice(b.keyStart[i]!, b.keyStart[i]! + b.keyLen[i]!);
-        this.toDlq(topic, partition, offset, run, key, value && value.slice(), rec);
+        this.toDlq(topic, partition, offset, run, key, value ? value.slice() : null, rec);
         continue;
       }
       const k = lane * 2 + (kind === "users" ? 0 : 1);

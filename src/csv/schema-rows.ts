@@ -242,7 +242,7 @@ export function parseSchema(text: string, source: string): AvroRecordSchema {
     throw new IngestError(`schema ${source} does not parse: ${(e as Error).message}`);
   }
   const r = s as AvroRecordSchema;
-  if (!r || r.type !== "record" || !Array.isArray(r.fields) || !r.name) throw new IngestError(`schema ${source} is not an Avro record schema (needs type "record", name and fields)`);
+  if (r?.type !== "record" || !Array.isArray(r.fields) || !r.name) throw new IngestError(`schema ${source} is not an Avro record schema (needs type "record", name and fields)`);
   // Checked here, before anything is sent: the JSON path alone never asks avsc, and wrote a
   // default of the wrong type ("abc" for an int) as it is.
   try {

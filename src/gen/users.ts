@@ -1,4 +1,4 @@
-import { rng, pick } from "./random.ts";
+import { pick } from "./random.ts";
 import { csvField } from "../csv/quote.ts";
 
 // Names include multi-byte text, an apostrophe, a comma and a quote, so every CSV path is used.

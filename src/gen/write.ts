@@ -1,4 +1,4 @@
-import { openSync, writeSync, closeSync } from "node:fs";
+import { openSync, closeSync } from "node:fs";
 import { rng } from "./random.ts";
 import { Progress } from "../observability/progress.ts";
 import { IngestError } from "../core/errors.ts";

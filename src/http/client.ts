@@ -287,7 +287,7 @@ export class LoadClient {
   }
 
   private onClose(c: Conn, why: string) {
-    const inFlight = c.tag === c.tag; // not NaN
+    const inFlight = !Number.isNaN(c.tag);
     const untilClose = c.untilClose;
     this.retire(c);
     if (!inFlight) return;
@@ -296,7 +296,7 @@ export class LoadClient {
   }
 
   private onData(c: Conn, chunk: Uint8Array) {
-    if (c.tag !== c.tag) return; // nothing asked: pipelining is off, so stray bytes are dropped
+    if (Number.isNaN(c.tag)) return; // nothing asked: pipelining is off, so stray bytes are dropped
     if (c.untilClose) return;
     if (c.remaining > 0) {
       // the rest of a Content-Length body: counted, not kept

@@ -335,7 +335,7 @@ export class OrderEncoder {
     }
     o = put(b, o, P_CURRENCY, 0, P_CURRENCY.length);
     const cur = curS < 0 ? USD : s;
-    const cs = curS < 0 ? 0 : curS;
+    const cs = Math.max(curS , 0);
     b[o] = cur[cs]!;
     b[o + 1] = cur[cs + 1]!;
     b[o + 2] = cur[cs + 2]!;

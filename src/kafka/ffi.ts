@@ -6,7 +6,7 @@
  * work crosses the boundary in batches; pointers to JS memory are passed as call arguments and
  * never stored in native memory beyond the call (RD_KAFKA_MSG_F_COPY).
  */
-import { dlopen, FFIType, suffix, CString, ptr as addressOf, type Pointer } from "bun:ffi";
+import { dlopen, FFIType, suffix, CString, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { IngestError } from "../core/errors.ts";
 import { cstr } from "../core/libc.ts";

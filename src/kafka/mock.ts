@@ -1,4 +1,4 @@
-import { type Pointer } from "bun:ffi";
+import type { Pointer } from "bun:ffi";
 import { readdirSync, readlinkSync } from "node:fs";
 import { rdk, cstr, str, RD_KAFKA_PRODUCER } from "./ffi.ts";
 import { linuxLib, AF_INET, AF_INET6, IPPROTO_TCP, TCP_NODELAY } from "../core/libc.ts";

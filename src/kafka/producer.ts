@@ -123,9 +123,9 @@ export class MessageBatch {
       const vlen = this.spans[s + 3]!;
       u[w] = 0; // err
       setPtr(u, w + (MSG.payload >> 2), vlen < 0 ? 0 : base + this.spans[s + 2]!);
-      setPtr(u, w + (MSG.len >> 2), vlen < 0 ? 0 : vlen);
+      setPtr(u, w + (MSG.len >> 2), Math.max(vlen , 0));
       setPtr(u, w + (MSG.key >> 2), klen < 0 ? 0 : base + this.spans[s]!);
-      setPtr(u, w + (MSG.key_len >> 2), klen < 0 ? 0 : klen);
+      setPtr(u, w + (MSG.key_len >> 2), Math.max(klen , 0));
       setPtr(u, w + (MSG._private >> 2), this.opaques[i]!);
     }
   }
@@ -394,7 +394,7 @@ export class Producer extends Client {
     const rkt = this.topic(topicName);
     const deadline = performance.now() + blockMs;
     let enqueued = 0;
-    let start = from;
+    const start = from;
     let end = to;
     const cnt = this.ordering && to > from ? this.partitionCount(topicName, rkt) : 0;
     while (start < end) {

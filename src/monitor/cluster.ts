@@ -5,7 +5,7 @@
  * browsers. Every part that fails is reported in the pass, never thrown: a dashboard must keep
  * showing what it can while brokers come and go.
  */
-import { Admin, probeBroker, API_KEY, type GroupMember } from "../kafka/index.ts";
+import { type Admin, probeBroker, API_KEY, type GroupMember } from "../kafka/index.ts";
 
 export interface BrokerState {
   id: number;

@@ -17,7 +17,7 @@ import { SinkError, describeError, mysqlError } from "./errors.ts";
 import { migrateMysql } from "./migrate.ts";
 import { chunks, decideOrders, distinct, seedProducts, type OrderRow } from "./orders-logic.ts";
 import { DEFAULT_INITIAL_STOCK, type OrderBatchResult, type Store, type StoreOptions } from "./types.ts";
-import { type Order, type Product, type User } from "../core/records.ts";
+import type { Order, Product, User } from "../core/records.ts";
 
 export interface MysqlSinkOptions extends StoreOptions {
   /** mysql://user:pass@host:3306/database */

@@ -4,7 +4,7 @@ import { decideOrders, distinct, seedProducts } from "./orders-logic.ts";
 import { toUser, toProduct } from "./mysql.ts";
 import { SinkError } from "./errors.ts";
 import { DEFAULT_INITIAL_STOCK, type OrderBatchResult, type Store, type StoreOptions } from "./types.ts";
-import { type Order, type Product, type User } from "../core/records.ts";
+import type { Order, Product, User } from "../core/records.ts";
 
 export interface SqliteSinkOptions extends StoreOptions {
   path: string;

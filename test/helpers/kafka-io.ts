@@ -1,4 +1,4 @@
-import { Producer, MessageBatch, Consumer } from "../../src/kafka/index.ts";
+import { Producer, MessageBatch, type Consumer } from "../../src/kafka/index.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

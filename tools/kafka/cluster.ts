@@ -96,7 +96,7 @@ export function kafkaClasspath(): string {
   const file = join(CACHE, cacheName());
   if (existsSync(file)) {
     const cp = readFileSync(file, "utf8").trim();
-    if (cp && cp.split(":").every((j) => existsSync(j))) return cp;
+    if (cp?.split(":").every((j) => existsSync(j))) return cp;
   }
   if (!Bun.which("mvn")) throw new Error("Kafka's jars are not resolved and mvn is not installed (scripts/setup.sh installs maven)");
   mkdirSync(CACHE, { recursive: true });
