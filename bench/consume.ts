@@ -56,8 +56,13 @@ Options:
 const ROOT = join(import.meta.dir, "..");
 const { values } = parseArgs({
   options: {
-    quick: { type: "boolean" }, rows: { type: "string" }, workers: { type: "string" }, paths: { type: "string" }, bins: { type: "string" },
-    rounds: { type: "string" }, help: { type: "boolean", short: "h" },
+    quick: { type: "boolean" },
+    rows: { type: "string" },
+    workers: { type: "string" },
+    paths: { type: "string" },
+    bins: { type: "string" },
+    rounds: { type: "string" },
+    help: { type: "boolean", short: "h" },
   },
 });
 if (values.help) {
@@ -72,8 +77,13 @@ const ROUNDS = Number(values.rounds ?? 1);
 const ingest = BINS[0]!;
 const binName = (b: string, i: number) => (i === 0 ? "ingest" : b.split("/").pop()!);
 if (
-  !Number.isSafeInteger(N) || N < 1 || !Number.isSafeInteger(ROUNDS) || ROUNDS < 1 || WORKERS.some((w) => !Number.isSafeInteger(w) || w < 1) ||
-  PATHS.some((p) => !/^(users|orders):[a-z+]+$/.test(p)) || BINS.some((b) => !existsSync(b))
+  !Number.isSafeInteger(N) ||
+  N < 1 ||
+  !Number.isSafeInteger(ROUNDS) ||
+  ROUNDS < 1 ||
+  WORKERS.some((w) => !Number.isSafeInteger(w) || w < 1) ||
+  PATHS.some((p) => !/^(users|orders):[a-z+]+$/.test(p)) ||
+  BINS.some((b) => !existsSync(b))
 ) {
   process.stderr.write(HELP);
   process.exit(2);
@@ -98,7 +108,10 @@ async function startBroker(): Promise<{ bootstrap: string; stop: () => Promise<v
 }
 
 const held = (b: string, topic: string) =>
-  (JSON.parse(run([ingest, "topic", "describe", topic, "--json", "-b", b]).stdout.toString()) as { partitions: { messages: number }[] }).partitions.reduce((s, p) => s + p.messages, 0);
+  (JSON.parse(run([ingest, "topic", "describe", topic, "--json", "-b", b]).stdout.toString()) as { partitions: { messages: number }[] }).partitions.reduce(
+    (s, p) => s + p.messages,
+    0,
+  );
 
 async function admin<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
   const c = await createConnection({ host: "127.0.0.1", user: "root" });
@@ -133,27 +146,53 @@ async function flushRedis() {
 
 const chunks = <T>(a: readonly T[], n: number) => Array.from({ length: Math.ceil(a.length / n) }, (_, i) => a.slice(i * n, (i + 1) * n));
 const toUser = (u: Record<string, string>): User => ({
-  id: Number(u.id), first_name: u.first_name!, last_name: u.last_name!, email: u.email!, age: Number(u.age), country: u.country!, city: u.city!,
-  signup_ts: Number(u.signup_ts), is_active: u.is_active === "true", score: Number(u.score), phone: u.phone || null,
+  id: Number(u.id),
+  first_name: u.first_name!,
+  last_name: u.last_name!,
+  email: u.email!,
+  age: Number(u.age),
+  country: u.country!,
+  city: u.city!,
+  signup_ts: Number(u.signup_ts),
+  is_active: u.is_active === "true",
+  score: Number(u.score),
+  phone: u.phone || null,
 });
 
 const USER_COLS = "id, first_name, last_name, email, age, country, city, signup_ts, is_active, score, phone";
 const ORDER_COLS = "order_id, customer_id, product_id, quantity, amount, currency, created_at, status, reason, processed_at";
 
-interface Files { upsertSql: string; usersTsv: string; ordersSql: string; usersResp: string; valueBytes: number }
+interface Files {
+  upsertSql: string;
+  usersTsv: string;
+  ordersSql: string;
+  usersResp: string;
+  valueBytes: number;
+}
 
 /**
  * The inputs of the stores' own tools, written before anything is timed: the same users and
  * orders the topics hold, in file order.
  */
 function writeFiles(users: User[], orders: Record<string, string>[]): Files {
-  const f: Files = { upsertSql: join(tmp, "users-upsert.sql"), usersTsv: join(tmp, "users.tsv"), ordersSql: join(tmp, "orders.sql"), usersResp: join(tmp, "users.resp"), valueBytes: 0 };
-  const upd = USER_COLS.split(", ").slice(1).map((c) => `${c} = VALUES(${c})`).join(", ");
+  const f: Files = {
+    upsertSql: join(tmp, "users-upsert.sql"),
+    usersTsv: join(tmp, "users.tsv"),
+    ordersSql: join(tmp, "orders.sql"),
+    usersResp: join(tmp, "users.resp"),
+    valueBytes: 0,
+  };
+  const upd = USER_COLS.split(", ")
+    .slice(1)
+    .map((c) => `${c} = VALUES(${c})`)
+    .join(", ");
   const up: string[] = [];
   for (const part of chunks(users, 1000)) {
-    up.push(format(`INSERT INTO users (${USER_COLS}) VALUES ? ON DUPLICATE KEY UPDATE ${upd};`, [
-      part.map((u) => [u.id, u.first_name, u.last_name, u.email, u.age, u.country, u.city, u.signup_ts, u.is_active ? 1 : 0, u.score, u.phone]),
-    ]));
+    up.push(
+      format(`INSERT INTO users (${USER_COLS}) VALUES ? ON DUPLICATE KEY UPDATE ${upd};`, [
+        part.map((u) => [u.id, u.first_name, u.last_name, u.email, u.age, u.country, u.city, u.signup_ts, u.is_active ? 1 : 0, u.score, u.phone]),
+      ]),
+    );
   }
   writeFileSync(f.upsertSql, up.join("\n") + "\n");
   writeFileSync(f.usersTsv, usersTsv(users));
@@ -169,7 +208,10 @@ function writeFiles(users: User[], orders: Record<string, string>[]): Files {
   for (const batch of chunks(orders, BATCH)) {
     const now = 1_900_000_000_000 + marker;
     const tsv = join(tmp, `orders-${marker++}.tsv`);
-    writeFileSync(tsv, batch.map((o) => [o.order_id, o.customer_id, o.product_id, o.quantity, o.amount, o.currency, o.created_at].join("\t")).join("\n") + "\n");
+    writeFileSync(
+      tsv,
+      batch.map((o) => [o.order_id, o.customer_id, o.product_id, o.quantity, o.amount, o.currency, o.created_at].join("\t")).join("\n") + "\n",
+    );
     os.push(
       `LOAD DATA LOCAL INFILE '${tsv}' INTO TABLE b CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n';`,
       "START TRANSACTION;",
@@ -213,18 +255,53 @@ async function mariadbReplay(file: string, sql?: string): Promise<number> {
   }
 }
 
-interface Ceilings { upsert: number; loadData: number; orders: number; redisBench: number | null; redisPipe: number | null; libMysqlUsers: number; libRedisUsers: number }
+interface Ceilings {
+  upsert: number;
+  loadData: number;
+  orders: number;
+  redisBench: number | null;
+  redisPipe: number | null;
+  libMysqlUsers: number;
+  libRedisUsers: number;
+}
 
 /** The stores' own tools on the same rows, in records per second. */
 async function ceilings(f: Files, users: User[]): Promise<Ceilings> {
   const upsert = N / (await mariadbReplay(f.upsertSql));
-  const loadData = N / (await mariadbReplay("", `LOAD DATA LOCAL INFILE '${f.usersTsv}' REPLACE INTO TABLE users CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${USER_COLS})`));
+  const loadData =
+    N /
+    (await mariadbReplay(
+      "",
+      `LOAD DATA LOCAL INFILE '${f.usersTsv}' REPLACE INTO TABLE users CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${USER_COLS})`,
+    ));
   const orders = N / (await mariadbReplay(f.ordersSql));
   let redisBench: number | null = null;
   let redisPipe: number | null = null;
   if (existsSync("/usr/bin/redis-benchmark")) {
     await flushRedis();
-    const r = Bun.spawnSync(["redis-benchmark", "-h", "127.0.0.1", "-p", "6379", "--dbnum", "7", "-P", "100", "-t", "set", "-d", String(f.valueBytes), "-r", String(N), "-n", String(N), "-q"], { stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync(
+      [
+        "redis-benchmark",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "6379",
+        "--dbnum",
+        "7",
+        "-P",
+        "100",
+        "-t",
+        "set",
+        "-d",
+        String(f.valueBytes),
+        "-r",
+        String(N),
+        "-n",
+        String(N),
+        "-q",
+      ],
+      { stdout: "pipe", stderr: "pipe" },
+    );
     const m = /SET: ([\d.]+) requests per second/.exec(r.stdout.toString());
     redisBench = m ? Number(m[1]) : null;
   }
@@ -246,7 +323,10 @@ async function libMysql(users: User[]): Promise<number> {
   const db = await freshDb(true);
   const c = await createConnection({ uri: db.url });
   try {
-    const upd = USER_COLS.split(", ").slice(1).map((k) => `${k} = VALUES(${k})`).join(", ");
+    const upd = USER_COLS.split(", ")
+      .slice(1)
+      .map((k) => `${k} = VALUES(${k})`)
+      .join(", ");
     const t0 = performance.now();
     for (const batch of chunks(users, BATCH)) {
       await c.query("START TRANSACTION");
@@ -292,21 +372,98 @@ async function cBaseline(bootstrap: string, round: number): Promise<Baseline | n
   const cBench = join(ROOT, "bench/build/c-bench");
   if (!existsSync(cBench)) return null;
   const c = run([cBench, "consume", "--brokers", bootstrap, "--topic", "users", "--messages", String(N), "--group", `bench-c-${round}-${Date.now()}`]);
-  const cj = JSON.parse(c.stdout.toString().trim().split("\n").filter((l) => l.startsWith("{")).pop()!) as { messages: number; seconds: number };
+  const cj = JSON.parse(
+    c.stdout
+      .toString()
+      .trim()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .pop()!,
+  ) as { messages: number; seconds: number };
   // The same, also copying each key and value out of the message, as ingest must to hand them on.
-  const cc = run([cBench, "consume", "--copy", "--brokers", bootstrap, "--topic", "users", "--messages", String(N), "--group", `bench-ccopy-${round}-${Date.now()}`]);
-  const ccj = JSON.parse(cc.stdout.toString().trim().split("\n").filter((l) => l.startsWith("{")).pop()!) as { messages: number; seconds: number };
+  const cc = run([
+    cBench,
+    "consume",
+    "--copy",
+    "--brokers",
+    bootstrap,
+    "--topic",
+    "users",
+    "--messages",
+    String(N),
+    "--group",
+    `bench-ccopy-${round}-${Date.now()}`,
+  ]);
+  const ccj = JSON.parse(
+    cc.stdout
+      .toString()
+      .trim()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .pop()!,
+  ) as { messages: number; seconds: number };
   const sum = join(tmp, `consume-users-${round}.json`);
-  run([ingest, "consume", "--group", `bench-users-${round}-${Date.now()}`, "--topics", "users", "--sink", "none", "--from-beginning", "--max-messages", String(N), "--summary-json", sum, "-b", bootstrap]);
+  run([
+    ingest,
+    "consume",
+    "--group",
+    `bench-users-${round}-${Date.now()}`,
+    "--topics",
+    "users",
+    "--sink",
+    "none",
+    "--from-beginning",
+    "--max-messages",
+    String(N),
+    "--summary-json",
+    sum,
+    "-b",
+    bootstrap,
+  ]);
   const ij = JSON.parse(readFileSync(sum, "utf8")) as { written: number; seconds: number };
   // And the transport alone, like the C consumer: --format raw takes the values undecoded.
-  run([ingest, "consume", "--group", `bench-raw-${round}-${Date.now()}`, "--topics", "users", "--sink", "none", "--format", "raw", "--from-beginning", "--max-messages", String(N), "--summary-json", sum, "-b", bootstrap]);
+  run([
+    ingest,
+    "consume",
+    "--group",
+    `bench-raw-${round}-${Date.now()}`,
+    "--topics",
+    "users",
+    "--sink",
+    "none",
+    "--format",
+    "raw",
+    "--from-beginning",
+    "--max-messages",
+    String(N),
+    "--summary-json",
+    sum,
+    "-b",
+    bootstrap,
+  ]);
   const rj = JSON.parse(readFileSync(sum, "utf8")) as { written: number; seconds: number };
   return { c: cj.messages / cj.seconds, cCopy: ccj.messages / ccj.seconds, ingest: ij.written / ij.seconds, raw: rj.written / rj.seconds };
 }
-interface Baseline { c: number; cCopy: number; ingest: number; raw: number }
+interface Baseline {
+  c: number;
+  cCopy: number;
+  ingest: number;
+  raw: number;
+}
 
-interface Row { round: number; bin: string; path: string; workers: number; msgs_per_s: number; seconds: number; wall_s: number; cpu_s: number; cpu_us_per_record: number; written: number; error?: string }
+interface Row {
+  round: number;
+  bin: string;
+  path: string;
+  workers: number;
+  msgs_per_s: number;
+  seconds: number;
+  wall_s: number;
+  cpu_s: number;
+  cpu_us_per_record: number;
+  written: number;
+  error?: string;
+}
 
 async function consumeRun(bin: string, name: string, bootstrap: string, path: string, w: number, round: number): Promise<Row> {
   const [topic, sinks] = path.split(":") as [string, string];
@@ -317,8 +474,28 @@ async function consumeRun(bin: string, name: string, bootstrap: string, path: st
   const base = { round, bin: name, path, workers: w };
   try {
     const r = run(
-      ["/usr/bin/time", "-f", "TIME %U %S", bin, "consume", "--group", `bench-${topic}-${sinks}-${w}-${round}-${Date.now()}`, "--topics", topic, "--sink", sinks.replaceAll("+", ","),
-        "--workers", String(w), "--from-beginning", "--max-messages", String(N), "--summary-json", sum, "-b", bootstrap],
+      [
+        "/usr/bin/time",
+        "-f",
+        "TIME %U %S",
+        bin,
+        "consume",
+        "--group",
+        `bench-${topic}-${sinks}-${w}-${round}-${Date.now()}`,
+        "--topics",
+        topic,
+        "--sink",
+        sinks.replaceAll("+", ","),
+        "--workers",
+        String(w),
+        "--from-beginning",
+        "--max-messages",
+        String(N),
+        "--summary-json",
+        sum,
+        "-b",
+        bootstrap,
+      ],
       { ...(db ? { MYSQL_URL: db.url } : {}), ...(sinks.includes("redis") ? { REDIS_URL } : {}) },
     );
     const wall = (performance.now() - t0) / 1000;
@@ -326,11 +503,28 @@ async function consumeRun(bin: string, name: string, bootstrap: string, path: st
     const j = JSON.parse(readFileSync(sum, "utf8")) as { written: number; seconds: number; msgs_per_s: number };
     const m = /TIME ([\d.]+) ([\d.]+)/.exec(r.stderr.toString());
     const cpu = m ? Number(m[1]) + Number(m[2]) : NaN;
-    const row: Row = { ...base, msgs_per_s: j.msgs_per_s, seconds: round2(j.seconds), wall_s: round2(wall), cpu_s: round2(cpu), cpu_us_per_record: round2((cpu / j.written) * 1e6), written: j.written };
+    const row: Row = {
+      ...base,
+      msgs_per_s: j.msgs_per_s,
+      seconds: round2(j.seconds),
+      wall_s: round2(wall),
+      cpu_s: round2(cpu),
+      cpu_us_per_record: round2((cpu / j.written) * 1e6),
+      written: j.written,
+    };
     if (j.written !== N) row.error = `wrote ${j.written} of ${N}`;
     return row;
   } catch (e) {
-    return { ...base, msgs_per_s: NaN, seconds: NaN, wall_s: round2((performance.now() - t0) / 1000), cpu_s: NaN, cpu_us_per_record: NaN, written: 0, error: (e as Error).message };
+    return {
+      ...base,
+      msgs_per_s: NaN,
+      seconds: NaN,
+      wall_s: round2((performance.now() - t0) / 1000),
+      cpu_s: NaN,
+      cpu_us_per_record: NaN,
+      written: 0,
+      error: (e as Error).message,
+    };
   } finally {
     await db?.drop();
   }
@@ -364,12 +558,32 @@ async function main() {
       [ordersCsv, "orders", "customer_id", "data/orders.avsc"],
     ] as const) {
       const sum = join(tmp, `produce-${topic}.json`);
-      run([ingest, "produce", "--file", file, "--topic", topic, "--key", key, "--schema", join(ROOT, schema), "--compression", "lz4", "--no-progress", "--summary-json", sum, "-b", broker.bootstrap]);
+      run([
+        ingest,
+        "produce",
+        "--file",
+        file,
+        "--topic",
+        topic,
+        "--key",
+        key,
+        "--schema",
+        join(ROOT, schema),
+        "--compression",
+        "lz4",
+        "--no-progress",
+        "--summary-json",
+        sum,
+        "-b",
+        broker.bootstrap,
+      ]);
       produceS += (JSON.parse(readFileSync(sum, "utf8")).seconds as { total: number }).total;
       const kept = held(broker.bootstrap, topic);
       if (kept !== N) throw new Error(`the broker holds ${kept} of ${N} ${topic} (the mock trims past ~5 MiB/partition): use fewer --rows`);
     }
-    console.error(`bench:consume: ${fmt(N)} users + ${fmt(N)} orders (produced in ${produceS.toFixed(2)} s), workers ${WORKERS.join(",")}, paths ${PATHS.join(" ")}, bins ${BINS.join(" ")}, ${ROUNDS} round(s); ${cpus().length} cores`);
+    console.error(
+      `bench:consume: ${fmt(N)} users + ${fmt(N)} orders (produced in ${produceS.toFixed(2)} s), workers ${WORKERS.join(",")}, paths ${PATHS.join(" ")}, bins ${BINS.join(" ")}, ${ROUNDS} round(s); ${cpus().length} cores`,
+    );
     for (let round = 1; round <= ROUNDS; round++) {
       for (const w of WORKERS) {
         for (const p of PATHS) {
@@ -379,7 +593,9 @@ async function main() {
           for (const [b, name] of order) {
             const row = await consumeRun(b, name, broker.bootstrap, p, w, round);
             rows.push(row);
-            console.error(`  round ${round} ${name.padEnd(14)} workers ${w} ${p.padEnd(20)} ${fmt(row.msgs_per_s).padStart(9)} msg/s  ${r2(row.cpu_us_per_record)} µs CPU/record  (written ${fmt(row.written)}, wall ${row.wall_s} s)${row.error ? `  ERROR ${row.error}` : ""}`);
+            console.error(
+              `  round ${round} ${name.padEnd(14)} workers ${w} ${p.padEnd(20)} ${fmt(row.msgs_per_s).padStart(9)} msg/s  ${r2(row.cpu_us_per_record)} µs CPU/record  (written ${fmt(row.written)}, wall ${row.wall_s} s)${row.error ? `  ERROR ${row.error}` : ""}`,
+            );
           }
         }
       }
@@ -398,7 +614,15 @@ async function main() {
   }
 
   const cm = (k: keyof Ceilings) => median(ceil.map((c) => c[k] ?? NaN));
-  const C = { upsert: cm("upsert"), loadData: cm("loadData"), orders: cm("orders"), redisBench: cm("redisBench"), redisPipe: cm("redisPipe"), libMysqlUsers: cm("libMysqlUsers"), libRedisUsers: cm("libRedisUsers") };
+  const C = {
+    upsert: cm("upsert"),
+    loadData: cm("loadData"),
+    orders: cm("orders"),
+    redisBench: cm("redisBench"),
+    redisPipe: cm("redisPipe"),
+    libMysqlUsers: cm("libMysqlUsers"),
+    libRedisUsers: cm("libRedisUsers"),
+  };
   // Each path's ceiling: the store's own tool on the same rows; with two stores, the slower one's.
   const ceilingOf = (path: string): { value: number; what: string }[] => {
     const [topic, sinks] = path.split(":") as [string, string];
@@ -407,17 +631,32 @@ async function main() {
     const redisPipe = { value: C.redisPipe, what: "redis-cli --pipe" };
     if (sinks === "mysql") out.push({ value: C.upsert, what: "mariadb upsert" }, { value: C.loadData, what: "mariadb LOAD DATA" });
     if (sinks === "redis") out.push({ value: C.redisBench, what: "redis-benchmark -P 100" }, redisPipe);
-    if (sinks === "mysql+redis") out.push(C.upsert <= C.redisPipe || !Number.isFinite(C.redisPipe) ? { value: C.upsert, what: "slower store: mariadb upsert" } : { ...redisPipe, what: "slower store: redis-cli --pipe" });
+    if (sinks === "mysql+redis")
+      out.push(
+        C.upsert <= C.redisPipe || !Number.isFinite(C.redisPipe)
+          ? { value: C.upsert, what: "slower store: mariadb upsert" }
+          : { ...redisPipe, what: "slower store: redis-cli --pipe" },
+      );
     return out;
   };
-  const med = WORKERS.flatMap((w) => PATHS.flatMap((p) => BINS.map((b, i) => binName(b, i)).map((bin) => {
-    const rs = rows.filter((r) => r.workers === w && r.path === p && r.bin === bin);
-    return {
-      bin, path: p, workers: w, msgs_per_s: median(rs.map((r) => r.msgs_per_s)), seconds: round2(median(rs.map((r) => r.seconds))), cpu_s: round2(median(rs.map((r) => r.cpu_s))),
-      cpu_us_per_record: round2(median(rs.map((r) => r.cpu_us_per_record))), errors: rs.filter((r) => r.error).length,
-      vs: ceilingOf(p).map((c) => ({ what: c.what, ratio: median(rs.map((r) => r.msgs_per_s)) / c.value })),
-    };
-  })));
+  const med = WORKERS.flatMap((w) =>
+    PATHS.flatMap((p) =>
+      BINS.map((b, i) => binName(b, i)).map((bin) => {
+        const rs = rows.filter((r) => r.workers === w && r.path === p && r.bin === bin);
+        return {
+          bin,
+          path: p,
+          workers: w,
+          msgs_per_s: median(rs.map((r) => r.msgs_per_s)),
+          seconds: round2(median(rs.map((r) => r.seconds))),
+          cpu_s: round2(median(rs.map((r) => r.cpu_s))),
+          cpu_us_per_record: round2(median(rs.map((r) => r.cpu_us_per_record))),
+          errors: rs.filter((r) => r.error).length,
+          vs: ceilingOf(p).map((c) => ({ what: c.what, ratio: median(rs.map((r) => r.msgs_per_s)) / c.value })),
+        };
+      }),
+    ),
+  );
   const when = new Date().toISOString().slice(0, 16).replace("T", " ");
   const lines = [
     `Measured ${when} UTC (${cpus().length} cores, ${cpus()[0]?.model ?? "?"}), ${fmt(N)} users + ${fmt(N)} orders, embedded 3-broker mock, 24 partitions each, lz4; ${ROUNDS} round(s)${ROUNDS > 1 ? ", medians" : ""}.`,
@@ -429,8 +668,10 @@ async function main() {
     "",
     "| binary | path | workers | msgs/s | vs the store's own tool | CPU s | µs CPU/record |",
     "| --- | --- | ---: | ---: | --- | ---: | ---: |",
-    ...med.map((m) =>
-      `| ${m.bin} | ${m.path} | ${m.workers} | ${fmt(m.msgs_per_s)}${m.errors ? ` (${m.errors} failed)` : ""} | ${m.vs.map((v) => `${r2(v.ratio)} of ${v.what}`).join(", ") || "-"} | ${m.cpu_s} | ${m.cpu_us_per_record} |`),
+    ...med.map(
+      (m) =>
+        `| ${m.bin} | ${m.path} | ${m.workers} | ${fmt(m.msgs_per_s)}${m.errors ? ` (${m.errors} failed)` : ""} | ${m.vs.map((v) => `${r2(v.ratio)} of ${v.what}`).join(", ") || "-"} | ${m.cpu_s} | ${m.cpu_us_per_record} |`,
+    ),
     "",
     "msgs/s = records written / seconds from the first message to the last write; CPU from /usr/bin/time over the whole process (start-up and group join included).",
     baseline.length
@@ -446,7 +687,20 @@ async function main() {
   writeFileSync(
     out,
     `${JSON.stringify(
-      { date: new Date().toISOString(), rows: N, rounds: ROUNDS, cores: cpus().length, bins: BINS, produce_s: produceS, value_bytes: files.valueBytes, ceilings: C, ceiling_runs: ceil, c_baseline_users_topic: baseline, medians: med, runs: rows },
+      {
+        date: new Date().toISOString(),
+        rows: N,
+        rounds: ROUNDS,
+        cores: cpus().length,
+        bins: BINS,
+        produce_s: produceS,
+        value_bytes: files.valueBytes,
+        ceilings: C,
+        ceiling_runs: ceil,
+        c_baseline_users_topic: baseline,
+        medians: med,
+        runs: rows,
+      },
       (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v),
       2,
     )}\n`,

@@ -22,7 +22,9 @@ import { forEachRecord } from "../src/csv/reader.ts";
 import { forEachRecordFast, FAST_DONE } from "../src/csv/fast-reader.ts";
 import { readHeader } from "../src/csv/split.ts";
 
-const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, rounds: { type: "string", default: "5" }, help: { type: "boolean", short: "h" } } });
+const { values } = parseArgs({
+  options: { rows: { type: "string", default: "1000000" }, rounds: { type: "string", default: "5" }, help: { type: "boolean", short: "h" } },
+});
 if (values.help) {
   console.log("Usage: bun run bench:csv [--rows N (default 1,000,000)] [--rounds R (default 5)]");
   process.exit(0);
@@ -120,12 +122,16 @@ rmSync(dir, { recursive: true, force: true });
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const papa = median(times["papaparse string"]!);
-console.log(`bench:csv ${new Date().toISOString()} on ${cpus().length} x ${cpus()[0]?.model ?? "?"}: ${rows.toLocaleString()} users, ${(size / 1e6).toFixed(1)} MB, median of ${rounds}`);
+console.log(
+  `bench:csv ${new Date().toISOString()} on ${cpus().length} x ${cpus()[0]?.model ?? "?"}: ${rows.toLocaleString()} users, ${(size / 1e6).toFixed(1)} MB, median of ${rounds}`,
+);
 console.log("| reader | records | seconds | MB/s | rows/s | vs papaparse string |");
 console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
 for (const name of Object.keys(contenders)) {
   const s = median(times[name]!);
-  console.log(`| ${name} | ${seen[name]!.records.toLocaleString()} | ${s.toFixed(3)} | ${(size / 1e6 / s).toFixed(0)} | ${Math.round(rows / s).toLocaleString()} | ${(papa / s).toFixed(2)} |`);
+  console.log(
+    `| ${name} | ${seen[name]!.records.toLocaleString()} | ${s.toFixed(3)} | ${(size / 1e6 / s).toFixed(0)} | ${Math.round(rows / s).toLocaleString()} | ${(papa / s).toFixed(2)} |`,
+  );
 }
 for (const name of Object.keys(contenders)) {
   if (seen[name]!.records !== rows) console.error(`warning: ${name} saw ${seen[name]!.records} records, expected ${rows}`);

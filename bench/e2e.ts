@@ -106,14 +106,17 @@ if (values.broker === "embedded") {
   bootstrap = b.bootstrap;
   stopBroker = b.stop;
   // the child `ingest broker` (whatever the executable is called): found by its arguments
-  brokerPids = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => {
-    try {
-      const argv = readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0");
-      return argv[1] === "broker" && argv.includes(`${topic}:${partitions}`);
-    } catch {
-      return false;
-    }
-  });
+  brokerPids = readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((p) => {
+      try {
+        const argv = readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0");
+        return argv[1] === "broker" && argv.includes(`${topic}:${partitions}`);
+      } catch {
+        return false;
+      }
+    });
 } else {
   log("starting Kafka 4.4 (single node)");
   const k = await KafkaCluster.start({ nodes: 1 });
@@ -121,7 +124,11 @@ if (values.broker === "embedded") {
   stopBroker = () => k.stop();
   brokerPids = k.nodes.map((n) => n.pid!).filter(Boolean);
   for (const t of [topic, `${topic}.dlq`]) {
-    const p = spawn([ingest, "topic", "create", t, "--partitions", String(t.endsWith(".dlq") ? 1 : partitions), "-b", bootstrap], { stdout: "ignore", stderr: "pipe", env });
+    const p = spawn([ingest, "topic", "create", t, "--partitions", String(t.endsWith(".dlq") ? 1 : partitions), "-b", bootstrap], {
+      stdout: "ignore",
+      stderr: "pipe",
+      env,
+    });
     if ((await p.exited) !== 0) throw new Error(`topic create ${t}: ${await new Response(p.stderr).text()}`);
   }
 }
@@ -133,7 +140,11 @@ const mysqldPids = [...pidsOf("mariadbd"), ...pidsOf("mysqld")];
 const redisPids = pidsOf("redis-server");
 const group = `g-e2e-${id}`;
 
-const serve = spawn([ingest, "serve", "--port", "0", "--ack", "delivered", "-b", bootstrap, "--orders-topic", topic, "--users-topic", topic], { stdout: "pipe", stderr: "pipe", env: storeEnv });
+const serve = spawn([ingest, "serve", "--port", "0", "--ack", "delivered", "-b", bootstrap, "--orders-topic", topic, "--users-topic", topic], {
+  stdout: "pipe",
+  stderr: "pipe",
+  env: storeEnv,
+});
 const serveReader = serve.stdout.getReader();
 const first = new TextDecoder().decode((await serveReader.read()).value);
 const base = /listening on (http:\/\/\S+)/.exec(first)?.[1];
@@ -146,7 +157,25 @@ void new Response(serve.stderr).text();
 let consumer: ReturnType<typeof spawn> | undefined;
 function startConsumer() {
   consumer = spawn(
-    [ingest, "consume", "--group", group, "--topics", topic, "--kinds", `orders=${topic}`, "--sink", "mysql,redis", "--initial-stock", String(STOCK), "--workers", String(workers), "-b", bootstrap, ...groupProps],
+    [
+      ingest,
+      "consume",
+      "--group",
+      group,
+      "--topics",
+      topic,
+      "--kinds",
+      `orders=${topic}`,
+      "--sink",
+      "mysql,redis",
+      "--initial-stock",
+      String(STOCK),
+      "--workers",
+      String(workers),
+      "-b",
+      bootstrap,
+      ...groupProps,
+    ],
     { stdout: "ignore", stderr: "pipe", env: storeEnv },
   );
   void new Response(consumer.stderr as ReadableStream).text();
@@ -194,7 +223,24 @@ async function step(path: string, rate: number, perReq: number): Promise<Step> {
   const procs = { serve: [serve.pid], consume: [consumer!.pid], broker: brokerPids, mysqld: mysqldPids, redis: redisPids };
   const c0 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, groupCpu(p)]));
   const t0 = performance.now();
-  const load = spawn([ingest, "load", "--url", `${base}${path}`, "--rate", String(rate), "--duration", `${seconds}s`, "--batch", String(perReq), "--connections", "256", "--json"], { stdout: "pipe", stderr: "pipe", env });
+  const load = spawn(
+    [
+      ingest,
+      "load",
+      "--url",
+      `${base}${path}`,
+      "--rate",
+      String(rate),
+      "--duration",
+      `${seconds}s`,
+      "--batch",
+      String(perReq),
+      "--connections",
+      "256",
+      "--json",
+    ],
+    { stdout: "pipe", stderr: "pipe", env },
+  );
   const out = new Response(load.stdout).text();
   const samples: [number, number][] = [];
   let done = false;
@@ -212,7 +258,9 @@ async function step(path: string, rate: number, perReq: number): Promise<Step> {
   const r = JSON.parse(await out);
   const ok202 = Number(r.status["202"] ?? 0);
   const lags = samples.map((s) => s[1]).filter((x) => Number.isFinite(x));
-  const lagFirst = lags[0] ?? NaN, lagLast = lags.at(-1) ?? NaN, lagMax = Math.max(...lags);
+  const lagFirst = lags[0] ?? NaN,
+    lagLast = lags.at(-1) ?? NaN,
+    lagMax = Math.max(...lags);
   // Flat: no more than one second of orders piled up across the window (a step's lag is the
   // consumer's batching and commit interval; growth means the consumer is behind).
   const ordersPerS = rate * perReq;
@@ -220,11 +268,25 @@ async function step(path: string, rate: number, perReq: number): Promise<Step> {
   if (!(lagLast - lagFirst <= ordersPerS)) why.push(`lag grew ${lagFirst} -> ${lagLast}`);
   if (!(lagMax <= 3 * ordersPerS)) why.push(`lag peaked at ${lagMax}`);
   if (r.achieved_rate < 0.97 * rate) why.push(`load reached ${r.achieved_rate}/s`);
-  if (ok202 !== r.requests || r.unanswered || r.dropped_behind) why.push(`answers ${JSON.stringify(r.status)}, unanswered ${r.unanswered}, not sent ${r.dropped_behind}`);
+  if (ok202 !== r.requests || r.unanswered || r.dropped_behind)
+    why.push(`answers ${JSON.stringify(r.status)}, unanswered ${r.unanswered}, not sent ${r.dropped_behind}`);
   return {
-    path, rate, orders_per_s_target: ordersPerS, achieved_rate: r.achieved_rate, orders_per_s: Math.round((ok202 * perReq) / r.seconds), ok202, requests: r.requests,
-    lag_first: lagFirst, lag_last: lagLast, lag_max: lagMax, lag_samples: samples, flat: why.length === 0, why: why.join("; "),
-    latency_ms: r.latency_ms, load_cpu_us_per_request: r.cpu_us_per_request, cpu_pct,
+    path,
+    rate,
+    orders_per_s_target: ordersPerS,
+    achieved_rate: r.achieved_rate,
+    orders_per_s: Math.round((ok202 * perReq) / r.seconds),
+    ok202,
+    requests: r.requests,
+    lag_first: lagFirst,
+    lag_last: lagLast,
+    lag_max: lagMax,
+    lag_samples: samples,
+    flat: why.length === 0,
+    why: why.join("; "),
+    latency_ms: r.latency_ms,
+    load_cpu_us_per_request: r.cpu_us_per_request,
+    cpu_pct,
     loadavg: Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]),
   };
 }
@@ -232,7 +294,9 @@ async function step(path: string, rate: number, perReq: number): Promise<Step> {
 const fmtStep = (s: Step) =>
   `${s.path.padEnd(13)} ${String(s.rate).padStart(6)}/s ${String(s.orders_per_s_target).padStart(7)} orders/s | got ${String(s.orders_per_s).padStart(7)} orders/s | ` +
   `lag ${s.lag_first} -> ${s.lag_last} (max ${s.lag_max}) | p50 ${s.latency_ms.p50?.toFixed(1)} p99 ${s.latency_ms.p99?.toFixed(1)} ms | ` +
-  `cpu% ${Object.entries(s.cpu_pct).map(([k, v]) => `${k} ${v}`).join(" ")} | loadavg ${s.loadavg} | ${s.flat ? "FLAT" : `behind: ${s.why}`}`;
+  `cpu% ${Object.entries(s.cpu_pct)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(" ")} | loadavg ${s.loadavg} | ${s.flat ? "FLAT" : `behind: ${s.why}`}`;
 
 const steps: Step[] = [];
 const best: Record<string, Step | null> = {};
@@ -242,10 +306,17 @@ try {
   startConsumer();
   // warm up: the consumer joins the group, serve's producer and the stores' tables exist, the
   // broker's JVM has compiled its hot paths
-  const warm = spawn([ingest, "load", "--url", `${base}/order`, "--rate", "500", "--duration", quick ? "5s" : "20s", "--json"], { stdout: "ignore", stderr: "ignore", env });
+  const warm = spawn([ingest, "load", "--url", `${base}/order`, "--rate", "500", "--duration", quick ? "5s" : "20s", "--json"], {
+    stdout: "ignore",
+    stderr: "ignore",
+    env,
+  });
   await warm.exited;
   await waitLag(0, 60);
-  for (const [path, rates, perReq] of [["/order", singleRates, 1], ["/orders/batch", batchRates, batch]] as const) {
+  for (const [path, rates, perReq] of [
+    ["/order", singleRates, 1],
+    ["/orders/batch", batchRates, batch],
+  ] as const) {
     best[path] = null;
     for (const rate of rates) {
       log(`${path} at ${rate} requests/s (${rate * perReq} orders/s) for ${WARMUP_S + windowS}s`);
@@ -265,10 +336,17 @@ try {
   await stopConsumer();
   const dir = mkdtempSync(join(tmpdir(), "e2e-"));
   const csv = join(dir, "orders.csv");
-  const g = spawn([ingest, "gen", "orders", "--rows", String(backlog), "--out", csv, "--seed", String(Date.now() % 100000)], { stdout: "ignore", stderr: "pipe", env });
+  const g = spawn([ingest, "gen", "orders", "--rows", String(backlog), "--out", csv, "--seed", String(Date.now() % 100000)], {
+    stdout: "ignore",
+    stderr: "pipe",
+    env,
+  });
   if ((await g.exited) !== 0) throw new Error(`gen: ${await new Response(g.stderr).text()}`);
   const lag0 = await lagNow();
-  const p = spawn([ingest, "produce", "--file", csv, "--topic", topic, "--schema", join(ROOT, "data/orders.avsc"), "--key", "customer_id", "--no-progress", "-b", bootstrap], { stdout: "ignore", stderr: "pipe", env });
+  const p = spawn(
+    [ingest, "produce", "--file", csv, "--topic", topic, "--schema", join(ROOT, "data/orders.avsc"), "--key", "customer_id", "--no-progress", "-b", bootstrap],
+    { stdout: "ignore", stderr: "pipe", env },
+  );
   if ((await p.exited) !== 0) throw new Error(`produce: ${await new Response(p.stderr).text()}`);
   rmSync(dir, { recursive: true, force: true });
   const lagStart = await lagNow();
@@ -284,8 +362,20 @@ try {
   }
   const secs = (performance.now() - t0) / 1000;
   const c1 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, groupCpu(p())]));
-  catchUp = { orders: lagStart, seconds: Math.round(secs * 10) / 10, orders_per_s: Math.round(lagStart / secs), final_lag: lag, ...Object.fromEntries(Object.keys(procs).map((k) => [`cpu_pct_${k}`, Math.round(((c1[k]! - c0[k]!) / secs) * 100)])) };
-  console.log(`catch-up: ${lagStart} orders in ${catchUp.seconds}s (${catchUp.orders_per_s} orders/s; lag 1 s sampling, consumer start included), final lag ${lag}; cpu% ${Object.keys(procs).map((k) => `${k} ${catchUp[`cpu_pct_${k}`]}`).join(" ")}`);
+  catchUp = {
+    orders: lagStart,
+    seconds: Math.round(secs * 10) / 10,
+    orders_per_s: Math.round(lagStart / secs),
+    final_lag: lag,
+    ...Object.fromEntries(Object.keys(procs).map((k) => [`cpu_pct_${k}`, Math.round(((c1[k]! - c0[k]!) / secs) * 100)])),
+  };
+  console.log(
+    `catch-up: ${lagStart} orders in ${catchUp.seconds}s (${catchUp.orders_per_s} orders/s; lag 1 s sampling, consumer start included), final lag ${lag}; cpu% ${Object.keys(
+      procs,
+    )
+      .map((k) => `${k} ${catchUp[`cpu_pct_${k}`]}`)
+      .join(" ")}`,
+  );
 } finally {
   await stopConsumer().catch(() => undefined);
   serve.kill("SIGTERM");
@@ -297,7 +387,10 @@ try {
 }
 
 console.log("\nhighest rate with flat lag:");
-for (const [path, s] of Object.entries(best)) console.log(`  ${path.padEnd(13)} ${s ? `${s.rate} requests/s = ${s.orders_per_s_target} orders/s (window ${windowS}s; p50 ${s.latency_ms.p50?.toFixed(1)} ms, p99 ${s.latency_ms.p99?.toFixed(1)} ms)` : "none of the rates tried"}`);
+for (const [path, s] of Object.entries(best))
+  console.log(
+    `  ${path.padEnd(13)} ${s ? `${s.rate} requests/s = ${s.orders_per_s_target} orders/s (window ${windowS}s; p50 ${s.latency_ms.p50?.toFixed(1)} ms, p99 ${s.latency_ms.p99?.toFixed(1)} ms)` : "none of the rates tried"}`,
+  );
 const date = new Date().toISOString().slice(0, 10);
 const resDir = join(ROOT, "bench", "results");
 mkdirSync(resDir, { recursive: true });
@@ -306,10 +399,18 @@ writeFileSync(
   file,
   JSON.stringify(
     {
-      date: new Date().toISOString(), machine: `${cpus().length} cores, ${cpus()[0]?.model}`, broker: values.broker, partitions, consume_workers: workers, window_s: windowS, warmup_s: WARMUP_S, batch,
+      date: new Date().toISOString(),
+      machine: `${cpus().length} cores, ${cpus()[0]?.model}`,
+      broker: values.broker,
+      partitions,
+      consume_workers: workers,
+      window_s: windowS,
+      warmup_s: WARMUP_S,
+      batch,
       minutes: Math.round((Date.now() - t00) / 6000) / 10,
       best: Object.fromEntries(Object.entries(best).map(([k, s]) => [k, s && { requests_per_s: s.rate, orders_per_s: s.orders_per_s_target }])),
-      steps, catch_up: catchUp,
+      steps,
+      catch_up: catchUp,
     },
     null,
     2,

@@ -74,41 +74,83 @@ function procCpu(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100; // clock ticks: 100/s on Linux
 }
 
-interface Run { rate: number; requests: number; cpu: number; usPerReq: number; ownUsPerReq?: number; serverUsPerReq: number; p50?: number; p99?: number; errors: number }
+interface Run {
+  rate: number;
+  requests: number;
+  cpu: number;
+  usPerReq: number;
+  ownUsPerReq?: number;
+  serverUsPerReq: number;
+  p50?: number;
+  p99?: number;
+  errors: number;
+}
 
 async function runWrk(url: string, serverPid: number, delayMs: number): Promise<Run> {
   const s0 = procCpu(serverPid);
-  const p = spawn(["wrk", "-t1", `-c${CONNS}`, `-d${seconds}s`, "--latency", "-s", lua, url], { stdout: "pipe", stderr: "pipe", env: { ...process.env, WRK_DELAY_MS: String(delayMs) } });
+  const p = spawn(["wrk", "-t1", `-c${CONNS}`, `-d${seconds}s`, "--latency", "-s", lua, url], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, WRK_DELAY_MS: String(delayMs) },
+  });
   const out = await new Response(p.stdout).text();
   await p.exited;
   const ru = p.resourceUsage()!;
   const cpu = Number(ru.cpuTime.user + ru.cpuTime.system) / 1e6;
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const rate = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
-  const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + [...out.matchAll(/(connect|read|write|timeout) (\d+)/g)].reduce((a, m) => a + Number(m[2]), 0);
+  const errors =
+    Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) +
+    [...out.matchAll(/(connect|read|write|timeout) (\d+)/g)].reduce((a, m) => a + Number(m[2]), 0);
   const ms = (re: RegExp) => {
     const m = re.exec(out);
     if (!m) return undefined;
     return Number(m[1]) * (m[2] === "s" ? 1000 : m[2] === "us" ? 0.001 : 1);
   };
-  return { rate, requests, cpu, usPerReq: (cpu / requests) * 1e6, serverUsPerReq: ((procCpu(serverPid) - s0) / requests) * 1e6, p50: ms(/50%\s+([\d.]+)(us|ms|s)/), p99: ms(/99%\s+([\d.]+)(us|ms|s)/), errors };
+  return {
+    rate,
+    requests,
+    cpu,
+    usPerReq: (cpu / requests) * 1e6,
+    serverUsPerReq: ((procCpu(serverPid) - s0) / requests) * 1e6,
+    p50: ms(/50%\s+([\d.]+)(us|ms|s)/),
+    p99: ms(/99%\s+([\d.]+)(us|ms|s)/),
+    errors,
+  };
 }
 
 async function runLoad(url: string, serverPid: number, rate: number): Promise<Run> {
   const s0 = procCpu(serverPid);
-  const p = spawn([ingest, "load", "--url", url, "--rate", String(Math.round(rate)), "--duration", `${seconds}s`, "--connections", String(CONNS), "--json"], { stdout: "pipe", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "warn" } });
+  const p = spawn([ingest, "load", "--url", url, "--rate", String(Math.round(rate)), "--duration", `${seconds}s`, "--connections", String(CONNS), "--json"], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, LOG_LEVEL: "warn" },
+  });
   const out = await new Response(p.stdout).text();
   await p.exited;
   const ru = p.resourceUsage()!;
   const cpu = Number(ru.cpuTime.user + ru.cpuTime.system) / 1e6;
   const r = JSON.parse(out);
   const ok = Number(r.status["202"] ?? 0);
-  return { rate: r.achieved_rate, requests: r.requests, cpu, usPerReq: (cpu / r.requests) * 1e6, ownUsPerReq: r.cpu_us_per_request, serverUsPerReq: ((procCpu(serverPid) - s0) / r.requests) * 1e6, p50: r.latency_ms.p50, p99: r.latency_ms.p99, errors: r.requests - ok };
+  return {
+    rate: r.achieved_rate,
+    requests: r.requests,
+    cpu,
+    usPerReq: (cpu / r.requests) * 1e6,
+    ownUsPerReq: r.cpu_us_per_request,
+    serverUsPerReq: ((procCpu(serverPid) - s0) / r.requests) * 1e6,
+    p50: r.latency_ms.p50,
+    p99: r.latency_ms.p99,
+    errors: r.requests - ok,
+  };
 }
 
 async function startBare(): Promise<{ url: string; pid: number; stop(): void }> {
   const src = join(dir, "bare.ts");
-  writeFileSync(src, `const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response('{"order_id":"x","status":"queued"}', { status: 202, headers: { "content-type": "application/json" } }) });\nconsole.log(s.port);\n`);
+  writeFileSync(
+    src,
+    `const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response('{"order_id":"x","status":"queued"}', { status: 202, headers: { "content-type": "application/json" } }) });\nconsole.log(s.port);\n`,
+  );
   const p = spawn([process.execPath, src], { stdout: "pipe", stderr: "inherit" });
   const reader = p.stdout.getReader();
   const port = Number(new TextDecoder().decode((await reader.read()).value).trim());
@@ -118,7 +160,11 @@ async function startBare(): Promise<{ url: string; pid: number; stop(): void }> 
 async function startServe(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const topic = `orders-bench-load-${Date.now().toString(36)}`;
   const broker = await startChildBroker(ingest, { [topic]: 12 });
-  const p = spawn([ingest, "serve", "--port", "0", "--ack", "delivered", "-b", broker.bootstrap, "--orders-topic", topic, "--users-topic", topic], { stdout: "pipe", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "warn" } });
+  const p = spawn([ingest, "serve", "--port", "0", "--ack", "delivered", "-b", broker.bootstrap, "--orders-topic", topic, "--users-topic", topic], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, LOG_LEVEL: "warn" },
+  });
   const reader = p.stdout.getReader();
   const first = new TextDecoder().decode((await reader.read()).value);
   const base = /listening on (http:\/\/\S+)/.exec(first)?.[1];
@@ -135,7 +181,9 @@ const f1 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 
 
 const results: Record<string, unknown>[] = [];
 const targets = values.target === "both" ? ["bare", "serve"] : [values.target!];
-console.log(`bench-load: ${seconds}s per run, ${rounds} rounds alternated, ${CONNS} connections, paced targets ~${pacedRates.join(", ")}/s; ${new Date().toISOString()}`);
+console.log(
+  `bench-load: ${seconds}s per run, ${rounds} rounds alternated, ${CONNS} connections, paced targets ~${pacedRates.join(", ")}/s; ${new Date().toISOString()}`,
+);
 try {
   for (const target of targets) {
     const server = target === "bare" ? await startBare() : await startServe();

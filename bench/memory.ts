@@ -12,17 +12,27 @@ const { values } = parseArgs({ options: { messages: { type: "string", default: "
 const N = Number(values.messages);
 const P = Number(values.partitions);
 const mb = () => Math.round(process.memoryUsage.rss() / 2 ** 20);
-const quiet = { "log_level": "3" };
+const quiet = { log_level: "3" };
 
 // The broker runs in its own process so its in-memory log does not count in this RSS.
-const broker = Bun.spawn([process.execPath, "run", `${import.meta.dir}/../src/cli/main.ts`, "broker", "--brokers", "1", "--topics", `mem:${P}`], { stdout: "pipe", stderr: "ignore" });
+const broker = Bun.spawn([process.execPath, "run", `${import.meta.dir}/../src/cli/main.ts`, "broker", "--brokers", "1", "--topics", `mem:${P}`], {
+  stdout: "pipe",
+  stderr: "ignore",
+});
 const first = await broker.stdout.getReader().read();
 const bootstrap = new TextDecoder().decode(first.value).trim();
 
 console.log(`memory flatness: ${N.toLocaleString()} messages, ${P} partitions, lz4, embedded broker`);
 const produceRss: number[] = [];
 {
-  const p = new Producer({ "bootstrap.servers": bootstrap, "compression.type": "lz4", "linger.ms": "5", "batch.num.messages": "10000", "queue.buffering.max.messages": "1000000", ...quiet });
+  const p = new Producer({
+    "bootstrap.servers": bootstrap,
+    "compression.type": "lz4",
+    "linger.ms": "5",
+    "batch.num.messages": "10000",
+    "queue.buffering.max.messages": "1000000",
+    ...quiet,
+  });
   const batch = new MessageBatch(10_000, 1 << 20);
   const enc = new TextEncoder();
   const t0 = performance.now();
@@ -41,7 +51,9 @@ const produceRss: number[] = [];
   }
   await p.flush(120_000);
   const s = (performance.now() - t0) / 1000;
-  console.log(`produce: ${p.delivered.toLocaleString()} delivered, ${p.failed} failed in ${s.toFixed(1)} s (${Math.round(p.delivered / s).toLocaleString()} msg/s)`);
+  console.log(
+    `produce: ${p.delivered.toLocaleString()} delivered, ${p.failed} failed in ${s.toFixed(1)} s (${Math.round(p.delivered / s).toLocaleString()} msg/s)`,
+  );
   console.log(`  RSS MiB at each 10%: ${produceRss.join(" ")}`);
   await p.close();
 }

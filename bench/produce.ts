@@ -17,7 +17,9 @@ import { join } from "node:path";
 import { cpus } from "node:os";
 
 const ROOT = join(import.meta.dir, "..");
-const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, rounds: { type: "string", default: "3" }, help: { type: "boolean", short: "h" } } });
+const { values } = parseArgs({
+  options: { rows: { type: "string", default: "1000000" }, rounds: { type: "string", default: "3" }, help: { type: "boolean", short: "h" } },
+});
 if (values.help) {
   // The usage is this file's header comment.
   const head = readFileSync(import.meta.path, "utf8").split("*/")[0]!;
@@ -51,11 +53,56 @@ function retained(b: string): number {
 }
 
 const cases: Record<string, (b: string, codec: string) => string[]> = {
-  c: (b, codec) => [join(ROOT, "bench/build/c-bench"), "produce", "--brokers", b, "--topic", "users", "--messages", String(N), "--file", nd, "--compression", codec, "--idempotence", "--ordered"],
-  "c-ua": (b, codec) => [join(ROOT, "bench/build/c-bench"), "produce", "--brokers", b, "--topic", "users", "--messages", String(N), "--file", nd, "--compression", codec, "--idempotence"],
+  c: (b, codec) => [
+    join(ROOT, "bench/build/c-bench"),
+    "produce",
+    "--brokers",
+    b,
+    "--topic",
+    "users",
+    "--messages",
+    String(N),
+    "--file",
+    nd,
+    "--compression",
+    codec,
+    "--idempotence",
+    "--ordered",
+  ],
+  "c-ua": (b, codec) => [
+    join(ROOT, "bench/build/c-bench"),
+    "produce",
+    "--brokers",
+    b,
+    "--topic",
+    "users",
+    "--messages",
+    String(N),
+    "--file",
+    nd,
+    "--compression",
+    codec,
+    "--idempotence",
+  ],
   ndjson: (b, codec) => [ingest, "produce", "--file", nd, "--topic", "users", "--compression", codec, "-b", b, "--no-progress"],
   csv: (b, codec) => [ingest, "produce", "--file", csv, "--topic", "users", "--compression", codec, "-b", b, "--no-progress"],
-  "csv+files": (b, codec) => [ingest, "produce", "--file", csv, "--topic", "users", "--compression", codec, "-b", b, "--json-out", join(dir, "out.json"), "--avro-out", join(dir, "out.avro"), "--no-progress"],
+  "csv+files": (b, codec) => [
+    ingest,
+    "produce",
+    "--file",
+    csv,
+    "--topic",
+    "users",
+    "--compression",
+    codec,
+    "-b",
+    b,
+    "--json-out",
+    join(dir, "out.json"),
+    "--avro-out",
+    join(dir, "out.avro"),
+    "--no-progress",
+  ],
 };
 
 const results: Record<string, number[]> = {};
@@ -88,14 +135,20 @@ rmSync(join(dir, "out.json"), { force: true });
 rmSync(join(dir, "out.avro"), { force: true });
 
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-console.log(`\nbench:produce ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${cpus().length} cores (${cpus()[0]?.model}), ${N.toLocaleString("en-US")} users, acks=all, idempotent, 24 partitions, fresh embedded broker per run, ${R} rounds; wall time and CPU (user + sys) of the whole process\n`);
-console.log("| job | codec | median s | best s | msgs/s (median) | vs C | CPU s (median) | peak RSS MB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+console.log(
+  `\nbench:produce ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${cpus().length} cores (${cpus()[0]?.model}), ${N.toLocaleString("en-US")} users, acks=all, idempotent, 24 partitions, fresh embedded broker per run, ${R} rounds; wall time and CPU (user + sys) of the whole process\n`,
+);
+console.log(
+  "| job | codec | median s | best s | msgs/s (median) | vs C | CPU s (median) | peak RSS MB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+);
 for (const codec of ["lz4", "zstd"]) {
   const c = results[`c ${codec}`] ? med(results[`c ${codec}`]!) : NaN;
   for (const name of Object.keys(cases)) {
     const xs = results[`${name} ${codec}`];
     if (!xs?.length) continue;
     const m = med(xs);
-    console.log(`| ${name} | ${codec} | ${m.toFixed(3)} | ${Math.min(...xs).toFixed(3)} | ${Math.round(N / m).toLocaleString("en-US")} | ${(c / m).toFixed(2)} | ${med(cpu[`${name} ${codec}`]!).toFixed(2)} | ${Math.round(med(rss[`${name} ${codec}`]!))} |`);
+    console.log(
+      `| ${name} | ${codec} | ${m.toFixed(3)} | ${Math.min(...xs).toFixed(3)} | ${Math.round(N / m).toLocaleString("en-US")} | ${(c / m).toFixed(2)} | ${med(cpu[`${name} ${codec}`]!).toFixed(2)} | ${Math.round(med(rss[`${name} ${codec}`]!))} |`,
+    );
   }
 }

@@ -34,8 +34,28 @@ const raw = Papa.parse<Record<string, string>>(readFileSync(csv, "utf8"), { head
 rmSync(tmp, { recursive: true, force: true });
 const records: (User | Order)[] = raw.map((r) =>
   KIND === "users"
-    ? { id: Number(r.id), first_name: r.first_name!, last_name: r.last_name!, email: r.email!, age: Number(r.age), country: r.country!, city: r.city!, signup_ts: Number(r.signup_ts), is_active: r.is_active === "true", score: Number(r.score), phone: r.phone || null }
-    : { order_id: r.order_id!, customer_id: r.customer_id!, product_id: r.product_id!, quantity: Number(r.quantity), amount: Number(r.amount), currency: r.currency!, created_at: Number(r.created_at) },
+    ? {
+        id: Number(r.id),
+        first_name: r.first_name!,
+        last_name: r.last_name!,
+        email: r.email!,
+        age: Number(r.age),
+        country: r.country!,
+        city: r.city!,
+        signup_ts: Number(r.signup_ts),
+        is_active: r.is_active === "true",
+        score: Number(r.score),
+        phone: r.phone || null,
+      }
+    : {
+        order_id: r.order_id!,
+        customer_id: r.customer_id!,
+        product_id: r.product_id!,
+        quantity: Number(r.quantity),
+        amount: Number(r.amount),
+        currency: r.currency!,
+        created_at: Number(r.created_at),
+      },
 );
 
 const db = `prof_${Date.now().toString(36)}`;

@@ -98,17 +98,36 @@ interface Contender {
   parse(stdout: string, mode: "produce" | "consume"): { messages: number; failed: number; seconds: number };
 }
 
-const sh = (cmd: string[], opts: { cwd?: string } = {}) => Bun.spawnSync(cmd, { cwd: opts.cwd ?? ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "error" } });
+const sh = (cmd: string[], opts: { cwd?: string } = {}) =>
+  Bun.spawnSync(cmd, { cwd: opts.cwd ?? ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "error" } });
 
 /** Contenders that print one JSON line {messages, failed, seconds, ...} (bench/README.md). */
 function nativeContender(name: string, bin: () => string[], build: () => Promise<string | null>, produceFlags: string[] = []): Contender {
   return {
     name,
     build,
-    produce: (b, topic, data) => [...bin(), "produce", "--brokers", b, "--topic", topic, "--messages", String(N), "--file", data, "--compression", "lz4", ...produceFlags],
+    produce: (b, topic, data) => [
+      ...bin(),
+      "produce",
+      "--brokers",
+      b,
+      "--topic",
+      topic,
+      "--messages",
+      String(N),
+      "--file",
+      data,
+      "--compression",
+      "lz4",
+      ...produceFlags,
+    ],
     consume: (b, topic, group) => [...bin(), "consume", "--brokers", b, "--topic", topic, "--messages", String(N), "--group", group],
     parse(stdout) {
-      const line = stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop();
+      const line = stdout
+        .trim()
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .pop();
       if (!line) throw new Error(`${name}: no JSON result line in its output`);
       const j = JSON.parse(line);
       return { messages: j.messages, failed: j.failed ?? 0, seconds: j.seconds };
@@ -129,44 +148,64 @@ let javaCp = "";
 
 const contenders: Contender[] = [
   // --ordered: batches ordered by partition before the send, as ingest produce orders its own.
-  nativeContender("c", () => [join(NB, "build/c-bench")], async () => {
-    if (!existsSync(join(NB, "build.sh"))) return "bench/build.sh missing";
-    const r = sh(["bash", join(NB, "build.sh")]);
-    return r.exitCode === 0 && existsSync(join(NB, "build/c-bench")) ? null : `build failed: ${r.stderr.toString().trim().split("\n").pop()}`;
-  }, ["--ordered", ...idempotence]),
+  nativeContender(
+    "c",
+    () => [join(NB, "build/c-bench")],
+    async () => {
+      if (!existsSync(join(NB, "build.sh"))) return "bench/build.sh missing";
+      const r = sh(["bash", join(NB, "build.sh")]);
+      return r.exitCode === 0 && existsSync(join(NB, "build/c-bench")) ? null : `build failed: ${r.stderr.toString().trim().split("\n").pop()}`;
+    },
+    ["--ordered", ...idempotence],
+  ),
   // go and node: bench/setup.sh builds them (idempotent; writes build/<name>.unavailable
   // when it cannot), run only when the artifact is missing.
-  nativeContender("go", () => [join(NB, "build/go-bench")], async () => {
-    const bin = join(NB, "build/go-bench");
-    if (!existsSync(bin)) {
-      console.error("bench: building the go contender (bench/setup.sh go)");
-      sh(["bash", join(NB, "setup.sh"), "go"]);
-    }
-    return existsSync(bin) ? null : readReason("go");
-  }, idempotence),
-  nativeContender("node", () => ["node", join(NB, "node/bench.mjs")], async () => {
-    // The compiled addon, not just the package folder: a failed native build leaves no addon.
-    const addon = join(NB, "node/node_modules/@confluentinc/kafka-javascript/build/Release/confluent-kafka-javascript.node");
-    if (!existsSync(addon)) {
-      console.error("bench: building the node contender from source, several minutes (bench/setup.sh node)");
-      sh(["bash", join(NB, "setup.sh"), "node"]);
-    }
-    return existsSync(addon) ? null : readReason("node");
-  }, idempotence),
+  nativeContender(
+    "go",
+    () => [join(NB, "build/go-bench")],
+    async () => {
+      const bin = join(NB, "build/go-bench");
+      if (!existsSync(bin)) {
+        console.error("bench: building the go contender (bench/setup.sh go)");
+        sh(["bash", join(NB, "setup.sh"), "go"]);
+      }
+      return existsSync(bin) ? null : readReason("go");
+    },
+    idempotence,
+  ),
+  nativeContender(
+    "node",
+    () => ["node", join(NB, "node/bench.mjs")],
+    async () => {
+      // The compiled addon, not just the package folder: a failed native build leaves no addon.
+      const addon = join(NB, "node/node_modules/@confluentinc/kafka-javascript/build/Release/confluent-kafka-javascript.node");
+      if (!existsSync(addon)) {
+        console.error("bench: building the node contender from source, several minutes (bench/setup.sh node)");
+        sh(["bash", join(NB, "setup.sh"), "node"]);
+      }
+      return existsSync(addon) ? null : readReason("node");
+    },
+    idempotence,
+  ),
   // Kafka's own Java client (kafka-clients of tools/kafka/pom.xml), java/Bench.java compiled with
   // javac against the harness's jars. The JVM's start and JIT warm-up are in its figures as they are.
-  nativeContender("java", () => ["java", "-Xmx2g", "-cp", `${join(NB, "build/java")}:${javaCp}`, "Bench"], async () => {
-    if (!KAFKA4) return "runs against --broker kafka4 only";
-    const why = kafkaUnavailableReason();
-    if (why) return why;
-    if (!Bun.which("javac")) return "javac is not installed (a JDK 17)";
-    javaCp = kafkaClasspath();
-    const src = join(NB, "java/Bench.java");
-    const cls = join(NB, "build/java/Bench.class");
-    if (existsSync(cls) && statSync(cls).mtimeMs > statSync(src).mtimeMs) return null;
-    const r = sh(["javac", "-cp", javaCp, "-d", join(NB, "build/java"), src]);
-    return r.exitCode === 0 ? null : `javac failed: ${r.stderr.toString().trim().split("\n")[0]}`;
-  }, idempotence),
+  nativeContender(
+    "java",
+    () => ["java", "-Xmx2g", "-cp", `${join(NB, "build/java")}:${javaCp}`, "Bench"],
+    async () => {
+      if (!KAFKA4) return "runs against --broker kafka4 only";
+      const why = kafkaUnavailableReason();
+      if (why) return why;
+      if (!Bun.which("javac")) return "javac is not installed (a JDK 17)";
+      javaCp = kafkaClasspath();
+      const src = join(NB, "java/Bench.java");
+      const cls = join(NB, "build/java/Bench.class");
+      if (existsSync(cls) && statSync(cls).mtimeMs > statSync(src).mtimeMs) return null;
+      const r = sh(["javac", "-cp", javaCp, "-d", join(NB, "build/java"), src]);
+      return r.exitCode === 0 ? null : `javac failed: ${r.stderr.toString().trim().split("\n")[0]}`;
+    },
+    idempotence,
+  ),
   {
     // Kafka's own perf tools, as everyone quotes them. ProducerPerformance picks each payload at
     // random from the file's lines (not in order) and makes the keys itself ("0".."N-1" round
@@ -182,12 +221,43 @@ const contenders: Contender[] = [
       return null;
     },
     produce: (b, topic, data) =>
-      toolArgv(javaCp, "producer-perf-test", [
-        "--bootstrap-server", b, "--topic", topic, "--num-records", String(N), "--throughput", "-1",
-        "--payload-file", data, "--payload-delimiter", "\n", "--key-distribution", "range", "--record-key-range", String(N),
-        "--command-property", "acks=all", "compression.type=lz4", "linger.ms=5", "batch.size=1000000", `buffer.memory=${1 << 30}`, `enable.idempotence=${KAFKA4}`,
-      ], 2048),
-    consume: (b, topic, group) => toolArgv(javaCp, "consumer-perf-test", ["--bootstrap-server", b, "--topic", topic, "--num-records", String(N), "--group", group, "--timeout", "60000"], 1024),
+      toolArgv(
+        javaCp,
+        "producer-perf-test",
+        [
+          "--bootstrap-server",
+          b,
+          "--topic",
+          topic,
+          "--num-records",
+          String(N),
+          "--throughput",
+          "-1",
+          "--payload-file",
+          data,
+          "--payload-delimiter",
+          "\n",
+          "--key-distribution",
+          "range",
+          "--record-key-range",
+          String(N),
+          "--command-property",
+          "acks=all",
+          "compression.type=lz4",
+          "linger.ms=5",
+          "batch.size=1000000",
+          `buffer.memory=${1 << 30}`,
+          `enable.idempotence=${KAFKA4}`,
+        ],
+        2048,
+      ),
+    consume: (b, topic, group) =>
+      toolArgv(
+        javaCp,
+        "consumer-perf-test",
+        ["--bootstrap-server", b, "--topic", topic, "--num-records", String(N), "--group", group, "--timeout", "60000"],
+        1024,
+      ),
     parse(stdout, mode) {
       const lines = stdout.trim().split("\n");
       if (mode === "produce") {
@@ -197,7 +267,10 @@ const contenders: Contender[] = [
         return { messages: Number(m[1]), failed: 0, seconds: Number(m[1]) / Number(m[2]) };
       }
       // start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, ...
-      const row = lines.filter((l) => /^\d{4}-/.test(l)).pop()?.split(/,\s*/);
+      const row = lines
+        .filter((l) => /^\d{4}-/.test(l))
+        .pop()
+        ?.split(/,\s*/);
       if (!row || row.length < 8) throw new Error(`java-perf: no result row in ${stdout.slice(-300)}`);
       return { messages: Number(row[4]), failed: 0, seconds: Number(row[7]) / 1000 };
     },
@@ -210,10 +283,50 @@ const contenders: Contender[] = [
     },
     // --no-headers: the other contenders send no record headers (ingest's default content-type
     // header costs CPU per record).
-    produce: (b, topic, data) => [ingest, "produce", "--file", data, "--input", "ndjson", "--topic", topic, "--key", "id", "--compression", "lz4", "--acks", "all", "--no-headers", ...(KAFKA4 ? [] : ["-X", "enable.idempotence=false"]), "-b", b, "--summary-json", summary("ingest", "produce"), "--no-progress"],
+    produce: (b, topic, data) => [
+      ingest,
+      "produce",
+      "--file",
+      data,
+      "--input",
+      "ndjson",
+      "--topic",
+      topic,
+      "--key",
+      "id",
+      "--compression",
+      "lz4",
+      "--acks",
+      "all",
+      "--no-headers",
+      ...(KAFKA4 ? [] : ["-X", "enable.idempotence=false"]),
+      "-b",
+      b,
+      "--summary-json",
+      summary("ingest", "produce"),
+      "--no-progress",
+    ],
     // --format raw: the same job as the other contenders (receive, commit, no decoding); what
     // decoding and validating cost is ingest-decode's (and bench:consume's) job.
-    consume: (b, topic, group) => [ingest, "consume", "--group", group, "--topics", topic, "--format", "raw", "--sink", "none", "--max-messages", String(N), "--from-beginning", "-b", b, "--summary-json", summary("ingest", "consume")],
+    consume: (b, topic, group) => [
+      ingest,
+      "consume",
+      "--group",
+      group,
+      "--topics",
+      topic,
+      "--format",
+      "raw",
+      "--sink",
+      "none",
+      "--max-messages",
+      String(N),
+      "--from-beginning",
+      "-b",
+      b,
+      "--summary-json",
+      summary("ingest", "consume"),
+    ],
     parse: (_stdout, mode) => ingestSummary("ingest", mode),
   },
   {
@@ -222,7 +335,27 @@ const contenders: Contender[] = [
     name: "ingest-decode",
     consumesOf: "ingest",
     build: async () => null,
-    consume: (b, topic, group) => [ingest, "consume", "--group", group, "--topics", topic, "--kinds", `users=${topic}`, "--format", "json", "--sink", "none", "--max-messages", String(N), "--from-beginning", "-b", b, "--summary-json", summary("ingest-decode", "consume")],
+    consume: (b, topic, group) => [
+      ingest,
+      "consume",
+      "--group",
+      group,
+      "--topics",
+      topic,
+      "--kinds",
+      `users=${topic}`,
+      "--format",
+      "json",
+      "--sink",
+      "none",
+      "--max-messages",
+      String(N),
+      "--from-beginning",
+      "-b",
+      b,
+      "--summary-json",
+      summary("ingest-decode", "consume"),
+    ],
     parse: (_stdout, mode) => ingestSummary("ingest-decode", mode),
   },
 ];
@@ -241,7 +374,11 @@ interface Broker {
 
 /** Start a fresh embedded broker; returns its bootstrap and a stop function. */
 async function startEmbedded(): Promise<Broker> {
-  const p = Bun.spawn([ingest, "broker", "--brokers", "3", "--topics", `${TOPIC}:${PARTITIONS}`], { stdout: "pipe", stderr: "ignore", env: { ...process.env, LOG_LEVEL: "error" } });
+  const p = Bun.spawn([ingest, "broker", "--brokers", "3", "--topics", `${TOPIC}:${PARTITIONS}`], {
+    stdout: "pipe",
+    stderr: "ignore",
+    env: { ...process.env, LOG_LEVEL: "error" },
+  });
   const { value } = await p.stdout.getReader().read();
   const bootstrap = new TextDecoder().decode(value).trim();
   if (!bootstrap) throw new Error("embedded broker did not start");
@@ -292,10 +429,18 @@ function retained(bootstrap: string, topic: string): number {
 }
 
 /** Run a command under GNU time for CPU seconds and peak RSS, and the broker's CPU meanwhile. */
-async function timed(cmd: string[], brokerPid: number): Promise<{ stdout: string; stderr: string; code: number; wall: number; cpu: number; rssMb: number; brokerCpu: number }> {
+async function timed(
+  cmd: string[],
+  brokerPid: number,
+): Promise<{ stdout: string; stderr: string; code: number; wall: number; cpu: number; rssMb: number; brokerCpu: number }> {
   const b0 = cpuOf(brokerPid);
   const t0 = performance.now();
-  const p = Bun.spawn(["/usr/bin/time", "-f", "TIME %U %S %M", ...cmd], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "error" } });
+  const p = Bun.spawn(["/usr/bin/time", "-f", "TIME %U %S %M", ...cmd], {
+    cwd: ROOT,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, LOG_LEVEL: "error" },
+  });
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   const wall = (performance.now() - t0) / 1000;
   const brokerCpu = cpuOf(brokerPid) - b0;
@@ -337,7 +482,9 @@ async function main() {
   }
   const bytes = statSync(data).size;
   const kafka4 = KAFKA4 ? await startKafka4() : null;
-  console.error(`bench: ${N.toLocaleString()} users (${(bytes / 1e6).toFixed(0)} MB JSON), ${ROUNDS} rounds, ${PARTITIONS} partitions, lz4, acks=all, ${KAFKA4 ? `Kafka ${KAFKA_VERSION} single node at ${kafka4!.bootstrap} (JVM pid ${kafka4!.pid})` : "embedded broker"}; ${cpus().length} cores`);
+  console.error(
+    `bench: ${N.toLocaleString()} users (${(bytes / 1e6).toFixed(0)} MB JSON), ${ROUNDS} rounds, ${PARTITIONS} partitions, lz4, acks=all, ${KAFKA4 ? `Kafka ${KAFKA_VERSION} single node at ${kafka4!.bootstrap} (JVM pid ${kafka4!.pid})` : "embedded broker"}; ${cpus().length} cores`,
+  );
 
   if (kafka4) {
     // A cold broker (JIT, the first __consumer_offsets partitions, the first producer id) would
@@ -346,14 +493,28 @@ async function main() {
     await createTopic(kafka4, topic);
     const w = await timed(ingestC.produce!(kafka4.bootstrap, topic, data), kafka4.pid);
     const v = await timed(ingestC.consume!(kafka4.bootstrap, topic, `bench-warmup-${Date.now()}`), kafka4.pid);
-    console.error(`  warm-up: produce ${w.wall.toFixed(1)} s, consume ${v.wall.toFixed(1)} s (not counted), broker cpu ${(w.brokerCpu + v.brokerCpu).toFixed(1)} s`);
+    console.error(
+      `  warm-up: produce ${w.wall.toFixed(1)} s, consume ${v.wall.toFixed(1)} s (not counted), broker cpu ${(w.brokerCpu + v.brokerCpu).toFixed(1)} s`,
+    );
   }
 
   const loadStart = loadavg()[0]!;
   const runs: Run[] = [];
   const record = (c: Contender, mode: "produce" | "consume", t: Awaited<ReturnType<typeof timed>>, extra: Partial<Run> = {}) => {
     const f = c.parse(t.stdout, mode);
-    const run: Run = { contender: c.name, mode, ...f, msgs_per_s: f.messages / f.seconds, mb_per_s: (bytes * (f.messages / N)) / 1e6 / f.seconds, wall_s: t.wall, cpu_s: t.cpu, broker_cpu_s: t.brokerCpu, peak_rss_mb: t.rssMb, load: loadavg()[0]!, ...extra };
+    const run: Run = {
+      contender: c.name,
+      mode,
+      ...f,
+      msgs_per_s: f.messages / f.seconds,
+      mb_per_s: (bytes * (f.messages / N)) / 1e6 / f.seconds,
+      wall_s: t.wall,
+      cpu_s: t.cpu,
+      broker_cpu_s: t.brokerCpu,
+      peak_rss_mb: t.rssMb,
+      load: loadavg()[0]!,
+      ...extra,
+    };
     runs.push(run);
     return run;
   };
@@ -374,7 +535,9 @@ async function main() {
           }
           const kept = retained(broker.bootstrap, topic);
           const r = record(c, "produce", p, { retained: kept, topic });
-          console.error(`  round ${round} ${c.name.padEnd(6)} produce ${Math.round(r.msgs_per_s).toLocaleString().padStart(10)} msg/s  cpu ${r.cpu_s.toFixed(2)} s, broker cpu ${r.broker_cpu_s.toFixed(2)} s  (broker retained ${kept.toLocaleString()})`);
+          console.error(
+            `  round ${round} ${c.name.padEnd(6)} produce ${Math.round(r.msgs_per_s).toLocaleString().padStart(10)} msg/s  cpu ${r.cpu_s.toFixed(2)} s, broker cpu ${r.broker_cpu_s.toFixed(2)} s  (broker retained ${kept.toLocaleString()})`,
+          );
           if (kept !== N) console.error(`    WARNING: the broker holds ${kept} of ${N}: the run is not comparable`);
           const readers = [c, ...active.filter((d) => d.consumesOf === c.name && !unavailable[d.name])];
           for (const d of readers) {
@@ -385,7 +548,9 @@ async function main() {
               continue;
             }
             const g = record(d, "consume", q, { topic });
-            console.error(`  round ${round} ${d.name.padEnd(6)} consume ${Math.round(g.msgs_per_s).toLocaleString().padStart(10)} msg/s  cpu ${g.cpu_s.toFixed(2)} s, broker cpu ${g.broker_cpu_s.toFixed(2)} s`);
+            console.error(
+              `  round ${round} ${d.name.padEnd(6)} consume ${Math.round(g.msgs_per_s).toLocaleString().padStart(10)} msg/s  cpu ${g.cpu_s.toFixed(2)} s, broker cpu ${g.broker_cpu_s.toFixed(2)} s`,
+            );
           }
         } finally {
           if (!kafka4) await broker.stop();
@@ -446,7 +611,14 @@ async function main() {
   const md = `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on this project's machine kind (${cpus().length} cores, ${cpus()[0]?.model ?? "?"}), ${N.toLocaleString("en-US")} users (${(bytes / 1e6).toFixed(0)} MB JSON), lz4, acks=all, ${PARTITIONS} partitions on ${where}, ${ROUNDS} round(s) alternating; 1-minute load average ${loadStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end.\n\n${header}\n${rows.join("\n")}\n`;
   console.log(`\n${md}`);
   const suffix = `${KAFKA4 ? "-kafka4" : ""}${FULL ? "" : "-quick"}`;
-  writeFileSync(join(NB, "results", `${date}${suffix}.json`), JSON.stringify({ date, broker: KAFKA4 ? `kafka ${KAFKA_VERSION}` : "embedded", messages: N, rounds: ROUNDS, partitions: PARTITIONS, table, runs, unavailable }, null, 2) + "\n");
+  writeFileSync(
+    join(NB, "results", `${date}${suffix}.json`),
+    JSON.stringify(
+      { date, broker: KAFKA4 ? `kafka ${KAFKA_VERSION}` : "embedded", messages: N, rounds: ROUNDS, partitions: PARTITIONS, table, runs, unavailable },
+      null,
+      2,
+    ) + "\n",
+  );
   // Only a full run refreshes the published table; --quick is for checking that it all works.
   const target = KAFKA4 ? join(ROOT, "docs/benchmarks-kafka4.md") : join(NB, "README.md");
   if (existsSync(target) && FULL) {
@@ -454,7 +626,10 @@ async function main() {
     const start = "<!-- bench:begin -->";
     const end = "<!-- bench:end -->";
     const block = `${start}\n${md}${end}`;
-    writeFileSync(target, text.includes(start) ? text.replace(new RegExp(`${start}[\\s\\S]*?${end}`), block) : `${text.trimEnd()}\n\n## Latest results\n\n${block}\n`);
+    writeFileSync(
+      target,
+      text.includes(start) ? text.replace(new RegExp(`${start}[\\s\\S]*?${end}`), block) : `${text.trimEnd()}\n\n## Latest results\n\n${block}\n`,
+    );
   }
 }
 

@@ -24,7 +24,14 @@ import { KafkaCluster } from "../tools/kafka/cluster.ts";
 import { SchemaRegistry } from "../tools/registry/registry.ts";
 
 const ROOT = join(import.meta.dir, "..");
-const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, rounds: { type: "string", default: "3" }, baseline: { type: "string" }, help: { type: "boolean", short: "h" } } });
+const { values } = parseArgs({
+  options: {
+    rows: { type: "string", default: "1000000" },
+    rounds: { type: "string", default: "3" },
+    baseline: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  },
+});
 if (values.help) {
   const head = readFileSync(import.meta.path, "utf8").split("*/")[0]!;
   process.stdout.write(`${head.replace(/^\/\*\*\n?/, "").replace(/^ \* ?/gm, "")}\n`);
@@ -78,7 +85,23 @@ let consumeTopic = "";
 if (values.baseline) {
   consumeTopic = freshTopic();
   if (run(common(ingest, consumeTopic)).exitCode !== 0) throw new Error("filling the consume topic failed");
-  const consume = (bin: string, t: string, round: number) => [bin, "consume", "--topics", t, "--kinds", `users=${t}`, "--sink", "none", "--group", `bench-${process.pid}-${bin.length}-${round}`, "--from-beginning", "--max-messages", String(N), "-b", kafka.bootstrap];
+  const consume = (bin: string, t: string, round: number) => [
+    bin,
+    "consume",
+    "--topics",
+    t,
+    "--kinds",
+    `users=${t}`,
+    "--sink",
+    "none",
+    "--group",
+    `bench-${process.pid}-${bin.length}-${round}`,
+    "--from-beginning",
+    "--max-messages",
+    String(N),
+    "-b",
+    kafka.bootstrap,
+  ];
   consumeCases.consume = (t, round) => consume(ingest, t, round);
   consumeCases["consume (baseline)"] = (t, round) => consume(values.baseline!, t, round);
   Object.assign(cases, consumeCases);
@@ -115,10 +138,14 @@ console.log("| job | median s | best s | msgs/s (median) | CPU s (median) |\n| -
 for (const name of Object.keys(cases)) {
   const xs = wall[name];
   if (!xs?.length) continue;
-  console.log(`| ${name} | ${med(xs).toFixed(3)} | ${Math.min(...xs).toFixed(3)} | ${Math.round(N / med(xs)).toLocaleString("en-US")} | ${med(cpu[name]!).toFixed(2)} |`);
+  console.log(
+    `| ${name} | ${med(xs).toFixed(3)} | ${Math.min(...xs).toFixed(3)} | ${Math.round(N / med(xs)).toLocaleString("en-US")} | ${med(cpu[name]!).toFixed(2)} |`,
+  );
 }
 const ratio = (a: string, b: string) => (wall[a]?.length && wall[b]?.length ? (med(wall[b]!) / med(wall[a]!)).toFixed(2) : "n/a");
 console.log(
   `\nthroughput ratios (medians): avro+registry / avro = ${ratio("avro+registry", "avro")} (target >= 0.9); json+txn / json = ${ratio("json+txn", "json")} (target >= 0.7)` +
-    (values.baseline ? `; json / json (baseline) = ${ratio("json", "json (baseline)")}; avro / avro (baseline) = ${ratio("avro", "avro (baseline)")}; consume / consume (baseline) = ${ratio("consume", "consume (baseline)")}` : ""),
+    (values.baseline
+      ? `; json / json (baseline) = ${ratio("json", "json (baseline)")}; avro / avro (baseline) = ${ratio("avro", "avro (baseline)")}; consume / consume (baseline) = ${ratio("consume", "consume (baseline)")}`
+      : ""),
 );

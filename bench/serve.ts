@@ -134,7 +134,8 @@ const contenders: Contender[] = [
     name: "node",
     kafka: true,
     check: () => {
-      if (!existsSync(join(NODE_DIR, "node_modules/@confluentinc/kafka-javascript/lib/index.js"))) return "not built: bench/node/node_modules/@confluentinc/kafka-javascript is not installed";
+      if (!existsSync(join(NODE_DIR, "node_modules/@confluentinc/kafka-javascript/lib/index.js")))
+        return "not built: bench/node/node_modules/@confluentinc/kafka-javascript is not installed";
       const r = Bun.spawnSync(["node", "-e", "require('@confluentinc/kafka-javascript')"], { cwd: NODE_DIR, stdout: "pipe", stderr: "pipe" });
       if (r.exitCode !== 0) return `not built: require('@confluentinc/kafka-javascript') fails: ${r.stderr.toString().trim().split("\n").slice(-1)[0]}`;
       return null;
@@ -226,7 +227,10 @@ async function drained(url: string, timeoutMs = 60_000): Promise<void> {
 
 function wrk(route: "order" | "batch", url: string, seconds: number): WrkResult {
   // A generous timeout: a slow 1000-order batch is a slow answer, not a socket error.
-  const r = Bun.spawnSync(["wrk", "-t", String(THREADS), "-c", String(CONNS), "-d", `${seconds}s`, "--timeout", "30s", "-s", join(NB, "wrk", `${route}.lua`), url], { stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync(
+    ["wrk", "-t", String(THREADS), "-c", String(CONNS), "-d", `${seconds}s`, "--timeout", "30s", "-s", join(NB, "wrk", `${route}.lua`), url],
+    { stdout: "pipe", stderr: "pipe" },
+  );
   const out = r.stdout.toString();
   const line = out.split("\n").find((l) => l.startsWith("WRK_RESULT "));
   if (!line) throw new Error(`wrk gave no result (exit ${r.exitCode}): ${out.slice(-500)} ${r.stderr.toString().slice(-500)}`);
@@ -234,7 +238,9 @@ function wrk(route: "order" | "batch", url: string, seconds: number): WrkResult 
 }
 
 async function runOne(c: Contender, route: "order" | "batch", round: number): Promise<Run> {
-  const broker = c.kafka ? Bun.spawn([INGEST, "broker", "--brokers", "1", "--topics", `orders:${PARTITIONS}`], { stdout: "pipe", stderr: "inherit", env }) : undefined;
+  const broker = c.kafka
+    ? Bun.spawn([INGEST, "broker", "--brokers", "1", "--topics", `orders:${PARTITIONS}`], { stdout: "pipe", stderr: "inherit", env })
+    : undefined;
   let server: Subprocess | undefined;
   try {
     const bootstrap = broker ? (await waitLine(broker.stdout, /^(\S+)\n/, 15_000))[1]! : "";
@@ -294,7 +300,9 @@ for (const c of active) {
 }
 const runs: Run[] = [];
 const failures: { contender: string; route: string; round: number; error: string }[] = [];
-console.error(`bench:serve: ${DURATION}s per run (+${WARMUP}s warm-up), wrk -t${THREADS} -c${CONNS}, ${ROUNDS} round(s), routes ${ROUTES.join(",")}; ${cpus().length} CPUs`);
+console.error(
+  `bench:serve: ${DURATION}s per run (+${WARMUP}s warm-up), wrk -t${THREADS} -c${CONNS}, ${ROUNDS} round(s), routes ${ROUTES.join(",")}; ${cpus().length} CPUs`,
+);
 for (let round = 1; round <= ROUNDS; round++) {
   for (const route of ROUTES) {
     for (const c of active) {
@@ -302,7 +310,9 @@ for (let round = 1; round <= ROUNDS; round++) {
       try {
         const r = await runOne(c, route, round);
         runs.push(r);
-        console.error(`  ${route} ${c.name} #${round}: ${r.ok ? "" : `FAILED (${r.error}) `}${Math.round(r.req_per_s)} req/s, ${Math.round(r.orders_per_s)} orders/s, p50 ${r.p50_ms.toFixed(1)} ms, p99 ${r.p99_ms.toFixed(1)} ms, server CPU ${r.server_cpu_s.toFixed(1)} s`);
+        console.error(
+          `  ${route} ${c.name} #${round}: ${r.ok ? "" : `FAILED (${r.error}) `}${Math.round(r.req_per_s)} req/s, ${Math.round(r.orders_per_s)} orders/s, p50 ${r.p50_ms.toFixed(1)} ms, p99 ${r.p99_ms.toFixed(1)} ms, server CPU ${r.server_cpu_s.toFixed(1)} s`,
+        );
       } catch (e) {
         failures.push({ contender: c.name, route, round, error: (e as Error).message });
         console.error(`  ${route} ${c.name} #${round}: ERROR ${(e as Error).message}`);
@@ -362,9 +372,22 @@ for (const route of ROUTES) {
   for (const r of rows) if (r.route === route && bare && r.orders_per_s) r.of_bare = r.orders_per_s / bare.orders_per_s!;
 }
 
-const fmt = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? "-" : n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }));
+const fmt = (n: number | undefined, d = 0) =>
+  n === undefined || Number.isNaN(n) ? "-" : n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 const header = ["route", "contender", "req/s", "orders/s", "p50 ms", "p99 ms", "non-2xx", "CPU µs/order", "x node", "of bare", "status"];
-const table = rows.map((r) => [r.route === "order" ? "POST /order" : "POST /orders/batch", r.contender, fmt(r.req_per_s), fmt(r.orders_per_s), fmt(r.p50_ms, 1), fmt(r.p99_ms, 1), fmt(r.non2xx), fmt(r.cpu_us_per_order, 1), r.x_node ? `${r.x_node.toFixed(2)}x` : "-", r.of_bare ? r.of_bare.toFixed(2) : "-", r.status]);
+const table = rows.map((r) => [
+  r.route === "order" ? "POST /order" : "POST /orders/batch",
+  r.contender,
+  fmt(r.req_per_s),
+  fmt(r.orders_per_s),
+  fmt(r.p50_ms, 1),
+  fmt(r.p99_ms, 1),
+  fmt(r.non2xx),
+  fmt(r.cpu_us_per_order, 1),
+  r.x_node ? `${r.x_node.toFixed(2)}x` : "-",
+  r.of_bare ? r.of_bare.toFixed(2) : "-",
+  r.status,
+]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
 const line = (cells: string[]) => cells.map((c, i) => (i < 2 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
 console.log(line(header));
@@ -379,7 +402,17 @@ writeFileSync(
     {
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, model: cpus()[0]?.model, note: "shared machine: other work was running; compare rows of one run only" },
-      settings: { duration_s: DURATION, warmup_s: WARMUP, rounds: ROUNDS, wrk_threads: THREADS, connections: CONNS, partitions: PARTITIONS, ack: "delivered", batch_size: 1000, bare: "no Kafka, no broker: the ceiling of Bun.serve + wrk here; the watermark check does not apply (high_watermark_sum null)" },
+      settings: {
+        duration_s: DURATION,
+        warmup_s: WARMUP,
+        rounds: ROUNDS,
+        wrk_threads: THREADS,
+        connections: CONNS,
+        partitions: PARTITIONS,
+        ack: "delivered",
+        batch_size: 1000,
+        bare: "no Kafka, no broker: the ceiling of Bun.serve + wrk here; the watermark check does not apply (high_watermark_sum null)",
+      },
       rows,
       runs,
       failures,
@@ -403,5 +436,10 @@ if (existsSync(readme) && !values.quick && !values.out) {
     "\n";
   const text = readFileSync(readme, "utf8");
   const block = `${start}\n${md}${end}`;
-  writeFileSync(readme, text.includes(start) ? text.replace(new RegExp(`${start}[\\s\\S]*?${end}`), block) : `${text.trimEnd()}\n\n## Latest HTTP intake results (\`bun run bench:serve\`)\n\n${block}\n`);
+  writeFileSync(
+    readme,
+    text.includes(start)
+      ? text.replace(new RegExp(`${start}[\\s\\S]*?${end}`), block)
+      : `${text.trimEnd()}\n\n## Latest HTTP intake results (\`bun run bench:serve\`)\n\n${block}\n`,
+  );
 }

@@ -44,7 +44,9 @@ const SHARED: { title: string; anchor: string; flags: FlagSpecs }[] = [
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\*/g, "\\*").replace(/</g, "&lt;").replace(/\n/g, " ");
 
 function table(flags: [string, FlagSpec][]): string {
-  const rows = flags.map(([name, s]) => `| \`${flagUsage(name, s).trim()}\` | ${cell(flagType(s))} | ${cell(flagDefault(s))} | ${s.env ?? ""} | ${cell(flagHelp(s))} |`);
+  const rows = flags.map(
+    ([name, s]) => `| \`${flagUsage(name, s).trim()}\` | ${cell(flagType(s))} | ${cell(flagDefault(s))} | ${s.env ?? ""} | ${cell(flagHelp(s))} |`,
+  );
   return ["| flag | type | default | env | description |", "|---|---|---|---|---|", ...rows].join("\n");
 }
 
@@ -75,7 +77,13 @@ export async function renderCommandsDoc(): Promise<string> {
     const groups = new Map<string, [string, FlagSpec][]>();
     for (const [n, s] of own) groups.set(s.group ?? "Options", [...(groups.get(s.group ?? "Options") ?? []), [n, s]]);
     for (const [title, flags] of groups) out.push(groups.size > 1 || title !== "Options" ? `${title}:\n` : "", table(flags), "");
-    out.push(`Also: ${[...shared, SHARED[2]!].filter((g, i, a) => a.indexOf(g) === i).map((g) => `[${g.title.toLowerCase()}](#${g.anchor})`).join(", ")}.`, "");
+    out.push(
+      `Also: ${[...shared, SHARED[2]!]
+        .filter((g, i, a) => a.indexOf(g) === i)
+        .map((g) => `[${g.title.toLowerCase()}](#${g.anchor})`)
+        .join(", ")}.`,
+      "",
+    );
   }
   for (const g of SHARED) {
     const title = Object.values(g.flags)[0]!.group!;
@@ -83,7 +91,9 @@ export async function renderCommandsDoc(): Promise<string> {
     out.push(`## ${g.title}`, "", note ? `${note[0]!.toUpperCase()}${note.slice(1)}.` : "", "", table(Object.entries(g.flags)), "");
   }
   const byEnv = new Map<string, string[]>();
-  for (const c of specs) for (const [n, s] of Object.entries<FlagSpec>({ ...c.flags, ...COMMON_FLAGS })) if (s.env) byEnv.set(s.env, [...new Set([...(byEnv.get(s.env) ?? []), `--${n}`])]);
+  for (const c of specs)
+    for (const [n, s] of Object.entries<FlagSpec>({ ...c.flags, ...COMMON_FLAGS }))
+      if (s.env) byEnv.set(s.env, [...new Set([...(byEnv.get(s.env) ?? []), `--${n}`])]);
   out.push("## Environment variables", "", "Every variable `ingest` reads (src/cli/env.ts).", "", "| variable | flag | description |", "|---|---|---|");
   for (const [k, v] of Object.entries(ENV_VARS)) out.push(`| ${k} | ${(byEnv.get(k) ?? []).map((f) => `\`${f}\``).join(", ")} | ${cell(v)} |`);
   return `${out.join("\n").replace(/\n{3,}/g, "\n\n")}\n`;

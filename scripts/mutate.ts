@@ -120,7 +120,10 @@ function ensureStryker(): void {
   if (existsSync(pkg) && JSON.parse(readFileSync(pkg, "utf8")).version === STRYKER_VERSION) return;
   console.error(`mutate: installing @stryker-mutator/core@${STRYKER_VERSION} into .tools/stryker (once)`);
   mkdirSync(TOOLS, { recursive: true });
-  const r = Bun.spawnSync(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", TOOLS, `@stryker-mutator/core@${STRYKER_VERSION}`], { stdout: "inherit", stderr: "inherit" });
+  const r = Bun.spawnSync(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", TOOLS, `@stryker-mutator/core@${STRYKER_VERSION}`], {
+    stdout: "inherit",
+    stderr: "inherit",
+  });
   if (r.exitCode !== 0) throw new Error("mutate: npm install of StrykerJS failed");
 }
 
@@ -155,9 +158,12 @@ function score(module: string, reportPath: string): Score {
         if (m.status === "Survived") s.survived++;
         else s.noCoverage++;
         const { start, end } = m.location;
-        const original = start.line === end.line ? lines[start.line - 1]!.slice(start.column - 1, end.column - 1) : `${lines[start.line - 1]!.slice(start.column - 1)} ...`;
+        const original =
+          start.line === end.line ? lines[start.line - 1]!.slice(start.column - 1, end.column - 1) : `${lines[start.line - 1]!.slice(start.column - 1)} ...`;
         const cut = (t: string) => (t.length > 90 ? `${t.slice(0, 87)}...` : t).replace(/\s+/g, " ");
-        s.survivors.push(`${file}:${start.line}:${start.column} ${m.mutatorName} ${m.status === "NoCoverage" ? "(no coverage) " : ""}\`${cut(original)}\` -> \`${cut(m.replacement ?? "")}\``);
+        s.survivors.push(
+          `${file}:${start.line}:${start.column} ${m.mutatorName} ${m.status === "NoCoverage" ? "(no coverage) " : ""}\`${cut(original)}\` -> \`${cut(m.replacement ?? "")}\``,
+        );
       } else s.errors++;
     }
   }
@@ -181,7 +187,20 @@ async function run(name: string, m: Module): Promise<Score> {
     // One per run: runs may go on side by side, and each deletes its own when done.
     tempDirName: `.cache/mutate-sandbox/${name}-${process.pid}`,
     // Copied into each sandbox: everything the tests read, nothing large they do not.
-    ignorePatterns: ["/.tools", "/.cache", "/ingest", "*.map", "/data/*.csv", "!/data/*.sample.csv", "/data/out", "/bench", "/reliability", "/deploy", "/tmp", "*.rejects.csv*"],
+    ignorePatterns: [
+      "/.tools",
+      "/.cache",
+      "/ingest",
+      "*.map",
+      "/data/*.csv",
+      "!/data/*.sample.csv",
+      "/data/out",
+      "/bench",
+      "/reliability",
+      "/deploy",
+      "/tmp",
+      "*.rejects.csv*",
+    ],
     reporters: ["json", "clear-text", "progress"],
     jsonReporter: { fileName: report },
     clearTextReporter: { allowColor: false, logTests: false, reportTests: false, reportMutants: false },

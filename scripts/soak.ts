@@ -22,7 +22,12 @@ const ROOT = join(import.meta.dir, "..");
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const onlyArg = args.find((_a, i) => args[i - 1] === "--only") ?? args.find((a) => a.startsWith("--only="))?.slice(7);
-const only = onlyArg ? onlyArg.split(",").map((s) => s.trim()).filter(Boolean) : null;
+const only = onlyArg
+  ? onlyArg
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)
+  : null;
 const ingest = join(ROOT, "ingest");
 
 interface Module {
@@ -35,7 +40,16 @@ interface DayFile {
   machine: { cores: number; cpu: string };
   /** The commit the soak ran (with -dirty if the tree had changes). */
   commit?: string;
-  entries: { module: string; description: string; command: string; quick: boolean; startedAt: string; seconds: number; commit?: string; results: SoakResult[] }[];
+  entries: {
+    module: string;
+    description: string;
+    command: string;
+    quick: boolean;
+    startedAt: string;
+    seconds: number;
+    commit?: string;
+    results: SoakResult[];
+  }[];
 }
 
 function cpuModel(): string {
@@ -47,10 +61,15 @@ function cpuModel(): string {
 }
 
 // Ctrl-C or SIGTERM mid-run: take every broker, server and consumer a scenario started down with us.
-for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+for (const [sig, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+] as const) {
   process.on(sig, () => {
     const n = killChildren();
-    console.error(`soak: ${sig}: stopped ${n} child process(es); the scenario under way is not saved (a full run's finished ones are: bun run soak --resume goes on from them)`);
+    console.error(
+      `soak: ${sig}: stopped ${n} child process(es); the scenario under way is not saved (a full run's finished ones are: bun run soak --resume goes on from them)`,
+    );
     process.exit(code);
   });
 }
@@ -73,7 +92,7 @@ async function main(): Promise<number> {
     .map((f) => basename(f, ".ts"))
     .sort();
   const chosen = only ? names.filter((n) => only.includes(n)) : names;
-  if (only) for (const n of only) if (!names.includes(n)) return console.error(`soak: no scenario '${n}' (have: ${names.join(", ")})`), 2;
+  if (only) for (const n of only) if (!names.includes(n)) return (console.error(`soak: no scenario '${n}' (have: ${names.join(", ")})`), 2);
   const command = `bun run soak${quick ? " --quick" : ""}${only ? ` --only ${only.join(",")}` : ""}`;
   const full = !quick && !only;
   const date = new Date().toISOString().slice(0, 10);
@@ -109,12 +128,23 @@ async function main(): Promise<number> {
     const seconds = (performance.now() - t0) / 1000;
     for (const r of results) {
       if (!r.pass) failed = true;
-      console.error(`soak: ${r.scenario}: ${r.pass ? "PASS" : "FAIL"} runs ${r.runs} records ${r.records} lost ${r.lost} duplicated ${r.duplicated} (${seconds.toFixed(0)} s) ${r.notes}`);
+      console.error(
+        `soak: ${r.scenario}: ${r.pass ? "PASS" : "FAIL"} runs ${r.runs} records ${r.records} lost ${r.lost} duplicated ${r.duplicated} (${seconds.toFixed(0)} s) ${r.notes}`,
+      );
     }
     // A partial run re-reads before writing: another partial run may have written since.
     if (!full && existsSync(file)) day.entries = (JSON.parse(readFileSync(file, "utf8")) as DayFile).entries;
     day.entries = day.entries.filter((e) => e.module !== name);
-    day.entries.push({ module: name, description: mod.description ?? "", command, quick, startedAt, seconds: Math.round(seconds), commit: gitCommit(), results });
+    day.entries.push({
+      module: name,
+      description: mod.description ?? "",
+      command,
+      quick,
+      startedAt,
+      seconds: Math.round(seconds),
+      commit: gitCommit(),
+      results,
+    });
     // Written after each scenario, so an interrupted soak still leaves what it measured.
     writeFileSync(file, `${JSON.stringify(day, null, 2)}\n`);
   }
@@ -153,7 +183,9 @@ function render(day: DayFile): string {
   ];
   for (const e of entries) {
     for (const r of e.results) {
-      out.push(`| ${cell(r.scenario)} | ${cell(r.broker ?? "embedded")} | ${r.runs} | ${r.records} | ${r.lost} | ${r.duplicated} | ${r.pass ? "pass" : "**FAIL**"} | ${cell(r.notes)} (${e.quick ? "quick, " : ""}${e.seconds} s, \`${e.command}\`, ${e.startedAt}, commit ${e.commit ?? day.commit ?? "unknown"}) |`);
+      out.push(
+        `| ${cell(r.scenario)} | ${cell(r.broker ?? "embedded")} | ${r.runs} | ${r.records} | ${r.lost} | ${r.duplicated} | ${r.pass ? "pass" : "**FAIL**"} | ${cell(r.notes)} (${e.quick ? "quick, " : ""}${e.seconds} s, \`${e.command}\`, ${e.startedAt}, commit ${e.commit ?? day.commit ?? "unknown"}) |`,
+      );
     }
   }
   out.push("", "## Scenarios", "");

@@ -45,8 +45,11 @@ function keyOf(buf, start, end) {
 }
 
 async function produce() {
-  const brokers = arg("--brokers"), topic = arg("--topic"), file = arg("--file");
-  const codec = arg("--compression", "lz4"), want = Number(arg("--messages", "0"));
+  const brokers = arg("--brokers"),
+    topic = arg("--topic"),
+    file = arg("--file");
+  const codec = arg("--compression", "lz4"),
+    want = Number(arg("--messages", "0"));
   const data = readFileSync(file);
   // The same librdkafka settings as c-bench, so the comparison is of the binding.
   const p = new Kafka.Producer({
@@ -60,7 +63,9 @@ async function produce() {
     "queue.buffering.max.kbytes": 1048576,
     dr_cb: true, // reports without the payload copied back (dr_msg_cb would)
   });
-  let delivered = 0, failed = 0, sent = 0;
+  let delivered = 0,
+    failed = 0,
+    sent = 0;
   let onAllReported = null;
   p.on("delivery-report", (err) => {
     if (err) failed++;
@@ -112,14 +117,26 @@ async function produce() {
     clearTimeout(timer);
   }
   const secs = now() - t0;
-  failed += Math.max(sent - delivered - failed , 0);
-  console.log(JSON.stringify({ contender: "node", mode: "produce", messages: delivered, failed, seconds: Number(secs.toFixed(4)), msgs_per_s: Math.round(delivered / secs), expected: want }));
+  failed += Math.max(sent - delivered - failed, 0);
+  console.log(
+    JSON.stringify({
+      contender: "node",
+      mode: "produce",
+      messages: delivered,
+      failed,
+      seconds: Number(secs.toFixed(4)),
+      msgs_per_s: Math.round(delivered / secs),
+      expected: want,
+    }),
+  );
   await new Promise((r) => p.disconnect(5000, r));
   return failed ? 1 : 0;
 }
 
 async function consume() {
-  const brokers = arg("--brokers"), topic = arg("--topic"), group = arg("--group", "node-bench");
+  const brokers = arg("--brokers"),
+    topic = arg("--topic"),
+    group = arg("--group", "node-bench");
   const want = Number(arg("--messages", "0"));
   const c = new Kafka.KafkaConsumer({
     "bootstrap.servers": brokers,
@@ -134,7 +151,9 @@ async function consume() {
   // (c-bench's rd_kafka_consume_batch_queue(q, 100, ..., 10000)).
   c.setDefaultConsumeTimeout(100);
   c.setDefaultIsTimeoutOnlyForFirstMessage(true);
-  let got = 0, bytes = 0, t0 = 0;
+  let got = 0,
+    bytes = 0,
+    t0 = 0;
   const deadline = now() + 120;
   while (got < want && now() < deadline) {
     const msgs = await new Promise((resolve, reject) => c.consume(10000, (err, m) => (err ? reject(err) : resolve(m))));
@@ -152,7 +171,17 @@ async function consume() {
     // ERR__NO_OFFSET: the async commits already covered everything read.
     if (e.code !== Kafka.CODES.ERRORS.ERR__NO_OFFSET) console.error("final commit:", e.message);
   }
-  console.log(JSON.stringify({ contender: "node", mode: "consume", messages: got, failed: 0, seconds: Number(secs.toFixed(4)), msgs_per_s: Math.round(got / secs), bytes }));
+  console.log(
+    JSON.stringify({
+      contender: "node",
+      mode: "consume",
+      messages: got,
+      failed: 0,
+      seconds: Number(secs.toFixed(4)),
+      msgs_per_s: Math.round(got / secs),
+      bytes,
+    }),
+  );
   await new Promise((r) => c.disconnect(r));
   return got === want ? 0 : 1;
 }

@@ -14,7 +14,9 @@ import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 const Kafka = require("@confluentinc/kafka-javascript");
 
-const { values } = parseArgs({ options: { port: { type: "string", default: "8081" }, brokers: { type: "string", default: "127.0.0.1:9092" }, topic: { type: "string", default: "orders" } } });
+const { values } = parseArgs({
+  options: { port: { type: "string", default: "8081" }, brokers: { type: "string", default: "127.0.0.1:9092" }, topic: { type: "string", default: "orders" } },
+});
 const TOPIC = values.topic;
 const MAX_BODY = 1 << 20;
 const MAX_BATCH = 10_000;
@@ -42,7 +44,8 @@ function validateOrder(b, errors, index) {
   const customer_id = idField(b.customer_id, "customer_id", errors, index);
   const product_id = idField(b.product_id, "product_id", errors, index);
   const q = b.quantity;
-  if (typeof q !== "number" || !Number.isInteger(q) || q <= 0 || q > 1_000_000) errors.push({ index, field: "quantity", message: "a positive integer up to 1000000" });
+  if (typeof q !== "number" || !Number.isInteger(q) || q <= 0 || q > 1_000_000)
+    errors.push({ index, field: "quantity", message: "a positive integer up to 1000000" });
   const a = b.amount;
   if (typeof a !== "number" || !Number.isFinite(a) || a < 0 || a > 1e12) errors.push({ index, field: "amount", message: "a non-negative number" });
   else if (Math.abs(Math.round(a * 100) - a * 100) > 1e-6) errors.push({ index, field: "amount", message: "at most 2 decimals" });
@@ -64,7 +67,12 @@ function uuidv7() {
   }
   const t = Date.now();
   const b = new Uint8Array(16);
-  b[0] = t / 2 ** 40; b[1] = t / 2 ** 32; b[2] = t / 2 ** 24; b[3] = t / 2 ** 16; b[4] = t / 2 ** 8; b[5] = t;
+  b[0] = t / 2 ** 40;
+  b[1] = t / 2 ** 32;
+  b[2] = t / 2 ** 24;
+  b[3] = t / 2 ** 16;
+  b[4] = t / 2 ** 8;
+  b[5] = t;
   for (let i = 6; i < 16; i++) b[i] = rnd[rndPos++];
   b[6] = (b[6] & 0x0f) | 0x70;
   b[8] = (b[8] & 0x3f) | 0x80;
@@ -160,7 +168,8 @@ function postBatch(req, res) {
     if (body.length > MAX_BATCH) return problem(res, 413, `batch larger than ${MAX_BATCH} orders`, { max_batch: MAX_BATCH, got: body.length });
     const errors = [];
     const orders = body.map((b, i) => validateOrder(b, errors, i));
-    if (errors.length) return problem(res, 400, `invalid orders: the whole batch is rejected (${new Set(errors.map((e) => e.index)).size} of ${body.length} invalid)`, errors);
+    if (errors.length)
+      return problem(res, 400, `invalid orders: the whole batch is rejected (${new Set(errors.map((e) => e.index)).size} of ${body.length} invalid)`, errors);
     if (pending.size + orders.length > MAX_QUEUED) return queueFull(res);
     const now = Date.now();
     const full = orders.map((o) => ({ order_id: uuidv7(), ...o, created_at: now }));

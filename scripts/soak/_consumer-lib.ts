@@ -10,8 +10,20 @@ import type { Subprocess } from "bun";
 import { KafkaCluster } from "../../tools/kafka/cluster.ts";
 import type { SoakResult } from "./types.ts";
 import {
-  checkStores, claimRedisDb, committedAheadOfStored, createDb, groupLag, makeDataset, orderIdPositions, produceLines, recordPositions, topicKeys,
-  type Dataset, type StoreCheck, type TestDb, type TestRedis,
+  checkStores,
+  claimRedisDb,
+  committedAheadOfStored,
+  createDb,
+  groupLag,
+  makeDataset,
+  orderIdPositions,
+  produceLines,
+  recordPositions,
+  topicKeys,
+  type Dataset,
+  type StoreCheck,
+  type TestDb,
+  type TestRedis,
 } from "../../test/helpers/stores.ts";
 
 /**
@@ -30,7 +42,9 @@ export interface ChildBroker {
 
 /** `ingest broker` in a child process; its first stdout line is the bootstrap list. */
 export async function startChildBroker(ingest: string, topics: Record<string, number>): Promise<ChildBroker> {
-  const spec = Object.entries(topics).map(([t, n]) => `${t}:${n}`).join(",");
+  const spec = Object.entries(topics)
+    .map(([t, n]) => `${t}:${n}`)
+    .join(",");
   const p = spawn([ingest, "broker", "--brokers", "3", "--topics", spec], { stdout: "pipe", stderr: "ignore", env: { ...process.env, LOG_LEVEL: "warn" } });
   const reader = p.stdout.getReader();
   let text = "";
@@ -57,7 +71,11 @@ export async function startChildBroker(ingest: string, topics: Record<string, nu
 /** Topics (and their dead-letter topics) created on a running Kafka 4.4 cluster with `ingest topic create`. */
 async function topicsOn(ingest: string, cluster: KafkaCluster, topics: string[], partitions: number): Promise<ChildBroker> {
   for (const t of topics.flatMap((x) => [x, `${x}.dlq`])) {
-    const p = spawn([ingest, "topic", "create", t, "--partitions", String(t.endsWith(".dlq") ? 1 : partitions), "-b", cluster.bootstrap], { stdout: "ignore", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "warn" } });
+    const p = spawn([ingest, "topic", "create", t, "--partitions", String(t.endsWith(".dlq") ? 1 : partitions), "-b", cluster.bootstrap], {
+      stdout: "ignore",
+      stderr: "pipe",
+      env: { ...process.env, LOG_LEVEL: "warn" },
+    });
     const [err, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
     if (code !== 0) throw new Error(`topic create ${t}: ${err}`);
   }
@@ -84,13 +102,27 @@ export async function setup(ingest: string, o: { users: number; orders: number; 
   const id = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const users = `users-soak-${id}`;
   const orders = `orders-soak-${id}`;
-  const broker = o.cluster ? await topicsOn(ingest, o.cluster, [users, orders], o.partitions) : await startChildBroker(ingest, { [users]: o.partitions, [orders]: o.partitions });
+  const broker = o.cluster
+    ? await topicsOn(ingest, o.cluster, [users, orders], o.partitions)
+    : await startChildBroker(ingest, { [users]: o.partitions, [orders]: o.partitions });
   const db = await createDb("soak");
   const redis = await claimRedisDb();
   const ds = makeDataset({ users: o.users, orders: o.orders, poisonEvery: 1000, seed: o.seed });
   return {
-    ingest, broker, cluster: o.cluster, groupProps: o.cluster ? KAFKA4_GROUP_PROPS : GROUP_PROPS, db, redis, users, orders, group: `g-soak-${id}`, ds,
-    kinds: new Map([[users, "users"], [orders, "orders"]]),
+    ingest,
+    broker,
+    cluster: o.cluster,
+    groupProps: o.cluster ? KAFKA4_GROUP_PROPS : GROUP_PROPS,
+    db,
+    redis,
+    users,
+    orders,
+    group: `g-soak-${id}`,
+    ds,
+    kinds: new Map([
+      [users, "users"],
+      [orders, "orders"],
+    ]),
     async cleanup() {
       await broker.stop().catch(() => undefined);
       await redis.drop();
@@ -119,8 +151,20 @@ export interface ConsumerOpts {
 
 export function spawnConsumer(env: Env, o: ConsumerOpts = {}): { proc: Subprocess<"ignore", "ignore", "pipe">; stderr: Promise<string> } {
   const args = [
-    env.ingest, "consume", "--group", env.group, "--topics", `${env.users},${env.orders}`, "--sink", "mysql,redis", "--initial-stock", String(STOCK),
-    "-b", env.broker.bootstrap, ...env.groupProps, ...(o.extra ?? []),
+    env.ingest,
+    "consume",
+    "--group",
+    env.group,
+    "--topics",
+    `${env.users},${env.orders}`,
+    "--sink",
+    "mysql,redis",
+    "--initial-stock",
+    String(STOCK),
+    "-b",
+    env.broker.bootstrap,
+    ...env.groupProps,
+    ...(o.extra ?? []),
   ];
   const proc = spawn(args, {
     stdin: "ignore",
@@ -131,10 +175,16 @@ export function spawnConsumer(env: Env, o: ConsumerOpts = {}): { proc: Subproces
   return { proc, stderr: new Response(proc.stderr).text() };
 }
 
-export const argvOf = (ingest: string) => (...a: string[]) => [ingest, ...a];
+export const argvOf =
+  (ingest: string) =>
+  (...a: string[]) => [ingest, ...a];
 
 /** Records below a committed offset that are not in MySQL (must stay 0). */
-export async function aheadNow(env: Env, positions: Awaited<ReturnType<typeof recordPositions>>, orderIds: Awaited<ReturnType<typeof orderIdPositions>>): Promise<number> {
+export async function aheadNow(
+  env: Env,
+  positions: Awaited<ReturnType<typeof recordPositions>>,
+  orderIds: Awaited<ReturnType<typeof orderIdPositions>>,
+): Promise<number> {
   // A minute: right after a broker dies, its group coordinator and partition leaders move (Kafka
   // fences a silent broker after 9 s) and the committed offsets cannot be read meanwhile.
   const lag = await groupLag(argvOf(env.ingest), env.broker.bootstrap, env.group, [env.users, env.orders], env.cluster ? 60_000 : 10_000);
@@ -142,7 +192,10 @@ export async function aheadNow(env: Env, positions: Awaited<ReturnType<typeof re
 }
 
 export async function positionsOf(env: Env) {
-  return { positions: await recordPositions(env.broker.bootstrap, [env.users, env.orders]), orderIds: await orderIdPositions(env.broker.bootstrap, env.orders) };
+  return {
+    positions: await recordPositions(env.broker.bootstrap, [env.users, env.orders]),
+    orderIds: await orderIdPositions(env.broker.bootstrap, env.orders),
+  };
 }
 
 export interface Verdict {
@@ -167,7 +220,8 @@ export async function verdict(env: Env): Promise<Verdict> {
   const dlqStray = [...dlqSet].filter((k) => !env.ds.poisonKeys.has(k)).length;
   const dlqDuplicates = dlq.length - dlqSet.size;
   const lost = check.lostUsers + check.lostOrders;
-  const pass = lost === 0 && check.duplicated === 0 && check.stockBad === 0 && check.redisMismatch === 0 && lag.total_lag === 0 && dlqMissing === 0 && dlqStray === 0;
+  const pass =
+    lost === 0 && check.duplicated === 0 && check.stockBad === 0 && check.redisMismatch === 0 && lag.total_lag === 0 && dlqMissing === 0 && dlqStray === 0;
   const summary =
     `mysql users ${check.users}/${env.ds.userIds.length}, orders ${check.orders}/${env.ds.orderIds.length} (accepted ${check.accepted}, rejected ${check.rejected}); ` +
     `stock bad ${check.stockBad}; redis mismatches ${check.redisMismatch}; final lag ${lag.total_lag}; ` +

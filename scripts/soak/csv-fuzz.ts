@@ -25,7 +25,14 @@ export async function run(opts: { quick: boolean; ingest: string; log: (msg: str
   const broker = await startChildBroker(opts.ingest, { [topic]: 6 });
   const r = rng(seed);
   const texts = Array.from({ length: files }, () => fuzzCsv(r));
-  let rows = 0, accepted = 0, rejected = 0, delivered = 0, refused = 0, kafkaFiles = 0, lost = 0, duplicated = 0;
+  let rows = 0,
+    accepted = 0,
+    rejected = 0,
+    delivered = 0,
+    refused = 0,
+    kafkaFiles = 0,
+    lost = 0,
+    duplicated = 0;
   const failures: string[] = [];
   let next = 0;
   const t0 = performance.now();
@@ -38,7 +45,28 @@ export async function run(opts: { quick: boolean; ingest: string; log: (msg: str
       const text = texts[f]!;
       writeFileSync(`${base}.csv`, text);
       const o = { summary: `${base}.sum.json`, json: `${base}.ndjson`, avro: `${base}.avro`, rejects: `${base}.rej.csv` };
-      const p = spawn([opts.ingest, "produce", "--file", `${base}.csv`, "--summary-json", o.summary, "--json-out", o.json, "--avro-out", o.avro, "--avro-codec", "null", "--rejects", o.rejects, "--log-level", "warn", ...(kafka ? ["--topic", topic, "-b", broker.bootstrap] : ["--no-kafka"])], { stdout: "ignore", stderr: "pipe" });
+      const p = spawn(
+        [
+          opts.ingest,
+          "produce",
+          "--file",
+          `${base}.csv`,
+          "--summary-json",
+          o.summary,
+          "--json-out",
+          o.json,
+          "--avro-out",
+          o.avro,
+          "--avro-codec",
+          "null",
+          "--rejects",
+          o.rejects,
+          "--log-level",
+          "warn",
+          ...(kafka ? ["--topic", topic, "-b", broker.bootstrap] : ["--no-kafka"]),
+        ],
+        { stdout: "ignore", stderr: "pipe" },
+      );
       const [stderr, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
       const c = await checkCsvRun({ text, code, stderr, ...o, kafka });
       rows += c.rows;
@@ -59,7 +87,10 @@ export async function run(opts: { quick: boolean; ingest: string; log: (msg: str
   };
   try {
     await Promise.all([worker(), worker()]);
-    const inTopic = Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", topic, "-e", "-q", "-f", "x\n"]).stdout.toString().split("\n").filter(Boolean).length;
+    const inTopic = Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", topic, "-e", "-q", "-f", "x\n"])
+      .stdout.toString()
+      .split("\n")
+      .filter(Boolean).length;
     if (inTopic < delivered) lost += delivered - inTopic;
     if (inTopic > delivered) duplicated += inTopic - delivered;
     const secs = ((performance.now() - t0) / 1000).toFixed(0);

@@ -23,11 +23,29 @@ export async function run(opts: { quick: boolean; ingest: string; log: (msg: str
   const orders = `orders-fuzz-${id}`;
   const users = `users-fuzz-${id}`;
   const broker = await startChildBroker(opts.ingest, { [orders]: 2, [users]: 1 });
-  const serve = spawn([opts.ingest, "serve", "--port", "0", "-b", broker.bootstrap, "--orders-topic", orders, "--users-topic", users, "--max-body", "64KiB", "--max-batch", "100"], {
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, LOG_LEVEL: "warn" },
-  });
+  const serve = spawn(
+    [
+      opts.ingest,
+      "serve",
+      "--port",
+      "0",
+      "-b",
+      broker.bootstrap,
+      "--orders-topic",
+      orders,
+      "--users-topic",
+      users,
+      "--max-body",
+      "64KiB",
+      "--max-batch",
+      "100",
+    ],
+    {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, LOG_LEVEL: "warn" },
+    },
+  );
   const serveErr = new Response(serve.stderr).text();
   try {
     const reader = serve.stdout.getReader();
@@ -46,18 +64,29 @@ export async function run(opts: { quick: boolean; ingest: string; log: (msg: str
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
     const bad = violations(cases, outcomes);
     const alive = serve.exitCode === null;
-    const publishedByFuzz = Number(Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", orders, "-e", "-q", "-f", "x\n"]).stdout.toString().split("\n").filter(Boolean).length) +
+    const publishedByFuzz =
+      Number(
+        Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", orders, "-e", "-q", "-f", "x\n"]).stdout.toString().split("\n").filter(Boolean).length,
+      ) +
       Number(Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", users, "-e", "-q", "-f", "x\n"]).stdout.toString().split("\n").filter(Boolean).length);
 
     // Valid traffic afterwards.
     const ids: string[] = [];
     let non202 = 0;
     for (let i = 0; alive && i < 200; i++) {
-      const res = await fetch(`${base}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ customer_id: `C${i}`, product_id: "P0001", quantity: 1, amount: 2.5 }) }).catch(() => null);
+      const res = await fetch(`${base}/order`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ customer_id: `C${i}`, product_id: "P0001", quantity: 1, amount: 2.5 }),
+      }).catch(() => null);
       if (res?.status === 202) ids.push(((await res.json()) as { order_id: string }).order_id);
       else non202++;
     }
-    const inTopic = Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", orders, "-e", "-q", "-f", "%s\n"]).stdout.toString().split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { order_id: string }).order_id);
+    const inTopic = Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", orders, "-e", "-q", "-f", "%s\n"])
+      .stdout.toString()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { order_id: string }).order_id);
     const have = new Set(inTopic);
     const lost = ids.filter((x) => !have.has(x)).length;
     const duplicated = publishedByFuzz + (inTopic.length - have.size);
@@ -79,7 +108,14 @@ export async function run(opts: { quick: boolean; ingest: string; log: (msg: str
     const rssOk = peak - idle < RSS_GROWTH_MAX_KIB;
     const pass = alive && bad.length === 0 && rssOk && lost === 0 && duplicated === 0 && non202 === 0;
     const notes =
-      `seed ${seed}, ${n} requests in ${secs}s; violations ${bad.length}${bad.length ? ` (first: ${bad.slice(0, 5).map((b) => `#${b.index} ${b.kind} -> ${b.status}`).join(", ")})` : ""}; ` +
+      `seed ${seed}, ${n} requests in ${secs}s; violations ${bad.length}${
+        bad.length
+          ? ` (first: ${bad
+              .slice(0, 5)
+              .map((b) => `#${b.index} ${b.kind} -> ${b.status}`)
+              .join(", ")})`
+          : ""
+      }; ` +
       `server ${alive ? "up" : "DOWN"}; RSS idle ${idle} KiB, peak ${peak} KiB (+${peak - idle}, bound +${RSS_GROWTH_MAX_KIB}); published by fuzz ${publishedByFuzz}; ` +
       `after: ${ids.length}/200 valid orders 202, ${non202} not; answers by kind: ${statusText}` +
       (alive ? "" : `; serve stderr: ${(await serveErr).slice(0, 300)}`);

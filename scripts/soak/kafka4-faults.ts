@@ -8,9 +8,21 @@ import { join } from "node:path";
 import { spawn } from "./_children.ts";
 import type { SoakResult } from "./types.ts";
 import { KafkaCluster } from "../../tools/kafka/cluster.ts";
-import { aheadNow, countRows, positionsOf, produceSlice, rnd, setup, spawnConsumer, totalRecords, verdict, argvOf, KAFKA4_BROKER as BROKER, type Env } from "./_consumer-lib.ts";
+import {
+  aheadNow,
+  countRows,
+  positionsOf,
+  produceSlice,
+  rnd,
+  setup,
+  spawnConsumer,
+  totalRecords,
+  verdict,
+  argvOf,
+  KAFKA4_BROKER as BROKER,
+  type Env,
+} from "./_consumer-lib.ts";
 import { groupLag } from "../../test/helpers/stores.ts";
-
 
 export const description =
   "Broker faults on a real Apache Kafka 4.4 KRaft cluster of three combined broker+controller nodes on this machine " +
@@ -66,7 +78,13 @@ async function genUsers(o: Opts, rows: number, dir: string): Promise<{ csv: stri
     const g = await run1([o.ingest, "gen", "users", "--rows", String(rows), "--out", csv]);
     if (g.code !== 0) throw new Error(`gen: ${g.stderr}`);
   }
-  const ids = new Set(readFileSync(csv, "utf8").split("\n").slice(1).filter(Boolean).map((l) => l.slice(0, l.indexOf(","))));
+  const ids = new Set(
+    readFileSync(csv, "utf8")
+      .split("\n")
+      .slice(1)
+      .filter(Boolean)
+      .map((l) => l.slice(0, l.indexOf(","))),
+  );
   return { csv, ids };
 }
 
@@ -86,7 +104,11 @@ export async function produceLeaderKill(k: KafkaCluster, o: Opts, rows: number, 
   const victim = k.busiestLeader(topic);
   const summaryFile = join(dir, `${topic}.summary.json`);
   const t0 = performance.now();
-  const p = spawn([o.ingest, "produce", "--file", csv, "--topic", topic, "-b", k.bootstrap, "--no-progress", "--summary-json", summaryFile], { stdout: "ignore", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "warn" } });
+  const p = spawn([o.ingest, "produce", "--file", csv, "--topic", topic, "-b", k.bootstrap, "--no-progress", "--summary-json", summaryFile], {
+    stdout: "ignore",
+    stderr: "pipe",
+    env: { ...process.env, LOG_LEVEL: "warn" },
+  });
   const stderr = new Response(p.stderr).text();
   // A random moment while rows are being sent (a 1M-row run sends for about a second here).
   const killAfter = rnd(150, rows >= 1_000_000 ? 900 : 400);
@@ -120,7 +142,11 @@ export async function produceLeaderKill(k: KafkaCluster, o: Opts, rows: number, 
 export async function serveLeaderKill(k: KafkaCluster, o: Opts, seconds: number, rate: number): Promise<SoakResult> {
   const topic = `orders-k4sk-${Date.now().toString(36)}`;
   await createTopic(o, k, topic, 12);
-  const srv = spawn([o.ingest, "serve", "--port", "0", "--orders-topic", topic, "--ack", "delivered", "-b", k.bootstrap], { stdout: "pipe", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "warn" } });
+  const srv = spawn([o.ingest, "serve", "--port", "0", "--orders-topic", topic, "--ack", "delivered", "-b", k.bootstrap], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, LOG_LEVEL: "warn" },
+  });
   const srvErr = new Response(srv.stderr).text();
   const reader = srv.stdout.getReader();
   let line = "";
@@ -130,7 +156,11 @@ export async function serveLeaderKill(k: KafkaCluster, o: Opts, seconds: number,
     line += new TextDecoder().decode(value);
   }
   const base = /listening on (http:\/\/\S+)/.exec(line)![1]!;
-  const load = spawn([o.ingest, "load", "--url", `${base}/order`, "--rate", String(rate), "--duration", `${seconds}s`, "--connections", "64", "--json"], { stdout: "pipe", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "warn" } });
+  const load = spawn([o.ingest, "load", "--url", `${base}/order`, "--rate", String(rate), "--duration", `${seconds}s`, "--connections", "64", "--json"], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, LOG_LEVEL: "warn" },
+  });
   const loadOut = new Response(load.stdout).text();
   // The recording client: its 202 answers are checked one by one.
   const answered: string[] = [];
@@ -142,7 +172,12 @@ export async function serveLeaderKill(k: KafkaCluster, o: Opts, seconds: number,
       const body = JSON.stringify({ customer_id: `rec-${i % 50}`, product_id: `P${String(1 + (i % 100)).padStart(4, "0")}`, quantity: 1, amount: 1.5 });
       i++;
       try {
-        const res = await fetch(`${base}/order`, { method: "POST", headers: { "content-type": "application/json" }, body, signal: AbortSignal.timeout(60_000) });
+        const res = await fetch(`${base}/order`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+          signal: AbortSignal.timeout(60_000),
+        });
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         const j = (await res.json()) as { order_id?: string };
         if (res.status === 202) answered.push(j.order_id!);
@@ -164,7 +199,13 @@ export async function serveLeaderKill(k: KafkaCluster, o: Opts, seconds: number,
   await recorder;
   srv.kill("SIGTERM");
   const srvCode = await srv.exited;
-  let loadReport: { status?: Record<string, number>; scheduled?: number; unanswered?: number; dropped_behind?: number; latency_ms?: { p99: number; max: number } } = {};
+  let loadReport: {
+    status?: Record<string, number>;
+    scheduled?: number;
+    unanswered?: number;
+    dropped_behind?: number;
+    latency_ms?: { p99: number; max: number };
+  } = {};
   try {
     loadReport = JSON.parse((await loadOut).trim().split("\n").pop() ?? "{}");
   } catch {}
@@ -299,7 +340,9 @@ export function rollingRestart(k: KafkaCluster, o: Opts, size: { users: number; 
       await k.startNode(n);
       await k.waitForIsr(env.users, 3, 120_000);
       await k.waitForIsr(env.orders, 3, 120_000);
-      steps.push(`broker ${n}: controlled shutdown ${((stopped - t0) / 1000).toFixed(1)} s, back with full ISR after ${((performance.now() - stopped) / 1000).toFixed(1)} s`);
+      steps.push(
+        `broker ${n}: controlled shutdown ${((stopped - t0) / 1000).toFixed(1)} s, back with full ISR after ${((performance.now() - stopped) / 1000).toFixed(1)} s`,
+      );
     }
     return `rolling restart (SIGTERM each broker, restart, wait for ISR 3): ${steps.join("; ")}`;
   });
@@ -321,7 +364,24 @@ export async function isrBelowMin(k: KafkaCluster, o: Opts, rows: number, dir: s
     const timeoutMs = comeBack === "before-timeout" ? 90_000 : 15_000;
     const summaryFile = join(dir, `${topic}.summary.json`);
     const t0 = performance.now();
-    const p = spawn([o.ingest, "produce", "--file", csv, "--topic", topic, "-b", k.bootstrap, "--no-progress", "--summary-json", summaryFile, "-X", `message.timeout.ms=${timeoutMs}`], { stdout: "ignore", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "warn" } });
+    const p = spawn(
+      [
+        o.ingest,
+        "produce",
+        "--file",
+        csv,
+        "--topic",
+        topic,
+        "-b",
+        k.bootstrap,
+        "--no-progress",
+        "--summary-json",
+        summaryFile,
+        "-X",
+        `message.timeout.ms=${timeoutMs}`,
+      ],
+      { stdout: "ignore", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "warn" } },
+    );
     const stderr = new Response(p.stderr).text();
     const backAfter = comeBack === "before-timeout" ? 8_000 : timeoutMs + 8_000;
     const exitedBeforeReturn = await Promise.race([Bun.sleep(backAfter).then(() => false), p.exited.then(() => true)]);
@@ -343,7 +403,12 @@ export async function isrBelowMin(k: KafkaCluster, o: Opts, rows: number, dir: s
       comeBack === "before-timeout"
         ? code === 0 && delivered === ids.size && inTopic.size === ids.size && duplicated === 0 && stray === 0
         : code === 1 && failed > 0 && accountedFor && lost === 0 && duplicated === 0 && stray === 0;
-    const err = (await stderr).trim().split("\n").filter((l) => !l.startsWith("{")).slice(-2).join(" | ");
+    const err = (await stderr)
+      .trim()
+      .split("\n")
+      .filter((l) => !l.startsWith("{"))
+      .slice(-2)
+      .join(" | ");
     const notes =
       `brokers ${victims.join(" and ")} SIGKILLed before produce (broker ${keep} alone: ISR 1 < min.insync.replicas 2, no controller majority); ` +
       `message.timeout.ms ${timeoutMs}; brokers back after ${(backAfter / 1000).toFixed(0)} s; produce exit ${code} after ${seconds.toFixed(1)} s` +
@@ -365,7 +430,16 @@ export async function run(opts: Opts): Promise<SoakResult[]> {
       const r = await f();
       results.push(...(Array.isArray(r) ? r : [r]));
     } catch (e) {
-      results.push({ scenario: `kafka4/${name}`, broker: BROKER, runs: 0, records: 0, lost: 0, duplicated: 0, pass: false, notes: `scenario threw: ${(e as Error).stack ?? e}` });
+      results.push({
+        scenario: `kafka4/${name}`,
+        broker: BROKER,
+        runs: 0,
+        records: 0,
+        lost: 0,
+        duplicated: 0,
+        pass: false,
+        notes: `scenario threw: ${(e as Error).stack ?? e}`,
+      });
     }
     // The next scenario starts with every broker up and leading its share again.
     for (const n of k.nodes) if (!n.pid) await k.startNode(n.id);

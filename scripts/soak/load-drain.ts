@@ -34,7 +34,11 @@ export async function loadDrain(opts: { ingest: string; seconds: number; rate: n
   const env = { ...process.env, LOG_LEVEL: "warn", MYSQL_URL: db.url, REDIS_URL: redis.url };
   const procs: { kill(s?: string | number): void; exited: Promise<number> }[] = [];
   try {
-    const serve = spawn([opts.ingest, "serve", "--port", "0", "-b", broker.bootstrap, "--orders-topic", topic, "--users-topic", topic], { stdout: "pipe", stderr: "pipe", env });
+    const serve = spawn([opts.ingest, "serve", "--port", "0", "-b", broker.bootstrap, "--orders-topic", topic, "--users-topic", topic], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env,
+    });
     procs.push(serve);
     const reader = serve.stdout.getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
@@ -44,14 +48,39 @@ export async function loadDrain(opts: { ingest: string; seconds: number; rate: n
 
     // One lane and small fetches: a consumer slower than the load, on purpose.
     const consumer = spawn(
-      [opts.ingest, "consume", "--group", group, "--topics", topic, "--kinds", `orders=${topic}`, "--sink", "mysql,redis", "--initial-stock", String(STOCK), "--workers", "1", "--batch-size", "50", "--commit-interval-ms", "500", "-b", broker.bootstrap, ...GROUP_PROPS],
+      [
+        opts.ingest,
+        "consume",
+        "--group",
+        group,
+        "--topics",
+        topic,
+        "--kinds",
+        `orders=${topic}`,
+        "--sink",
+        "mysql,redis",
+        "--initial-stock",
+        String(STOCK),
+        "--workers",
+        "1",
+        "--batch-size",
+        "50",
+        "--commit-interval-ms",
+        "500",
+        "-b",
+        broker.bootstrap,
+        ...GROUP_PROPS,
+      ],
       { stdout: "ignore", stderr: "pipe", env },
     );
     procs.push(consumer);
     const consumerErr = new Response(consumer.stderr).text();
 
     opts.log(`load-drain: ${rate}/s for ${seconds}s into ${url}/order, consumer 1 lane`);
-    const load = spawn([opts.ingest, "load", "--url", `${url}/order`, "--rate", String(rate), "--duration", `${seconds}s`, "--kind", "orders", "--json", "--connections", "128"], { stdout: "pipe", stderr: "pipe", env });
+    const load = spawn(
+      [opts.ingest, "load", "--url", `${url}/order`, "--rate", String(rate), "--duration", `${seconds}s`, "--kind", "orders", "--json", "--connections", "128"],
+      { stdout: "pipe", stderr: "pipe", env },
+    );
     procs.push(load);
     const loadOut = new Response(load.stdout).text();
 
@@ -88,7 +117,11 @@ export async function loadDrain(opts: { ingest: string; seconds: number; rate: n
     const consumerCode = await consumer.exited;
 
     const kc = Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", topic, "-e", "-q", "-f", "%s\n"], { stdout: "pipe", stderr: "ignore" });
-    const topicIds = kc.stdout.toString().split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { order_id: string }).order_id);
+    const topicIds = kc.stdout
+      .toString()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { order_id: string }).order_id);
     const check = await checkStores(db.conn, { userIds: [], orderIds: topicIds }, STOCK, redis.client);
     const finalLag = (await groupLag((...a) => [opts.ingest, ...a], broker.bootstrap, group, [topic])).total_lag;
 
@@ -100,7 +133,8 @@ export async function loadDrain(opts: { ingest: string; seconds: number; rate: n
     // never seen answered: the topic may hold at most that many orders beyond the 202s.
     const unanswered = Number(report.unanswered ?? 0);
     const topicMatches202 = topicIds.length >= answered202 && topicIds.length - answered202 <= unanswered && new Set(topicIds).size === topicIds.length;
-    const pass = grew && finalLag === 0 && lost === 0 && duplicated === 0 && check.stockBad === 0 && check.redisMismatch === 0 && topicMatches202 && consumerCode === 0;
+    const pass =
+      grew && finalLag === 0 && lost === 0 && duplicated === 0 && check.stockBad === 0 && check.redisMismatch === 0 && topicMatches202 && consumerCode === 0;
     const notes =
       `rate ${rate}/s x ${seconds}s, load report ${JSON.stringify(statuses)} (achieved ${report.achieved_rate ?? report.rate ?? "?"}/s); ` +
       `lag peak ${peak}, at stop ${lagAtStop}, drained to ${finalLag} in ${drainSeconds}s; samples ${samples.map((s) => `${s.t}s:${s.lag}`).join(" ")}; ` +

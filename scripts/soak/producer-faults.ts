@@ -35,7 +35,7 @@ interface Tally {
 async function readKeys(broker: TestBroker, topic: string, partitions: number): Promise<{ kcat: string[]; consumer: string[] }> {
   const k = Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", topic, "-e", "-q", "-f", "%k\n"], { stdout: "pipe", stderr: "ignore" });
   const kcat = k.stdout.toString().split("\n").filter(Boolean);
-  const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": `fresh-${topic}`, "enable.auto.commit": "false", "log_level": "3" });
+  const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": `fresh-${topic}`, "enable.auto.commit": "false", log_level: "3" });
   c.assign(Array.from({ length: partitions }, (_, p) => ({ topic, partition: p, offset: -2 /* beginning */ })));
   const got = await consumeN(c, broker.retained(topic), 60_000);
   c.close();
@@ -54,7 +54,13 @@ export async function run(opts: { quick: boolean; ingest: string; log: (msg: str
   const csv = join(dir, "users.csv");
   const g = Bun.spawnSync([opts.ingest, "gen", "users", "--rows", String(rows), "--out", csv, "--log-level", "warn"]);
   if (g.exitCode !== 0) throw new Error(`gen failed: ${g.stderr}`);
-  const csvIds = new Set(readFileSync(csv, "utf8").split("\n").slice(1).filter(Boolean).map((l) => l.slice(0, l.indexOf(","))));
+  const csvIds = new Set(
+    readFileSync(csv, "utf8")
+      .split("\n")
+      .slice(1)
+      .filter(Boolean)
+      .map((l) => l.slice(0, l.indexOf(","))),
+  );
   const tally = new Map<Fault, Tally>(FAULTS.map((f) => [f, { runs: 0, records: 0, lost: 0, duplicated: 0, pass: true, notes: [] }]));
   const broker = startBroker({ brokers: 3 });
   try {
@@ -73,7 +79,10 @@ export async function run(opts: { quick: boolean; ingest: string; log: (msg: str
           sigterm: ["-X", "linger.ms=20"],
           sigkill: [],
         };
-        const p = spawn([opts.ingest, "produce", "--file", csv, "--topic", topic, "-b", b.bootstrap, "--summary-json", summary, "--log-level", "warn", ...extra[fault]], { stdout: "ignore", stderr: "pipe" });
+        const p = spawn(
+          [opts.ingest, "produce", "--file", csv, "--topic", topic, "-b", b.bootstrap, "--summary-json", summary, "--log-level", "warn", ...extra[fault]],
+          { stdout: "ignore", stderr: "pipe" },
+        );
         const stderr = new Response(p.stderr).text();
         // Strike mid-run: once rows are reaching the topic, at a random moment after.
         if (fault !== "queue-full") {
@@ -110,14 +119,17 @@ export async function run(opts: { quick: boolean; ingest: string; log: (msg: str
         } else {
           if (!s) problems.push(`no summary (exit ${code})`);
           else {
-            if (s.messages_delivered + s.messages_failed !== s.rows_accepted && !s.stopped_by_signal) problems.push(`delivered ${s.messages_delivered} + failed ${s.messages_failed} != accepted ${s.rows_accepted}`);
+            if (s.messages_delivered + s.messages_failed !== s.rows_accepted && !s.stopped_by_signal)
+              problems.push(`delivered ${s.messages_delivered} + failed ${s.messages_failed} != accepted ${s.rows_accepted}`);
             // Reported delivered must all be present: the topic holds at least that many distinct keys.
             lost += Math.max(0, s.messages_delivered - present.size);
             if (present.size !== s.messages_delivered) problems.push(`topic has ${present.size} distinct keys, summary says ${s.messages_delivered} delivered`);
             const wantCode = fault === "message-timeout" ? 1 : fault === "sigterm" ? 143 : 0;
             if (code !== wantCode) problems.push(`exit ${code}, expected ${wantCode}`);
-            if (fault === "message-timeout" && !(s.messages_failed > 0 && s.ok === false)) problems.push(`failures not reported: failed ${s.messages_failed}, ok ${s.ok}`);
-            if ((fault === "broker-flap" || fault === "queue-full") && (s.messages_failed !== 0 || s.messages_delivered !== s.rows_accepted)) problems.push(`not all delivered: ${s.messages_delivered}/${s.rows_accepted}`);
+            if (fault === "message-timeout" && !(s.messages_failed > 0 && s.ok === false))
+              problems.push(`failures not reported: failed ${s.messages_failed}, ok ${s.ok}`);
+            if ((fault === "broker-flap" || fault === "queue-full") && (s.messages_failed !== 0 || s.messages_delivered !== s.rows_accepted))
+              problems.push(`not all delivered: ${s.messages_delivered}/${s.rows_accepted}`);
             if (fault === "broker-flap" || fault === "queue-full") {
               // Everything was reported delivered: every expected key must be there.
               const expected = fault === "queue-full" ? s.rows_accepted : csvIds.size;
@@ -142,6 +154,14 @@ export async function run(opts: { quick: boolean; ingest: string; log: (msg: str
   }
   return FAULTS.map((f) => {
     const t = tally.get(f)!;
-    return { scenario: `producer-faults/${f}`, runs: t.runs, records: t.records, lost: t.lost, duplicated: t.duplicated, pass: t.pass, notes: t.notes.join(" | ") };
+    return {
+      scenario: `producer-faults/${f}`,
+      runs: t.runs,
+      records: t.records,
+      lost: t.lost,
+      duplicated: t.duplicated,
+      pass: t.pass,
+      notes: t.notes.join(" | "),
+    };
   });
 }

@@ -35,19 +35,21 @@ async function scenario(opts: { quick: boolean; ingest: string; log: (msg: strin
     c.proc.kill("SIGTERM");
     const t = setTimeout(() => c.proc.kill("SIGKILL"), 30_000);
     // A graceful leave exits 0; 1 only if it gave up on a failing store (none fails here).
-    exits.push(c.proc.exited.then(async (code) => {
-      clearTimeout(t);
-      const err = (await c.stderr).trim().split("\n").slice(-3).join(" | ");
-      // 143 with nothing logged: SIGTERM arrived during start-up, before `consume` installs its
-      // handler (src/commands/consume.ts, after the stores are opened). Nothing was taken yet, so
-      // nothing can be lost; counted apart, not as a failure.
-      if (code === 143 && err === "") startupTerms++;
-      else if (code !== 0) {
-        badExits++;
-        badExitInfo.push(`exit ${code}: ${err.slice(0, 600)}`);
-        opts.log(`a leaving consumer exited ${code}: ${err.slice(0, 1500)}`);
-      }
-    }));
+    exits.push(
+      c.proc.exited.then(async (code) => {
+        clearTimeout(t);
+        const err = (await c.stderr).trim().split("\n").slice(-3).join(" | ");
+        // 143 with nothing logged: SIGTERM arrived during start-up, before `consume` installs its
+        // handler (src/commands/consume.ts, after the stores are opened). Nothing was taken yet, so
+        // nothing can be lost; counted apart, not as a failure.
+        if (code === 143 && err === "") startupTerms++;
+        else if (code !== 0) {
+          badExits++;
+          badExitInfo.push(`exit ${code}: ${err.slice(0, 600)}`);
+          opts.log(`a leaving consumer exited ${code}: ${err.slice(0, 1500)}`);
+        }
+      }),
+    );
     left++;
   };
   try {

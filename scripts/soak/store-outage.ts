@@ -56,7 +56,9 @@ export async function run(opts: { quick: boolean; ingest: string; log: (msg: str
       ahead += a;
       if (blind) sureCuts++;
       log.push(`${name} ${blind ? "before" : "during"} writes ${Math.round(len)} ms (${proxy.counters.killed - killed} conns cut)`);
-      opts.log(`cut ${i + 1}/${cuts}: ${name} ${blind ? "before" : "during"} writes, for ${Math.round(len)} ms, ${proxy.counters.killed - killed} connections dropped; committed ahead of stored ${a}`);
+      opts.log(
+        `cut ${i + 1}/${cuts}: ${name} ${blind ? "before" : "during"} writes, for ${Math.round(len)} ms, ${proxy.counters.killed - killed} connections dropped; committed ahead of stored ${a}`,
+      );
     }
     // Let it finish: wait until the group's lag is 0 (or give up), then a graceful stop.
     const total = totalRecords(env);

@@ -127,7 +127,12 @@ export function urlFlag(name: string, v: string | undefined, schemes: readonly s
 
 /** Comma-separated list flag. */
 export function listFlag(v: string | undefined): string[] | undefined {
-  return v === undefined ? undefined : v.split(",").map((s) => s.trim()).filter(Boolean);
+  return v === undefined
+    ? undefined
+    : v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
 }
 
 /** One of a fixed set of values. */

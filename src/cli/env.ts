@@ -26,7 +26,8 @@ export const ENV_VARS: Record<string, string> = {
   INGEST_CSV_FAST: "0: produce encodes every CSV row through the generic row path, not the byte-level fast path",
   INGEST_NATIVE_SNAPPY: "0: Avro files' snappy blocks are compressed in JavaScript, not by libsnappy",
   INGEST_ISAL: "0: Avro files' deflate blocks use zlib, not ISA-L",
-  INGEST_NATIVE_BATCH: "0: no C helper (kafka/native/batch.c, through TinyCC): delivery reports are read in JavaScript, batches are not ordered by partition, wire bytes are not counted",
+  INGEST_NATIVE_BATCH:
+    "0: no C helper (kafka/native/batch.c, through TinyCC): delivery reports are read in JavaScript, batches are not ordered by partition, wire bytes are not counted",
   INGEST_PREPARTITION: "0: batches are not ordered by partition before the send (librdkafka partitions each record as it comes)",
   INGEST_MOCK_NODELAY: "0: the embedded broker's sockets keep Nagle's algorithm (TCP_NODELAY is not set)",
 };

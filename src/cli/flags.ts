@@ -69,7 +69,14 @@ export const COMMON_FLAGS = inGroup(
   "Common options",
   defineFlags({
     help: { kind: "boolean", short: "h", help: "this help" },
-    "log-level": { kind: "choice", placeholder: "LEVEL", choices: LOG_LEVELS, default: "info", env: "LOG_LEVEL", help: "the least severe level logged: {choices}" },
+    "log-level": {
+      kind: "choice",
+      placeholder: "LEVEL",
+      choices: LOG_LEVELS,
+      default: "info",
+      env: "LOG_LEVEL",
+      help: "the least severe level logged: {choices}",
+    },
   }),
 );
 
@@ -110,7 +117,8 @@ export function readFlag(name: string, spec: FlagSpec, v: string): unknown {
     case "duration": {
       const ms = durationFlag(name, v)!;
       if (spec.positive && ms <= 0) throw new UsageError(`--${name}: must be more than 0`);
-      if ((spec.min !== undefined && ms < spec.min) || (spec.max !== undefined && ms > spec.max)) throw new UsageError(`--${name}: ${v} is out of range ${spec.rangeText}`);
+      if ((spec.min !== undefined && ms < spec.min) || (spec.max !== undefined && ms > spec.max))
+        throw new UsageError(`--${name}: ${v} is out of range ${spec.rangeText}`);
       return ms;
     }
     case "choice":
@@ -168,7 +176,18 @@ export function parseFlags<const F extends FlagSpecs>(argv: string[], flags: F, 
   return { values: values as FlagValues<F> & FlagValues<typeof COMMON_FLAGS>, raw: raw as RawValues<F>, positionals: parsed.positionals };
 }
 
-const PLACEHOLDERS: Record<FlagKind, string> = { string: "S", path: "FILE", output: "FILE", url: "URL", int: "N", size: "SIZE", duration: "D", choice: "C", list: "LIST", boolean: "" };
+const PLACEHOLDERS: Record<FlagKind, string> = {
+  string: "S",
+  path: "FILE",
+  output: "FILE",
+  url: "URL",
+  int: "N",
+  size: "SIZE",
+  duration: "D",
+  choice: "C",
+  list: "LIST",
+  boolean: "",
+};
 
 /** The flag as --help writes it: `-b, --brokers LIST`, `    --json`, `-X KEY=VALUE`. */
 export function flagUsage(name: string, s: FlagSpec): string {

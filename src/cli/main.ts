@@ -5,7 +5,6 @@ import { COMMAND_SUMMARIES, type CommandName } from "./summaries.ts";
 import { log } from "../observability/log.ts";
 import type { Command } from "../commands/command.ts";
 
-
 /** Loaded lazily so `ingest --help` never opens librdkafka or a database. */
 const commands: Record<CommandName, () => Promise<Command>> = {
   broker: async () => (await import("../commands/broker.ts")).default,
@@ -27,7 +26,9 @@ function usage(): string {
 Usage: ingest <command> [options]     ingest <command> --help for a command's options
 
 Commands:
-${Object.entries(COMMAND_SUMMARIES).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n")}
+${Object.entries(COMMAND_SUMMARIES)
+  .map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)
+  .join("\n")}
 
 Options:
   -h, --help      this help

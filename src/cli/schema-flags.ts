@@ -67,7 +67,12 @@ export interface RegisteredSchema {
  * With a registry: register (or find) the value schema under its subject and return its id and
  * wire header; null without one. Only Avro values go through a registry here.
  */
-export async function valueSchemaFromRegistry(values: RegistryValues, format: Format, topic: string, schema: { name: string; namespace?: string }): Promise<RegisteredSchema | null> {
+export async function valueSchemaFromRegistry(
+  values: RegistryValues,
+  format: Format,
+  topic: string,
+  schema: { name: string; namespace?: string },
+): Promise<RegisteredSchema | null> {
   const strategy = (values["subject-strategy"] ?? REGISTRY_FLAGS["subject-strategy"].defaultText) as SubjectStrategy;
   if (strategy !== "topic" && strategy !== "record") throw new UsageError(`--subject-strategy: '${strategy}' is not one of topic|record`);
   const client = registryClient(values);
@@ -77,7 +82,8 @@ export async function valueSchemaFromRegistry(values: RegistryValues, format: Fo
   }
   if (format !== "avro") {
     // Only the flag is an error: SCHEMA_REGISTRY_URL in the environment applies to Avro runs.
-    if (values["schema-registry"] !== undefined) throw new UsageError(`--schema-registry: only --format avro values go through a schema registry (got --format ${format})`);
+    if (values["schema-registry"] !== undefined)
+      throw new UsageError(`--schema-registry: only --format avro values go through a schema registry (got --format ${format})`);
     return null;
   }
   const subject = valueSubject(strategy, topic, schema);
@@ -94,7 +100,11 @@ export const CONTENT_TYPES: Record<Format, string> = { json: "application/json",
  * header, not one per fact: librdkafka allocates each record's header list and every header in
  * it (docs/schema-registry-and-transactions.md has what a header costs).
  */
-export function contentHeaders(format: Format, schema: { name: string; namespace?: string } | null, registered: RegisteredSchema | null): Record<string, string> {
+export function contentHeaders(
+  format: Format,
+  schema: { name: string; namespace?: string } | null,
+  registered: RegisteredSchema | null,
+): Record<string, string> {
   let v = CONTENT_TYPES[format];
   if (schema) v += `; schema=${schema.name.includes(".") || !schema.namespace ? schema.name : `${schema.namespace}.${schema.name}`}`;
   if (registered) v += `; schema-id=${registered.id}; version=${registered.version}`;
@@ -112,7 +122,8 @@ export function transactionalId(flag: string | undefined, kafka: Record<string, 
   const id = flag ?? fromFile;
   if (id === undefined) return null;
   if (!id) throw new UsageError("--transactional-id: must not be empty");
-  if (isOldBroker(kafka)) throw new UsageError(`--transactional-id: the broker version ${kafka["broker.version.fallback"] ?? "0.10"} has no transactions (Kafka 0.11+)`);
+  if (isOldBroker(kafka))
+    throw new UsageError(`--transactional-id: the broker version ${kafka["broker.version.fallback"] ?? "0.10"} has no transactions (Kafka 0.11+)`);
   if (kafka.acks && kafka.acks !== "all" && kafka.acks !== "-1") throw new UsageError(`--transactional-id needs --acks all (got ${kafka.acks})`);
   if (/^(false|0)$/i.test(kafka["enable.idempotence"] ?? "")) throw new UsageError("--transactional-id needs enable.idempotence (it is set to false)");
   return id;

@@ -23,8 +23,19 @@ export interface RawDeflater {
  * 82,384 bytes in 2.30 (most of it internal state); STREAM_BYTES leaves room for other 2.x.
  */
 export const ISAL_ZSTREAM = {
-  next_in: 0, avail_in: 8, total_in: 12, next_out: 16, avail_out: 24, total_out: 28,
-  level: 40, level_buf_size: 44, level_buf: 48, end_of_stream: 56, flush: 58, gzip_flag: 60, hist_bits: 62,
+  next_in: 0,
+  avail_in: 8,
+  total_in: 12,
+  next_out: 16,
+  avail_out: 24,
+  total_out: 28,
+  level: 40,
+  level_buf_size: 44,
+  level_buf: 48,
+  end_of_stream: 56,
+  flush: 58,
+  gzip_flag: 60,
+  hist_bits: 62,
 } as const;
 export const STREAM_BYTES = 256 << 10;
 /** ISAL_DEF_LVL1_DEFAULT: the level buffer level 1 wants. */

@@ -69,7 +69,8 @@ export function registryConfig(url: string | undefined, configFile: string | und
   } catch {
     throw new UsageError(`--schema-registry: '${redactUrl(u)}' is not a URL (expected http(s)://host:port[/path])`);
   }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new UsageError(`--schema-registry: expected an http:// or https:// URL, got '${parsed.protocol}'`);
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
+    throw new UsageError(`--schema-registry: expected an http:// or https:// URL, got '${parsed.protocol}'`);
   const conf: RegistryConfig = { url: "", userInfo: process.env.SCHEMA_REGISTRY_USER_INFO || undefined };
   if (file) {
     let text: string;
@@ -79,8 +80,16 @@ export function registryConfig(url: string | undefined, configFile: string | und
       throw new UsageError(`--schema-registry-config: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     const p = parseProperties(text, file);
-    const known = new Set(["basic.auth.user.info", "basic.auth.credentials.source", "ssl.ca.location", "ssl.certificate.location", "ssl.key.location", "request.timeout.ms"]);
-    for (const k of Object.keys(p)) if (!known.has(k)) throw new UsageError(`${file}: unknown schema registry property '${k}' (known: ${[...known].join(", ")})`);
+    const known = new Set([
+      "basic.auth.user.info",
+      "basic.auth.credentials.source",
+      "ssl.ca.location",
+      "ssl.certificate.location",
+      "ssl.key.location",
+      "request.timeout.ms",
+    ]);
+    for (const k of Object.keys(p))
+      if (!known.has(k)) throw new UsageError(`${file}: unknown schema registry property '${k}' (known: ${[...known].join(", ")})`);
     if (p["basic.auth.user.info"]) conf.userInfo = p["basic.auth.user.info"];
     conf.caFile = p["ssl.ca.location"];
     conf.certFile = p["ssl.certificate.location"];
@@ -157,7 +166,10 @@ export class RegistryClient {
       try {
         return JSON.parse(text) as T;
       } catch {
-        throw new RegistryError(`schema registry ${this.where}: ${method} ${path} answered ${res.status} with something that is not JSON: ${text.slice(0, 200)}`, res.status);
+        throw new RegistryError(
+          `schema registry ${this.where}: ${method} ${path} answered ${res.status} with something that is not JSON: ${text.slice(0, 200)}`,
+          res.status,
+        );
       }
     }
     let code: number | undefined;
@@ -168,7 +180,11 @@ export class RegistryClient {
       if (j.message) message = j.message;
     } catch {}
     if (res.status === 401 || res.status === 403) {
-      throw new RegistryError(`schema registry ${this.where} refused the credentials (${res.status}${this.conf.userInfo ? "" : ", none were given: see --schema-registry-config basic.auth.user.info"}): ${message}`, res.status, code);
+      throw new RegistryError(
+        `schema registry ${this.where} refused the credentials (${res.status}${this.conf.userInfo ? "" : ", none were given: see --schema-registry-config basic.auth.user.info"}): ${message}`,
+        res.status,
+        code,
+      );
     }
     throw new RegistryError(`schema registry ${this.where}: ${method} ${path}: ${res.status}${code ? ` (error ${code})` : ""}: ${message}`, res.status, code);
   }
@@ -194,7 +210,11 @@ export class RegistryClient {
       id = (await this.call<{ id: number }>("POST", `${path}/versions`, body)).id;
     } catch (e) {
       if (e instanceof RegistryError && (e.status === 409 || e.status === 422)) {
-        throw new RegistryError(`schema registry ${this.where} refused the schema for subject '${subject}' (${e.status === 409 ? "incompatible" : "invalid"}): ${e.message.replace(/^.*?: \d+( \(error \d+\))?: /, "")}`, e.status, e.code);
+        throw new RegistryError(
+          `schema registry ${this.where} refused the schema for subject '${subject}' (${e.status === 409 ? "incompatible" : "invalid"}): ${e.message.replace(/^.*?: \d+( \(error \d+\))?: /, "")}`,
+          e.status,
+          e.code,
+        );
       }
       throw e;
     }

@@ -32,7 +32,13 @@ export class BufferSink implements ByteSink {
  * with its length in `out.keyLen` (-1: null key), its JSON text to `jsonSink`, its Avro binary
  * encoding to `avroSink` (each only when the encoder was compiled for it).
  */
-export type RowEncodeFn = (fields: string[], out: { keyLen: number }, keySink: ByteSink | null, jsonSink: ByteSink | null, avroSink: ByteSink | null) => string | null;
+export type RowEncodeFn = (
+  fields: string[],
+  out: { keyLen: number },
+  keySink: ByteSink | null,
+  jsonSink: ByteSink | null,
+  avroSink: ByteSink | null,
+) => string | null;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const f64 = new Float64Array(1);
@@ -326,7 +332,10 @@ class OutputCode {
     const { WB, arg } = this;
     if (out.key !== undefined) {
       const constKey = constValue === null || constValue === undefined ? null : utf8.encode(String(constValue));
-      const constCase = constKey === null ? "out.keyLen = -1;" : `ks.reserve(${constKey.length}); b = ks.buf; p = ks.pos; p = ${WB}(b, p, ${arg(constKey)}); out.keyLen = p - ks.pos; ks.pos = p;`;
+      const constCase =
+        constKey === null
+          ? "out.keyLen = -1;"
+          : `ks.reserve(${constKey.length}); b = ks.buf; p = ks.pos; p = ${WB}(b, p, ${arg(constKey)}); out.keyLen = p - ks.pos; ks.pos = p;`;
       this.keyLines.push(ifConst(constCase, `${out.key} out.keyLen = p - ks.pos; ks.pos = p;`));
     }
     if (out.json) {
@@ -369,9 +378,23 @@ class OutputCode {
     const o = this.o;
     if (o.key === null || !names.includes(o.key)) body.push("out.keyLen = -1;");
     else body.push(...this.keyLines);
-    if (o.json) body.push(`js.reserve(${[this.jsonFixed, ...this.jsonBound].join(" + ")});`, "b = js.buf; p = js.pos;", ...this.jsonLines, "b[p++] = 125;", "js.pos = p;");
+    if (o.json)
+      body.push(
+        `js.reserve(${[this.jsonFixed, ...this.jsonBound].join(" + ")});`,
+        "b = js.buf; p = js.pos;",
+        ...this.jsonLines,
+        "b[p++] = 125;",
+        "js.pos = p;",
+      );
     const prefix = o.avroPrefix ?? new Uint8Array(0);
-    if (this.recordType) body.push(`as.reserve(${[this.avroFixed + prefix.length, ...this.avroBound].join(" + ")});`, "b = as.buf; p = as.pos;", literal(prefix), ...this.avroLines, "as.pos = p;");
+    if (this.recordType)
+      body.push(
+        `as.reserve(${[this.avroFixed + prefix.length, ...this.avroBound].join(" + ")});`,
+        "b = as.buf; p = as.pos;",
+        literal(prefix),
+        ...this.avroLines,
+        "as.pos = p;",
+      );
   }
 }
 
@@ -400,7 +423,18 @@ export function compileRowEncoder(schema: AvroRecordSchema, conv: RowConverter, 
   }
   const { args, arg } = argList();
   const body = validationCode(plans, conv.columns, arg, true);
-  const [WS, WL, WD, WF, WJ, WA, WB, WU, CI, CD] = [writeString, writeLong, writeDouble, writeFloat, writeJsonString, writeAscii, writeBytes, writeUtf8, canonicalInteger, canonicalDecimal].map(arg);
+  const [WS, WL, WD, WF, WJ, WA, WB, WU, CI, CD] = [
+    writeString,
+    writeLong,
+    writeDouble,
+    writeFloat,
+    writeJsonString,
+    writeAscii,
+    writeBytes,
+    writeUtf8,
+    canonicalInteger,
+    canonicalDecimal,
+  ].map(arg);
   const code = new OutputCode(o, recordType, arg);
   for (let i = 0; i < plans.length; i++) {
     const p = plans[i]!;
@@ -432,7 +466,8 @@ export function compileRowEncoder(schema: AvroRecordSchema, conv: RowConverter, 
       else if (p.kind === "enum") {
         const symbols = (t as { symbols: string[] }).symbols;
         out.json = { live: `p = ${WJ}(b, p, ${v});`, bound: `${6 * Math.max(...symbols.map((x) => x.length)) + 2}` };
-      } else if (p.kind === "boolean") out.json = { live: `if (${v}) { ${literal(utf8.encode("true"))} } else { ${literal(utf8.encode("false"))} }`, bound: "5" };
+      } else if (p.kind === "boolean")
+        out.json = { live: `if (${v}) { ${literal(utf8.encode("true"))} } else { ${literal(utf8.encode("false"))} }`, bound: "5" };
       else out.json = { live: `p = ${WA}(b, p, t${i});`, bound: `t${i}.length` };
     }
     if (recordType) {
@@ -469,7 +504,16 @@ export function compileRowEncoder(schema: AvroRecordSchema, conv: RowConverter, 
  * with nothing written, when it is not sure (every rejected row among them): the caller then
  * sends the line through the reference path.
  */
-export type FastRowEncodeFn = (src: Uint8Array, fs: Int32Array, fe: Int32Array, esc: Uint8Array, out: { keyLen: number }, keySink: ByteSink | null, jsonSink: ByteSink | null, avroSink: ByteSink | null) => boolean;
+export type FastRowEncodeFn = (
+  src: Uint8Array,
+  fs: Int32Array,
+  fe: Int32Array,
+  esc: Uint8Array,
+  out: { keyLen: number },
+  keySink: ByteSink | null,
+  jsonSink: ByteSink | null,
+  avroSink: ByteSink | null,
+) => boolean;
 
 /** The schema's field bound, as validationCode checks it (UTF-16 units; a byte count bounds them). */
 const FAST_MAX_FIELD_BYTES = 1 << 20;
@@ -582,7 +626,10 @@ function boolBytes(src: Uint8Array, s: number, e: number): number {
     return c === 49 ? 1 : c === 48 ? 0 : -1;
   }
   if (n === 4) return (src[s]! | 32) === 116 && (src[s + 1]! | 32) === 114 && (src[s + 2]! | 32) === 117 && (src[s + 3]! | 32) === 101 ? 1 : -1;
-  if (n === 5) return (src[s]! | 32) === 102 && (src[s + 1]! | 32) === 97 && (src[s + 2]! | 32) === 108 && (src[s + 3]! | 32) === 115 && (src[s + 4]! | 32) === 101 ? 0 : -1;
+  if (n === 5)
+    return (src[s]! | 32) === 102 && (src[s + 1]! | 32) === 97 && (src[s + 2]! | 32) === 108 && (src[s + 3]! | 32) === 115 && (src[s + 4]! | 32) === 101
+      ? 0
+      : -1;
   return -1;
 }
 
@@ -691,7 +738,21 @@ export function compileFastRowEncoder(schema: AvroRecordSchema, conv: RowConvert
   let recordType: avro.types.RecordType | null = null;
   if (o.avro) recordType = avro.Type.forSchema(schema as avro.Schema) as avro.types.RecordType;
   const { args, arg } = argList();
-  const [PI, CIB, ASC, BOOL, CB, WJB, WAB, WL, WD, WF, WA, WB, WK] = [parseIntBytes, canonicalIntBytes, asciiString, boolBytes, copyBytes, writeJsonBytes, writeAvroBytes, writeLong, writeDouble, writeFloat, writeAscii, writeBytes, writeKeyBytes].map(arg);
+  const [PI, CIB, ASC, BOOL, CB, WJB, WAB, WL, WD, WF, WA, WB, WK] = [
+    parseIntBytes,
+    canonicalIntBytes,
+    asciiString,
+    boolBytes,
+    copyBytes,
+    writeJsonBytes,
+    writeAvroBytes,
+    writeLong,
+    writeDouble,
+    writeFloat,
+    writeAscii,
+    writeBytes,
+    writeKeyBytes,
+  ].map(arg);
   const body: string[] = ["let b, p;"];
   const code = new OutputCode(o, recordType, arg);
   for (let i = 0; i < plans.length; i++) {
@@ -721,14 +782,20 @@ export function compileFastRowEncoder(schema: AvroRecordSchema, conv: RowConvert
       } else if (p.kind === "enum") {
         const symbols = (t as { symbols: string[] }).symbols;
         const maxLen = Math.max(...symbols.map((x) => utf8.encode(x).length));
-        body.push(`else { if (${E} - ${S} > ${maxLen}) return false; const s = ${ASC}(src, ${S}, ${E}); ${v} = s === null ? undefined : ${arg(new Map(symbols.map((x, k) => [x, k])))}.get(s); if (${v} === undefined) return false; }`);
+        body.push(
+          `else { if (${E} - ${S} > ${maxLen}) return false; const s = ${ASC}(src, ${S}, ${E}); ${v} = s === null ? undefined : ${arg(new Map(symbols.map((x, k) => [x, k])))}.get(s); if (${v} === undefined) return false; }`,
+        );
       } else if (p.kind === "boolean") {
         body.push(`else { ${v} = ${BOOL}(src, ${S}, ${E}); if (${v} < 0) return false; }`);
       } else if (base === "int" || base === "long") {
         const [min, max] = base === "int" ? [-2147483648, 2147483647] : LONG_RANGE;
         const ts = logical === "timestamp-millis" || logical === "timestamp-micros";
-        const strPath = ts ? `{ const s = ${ASC}(src, ${S}, ${E}); if (s === null) return false; ${v} = ${arg(p.conv)}(s); if (typeof ${v} !== "number") return false;${needText ? ` t${i} = "" + ${v};` : ""} }` : "return false;";
-        body.push(`else { ${v} = ${PI}(src, ${S}, ${E}, ${min}, ${max}); if (${v} !== ${v}) ${strPath}${needText ? ` else if (${CIB}(src, ${S}, ${E})) c${i} = true; else t${i} = "" + ${v};` : ""} }`);
+        const strPath = ts
+          ? `{ const s = ${ASC}(src, ${S}, ${E}); if (s === null) return false; ${v} = ${arg(p.conv)}(s); if (typeof ${v} !== "number") return false;${needText ? ` t${i} = "" + ${v};` : ""} }`
+          : "return false;";
+        body.push(
+          `else { ${v} = ${PI}(src, ${S}, ${E}, ${min}, ${max}); if (${v} !== ${v}) ${strPath}${needText ? ` else if (${CIB}(src, ${S}, ${E})) c${i} = true; else t${i} = "" + ${v};` : ""} }`,
+        );
         if (recordType) {
           const ok = base === "int" ? `${v} === (${v} | 0)` : `${v} >= -9007199254740990 && ${v} <= 9007199254740990`;
           body.push(`if (!${d} && !(${ok})) return false;`);

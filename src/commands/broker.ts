@@ -35,7 +35,7 @@ runs, and check watermarks (ingest topic describe) after writing.`,
 export default {
   async run(argv) {
     const { values, raw, positionals } = parseFlags(argv, FLAGS);
-    if (values.help) return process.stdout.write(HELP), 0;
+    if (values.help) return (process.stdout.write(HELP), 0);
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const { brokers, partitions, topics, "bootstrap-file": file } = values;
 

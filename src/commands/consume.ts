@@ -115,7 +115,7 @@ the final commit failed).`,
 export default {
   async run(argv) {
     const { values, raw: given, positionals } = parseFlags(argv, FLAGS);
-    if (values.help) return process.stdout.write(HELP), 0;
+    if (values.help) return (process.stdout.write(HELP), 0);
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const topics = values.topics;
     const explicit: Record<string, Kind> = {};
@@ -129,7 +129,10 @@ export default {
     const kinds = raw ? new Map<string, Kind>() : kindsOf(topics, explicit);
     if (raw) {
       const bad = (values.sink ?? []).filter((s) => s !== "none" && s !== "stdout");
-      if (!given.sink || bad.length) throw new UsageError(`--format raw: values are not decoded, so only --sink none or --sink stdout can take them${bad.length ? ` (not ${bad.join(", ")})` : ""}`);
+      if (!given.sink || bad.length)
+        throw new UsageError(
+          `--format raw: values are not decoded, so only --sink none or --sink stdout can take them${bad.length ? ` (not ${bad.join(", ")})` : ""}`,
+        );
     }
     // Every flag is checked (by parseFlags) before the stores are opened (and migrated) or a record is taken.
     const { workers: lanes, "metrics-port": metricsPort, "metrics-host": metricsHost, "initial-stock": initialStock, "batch-size": batchSize } = values;
@@ -165,7 +168,10 @@ export default {
     });
     // Each kind's reader schema (Avro, and the registry's writer schemas resolved against it).
     const decoder = new ValueDecoder(raw ? "json" : format, { users: JSON.parse(usersSchemaText), orders: JSON.parse(ordersSchemaText) }, registry);
-    log.info({ sinks: sinks.map((s) => s.target), mysql: mysqlUrl ? redactUrl(mysqlUrl) : null, redis: redisUrl ? redactUrl(redisUrl) : null }, `consume: active sinks: ${sinks.map((s) => s.name).join(", ")}`);
+    log.info(
+      { sinks: sinks.map((s) => s.target), mysql: mysqlUrl ? redactUrl(mysqlUrl) : null, redis: redisUrl ? redactUrl(redisUrl) : null },
+      `consume: active sinks: ${sinks.map((s) => s.name).join(", ")}`,
+    );
 
     if (!values["no-dlq"] && !isOldBroker(kafka)) {
       // A broker that is down now is not a reason to stop: the dead-letter path retries anyway.
@@ -211,7 +217,17 @@ export default {
     rate.update(0);
     const drawLive = () => {
       const s = engine.stats;
-      live.draw(consumeStatusText({ written: s.written, rate: rate.update(s.written), bySink: s.bySink, lag: engine.lag().reduce((n, l) => n + l.lag, 0), dlq: s.dlqDelivered, inFlight: engine.inFlight(), storeFailures: s.storeFailures }));
+      live.draw(
+        consumeStatusText({
+          written: s.written,
+          rate: rate.update(s.written),
+          bySink: s.bySink,
+          lag: engine.lag().reduce((n, l) => n + l.lag, 0),
+          dlq: s.dlqDelivered,
+          inFlight: engine.inFlight(),
+          storeFailures: s.storeFailures,
+        }),
+      );
     };
     const liveTimer = live.enabled ? setInterval(drawLive, 250) : undefined;
     let stats: ConsumeStats;
@@ -234,7 +250,9 @@ export default {
         `orders accepted ${stats.ordersAccepted} rejected ${stats.ordersRejected} duplicate ${stats.ordersDuplicate}, commits ${stats.commits}; ${summary.msgs_per_s.toLocaleString("en-US")} msg/s over ${stats.seconds.toFixed(2)} s (first record to last write${ran})\n`,
     );
     if (stats.finalCommitError) {
-      process.stderr.write(`consume: the final offset commit failed (${stats.finalCommitError}): every record counted above is written, but the group's committed positions lag behind them, so a restart consumes some again (writes are idempotent)\n`);
+      process.stderr.write(
+        `consume: the final offset commit failed (${stats.finalCommitError}): every record counted above is written, but the group's committed positions lag behind them, so a restart consumes some again (writes are idempotent)\n`,
+      );
     }
     return stats.abandoned || stats.finalCommitError ? 1 : 0;
   },
@@ -251,9 +269,19 @@ export function consumeMetrics(e: ConsumeEngine, group: string): Family[] {
     samples: rows.map((r) => ({ labels: { topic: r.topic, partition: r.partition }, value: value(r as never) })),
   });
   return [
-    { name: "ingest_consume_info", type: "gauge", help: "this consumer: its group and client id", samples: [{ labels: { group, client_id: e.clientName }, value: 1 }] },
+    {
+      name: "ingest_consume_info",
+      type: "gauge",
+      help: "this consumer: its group and client id",
+      samples: [{ labels: { group, client_id: e.clientName }, value: 1 }],
+    },
     one("ingest_consume_received_total", "counter", "records taken from Kafka", s.received),
-    { name: "ingest_consume_written_total", type: "counter", help: "records written, per sink", samples: Object.entries(s.bySink).map(([sink, v]) => ({ labels: { sink }, value: v })) },
+    {
+      name: "ingest_consume_written_total",
+      type: "counter",
+      help: "records written, per sink",
+      samples: Object.entries(s.bySink).map(([sink, v]) => ({ labels: { sink }, value: v })),
+    },
     one("ingest_consume_poison_total", "counter", "records that could not be decoded or validated", s.poison),
     one("ingest_consume_dlq_total", "counter", "poison records delivered to <topic>.dlq", s.dlqDelivered),
     one("ingest_consume_commits_total", "counter", "offset commits", s.commits),

@@ -14,7 +14,14 @@ import { log, redactUrl } from "../observability/log.ts";
 export const DEFAULT_DASHBOARD_PORT = 8090;
 
 export const FLAGS = defineFlags({
-  port: { kind: "int", short: "p", placeholder: "P", max: 65535, default: String(DEFAULT_DASHBOARD_PORT), help: "port (0 picks a free one); the URL is printed on stdout" },
+  port: {
+    kind: "int",
+    short: "p",
+    placeholder: "P",
+    max: 65535,
+    default: String(DEFAULT_DASHBOARD_PORT),
+    help: "port (0 picks a free one); the URL is printed on stdout",
+  },
   host: {
     kind: "string",
     placeholder: "H",
@@ -63,7 +70,7 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
 export default {
   async run(argv) {
     const { values, raw, positionals } = parseFlags(argv, FLAGS);
-    if (values.help) return process.stdout.write(HELP), 0;
+    if (values.help) return (process.stdout.write(HELP), 0);
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const { port, host, refresh: refreshMs, history: historyMs, window, "timeout-ms": timeoutMs } = values;
     if (!host) throw new UsageError("--host: expected an address, got ''");
@@ -85,7 +92,11 @@ export default {
     }
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
     process.stdout.write(`dashboard on ${url}\n`);
-    if (!LOOPBACK.test(host)) log.warn({ host }, `dashboard: listening on ${host}, not only on this machine: anyone who can reach it sees the cluster's topics, groups and processes (the page has no login)`);
+    if (!LOOPBACK.test(host))
+      log.warn(
+        { host },
+        `dashboard: listening on ${host}, not only on this machine: anyone who can reach it sees the cluster's topics, groups and processes (the page has no login)`,
+      );
     log.info({ url, bootstrap: redactUrl(kafka["bootstrap.servers"]!), refreshMs, scrape: targets }, "dashboard: serving");
 
     // The cluster passes run in a worker (they block their thread); a worker that dies is restarted.

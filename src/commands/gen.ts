@@ -25,7 +25,7 @@ with multi-byte text, commas and quotes), orders match data/orders.avsc (custome
 export default {
   async run(argv) {
     const { values, positionals } = parseFlags(argv, FLAGS, true);
-    if (values.help) return process.stdout.write(HELP), 0;
+    if (values.help) return (process.stdout.write(HELP), 0);
     const [kind, ...extra] = positionals;
     if (kind !== "users" && kind !== "orders") throw new UsageError(`gen: expected 'users' or 'orders', got ${kind ? `'${kind}'` : "nothing"}`);
     if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);

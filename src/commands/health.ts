@@ -102,7 +102,7 @@ export async function checkKafka(conf: Record<string, string>, topics: string[],
 export default {
   async run(argv) {
     const { values, raw, positionals } = parseFlags(argv, FLAGS);
-    if (values.help) return process.stdout.write(HELP), 0;
+    if (values.help) return (process.stdout.write(HELP), 0);
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const timeoutMs = values.timeout;
     if (raw["max-age"] !== undefined && values.file === undefined) throw new UsageError("--max-age needs --file");

@@ -50,7 +50,7 @@ export default {
     // --group '': librdkafka gives a consumer without a group.id no group: lag crashed (SIGSEGV) on it.
     // --topic '': was a lag of 0, exit 0.
     const { values, raw, positionals } = parseFlags(argv, FLAGS);
-    if (values.help) return process.stdout.write(HELP), 0;
+    if (values.help) return (process.stdout.write(HELP), 0);
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const { group, topic: topics, "timeout-ms": timeout, samples, interval: intervalMs, window: windowSize } = values;
     if (values.watch && raw.samples) throw new UsageError("--samples: not with --watch (it judges on the last --window observations)");
@@ -96,7 +96,10 @@ export default {
         return `${JSON.stringify({ ...head, partitions: partitions.map(({ reason: _r, ...p }) => p) })}\n`;
       }
       return (
-        table(["topic", "partition", "committed", "high", "lag", "status"], o.partitions.map((r) => [r.topic, r.partition, r.committed ?? "-", r.high, r.lag, r.status])) +
+        table(
+          ["topic", "partition", "committed", "high", "lag", "status"],
+          o.partitions.map((r) => [r.topic, r.partition, r.committed ?? "-", r.high, r.lag, r.status]),
+        ) +
         `group ${group}: total lag ${o.total_lag} over ${o.partitions.length} partitions, status ${o.status}${o.status === "OK" ? "" : ` (${o.status_reason})`}\n`
       );
     };
@@ -159,7 +162,9 @@ async function watch(observe: () => Promise<Observed>, render: (o: Observed) => 
         text = render(await observe());
       } catch (e) {
         if (!(e instanceof IngestError)) throw e;
-        text = json ? `${JSON.stringify({ error: e.message, at: new Date().toISOString() })}\n` : `cannot read the lag: ${e.message} (retrying every ${intervalMs / 1000} s)\n`;
+        text = json
+          ? `${JSON.stringify({ error: e.message, at: new Date().toISOString() })}\n`
+          : `cannot read the lag: ${e.message} (retrying every ${intervalMs / 1000} s)\n`;
       }
       const stamp = json ? "" : `${new Date().toISOString().slice(11, 19)}  every ${intervalMs / 1000} s, Ctrl-C to stop\n`;
       if (tty) {

@@ -47,7 +47,7 @@ export function isLoopback(host: string): boolean {
 export default {
   async run(argv) {
     const { values, positionals } = parseFlags(argv, FLAGS);
-    if (values.help) return process.stdout.write(HELP), 0;
+    if (values.help) return (process.stdout.write(HELP), 0);
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     if (!values.url) throw new UsageError("--url is required");
     let url: URL;
@@ -57,14 +57,20 @@ export default {
       throw new UsageError(`--url: '${values.url}' is not a URL`);
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`--url: only http(s), got ${url.protocol}`);
-    if (!isLoopback(url.hostname) && !values["allow-remote"]) throw new UsageError(`--url: ${url.hostname} is not a loopback address; pass --allow-remote to load a remote server`);
+    if (!isLoopback(url.hostname) && !values["allow-remote"])
+      throw new UsageError(`--url: ${url.hostname} is not a loopback address; pass --allow-remote to load a remote server`);
     // --duration 0 (refused by its spec) was a run of no requests, exit 1.
     const { rate, duration: durationMs, batch, connections, kind } = values;
     const maxRequests = values["max-requests"] ?? Math.ceil((rate * durationMs) / 1000);
     const r = rng(values.seed);
     let userId = 1_000_000_000;
 
-    const order = () => ({ customer_id: `C${1 + Math.floor(r() * 10_000)}`, product_id: productId(1 + Math.floor(r() * 1000)), quantity: 1 + Math.floor(r() * 5), amount: Math.round(r() * 50_000) / 100 });
+    const order = () => ({
+      customer_id: `C${1 + Math.floor(r() * 10_000)}`,
+      product_id: productId(1 + Math.floor(r() * 1000)),
+      quantity: 1 + Math.floor(r() * 5),
+      amount: Math.round(r() * 50_000) / 100,
+    });
     // Users carry a unique id, so each body is built anew (as one string, no object).
     const user = () => {
       const id = userId++;

@@ -16,7 +16,13 @@ import usersSchemaText from "../../data/users.avsc" with { type: "text" };
 
 export const FLAGS = defineFlags({
   file: { kind: "path", short: "f", placeholder: "F", help: "the file to read (required)" },
-  input: { kind: "choice", placeholder: "I", choices: ["csv", "ndjson"], defaultText: "ndjson for .ndjson/.jsonl files, else csv", help: "how the file is read: {choices}" },
+  input: {
+    kind: "choice",
+    placeholder: "I",
+    choices: ["csv", "ndjson"],
+    defaultText: "ndjson for .ndjson/.jsonl files, else csv",
+    help: "how the file is read: {choices}",
+  },
   topic: { kind: "string", short: "t", placeholder: "T", default: DEFAULT_TOPICS.users, help: "Kafka topic; it must exist" },
   key: { kind: "string", placeholder: "FIELD", default: "id", help: "message key: this field's value (--key '' for no key)" },
   format: { kind: "choice", placeholder: "F", choices: FORMATS, default: "json", help: "Kafka value format: {choices}" },
@@ -39,7 +45,10 @@ export const FLAGS = defineFlags({
   limit: { kind: "int", help: "stop after N rows (uses one worker)" },
   rejects: { kind: "output", placeholder: "F", defaultText: "<input>.rejects.csv", help: "rejects CSV: line,reason,raw (only written if any)" },
   "no-kafka": { kind: "boolean", help: "files only" },
-  "no-headers": { kind: "boolean", help: "records without the content-type header (consumers then need to be told the format; saves about a third of the producing CPU)" },
+  "no-headers": {
+    kind: "boolean",
+    help: "records without the content-type header (consumers then need to be told the format; saves about a third of the producing CPU)",
+  },
   "summary-json": { kind: "output", placeholder: "F", help: "also write the summary as JSON" },
   progress: { kind: "boolean", defaultText: "only when stderr is a TTY", help: "live progress on stderr" },
   "no-progress": { kind: "boolean", help: "no live progress" },
@@ -87,7 +96,7 @@ schema=ingest.User; schema-id=3; version=1"); --no-headers sends records without
 export default {
   async run(argv) {
     const { values, raw, positionals } = parseFlags(argv, FLAGS);
-    if (values.help) return process.stdout.write(HELP), 0;
+    if (values.help) return (process.stdout.write(HELP), 0);
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     if (!values.file) throw new UsageError("--file is required (the CSV to read)");
     const format = values.format;
@@ -118,7 +127,9 @@ export default {
     if (!values["no-kafka"]) {
       kafka = kafkaConfig(raw, { "compression.type": compression, acks });
       if (isOldBroker(kafka) && kafka["compression.type"] === "zstd") {
-        throw new UsageError(`--compression zstd: the broker version ${kafka["broker.version.fallback"]} does not support zstd (Kafka 2.1+); use lz4, snappy or gzip`);
+        throw new UsageError(
+          `--compression zstd: the broker version ${kafka["broker.version.fallback"]} does not support zstd (Kafka 2.1+); use lz4, snappy or gzip`,
+        );
       }
       const id = transactionalId(values["transactional-id"], kafka);
       if (id !== null) txn = { id, commitEvery };
@@ -193,15 +204,29 @@ function formatSummary(s: ProduceSummary): string {
     `  rows read ${n(s.rows_read)}, accepted ${n(s.rows_accepted)}, rejected ${n(s.rows_rejected)}${s.rejects_file ? ` (see ${s.rejects_file})` : ""}, empty lines skipped ${n(s.empty_lines_skipped)}`,
   ];
   if (s.topic) {
-    lines.push(`  kafka: delivered ${n(s.messages_delivered)}, failed ${n(s.messages_failed)}${s.messages_failed ? ` ${JSON.stringify(s.failures)}: ${s.first_failure}` : ""}`);
-    if (s.messages_failed_possibly_written) lines.push(`  kafka: ${n(s.messages_failed_possibly_written)} of the failed were sent but never acknowledged: the topic may hold them (a retry can duplicate them)`);
+    lines.push(
+      `  kafka: delivered ${n(s.messages_delivered)}, failed ${n(s.messages_failed)}${s.messages_failed ? ` ${JSON.stringify(s.failures)}: ${s.first_failure}` : ""}`,
+    );
+    if (s.messages_failed_possibly_written)
+      lines.push(
+        `  kafka: ${n(s.messages_failed_possibly_written)} of the failed were sent but never acknowledged: the topic may hold them (a retry can duplicate them)`,
+      );
     lines.push(`  bytes: ${n(s.value_bytes)} of values${s.wire_bytes !== undefined ? `, ${n(s.wire_bytes)} sent to brokers (compressed, with framing)` : ""}`);
   }
   if (s.json_records !== null) lines.push(`  json file: ${n(s.json_records)} records`);
   if (s.avro_records !== null) lines.push(`  avro file: ${n(s.avro_records)} records`);
   if (s.transactions) {
     const t = s.transactions;
-    lines.push(`  transactions (${t.id}-0..${t.workers.length - 1}): ${t.outcome.toUpperCase()}, ${n(t.committed)} committed${t.outcome === "committed" ? "" : `; ${t.workers.filter((w) => w.state !== "committed").map((w) => `${w.id} ${w.state}${w.error ? `: ${w.error}` : ""}`).join("; ")}`}`);
+    lines.push(
+      `  transactions (${t.id}-0..${t.workers.length - 1}): ${t.outcome.toUpperCase()}, ${n(t.committed)} committed${
+        t.outcome === "committed"
+          ? ""
+          : `; ${t.workers
+              .filter((w) => w.state !== "committed")
+              .map((w) => `${w.id} ${w.state}${w.error ? `: ${w.error}` : ""}`)
+              .join("; ")}`
+      }`,
+    );
   }
   lines.push(
     `  time: ${s.seconds.total}s total (setup ${s.seconds.setup}s, read+send ${s.seconds.read_and_send}s, delivery wait ${s.seconds.delivery_wait}s, files ${s.seconds.files}s); ${n(s.messages_per_second)} msg/s`,

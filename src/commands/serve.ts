@@ -20,8 +20,21 @@ import usersSchemaText from "../../data/users.avsc" with { type: "text" };
 
 export const FLAGS = defineFlags({
   host: { kind: "string", placeholder: "H", default: "127.0.0.1", help: "bind address (0.0.0.0 in containers)" },
-  port: { kind: "int", short: "p", placeholder: "P", max: 65535, default: String(DEFAULT_SERVE_PORT), help: "port (0 picks a free one); the bound URL is printed on stdout" },
-  ack: { kind: "choice", placeholder: "A", choices: ["delivered", "queued"], default: "delivered", help: "delivered (answer after the broker acknowledged) | queued" },
+  port: {
+    kind: "int",
+    short: "p",
+    placeholder: "P",
+    max: 65535,
+    default: String(DEFAULT_SERVE_PORT),
+    help: "port (0 picks a free one); the bound URL is printed on stdout",
+  },
+  ack: {
+    kind: "choice",
+    placeholder: "A",
+    choices: ["delivered", "queued"],
+    default: "delivered",
+    help: "delivered (answer after the broker acknowledged) | queued",
+  },
   // At least 256 bytes (one order is about 150), at most 1 GiB (Bun buffers a body whole).
   "max-body": { kind: "size", min: 256, max: 1 << 30, default: "1MiB", help: "largest request body" },
   "max-batch": { kind: "int", min: 1, max: 1_000_000, default: "10000", help: "most orders in one batch" },
@@ -76,7 +89,7 @@ miss (cache-aside); the X-Cache response header says hit or miss.`,
 export default {
   async run(argv) {
     const { values, raw, positionals } = parseFlags(argv, FLAGS);
-    if (values.help) return process.stdout.write(HELP), 0;
+    if (values.help) return (process.stdout.write(HELP), 0);
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     // Every flag is checked before a store is opened (a SQLite file would be created and migrated).
     const opts = {
@@ -93,7 +106,10 @@ export default {
     };
     // With a registry: both value schemas registered (or found) before anything is listened to.
     const avro: Record<string, (json: string) => Uint8Array> = {};
-    for (const [topic, text] of [[opts.ordersTopic, ordersSchemaText], [opts.usersTopic, usersSchemaText]] as const) {
+    for (const [topic, text] of [
+      [opts.ordersTopic, ordersSchemaText],
+      [opts.usersTopic, usersSchemaText],
+    ] as const) {
       const schema = JSON.parse(text);
       const reg = await valueSchemaFromRegistry(raw, "avro", topic, schema);
       if (!reg) break;

@@ -27,7 +27,7 @@ describe shows partitions, leaders, replicas, in-sync replicas and low/high wate
 export default {
   async run(argv) {
     const { values, raw, positionals } = parseFlags(argv, FLAGS, true);
-    if (values.help) return process.stdout.write(HELP), 0;
+    if (values.help) return (process.stdout.write(HELP), 0);
     const [action, name, ...extra] = positionals;
     if (!action) throw new UsageError("topic: expected create, list or describe (see ingest topic --help)");
     if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
@@ -60,7 +60,12 @@ export default {
           // timeout plus 5 s, blamed on the embedded broker), and an existing topic is known
           // without CreateTopics, which the embedded broker never answers.
           const found = a.topicExists(name, timeout);
-          if (found && !values["if-not-exists"]) throw new KafkaError(ERR.TOPIC_ALREADY_EXISTS, `create topic '${name}'`, `it already exists with ${found.partitions.length} partitions (--if-not-exists makes that a success)`);
+          if (found && !values["if-not-exists"])
+            throw new KafkaError(
+              ERR.TOPIC_ALREADY_EXISTS,
+              `create topic '${name}'`,
+              `it already exists with ${found.partitions.length} partitions (--if-not-exists makes that a success)`,
+            );
           if (found) return found;
           try {
             a.createTopic(name, partitions, rf, config, timeout);
@@ -75,7 +80,11 @@ export default {
         });
         if (existing !== undefined) {
           const n = existing?.partitions.length;
-          out(values.json ? `${JSON.stringify({ exists: name, partitions: n ?? null })}\n` : `topic ${name} already exists${n === undefined ? "" : ` with ${n} partitions`}\n`);
+          out(
+            values.json
+              ? `${JSON.stringify({ exists: name, partitions: n ?? null })}\n`
+              : `topic ${name} already exists${n === undefined ? "" : ` with ${n} partitions`}\n`,
+          );
           return 0;
         }
         out(values.json ? `${JSON.stringify({ created: name, partitions })}\n` : `created topic ${name} with ${partitions} partitions\n`);
@@ -98,13 +107,26 @@ export default {
           }
           return { topic: t, marks: t.partitions.map((p) => a.watermarks(name, p.id, timeout)) };
         });
-        const rows = topic.partitions.map((p, i) => ({ partition: p.id, leader: p.leader, replicas: p.replicas, isr: p.isrs, low: marks[i]!.low, high: marks[i]!.high, messages: marks[i]!.high - marks[i]!.low }));
+        const rows = topic.partitions.map((p, i) => ({
+          partition: p.id,
+          leader: p.leader,
+          replicas: p.replicas,
+          isr: p.isrs,
+          low: marks[i]!.low,
+          high: marks[i]!.high,
+          messages: marks[i]!.high - marks[i]!.low,
+        }));
         if (values.json) {
           out(`${JSON.stringify({ name, partitions: rows })}\n`);
           return 0;
         }
         out(`topic ${name}: ${rows.length} partitions, ${rows.reduce((s, r) => s + r.messages, 0)} messages retained\n`);
-        out(table(["partition", "leader", "replicas", "isr", "low", "high", "messages"], rows.map((r) => [r.partition, r.leader, r.replicas.join(","), r.isr.join(","), r.low, r.high, r.messages])));
+        out(
+          table(
+            ["partition", "leader", "replicas", "isr", "low", "high", "messages"],
+            rows.map((r) => [r.partition, r.leader, r.replicas.join(","), r.isr.join(","), r.low, r.high, r.messages]),
+          ),
+        );
         return 0;
       }
       default:

@@ -27,7 +27,10 @@ export async function ensureDlqTopics(kafka: Record<string, string>, topics: str
         log.info({ topic: name }, "consume: created dead-letter topic (1 partition, the broker's default replication factor)");
       } catch (e) {
         if (e instanceof KafkaError && e.code === ERR.TOPIC_ALREADY_EXISTS) continue;
-        log.warn({ topic: name, err: (e as Error).message }, "consume: cannot create the dead-letter topic: poison records will be retried (holding back their partition's commits) until it exists");
+        log.warn(
+          { topic: name, err: (e as Error).message },
+          "consume: cannot create the dead-letter topic: poison records will be retried (holding back their partition's commits) until it exists",
+        );
       }
     }
   } finally {

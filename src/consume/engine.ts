@@ -20,7 +20,15 @@ import { SinkError } from "../sinks/errors.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 /** Commit errors that pass once the group settles. */
-const COMMIT_RETRY = new Set(["REBALANCE_IN_PROGRESS", "NOT_COORDINATOR", "COORDINATOR_NOT_AVAILABLE", "COORDINATOR_LOAD_IN_PROGRESS", "REQUEST_TIMED_OUT", "_TIMED_OUT", "_TRANSPORT"]);
+const COMMIT_RETRY = new Set([
+  "REBALANCE_IN_PROGRESS",
+  "NOT_COORDINATOR",
+  "COORDINATOR_NOT_AVAILABLE",
+  "COORDINATOR_LOAD_IN_PROGRESS",
+  "REQUEST_TIMED_OUT",
+  "_TIMED_OUT",
+  "_TRANSPORT",
+]);
 
 function validate(kind: Kind, v: unknown): User | Order | string {
   if (v === null || typeof v !== "object" || Array.isArray(v)) return "undecodable json: expected an object";
@@ -134,7 +142,10 @@ export class ConsumeEngine {
   /** Per lane, per sink: the promise of that sink's last queued write in the lane. */
   private readonly stages: Promise<void>[][];
   private dlqProducer: Producer | undefined;
-  private readonly dlqPending = new Map<number, { topic: string; partition: number; offset: number; run: Run; value: Uint8Array | null; key: Uint8Array | null; reason: string }>();
+  private readonly dlqPending = new Map<
+    number,
+    { topic: string; partition: number; offset: number; run: Run; value: Uint8Array | null; key: Uint8Array | null; reason: string }
+  >();
   private dlqSeq = 0;
   /** Poison records skipped without a DLQ (--no-dlq): done, not written. */
   private skipped = 0;
@@ -157,9 +168,23 @@ export class ConsumeEngine {
     this.lanes = Array.from({ length: Math.max(1, o.lanes) }, () => Promise.resolve());
     this.stages = this.lanes.map(() => o.sinks.map(() => Promise.resolve()));
     this.stats = {
-      received: 0, written: 0, poison: 0, dlqDelivered: 0, bySink: Object.fromEntries(o.sinks.map((s) => [s.name, 0])),
-      ordersAccepted: 0, ordersRejected: 0, ordersDuplicate: 0, commits: 0, committed: [], storeFailures: 0, seconds: 0,
-      wallSeconds: 0, firstMessageAt: null, lastWriteAt: null, stoppedBy: "", abandoned: 0,
+      received: 0,
+      written: 0,
+      poison: 0,
+      dlqDelivered: 0,
+      bySink: Object.fromEntries(o.sinks.map((s) => [s.name, 0])),
+      ordersAccepted: 0,
+      ordersRejected: 0,
+      ordersDuplicate: 0,
+      commits: 0,
+      committed: [],
+      storeFailures: 0,
+      seconds: 0,
+      wallSeconds: 0,
+      firstMessageAt: null,
+      lastWriteAt: null,
+      stoppedBy: "",
+      abandoned: 0,
     };
   }
 
@@ -173,7 +198,10 @@ export class ConsumeEngine {
 
   async run(): Promise<ConsumeStats> {
     this.consumer.subscribe(this.o.topics);
-    log.info({ group: this.o.group, topics: this.o.topics, sinks: this.o.sinks.map((s) => `${s.name} ${s.target}`), lanes: this.lanes.length }, "consume: started");
+    log.info(
+      { group: this.o.group, topics: this.o.topics, sinks: this.o.sinks.map((s) => `${s.name} ${s.target}`), lanes: this.lanes.length },
+      "consume: started",
+    );
     let lastData = performance.now();
     let lastReport = performance.now();
     let reportedAt = 0;
@@ -223,7 +251,13 @@ export class ConsumeEngine {
         } else {
           // --idle-exit-ms counts only while partitions are assigned: a group join is not idleness.
           const idleSince = Math.max(lastData, this.consumer.lastAssignAt);
-          if (this.o.idleExitMs > 0 && this.consumer.assignment.size > 0 && performance.now() - idleSince > this.o.idleExitMs && this.inFlight() === 0 && this.dlqPending.size === 0) {
+          if (
+            this.o.idleExitMs > 0 &&
+            this.consumer.assignment.size > 0 &&
+            performance.now() - idleSince > this.o.idleExitMs &&
+            this.inFlight() === 0 &&
+            this.dlqPending.size === 0
+          ) {
             this.stop(`idle for ${this.o.idleExitMs} ms`);
           }
           // Back off while idle, to 5 ms at most: an empty poll costs a few microseconds, and the
@@ -247,7 +281,10 @@ export class ConsumeEngine {
         // Dead-letter sends still refused when the stop's grace ran out: like a batch a sink gave
         // up on, these poison records stay uncommitted (consumed again) and the exit says so.
         this.stats.abandoned += this.dlqPending.size;
-        log.warn({ records: this.dlqPending.size }, "consume: stopping with dead-letter sends still failing: these records stay uncommitted and will be consumed again");
+        log.warn(
+          { records: this.dlqPending.size },
+          "consume: stopping with dead-letter sends still failing: these records stay uncommitted and will be consumed again",
+        );
         this.dlqPending.clear();
       }
       this.stats.finalCommitError = await this.finalCommit();
@@ -489,7 +526,12 @@ export class ConsumeEngine {
     try {
       this.dlqProducer.produce(`${p.topic}.dlq`, p.key, p.value, {
         opaque: id,
-        headers: { "ingest.error": p.reason, "ingest.source.topic": p.topic, "ingest.source.partition": String(p.partition), "ingest.source.offset": String(p.offset) },
+        headers: {
+          "ingest.error": p.reason,
+          "ingest.source.topic": p.topic,
+          "ingest.source.partition": String(p.partition),
+          "ingest.source.offset": String(p.offset),
+        },
       });
     } catch (e) {
       log.error({ err: (e as Error).message }, "consume: dead-letter produce refused; retrying");
@@ -652,7 +694,10 @@ export class ConsumeEngine {
     );
     if (log.isLevelEnabled("debug")) {
       log.debug(
-        { committed: this.stats.committed.map((c) => `${c.topic}[${c.partition}]@${c.offset}`), lag_by_partition: lag.map((l) => `${l.topic}[${l.partition}]=${l.lag}`) },
+        {
+          committed: this.stats.committed.map((c) => `${c.topic}[${c.partition}]@${c.offset}`),
+          lag_by_partition: lag.map((l) => `${l.topic}[${l.partition}]=${l.lag}`),
+        },
         "consume: progress by partition",
       );
     }

@@ -38,18 +38,37 @@ export function decodeRecord(kind: Kind, codec: Codec, bytes: Uint8Array): User 
 // length counts UTF-16 units, never fewer than the characters VARCHAR(n) counts.
 const INT_MAX = 2_147_483_647;
 const isInt32 = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= -INT_MAX - 1 && (v as number) <= INT_MAX;
-const USER_STRINGS = [["first_name", 255], ["last_name", 255], ["country", 64], ["city", 255]] as const;
+const USER_STRINGS = [
+  ["first_name", 255],
+  ["last_name", 255],
+  ["country", 64],
+  ["city", 255],
+] as const;
 
 export function validateUser(v: Record<string, unknown>): User | string {
   if (!Number.isSafeInteger(v.id)) return "user: id must be an integer";
   if (!isStr(v.email, 320)) return "user: email must be a non-empty string of at most 320 characters";
-  for (const [f, max] of USER_STRINGS) if (typeof v[f] !== "string" || (v[f] as string).length > max) return `user: ${f} must be a string of at most ${max} characters`;
+  for (const [f, max] of USER_STRINGS)
+    if (typeof v[f] !== "string" || (v[f] as string).length > max) return `user: ${f} must be a string of at most ${max} characters`;
   if (!isInt32(v.age)) return "user: age must be a 32-bit integer";
   if (!Number.isSafeInteger(v.signup_ts)) return "user: signup_ts must be epoch milliseconds (an integer)";
   if (typeof v.is_active !== "boolean") return "user: is_active must be a boolean";
   if (!isNum(v.score)) return "user: score must be a number";
-  if (v.phone !== null && v.phone !== undefined && (typeof v.phone !== "string" || v.phone.length > 64)) return "user: phone must be null or a string of at most 64 characters";
-  return { id: v.id as number, first_name: v.first_name as string, last_name: v.last_name as string, email: v.email, age: v.age as number, country: v.country as string, city: v.city as string, signup_ts: v.signup_ts as number, is_active: v.is_active, score: v.score, phone: (v.phone as string | null | undefined) ?? null };
+  if (v.phone !== null && v.phone !== undefined && (typeof v.phone !== "string" || v.phone.length > 64))
+    return "user: phone must be null or a string of at most 64 characters";
+  return {
+    id: v.id as number,
+    first_name: v.first_name as string,
+    last_name: v.last_name as string,
+    email: v.email,
+    age: v.age as number,
+    country: v.country as string,
+    city: v.city as string,
+    signup_ts: v.signup_ts as number,
+    is_active: v.is_active,
+    score: v.score,
+    phone: (v.phone as string | null | undefined) ?? null,
+  };
 }
 
 export function validateOrder(v: Record<string, unknown>): Order | string {
@@ -63,7 +82,15 @@ export function validateOrder(v: Record<string, unknown>): Order | string {
   if (!Number.isSafeInteger(created)) return "order: created_at must be epoch milliseconds (an integer)";
   const currency = v.currency === undefined ? "USD" : v.currency;
   if (!isStr(currency, 8)) return "order: currency must be a short string";
-  return { order_id: v.order_id, customer_id: customer, product_id: v.product_id, quantity: v.quantity as number, amount: v.amount, currency, created_at: created as number };
+  return {
+    order_id: v.order_id,
+    customer_id: customer,
+    product_id: v.product_id,
+    quantity: v.quantity as number,
+    amount: v.amount,
+    currency,
+    created_at: created as number,
+  };
 }
 
 /** FNV-1a over the key bytes: which lane a key belongs to (same key, same lane, always). */

@@ -120,7 +120,17 @@ interface FastLinesState {
  * a small function: the two compiles of the larger one (for its loop's entry and for its
  * calls) took ~110 CPU ms per worker.
  */
-function fastLines(b: Uint8Array, p: number, cut: number, columns: number, fs: Int32Array, fe: Int32Array, esc: Uint8Array, fastRow: FastRowFn, st: FastLinesState): number {
+function fastLines(
+  b: Uint8Array,
+  p: number,
+  cut: number,
+  columns: number,
+  fs: Int32Array,
+  fe: Int32Array,
+  esc: Uint8Array,
+  fastRow: FastRowFn,
+  st: FastLinesState,
+): number {
   let line = st.line;
   while (p < cut) {
     const nl = b.indexOf(LF, p);

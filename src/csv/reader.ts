@@ -21,7 +21,13 @@ const lenientUtf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
  * consumed so far. Either returning false stops the reading. Records with invalid UTF-8 come
  * with `error` set; a leading BOM is dropped. Returns the number of empty lines passed over.
  */
-export function forEachRecord(path: string, range: ByteRange, onRow: RowCallback, onChunk?: (bytesRead: number) => boolean | void, chunkBytes = 1 << 20): number {
+export function forEachRecord(
+  path: string,
+  range: ByteRange,
+  onRow: RowCallback,
+  onChunk?: (bytesRead: number) => boolean | void,
+  chunkBytes = 1 << 20,
+): number {
   const parser = new CsvParser(range.firstLine);
   let skipped = 0;
   const markInvalid: RowCallback = (r) => {

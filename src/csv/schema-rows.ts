@@ -115,7 +115,8 @@ export class RowConverter {
     this.columns = header.length;
     this.plans = schema.fields.map((f) => plan(f, seen.get(f.name) ?? -1));
     const missing = this.plans.filter((p) => p.column < 0 && p.required).map((p) => p.name);
-    if (missing.length) throw new IngestError(`the CSV header lacks required field(s) ${missing.join(", ")} of schema ${schema.name} (header: ${header.join(",")})`);
+    if (missing.length)
+      throw new IngestError(`the CSV header lacks required field(s) ${missing.join(", ")} of schema ${schema.name} (header: ${header.join(",")})`);
     const used = new Set(this.plans.map((p) => p.column));
     this.ignoredColumns = header.filter((_, i) => !used.has(i));
     this.convert = compileConvert(this.plans, this.columns);
@@ -167,10 +168,14 @@ export function validationCode(plans: FieldPlan[], columns: number, arg: (v: unk
     body.push(
       `if (s === "") ${empty !== undefined ? `{ v${i} = ${empty};${flags ? ` d${i} = true;` : ""} }` : `return "field '" + ${name} + "': missing required value";`}`,
     );
-    body.push(`else if (s.length > ${MAX_FIELD_CHARS}) return "field '" + ${name} + "': value too large (" + s.length + " characters, at most ${MAX_FIELD_CHARS})";`);
+    body.push(
+      `else if (s.length > ${MAX_FIELD_CHARS}) return "field '" + ${name} + "': value too large (" + s.length + " characters, at most ${MAX_FIELD_CHARS})";`,
+    );
     if (p.kind === "string") body.push(`else v${i} = s;`);
     else {
-      body.push(`else { v${i} = ${arg(p.conv)}(s); if (v${i} === ${BAD}) return "field '" + ${name} + "': " + ${arg(p.expected)} + ", got '" + (s.length > 40 ? s.slice(0, 40) + "..." : s) + "'"; }`);
+      body.push(
+        `else { v${i} = ${arg(p.conv)}(s); if (v${i} === ${BAD}) return "field '" + ${name} + "': " + ${arg(p.expected)} + ", got '" + (s.length > 40 ? s.slice(0, 40) + "..." : s) + "'"; }`,
+      );
     }
   });
   return body;
@@ -242,7 +247,8 @@ export function parseSchema(text: string, source: string): AvroRecordSchema {
     throw new IngestError(`schema ${source} does not parse: ${(e as Error).message}`);
   }
   const r = s as AvroRecordSchema;
-  if (r?.type !== "record" || !Array.isArray(r.fields) || !r.name) throw new IngestError(`schema ${source} is not an Avro record schema (needs type "record", name and fields)`);
+  if (r?.type !== "record" || !Array.isArray(r.fields) || !r.name)
+    throw new IngestError(`schema ${source} is not an Avro record schema (needs type "record", name and fields)`);
   // Checked here, before anything is sent: the JSON path alone never asks avsc, and wrote a
   // default of the wrong type ("abc" for an int) as it is.
   try {

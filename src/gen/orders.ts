@@ -6,7 +6,10 @@ const CURRENCIES = ["USD", "USD", "USD", "EUR", "GBP"];
 
 /** A deterministic UUID-shaped order id (version nibble 4, variant 10xx) from the PRNG. */
 function uuid(r: () => number): string {
-  const h = (n: number) => Math.floor(r() * 16 ** n).toString(16).padStart(n, "0");
+  const h = (n: number) =>
+    Math.floor(r() * 16 ** n)
+      .toString(16)
+      .padStart(n, "0");
   return `${h(8)}-${h(4)}-4${h(3)}-${(8 + Math.floor(r() * 4)).toString(16)}${h(3)}-${h(6)}${h(6)}`;
 }
 

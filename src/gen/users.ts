@@ -2,18 +2,98 @@ import { pick } from "./random.ts";
 import { csvField } from "../csv/quote.ts";
 
 // Names include multi-byte text, an apostrophe, a comma and a quote, so every CSV path is used.
-const FIRST = ["Ana", "Bruno", "Chloé", "Dmitri", "Eitan", "Fatima", "Giulia", "Hiro", "Ingrid", "João", "Kwame", "Léa", "Mateo", "Nadia", "Oskar", "Priya", "Quentin", "Rosa", "Søren", "Tomás", "Uma", "Viktor", "Wen", "Xavier", "Yara", "Zoë", "Zoltán", "Björk", "Renée", "李", "Мария", "محمد"];
-const LAST = ["Almeida", "Brown", "Castillo", "Dubois", "Eriksson", "Fischer", "García", "Hernández", "Ivanova", "Jensen", "Kowalski", "López", "Müller", "Nakamura", "O'Brien", "Petrović", "Quinn", "Rossi", "Schmidt", "Tanaka", "Ünal", "Van der Berg", "Wiśniewski", "Smith, Jr.", 'Lee "Ace"', "王", "Ковалёв"];
+const FIRST = [
+  "Ana",
+  "Bruno",
+  "Chloé",
+  "Dmitri",
+  "Eitan",
+  "Fatima",
+  "Giulia",
+  "Hiro",
+  "Ingrid",
+  "João",
+  "Kwame",
+  "Léa",
+  "Mateo",
+  "Nadia",
+  "Oskar",
+  "Priya",
+  "Quentin",
+  "Rosa",
+  "Søren",
+  "Tomás",
+  "Uma",
+  "Viktor",
+  "Wen",
+  "Xavier",
+  "Yara",
+  "Zoë",
+  "Zoltán",
+  "Björk",
+  "Renée",
+  "李",
+  "Мария",
+  "محمد",
+];
+const LAST = [
+  "Almeida",
+  "Brown",
+  "Castillo",
+  "Dubois",
+  "Eriksson",
+  "Fischer",
+  "García",
+  "Hernández",
+  "Ivanova",
+  "Jensen",
+  "Kowalski",
+  "López",
+  "Müller",
+  "Nakamura",
+  "O'Brien",
+  "Petrović",
+  "Quinn",
+  "Rossi",
+  "Schmidt",
+  "Tanaka",
+  "Ünal",
+  "Van der Berg",
+  "Wiśniewski",
+  "Smith, Jr.",
+  'Lee "Ace"',
+  "王",
+  "Ковалёв",
+];
 const PLACES: readonly [string, string][] = [
-  ["US", "New York"], ["US", "San Francisco"], ["BR", "São Paulo"], ["FR", "Paris"], ["DE", "München"], ["JP", "東京"],
-  ["IN", "Bengaluru"], ["GB", "London"], ["ES", "Málaga"], ["IT", "Milano"], ["NL", "Amsterdam"], ["SE", "Göteborg"],
-  ["PL", "Kraków"], ["TR", "İstanbul"], ["NG", "Lagos"], ["MX", "Ciudad de México"], ["CA", "Montréal"], ["AU", "Sydney"],
+  ["US", "New York"],
+  ["US", "San Francisco"],
+  ["BR", "São Paulo"],
+  ["FR", "Paris"],
+  ["DE", "München"],
+  ["JP", "東京"],
+  ["IN", "Bengaluru"],
+  ["GB", "London"],
+  ["ES", "Málaga"],
+  ["IT", "Milano"],
+  ["NL", "Amsterdam"],
+  ["SE", "Göteborg"],
+  ["PL", "Kraków"],
+  ["TR", "İstanbul"],
+  ["NG", "Lagos"],
+  ["MX", "Ciudad de México"],
+  ["CA", "Montréal"],
+  ["AU", "Sydney"],
 ];
 const DOMAINS = ["example.com", "mail.test", "example.org", "corp.example"];
 const EPOCH_2015 = 1420070400000;
 const SPAN_MS = 10 * 365 * 24 * 3600 * 1000;
 
-const ascii = (s: string) => s.normalize("NFD").replace(/[^A-Za-z]/g, "").toLowerCase();
+const ascii = (s: string) =>
+  s
+    .normalize("NFD")
+    .replace(/[^A-Za-z]/g, "")
+    .toLowerCase();
 const FIRST_ASCII = FIRST.map((f) => ascii(f) || "user");
 const LAST_ASCII = LAST.map((l) => ascii(l) || "x");
 

@@ -42,4 +42,3 @@ export function writeRows(out: string, header: string, rows: number, seed: numbe
     if (fd !== 1) closeSync(fd);
   }
 }
-

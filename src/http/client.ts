@@ -53,8 +53,20 @@ export function parseHead(buf: Uint8Array, at: number, end: number): number {
   const stop = findCrlfCrlf(buf, at, end);
   if (stop < 0) return end - at > MAX_HEAD ? MALFORMED : NEED_MORE;
   // "HTTP/1.x NNN"
-  if (stop - at < 12 || buf[at] !== 72 || buf[at + 1] !== 84 || buf[at + 2] !== 84 || buf[at + 3] !== 80 || buf[at + 4] !== 47 || buf[at + 5] !== 49 || buf[at + 6] !== 46) return MALFORMED;
-  const s0 = buf[at + 9]! - 48, s1 = buf[at + 10]! - 48, s2 = buf[at + 11]! - 48;
+  if (
+    stop - at < 12 ||
+    buf[at] !== 72 ||
+    buf[at + 1] !== 84 ||
+    buf[at + 2] !== 84 ||
+    buf[at + 3] !== 80 ||
+    buf[at + 4] !== 47 ||
+    buf[at + 5] !== 49 ||
+    buf[at + 6] !== 46
+  )
+    return MALFORMED;
+  const s0 = buf[at + 9]! - 48,
+    s1 = buf[at + 10]! - 48,
+    s2 = buf[at + 11]! - 48;
   if (s0 < 1 || s0 > 5 || s1 < 0 || s1 > 9 || s2 < 0 || s2 > 9) return MALFORMED;
   const http10 = buf[at + 7] === 48;
   let keepAlive = false;
@@ -76,7 +88,8 @@ export function parseHead(buf: Uint8Array, at: number, end: number): number {
       const first = lower(buf[line]!);
       if (first === 99 /* c */) {
         if (nameIs(buf, line, colon, "content-length")) {
-          let n = 0, digits = 0;
+          let n = 0,
+            digits = 0;
           for (let i = v; i < eol && buf[i] !== 32 && buf[i] !== 9; i++, digits++) {
             const d = buf[i]! - 48;
             if (d < 0 || d > 9) return MALFORMED;
@@ -105,7 +118,8 @@ export function parseHead(buf: Uint8Array, at: number, end: number): number {
 export function chunkedEnd(buf: Uint8Array, at: number, end: number): number {
   let i = at;
   for (;;) {
-    let size = 0, digits = 0;
+    let size = 0,
+      digits = 0;
     for (; i < end; i++, digits++) {
       const c = buf[i]!;
       const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
@@ -248,11 +262,27 @@ export class LoadClient {
   }
 
   private connect(): Conn {
-    const c: Conn = { socket: undefined, tag: NaN, out: undefined, pending: undefined, remaining: 0, status: 0, closeAfter: false, untilClose: false, dead: false };
+    const c: Conn = {
+      socket: undefined,
+      tag: NaN,
+      out: undefined,
+      pending: undefined,
+      remaining: 0,
+      status: 0,
+      closeAfter: false,
+      untilClose: false,
+      dead: false,
+    };
     this.open++;
     this.opened++;
     this.all.add(c);
-    Bun.connect<Conn>({ hostname: this.o.hostname, port: this.o.port, tls: this.o.tls ? { serverName: this.o.hostname } : undefined, data: c, socket: this.handlers }).catch(() => {
+    Bun.connect<Conn>({
+      hostname: this.o.hostname,
+      port: this.o.port,
+      tls: this.o.tls ? { serverName: this.o.hostname } : undefined,
+      data: c,
+      socket: this.handlers,
+    }).catch(() => {
       // connectError has reported it
     });
     return c;

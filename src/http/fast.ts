@@ -218,7 +218,16 @@ export class OrderEncoder {
   private order(s: Uint8Array, p: number, i: number, used: number, now: number): number {
     const len = s.length;
     let seen = 0;
-    let cS = 0, cE = 0, pS = 0, pE = 0, qS = 0, qE = 0, aS = 0, aI = 0, aF = 0, curS = -1;
+    let cS = 0,
+      cE = 0,
+      pS = 0,
+      pE = 0,
+      qS = 0,
+      qE = 0,
+      aS = 0,
+      aI = 0,
+      aF = 0,
+      curS = -1;
     for (;;) {
       while (p < len && isWs(s[p]!)) p++;
       if (s[p] !== 34) return -1; // a key; "{}" and trailing commas are the general path's
@@ -335,7 +344,7 @@ export class OrderEncoder {
     }
     o = put(b, o, P_CURRENCY, 0, P_CURRENCY.length);
     const cur = curS < 0 ? USD : s;
-    const cs = Math.max(curS , 0);
+    const cs = Math.max(curS, 0);
     b[o] = cur[cs]!;
     b[o + 1] = cur[cs + 1]!;
     b[o + 2] = cur[cs + 2]!;

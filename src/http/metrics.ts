@@ -3,7 +3,6 @@ import { histogramSamples, renderFamilies, type Family } from "../observability/
 
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
-
 interface RouteStats {
   /** status -> count */
   byStatus: Map<number, number>;

@@ -94,7 +94,10 @@ export class Publisher {
      * registry's wire format); topics without one are sent as the JSON text. `contentType` is the
      * header every record carries (null: none).
      */
-    private readonly values: { contentType: string | null; encode: Record<string, (json: string) => Uint8Array> } = { contentType: "application/json", encode: {} },
+    private readonly values: { contentType: string | null; encode: Record<string, (json: string) => Uint8Array> } = {
+      contentType: "application/json",
+      encode: {},
+    },
   ) {
     this.producer = new Producer(props, {
       // Every record says what it is (consume picks its decoder by it).
@@ -275,7 +278,8 @@ export class Publisher {
         g.offsets[i] = offset;
       } else {
         g.errors ??= new Array(g.n);
-        g.errors[i] = err === ERR._QUEUE_FULL ? new QueueFullError("producer queue is full") : new DeliveryError(errName(err), `delivery failed: ${errName(err)}`);
+        g.errors[i] =
+          err === ERR._QUEUE_FULL ? new QueueFullError("producer queue is full") : new DeliveryError(errName(err), `delivery failed: ${errName(err)}`);
       }
     }
     if (--g.pending === 0) {

@@ -55,12 +55,11 @@ function rawPath(url: string): string {
   const q = url.indexOf("?", start);
   return q < 0 ? url.slice(start) : url.slice(start, q);
 }
-const problem = (status: number, error: string, details?: unknown, headers?: Record<string, string>) => json(status, { error, details: details ?? null }, headers);
+const problem = (status: number, error: string, details?: unknown, headers?: Record<string, string>) =>
+  json(status, { error, details: details ?? null }, headers);
 
 class HttpError extends Error {
-  constructor(
-    readonly response: Response,
-  ) {
+  constructor(readonly response: Response) {
     super("http error");
   }
 }
@@ -85,7 +84,13 @@ export class IntakeServer {
     // librdkafka's default (300 s) outlasts any HTTP client's patience. -X overrides both.
     // Idempotent (acks=all): a batch retried after a leader died mid-request is not written twice.
     this.publisher = new Publisher(
-      { "linger.ms": "0", "message.timeout.ms": "30000", ...idempotentByDefault(o.kafka), ...o.kafka, "queue.buffering.max.messages": String(Math.max(o.maxQueued * 2, 1000)) },
+      {
+        "linger.ms": "0",
+        "message.timeout.ms": "30000",
+        ...idempotentByDefault(o.kafka),
+        ...o.kafka,
+        "queue.buffering.max.messages": String(Math.max(o.maxQueued * 2, 1000)),
+      },
       o.maxQueued,
       (topic) => this.partitionCount(topic),
       { contentType: o.headers === false ? null : o.avro ? "avro/binary" : "application/json", encode: o.avro ?? {} },
@@ -245,7 +250,12 @@ export class IntakeServer {
           this.metrics.render([
             { name: "ingest_http_produced_total", type: "counter", help: "messages the broker acknowledged", samples: [{ value: this.publisher.produced }] },
             { name: "ingest_http_failed_total", type: "counter", help: "messages that failed or were refused", samples: [{ value: this.publisher.failed }] },
-            { name: "ingest_http_queue_depth", type: "gauge", help: "messages in the producer, not yet acknowledged", samples: [{ value: this.publisher.queueDepth }] },
+            {
+              name: "ingest_http_queue_depth",
+              type: "gauge",
+              help: "messages in the producer, not yet acknowledged",
+              samples: [{ value: this.publisher.queueDepth }],
+            },
             { name: "ingest_http_in_flight", type: "gauge", help: "requests being answered", samples: [{ value: this.inFlight }] },
           ]),
         );

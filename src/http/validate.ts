@@ -56,7 +56,8 @@ export function checkOrderRequest(body: unknown, errors: FieldError[], index?: n
   const customer_id = idField(b.customer_id, "customer_id", errors, index);
   const product_id = idField(b.product_id, "product_id", errors, index);
   const q = b.quantity;
-  if (typeof q !== "number" || !Number.isInteger(q) || q <= 0 || q > 1_000_000) errors.push({ index, field: "quantity", message: "a positive integer up to 1000000" });
+  if (typeof q !== "number" || !Number.isInteger(q) || q <= 0 || q > 1_000_000)
+    errors.push({ index, field: "quantity", message: "a positive integer up to 1000000" });
   const a = b.amount;
   if (typeof a !== "number" || !Number.isFinite(a) || a < 0 || a > 1e12) errors.push({ index, field: "amount", message: "a non-negative number" });
   else if (!atMostTwoDecimals(a)) errors.push({ index, field: "amount", message: "at most 2 decimals" });
@@ -102,7 +103,8 @@ export function checkUserRequest(body: unknown, errors: FieldError[]): Record<st
   if (!Number.isInteger(b.age) || (b.age as number) < 0 || (b.age as number) > 150) errors.push({ field: "age", message: "an integer 0..150" });
   str("country", 2);
   str("city", 200);
-  if (b.signup_ts !== undefined && (typeof b.signup_ts !== "number" || !Number.isSafeInteger(b.signup_ts))) errors.push({ field: "signup_ts", message: "epoch milliseconds" });
+  if (b.signup_ts !== undefined && (typeof b.signup_ts !== "number" || !Number.isSafeInteger(b.signup_ts)))
+    errors.push({ field: "signup_ts", message: "epoch milliseconds" });
   if (b.is_active !== undefined && typeof b.is_active !== "boolean") errors.push({ field: "is_active", message: "a boolean" });
   if (b.score !== undefined && (typeof b.score !== "number" || !Number.isFinite(b.score))) errors.push({ field: "score", message: "a number" });
   str("phone", 40, false);
@@ -110,7 +112,16 @@ export function checkUserRequest(body: unknown, errors: FieldError[]): Record<st
   for (const k of Object.keys(b)) if (!known.includes(k)) errors.push({ field: k, message: "unknown field" });
   if (errors.length > before) return undefined;
   return {
-    id: b.id, first_name: b.first_name, last_name: b.last_name, email: b.email, age: b.age, country: b.country, city: b.city,
-    signup_ts: b.signup_ts ?? Date.now(), is_active: b.is_active ?? true, score: b.score ?? 0, phone: b.phone ?? null,
+    id: b.id,
+    first_name: b.first_name,
+    last_name: b.last_name,
+    email: b.email,
+    age: b.age,
+    country: b.country,
+    city: b.city,
+    signup_ts: b.signup_ts ?? Date.now(),
+    is_active: b.is_active ?? true,
+    score: b.score ?? 0,
+    phone: b.phone ?? null,
   };
 }

@@ -141,7 +141,10 @@ export class Admin extends Client {
    * one request per leader (rd_kafka_offsets_for_times with the logical offsets -2 and -1), where
    * watermarks() asks partition by partition. A partition that failed carries its error's name.
    */
-  watermarksOf(parts: { topic: string; partition: number }[], timeoutMs = 10_000): { topic: string; partition: number; low: number; high: number; error?: string }[] {
+  watermarksOf(
+    parts: { topic: string; partition: number }[],
+    timeoutMs = 10_000,
+  ): { topic: string; partition: number; low: number; high: number; error?: string }[] {
     if (parts.length === 0) return [];
     const round = (logical: number) =>
       withList(
@@ -210,7 +213,8 @@ export class Admin extends Client {
         {
           op: ADMIN_OP.DESCRIBECONSUMERGROUPS,
           what: "describe consumer groups",
-          start: (opts, queue) => f.rd_kafka_DescribeConsumerGroups(this.rk, new BigUint64Array(names.map((n) => BigInt(addressOf(n)))), ids.length, opts, queue),
+          start: (opts, queue) =>
+            f.rd_kafka_DescribeConsumerGroups(this.rk, new BigUint64Array(names.map((n) => BigInt(addressOf(n)))), ids.length, opts, queue),
           read: (ev) => {
             const r = f.rd_kafka_event_DescribeConsumerGroups_result(ev) as Pointer;
             const cnt = new BigUint64Array(1);

@@ -195,7 +195,10 @@ export class Consumer extends Client {
       const rkt = rdk().rd_kafka_topic_new(this.rk, cstr(t), null) as Pointer | null;
       if (rkt) this.topicHandles.set(t, rkt);
     }
-    withList(topics.map((t) => ({ topic: t, partition: -1 })), (list) => check(rdk().rd_kafka_subscribe(this.rk, list), `subscribe to ${topics.join(",")}`));
+    withList(
+      topics.map((t) => ({ topic: t, partition: -1 })),
+      (list) => check(rdk().rd_kafka_subscribe(this.rk, list), `subscribe to ${topics.join(",")}`),
+    );
   }
 
   /** Static assignment without a group join (faster start for tools and tests). */

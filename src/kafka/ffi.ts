@@ -188,7 +188,6 @@ const symbols = {
   rd_kafka_mock_push_request_errors_array: { args: [ptr, i32, usize, ptr], returns: v },
 } as const;
 
-
 /** Where librdkafka is looked for when LIBRDKAFKA_PATH is not set. */
 const CANDIDATES = [
   `librdkafka.${suffix === "dylib" ? "1.dylib" : "so.1"}`,
@@ -238,8 +237,17 @@ export const RD_KAFKA_MSG_F_COPY = 0x2;
 export const RD_KAFKA_MSG_F_PARTITION = 0x8;
 export const RD_KAFKA_CONF_OK = 0;
 export const EVENT = {
-  DR: 1, FETCH: 2, LOG: 4, ERROR: 8, REBALANCE: 16, OFFSET_COMMIT: 32, STATS: 64, CREATETOPICS_RESULT: 100,
-  LISTCONSUMERGROUPS_RESULT: 0x2000, DESCRIBECONSUMERGROUPS_RESULT: 0x4000, LISTCONSUMERGROUPOFFSETS_RESULT: 0x8000,
+  DR: 1,
+  FETCH: 2,
+  LOG: 4,
+  ERROR: 8,
+  REBALANCE: 16,
+  OFFSET_COMMIT: 32,
+  STATS: 64,
+  CREATETOPICS_RESULT: 100,
+  LISTCONSUMERGROUPS_RESULT: 0x2000,
+  DESCRIBECONSUMERGROUPS_RESULT: 0x4000,
+  LISTCONSUMERGROUPOFFSETS_RESULT: 0x8000,
 } as const;
 /** rd_kafka_admin_op_t: what rd_kafka_AdminOptions_new is told the options are for. */
 export const ADMIN_OP = { CREATETOPICS: 1, LISTCONSUMERGROUPS: 12, DESCRIBECONSUMERGROUPS: 13, LISTCONSUMERGROUPOFFSETS: 14 } as const;

@@ -25,7 +25,7 @@ export class MockCluster {
     const f = rdk();
     if (!Number.isInteger(brokers) || brokers < 1 || brokers > 64) throw new IngestError(`--brokers: ${brokers} is out of range 1..64`, 2);
     // The host handle never produces; quiet its logs about the empty bootstrap list.
-    const conf = buildConf({ "log_level": "3" });
+    const conf = buildConf({ log_level: "3" });
     const errstr = new Uint8Array(512);
     const rk = f.rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr.length) as Pointer | null;
     if (!rk) {

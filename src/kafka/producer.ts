@@ -123,9 +123,9 @@ export class MessageBatch {
       const vlen = this.spans[s + 3]!;
       u[w] = 0; // err
       setPtr(u, w + (MSG.payload >> 2), vlen < 0 ? 0 : base + this.spans[s + 2]!);
-      setPtr(u, w + (MSG.len >> 2), Math.max(vlen , 0));
+      setPtr(u, w + (MSG.len >> 2), Math.max(vlen, 0));
       setPtr(u, w + (MSG.key >> 2), klen < 0 ? 0 : base + this.spans[s]!);
-      setPtr(u, w + (MSG.key_len >> 2), Math.max(klen , 0));
+      setPtr(u, w + (MSG.key_len >> 2), Math.max(klen, 0));
       setPtr(u, w + (MSG._private >> 2), this.opaques[i]!);
     }
   }
@@ -290,9 +290,11 @@ export class Producer extends Client {
       if (nb) {
         nb.txBytes(slot, true);
         // The slot number rides as the interceptor's opaque pointer.
-        if (rdk().rd_kafka_conf_interceptor_add_on_new(conf, cstr("ingest-tx"), nb.txOnNew!, slot as unknown as Pointer) !== 0) throw new IngestError("cannot add the byte-counting interceptor to the producer configuration");
+        if (rdk().rd_kafka_conf_interceptor_add_on_new(conf, cstr("ingest-tx"), nb.txOnNew!, slot as unknown as Pointer) !== 0)
+          throw new IngestError("cannot add the byte-counting interceptor to the producer configuration");
       }
-      if (hdrs && rdk().rd_kafka_conf_interceptor_add_on_new(conf, cstr("ingest-headers"), hdrs.onNew, hdrs.list) !== 0) throw new IngestError("cannot add the header interceptor to the producer configuration");
+      if (hdrs && rdk().rd_kafka_conf_interceptor_add_on_new(conf, cstr("ingest-headers"), hdrs.onNew, hdrs.list) !== 0)
+        throw new IngestError("cannot add the header interceptor to the producer configuration");
     };
     try {
       super(RD_KAFKA_PRODUCER, opts.failuresOnly ? { ...props, "delivery.report.only.error": "true" } : props, EVENT.DR, configure);
@@ -376,7 +378,7 @@ export class Producer extends Client {
   topic(name: string): Pointer {
     let t = this.topics.get(name);
     if (!t) {
-      t = rdk().rd_kafka_topic_new(this.rk, cstr(name), null) as Pointer | null ?? undefined;
+      t = (rdk().rd_kafka_topic_new(this.rk, cstr(name), null) as Pointer | null) ?? undefined;
       if (!t) throw new KafkaError(rdk().rd_kafka_last_error(), `topic '${name}'`);
       this.topics.set(name, t);
     }
@@ -401,7 +403,13 @@ export class Producer extends Client {
       batch.fillPointers(start, end);
       if (cnt > 0) batch.partitionRange(this.ordering!.nb, start, end, this.ordering!.fn, rkt, cnt);
       const n = end - start;
-      const ok = f.rd_kafka_produce_batch(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_PARTITION, batch.structs.subarray(start * MSG.SIZE), n);
+      const ok = f.rd_kafka_produce_batch(
+        rkt,
+        RD_KAFKA_PARTITION_UA,
+        RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_PARTITION,
+        batch.structs.subarray(start * MSG.SIZE),
+        n,
+      );
       enqueued += ok;
       this.sent += ok;
       if (ok === n) break;
@@ -427,7 +435,12 @@ export class Producer extends Client {
   }
 
   /** One message with optional headers (rd_kafka_produceva). Throws KafkaError on refusal. */
-  produce(topicName: string, key: Uint8Array | string | null, value: Uint8Array | string | null, opts: { partition?: number; headers?: Record<string, string | Uint8Array>; opaque?: number } = {}): void {
+  produce(
+    topicName: string,
+    key: Uint8Array | string | null,
+    value: Uint8Array | string | null,
+    opts: { partition?: number; headers?: Record<string, string | Uint8Array>; opaque?: number } = {},
+  ): void {
     const f = rdk();
     const headers = Object.entries(opts.headers ?? {});
     const vus = new Uint8Array(VU_SIZE * 7);
@@ -740,10 +753,13 @@ function headerList(headers: Record<string, string>): { list: Pointer; onNew: Po
     },
     { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
   );
-  const onNew = new JSCallback((rk: Pointer, _conf: Pointer, tmpl: Pointer) => f.rd_kafka_interceptor_add_on_send(rk, cstr("ingest-headers"), onSend.ptr!, tmpl), {
-    args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64],
-    returns: FFIType.i32,
-  });
+  const onNew = new JSCallback(
+    (rk: Pointer, _conf: Pointer, tmpl: Pointer) => f.rd_kafka_interceptor_add_on_send(rk, cstr("ingest-headers"), onSend.ptr!, tmpl),
+    {
+      args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64],
+      returns: FFIType.i32,
+    },
+  );
   return { list, onNew: onNew.ptr!, callbacks: [onNew, onSend] };
 }
 

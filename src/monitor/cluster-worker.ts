@@ -36,7 +36,7 @@ if (typeof self !== "undefined" && !Bun.isMainThread) {
     void loop(job);
   };
   const loop = async (j: ClusterJob) => {
-    const admin = new Admin({ ...j.kafka, "log_level": j.kafka.log_level ?? "3" });
+    const admin = new Admin({ ...j.kafka, log_level: j.kafka.log_level ?? "3" });
     for (;;) {
       const started = performance.now();
       let pass: ClusterPass;

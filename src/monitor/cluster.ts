@@ -84,7 +84,14 @@ export async function clusterPass(admin: Admin, o: PassOptions): Promise<Cluster
   const probeTimeout = Math.min(o.timeoutMs, 2000);
   const probes = await Promise.all(md.brokers.map((b) => probeBroker(b.host, b.port, probeTimeout)));
   pass.brokers = md.brokers
-    .map((b, i) => ({ id: b.id, host: b.host, port: b.port, up: probes[i]!.ok, ...(probes[i]!.ms !== undefined ? { ms: probes[i]!.ms } : {}), ...(probes[i]!.error ? { error: probes[i]!.error } : {}) }))
+    .map((b, i) => ({
+      id: b.id,
+      host: b.host,
+      port: b.port,
+      up: probes[i]!.ok,
+      ...(probes[i]!.ms !== undefined ? { ms: probes[i]!.ms } : {}),
+      ...(probes[i]!.error ? { error: probes[i]!.error } : {}),
+    }))
     .sort((a, b) => a.id - b.id);
   // Group calls only where the brokers have them: librdkafka 2.0.2 leaves a group's coordinator
   // requests stuck after a DescribeGroups the broker refused, and the offsets of that group then
@@ -95,7 +102,9 @@ export async function clusterPass(admin: Admin, o: PassOptions): Promise<Cluster
   const wanted = o.topics ? new Set(o.topics) : undefined;
   const topics = md.topics.filter((t) => (wanted ? wanted.has(t.name) : !t.name.startsWith("__")));
   // Watermarks of partitions whose leader answers; the others would hold the pass for its timeout.
-  const readable = topics.flatMap((t) => t.partitions.filter((p) => p.err === 0 && p.leader >= 0 && !down.has(p.leader)).map((p) => ({ topic: t.name, partition: p.id })));
+  const readable = topics.flatMap((t) =>
+    t.partitions.filter((p) => p.err === 0 && p.leader >= 0 && !down.has(p.leader)).map((p) => ({ topic: t.name, partition: p.id })),
+  );
   const marks = new Map<string, { low: number; high: number; error?: string }>();
   try {
     for (const w of admin.watermarksOf(readable, o.timeoutMs)) marks.set(tpKey(w.topic, w.partition), w);
@@ -107,8 +116,17 @@ export async function clusterPass(admin: Admin, o: PassOptions): Promise<Cluster
     ...(t.err ? { error: `metadata error ${t.err}` } : {}),
     partitions: t.partitions.map((p) => {
       const m = marks.get(tpKey(t.name, p.id));
-      const error = m?.error ?? (p.err ? `metadata error ${p.err}` : p.leader < 0 ? "no leader" : down.has(p.leader) ? `leader ${p.leader} does not answer` : undefined);
-      return { id: p.id, leader: p.leader, replicas: p.replicas, isr: p.isrs, low: m && !m.error ? m.low : -1, high: m && !m.error ? m.high : -1, ...(error ? { error } : {}) };
+      const error =
+        m?.error ?? (p.err ? `metadata error ${p.err}` : p.leader < 0 ? "no leader" : down.has(p.leader) ? `leader ${p.leader} does not answer` : undefined);
+      return {
+        id: p.id,
+        leader: p.leader,
+        replicas: p.replicas,
+        isr: p.isrs,
+        low: m && !m.error ? m.low : -1,
+        high: m && !m.error ? m.high : -1,
+        ...(error ? { error } : {}),
+      };
     }),
   }));
 
@@ -163,7 +181,13 @@ export interface LagRow {
  * watermarks and lag. A partition whose watermarks are unknown this pass is left out.
  */
 export function groupLag(pass: ClusterPass, group: GroupState, topics?: string[]): LagRow[] {
-  const names = topics ?? [...new Set(Object.entries(group.committed).filter(([, o]) => o >= 0).map(([k]) => k.split("\u0000")[0]!))];
+  const names = topics ?? [
+    ...new Set(
+      Object.entries(group.committed)
+        .filter(([, o]) => o >= 0)
+        .map(([k]) => k.split("\u0000")[0]!),
+    ),
+  ];
   const rows: LagRow[] = [];
   for (const name of names) {
     const t = pass.topics.find((x) => x.name === name);
@@ -172,7 +196,14 @@ export function groupLag(pass: ClusterPass, group: GroupState, topics?: string[]
       if (p.high < 0) continue;
       const c = group.committed[tpKey(name, p.id)] ?? -1001;
       const has = c >= 0;
-      rows.push({ topic: name, partition: p.id, committed: has ? c : null, low: p.low, high: p.high, lag: Math.max(0, p.high - (has ? Math.max(c, p.low) : p.low)) });
+      rows.push({
+        topic: name,
+        partition: p.id,
+        committed: has ? c : null,
+        low: p.low,
+        high: p.high,
+        lag: Math.max(0, p.high - (has ? Math.max(c, p.low) : p.low)),
+      });
     }
   }
   return rows;

@@ -163,7 +163,16 @@ export class Scraper {
     // A target that goes down keeps what it last was (its kind, and a consumer's group), so the
     // dashboard still knows whose member went away.
     const fail = (error: string) =>
-      this.states.set(url, { url, up: false, error, at, ...(old.lastOk ? { lastOk: old.lastOk } : {}), ...(old.kind ? { kind: old.kind } : {}), ...(old.consume ? { consume: old.consume } : {}), ...(old.serve ? { serve: old.serve } : {}) });
+      this.states.set(url, {
+        url,
+        up: false,
+        error,
+        at,
+        ...(old.lastOk ? { lastOk: old.lastOk } : {}),
+        ...(old.kind ? { kind: old.kind } : {}),
+        ...(old.consume ? { consume: old.consume } : {}),
+        ...(old.serve ? { serve: old.serve } : {}),
+      });
     let text: string;
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "text/plain" } });

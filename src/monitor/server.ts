@@ -44,7 +44,8 @@ export function startDashboardServer(o: DashboardServerOptions): ReturnType<type
       if (req.method !== "GET" && req.method !== "HEAD") return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
       const asset = ASSETS[path === "/index.html" ? "/" : path];
       if (asset) return new Response(asset[0], { headers: { "content-type": asset[1], "cache-control": "no-cache", ...SECURITY_HEADERS } });
-      if (path === "/api/state") return new Response(o.state(), { headers: { "content-type": "application/json", "cache-control": "no-store", ...SECURITY_HEADERS } });
+      if (path === "/api/state")
+        return new Response(o.state(), { headers: { "content-type": "application/json", "cache-control": "no-store", ...SECURITY_HEADERS } });
       if (path === "/metrics") return metricsResponse(o.metrics());
       if (path === "/health") return Response.json({ ok: true });
       return new Response("not found\n", { status: 404 });

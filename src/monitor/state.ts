@@ -71,7 +71,17 @@ export interface TopicView {
 export interface Snapshot {
   generatedAt: number;
   refreshMs: number;
-  cluster: { bootstrap: string; up: boolean; error: string | null; lastPassAt: number | null; lastGoodPassAt: number | null; passMs: number | null; passes: number; failedPasses: number; listGroupsError: string | null };
+  cluster: {
+    bootstrap: string;
+    up: boolean;
+    error: string | null;
+    lastPassAt: number | null;
+    lastGoodPassAt: number | null;
+    passMs: number | null;
+    passes: number;
+    failedPasses: number;
+    listGroupsError: string | null;
+  };
   brokers: { id: number; address: string; up: boolean; ms: number | null; error: string | null }[];
   topics: TopicView[];
   groups: GroupView[];
@@ -129,7 +139,10 @@ export class DashboardState {
   /** Per partition, the last high watermark read (kept while its leader does not answer). */
   private readonly lastHigh = new Map<string, { low: number; high: number }>();
   private readonly windows: StatusWindows;
-  private readonly groupHistory = new Map<string, { at: number; total: number; committed: number; high: number; byTopic: Record<string, number>; partsKey: string }[]>();
+  private readonly groupHistory = new Map<
+    string,
+    { at: number; total: number; committed: number; high: number; byTopic: Record<string, number>; partsKey: string }[]
+  >();
   private groups: GroupView[] = [];
   private topics: TopicView[] = [];
 
@@ -209,7 +222,9 @@ export class DashboardState {
       const scraped = this.targets.filter((t) => t.consume?.group === g.id);
       if (scraped.length) {
         membersSource = "metrics";
-        members = scraped.filter((t) => t.up).map((t) => ({ id: t.url, clientId: t.consume!.clientId ?? "", host: new URL(t.url).host, assignment: t.consume!.assigned }));
+        members = scraped
+          .filter((t) => t.up)
+          .map((t) => ({ id: t.url, clientId: t.consume!.clientId ?? "", host: new URL(t.url).host, assignment: t.consume!.assigned }));
         membersNote = `the cluster cannot describe groups (${g.describeError ?? "no answer"}): members from the scraped consumers' metrics`;
       } else {
         membersNote = `members unknown: the cluster cannot describe groups (${g.describeError ?? "no answer"}); --scrape the consumers' metrics to see them`;
@@ -240,14 +255,37 @@ export class DashboardState {
     // Points only once the group has partitions; rates only over points of the same partitions
     // (a partition appearing would read as a burst of production or consumption).
     const partsKey = rows.map((r) => tpKey(r.topic, r.partition)).join(",");
-    if (rows.length) hist.push({ at: pass.at, total, committed: rows.reduce((s, r) => s + (r.committed ?? r.low), 0), high: rows.reduce((s, r) => s + r.high, 0), byTopic, partsKey });
+    if (rows.length)
+      hist.push({
+        at: pass.at,
+        total,
+        committed: rows.reduce((s, r) => s + (r.committed ?? r.low), 0),
+        high: rows.reduce((s, r) => s + r.high, 0),
+        byTopic,
+        partsKey,
+      });
     while (hist.length > 1 && pass.at - hist[0]!.at > this.o.historyMs) hist.shift();
     let from = hist.length;
     while (from > 0 && hist[from - 1]!.partsKey === partsKey) from--;
     const same = hist.slice(from);
-    const consumeRate = Math.max(0, rateOver(same.map((h) => ({ at: h.at, value: h.committed })), 30_000));
-    const produceRate = Math.max(0, rateOver(same.map((h) => ({ at: h.at, value: h.high })), 30_000));
-    const lagSlope = rateOver(same.map((h) => ({ at: h.at, value: h.total })), 30_000);
+    const consumeRate = Math.max(
+      0,
+      rateOver(
+        same.map((h) => ({ at: h.at, value: h.committed })),
+        30_000,
+      ),
+    );
+    const produceRate = Math.max(
+      0,
+      rateOver(
+        same.map((h) => ({ at: h.at, value: h.high })),
+        30_000,
+      ),
+    );
+    const lagSlope = rateOver(
+      same.map((h) => ({ at: h.at, value: h.total })),
+      30_000,
+    );
     let catchUpSeconds: number | null = null;
     let catchUp: string;
     if (total === 0) catchUp = "caught up";
@@ -271,7 +309,13 @@ export class DashboardState {
       catchUp,
       membersSource,
       ...(membersNote ? { membersNote } : {}),
-      members: members.map((m) => ({ id: m.id, clientId: m.clientId, host: m.host, assignment: compactAssignment(m.assignment), partitions: m.assignment.length })),
+      members: members.map((m) => ({
+        id: m.id,
+        clientId: m.clientId,
+        host: m.host,
+        assignment: compactAssignment(m.assignment),
+        partitions: m.assignment.length,
+      })),
       partitions,
       history: {
         t: hist.map((h) => h.at / 1000),
@@ -300,7 +344,13 @@ export class DashboardState {
         listGroupsError: good?.listGroupsError ?? null,
       },
       // While the cluster is unreachable, the last brokers seen are all shown down.
-      brokers: (good?.brokers ?? []).map((b) => ({ id: b.id, address: `${b.host}:${b.port}`, up: !p?.error && b.up, ms: b.ms ?? null, error: p?.error ? "cluster unreachable" : (b.error ?? null) })),
+      brokers: (good?.brokers ?? []).map((b) => ({
+        id: b.id,
+        address: `${b.host}:${b.port}`,
+        up: !p?.error && b.up,
+        ms: b.ms ?? null,
+        error: p?.error ? "cluster unreachable" : (b.error ?? null),
+      })),
       topics: this.topics,
       groups: this.groups,
       targets: this.targets,
@@ -312,21 +362,66 @@ export class DashboardState {
     const s = this.snapshot();
     return [
       { name: "ingest_cluster_up", type: "gauge", help: "1 when the last cluster pass read the metadata", samples: [{ value: s.cluster.up ? 1 : 0 }] },
-      { name: "ingest_broker_up", type: "gauge", help: "1 when the broker answered an ApiVersions request this pass", samples: s.brokers.map((b) => ({ labels: { broker: b.id, address: b.address }, value: b.up ? 1 : 0 })) },
-      { name: "ingest_topic_partitions", type: "gauge", help: "partitions of the topic", samples: s.topics.map((t) => ({ labels: { topic: t.name }, value: t.partitions })) },
-      { name: "ingest_topic_retained_messages", type: "gauge", help: "high minus low watermark, summed over partitions", samples: s.topics.map((t) => ({ labels: { topic: t.name }, value: t.retained })) },
-      { name: "ingest_topic_messages_total", type: "counter", help: "sum of the partitions' high watermarks: messages ever written (rate() gives messages in per second)", samples: s.topics.map((t) => ({ labels: { topic: t.name }, value: t.highSum })) },
-      { name: "ingest_topic_under_replicated_partitions", type: "gauge", help: "partitions whose in-sync replicas are fewer than their replicas", samples: s.topics.map((t) => ({ labels: { topic: t.name }, value: t.underReplicated })) },
-      { name: "ingest_group_lag", type: "gauge", help: "high watermark minus the group's committed offset", samples: s.groups.flatMap((g) => g.partitions.map((p) => ({ labels: { group: g.id, topic: p.topic, partition: p.partition }, value: p.lag }))) },
-      { name: "ingest_group_lag_total", type: "gauge", help: "the group's lag summed over its partitions", samples: s.groups.map((g) => ({ labels: { group: g.id }, value: g.lag })) },
-      { name: "ingest_group_members", type: "gauge", help: "members of the group (where the cluster or the scraped consumers tell)", samples: s.groups.filter((g) => g.membersSource).map((g) => ({ labels: { group: g.id }, value: g.members.length })) },
+      {
+        name: "ingest_broker_up",
+        type: "gauge",
+        help: "1 when the broker answered an ApiVersions request this pass",
+        samples: s.brokers.map((b) => ({ labels: { broker: b.id, address: b.address }, value: b.up ? 1 : 0 })),
+      },
+      {
+        name: "ingest_topic_partitions",
+        type: "gauge",
+        help: "partitions of the topic",
+        samples: s.topics.map((t) => ({ labels: { topic: t.name }, value: t.partitions })),
+      },
+      {
+        name: "ingest_topic_retained_messages",
+        type: "gauge",
+        help: "high minus low watermark, summed over partitions",
+        samples: s.topics.map((t) => ({ labels: { topic: t.name }, value: t.retained })),
+      },
+      {
+        name: "ingest_topic_messages_total",
+        type: "counter",
+        help: "sum of the partitions' high watermarks: messages ever written (rate() gives messages in per second)",
+        samples: s.topics.map((t) => ({ labels: { topic: t.name }, value: t.highSum })),
+      },
+      {
+        name: "ingest_topic_under_replicated_partitions",
+        type: "gauge",
+        help: "partitions whose in-sync replicas are fewer than their replicas",
+        samples: s.topics.map((t) => ({ labels: { topic: t.name }, value: t.underReplicated })),
+      },
+      {
+        name: "ingest_group_lag",
+        type: "gauge",
+        help: "high watermark minus the group's committed offset",
+        samples: s.groups.flatMap((g) => g.partitions.map((p) => ({ labels: { group: g.id, topic: p.topic, partition: p.partition }, value: p.lag }))),
+      },
+      {
+        name: "ingest_group_lag_total",
+        type: "gauge",
+        help: "the group's lag summed over its partitions",
+        samples: s.groups.map((g) => ({ labels: { group: g.id }, value: g.lag })),
+      },
+      {
+        name: "ingest_group_members",
+        type: "gauge",
+        help: "members of the group (where the cluster or the scraped consumers tell)",
+        samples: s.groups.filter((g) => g.membersSource).map((g) => ({ labels: { group: g.id }, value: g.members.length })),
+      },
       {
         name: "ingest_group_status",
         type: "gauge",
         help: "1 for the group's current Burrow-style status (OK, UNKNOWN, WARN, REWIND, STALL, STOP), 0 for the others",
         samples: s.groups.flatMap((g) => STATUSES.map((st) => ({ labels: { group: g.id, status: st }, value: g.status === st ? 1 : 0 }))),
       },
-      { name: "ingest_scrape_up", type: "gauge", help: "1 when the scraped process answered with Prometheus text", samples: s.targets.map((t) => ({ labels: { target: t.url }, value: t.up ? 1 : 0 })) },
+      {
+        name: "ingest_scrape_up",
+        type: "gauge",
+        help: "1 when the scraped process answered with Prometheus text",
+        samples: s.targets.map((t) => ({ labels: { target: t.url }, value: t.up ? 1 : 0 })),
+      },
     ];
   }
 }

@@ -62,11 +62,15 @@ export function evaluatePartition(window: readonly Observation[], o: EvaluateOpt
     if (o.owned === undefined && still > 2 * span && span > 0) {
       return { status: "STOP", reason: `committed offset has not moved for ${Math.round(still / 1000)} s (more than twice the window): commits stopped` };
     }
-    return { status: "STALL", reason: `committed offset stood still at ${offsets[0] === -1 ? "none" : offsets[0]} with lag ${last.lag} across the window${o.owned ? " while a member holds the partition" : ""}` };
+    return {
+      status: "STALL",
+      reason: `committed offset stood still at ${offsets[0] === -1 ? "none" : offsets[0]} with lag ${last.lag} across the window${o.owned ? " while a member holds the partition" : ""}`,
+    };
   }
   let falls = false;
   for (let i = 1; i < window.length; i++) if (window[i]!.lag < window[i - 1]!.lag) falls = true;
-  if (!falls) return { status: "WARN", reason: "committed offset advances but the lag never fell across the window: the consumer is slower than the producers" };
+  if (!falls)
+    return { status: "WARN", reason: "committed offset advances but the lag never fell across the window: the consumer is slower than the producers" };
   return { status: "OK", reason: "lag is falling" };
 }
 

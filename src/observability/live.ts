@@ -13,7 +13,9 @@ export interface ConsumeView {
 }
 
 export function consumeStatusText(v: ConsumeView): string {
-  const sinks = Object.entries(v.bySink).map(([k, n]) => `${k} ${count(n)}`).join("  ");
+  const sinks = Object.entries(v.bySink)
+    .map(([k, n]) => `${k} ${count(n)}`)
+    .join("  ");
   return (
     `consume ${count(v.written)} written, ${count(v.rate)}/s` +
     `${sinks ? ` | ${sinks}` : ""} | lag ${count(v.lag)} | dlq ${count(v.dlq)} | in flight ${count(v.inFlight)}` +

@@ -142,7 +142,8 @@ export function serveMetrics(host: string, port: number, render: () => string): 
   return Bun.serve({
     hostname: host,
     port,
-    fetch: (req) => (new URL(req.url).pathname === "/metrics" ? metricsResponse(render()) : new Response("not found: this server has /metrics only\n", { status: 404 })),
+    fetch: (req) =>
+      new URL(req.url).pathname === "/metrics" ? metricsResponse(render()) : new Response("not found: this server has /metrics only\n", { status: 404 }),
   });
 }
 

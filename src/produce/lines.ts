@@ -62,7 +62,13 @@ export function splitLines(path: string, n: number): ByteRange[] {
  * for each non-empty line (without its LF, and without a CR before it); a leading BOM is left
  * out. `onChunk` runs after each chunk but the last, before the buffer is reused.
  */
-export function forEachLine(path: string, range: ByteRange, onLine: (buf: Uint8Array, from: number, to: number, line: number) => boolean | void, onChunk?: (bytesRead: number) => boolean | void, chunkBytes = 1 << 20): void {
+export function forEachLine(
+  path: string,
+  range: ByteRange,
+  onLine: (buf: Uint8Array, from: number, to: number, line: number) => boolean | void,
+  onChunk?: (bytesRead: number) => boolean | void,
+  chunkBytes = 1 << 20,
+): void {
   let line = range.firstLine;
   for (const { buf, start, end, eof, bytesRead } of lineChunks(path, range, chunkBytes)) {
     for (let i = start; i < end; ) {

@@ -61,7 +61,12 @@ export interface ProduceSummary {
   messages_per_second: number;
   stopped_by_signal: string | null;
   /** With --transactional-id: what became of the transactions. */
-  transactions?: { id: string; committed: number; outcome: "committed" | "aborted" | "partly committed"; workers: { id: string; state: string; error?: string }[] };
+  transactions?: {
+    id: string;
+    committed: number;
+    outcome: "committed" | "aborted" | "partly committed";
+    workers: { id: string; state: string; error?: string }[];
+  };
   ok: boolean;
 }
 
@@ -84,7 +89,12 @@ export async function produce(o: ProduceOptions, stop: { signal: NodeJS.Signals 
   }
 }
 
-async function checkSplitAndRun(o: ProduceOptions, stop: { signal: NodeJS.Signals | null; onStop?: () => void }, t0: number, pool: ProduceWorker[]): Promise<ProduceSummary> {
+async function checkSplitAndRun(
+  o: ProduceOptions,
+  stop: { signal: NodeJS.Signals | null; onStop?: () => void },
+  t0: number,
+  pool: ProduceWorker[],
+): Promise<ProduceSummary> {
   const head = o.input === "csv" ? readHeader(o.file) : { fields: [], dataStart: 0, dataFirstLine: 1 };
   if (!head) throw new IngestError(`${o.file} is empty: expected a header row`);
   if (o.input === "csv") {
@@ -100,7 +110,9 @@ async function checkSplitAndRun(o: ProduceOptions, stop: { signal: NodeJS.Signal
     try {
       partitions = admin.requireTopic(o.topic, 10_000).partitions.length;
       if (o.txn && admin.isMockCluster()) {
-        throw new IngestError("--transactional-id: the embedded broker (librdkafka's mock cluster) answers transactional requests but has no transactions (no commit or abort markers: read_committed readers would see aborted rows); use a real Kafka 0.11+, e.g. bash scripts/kafka.sh start");
+        throw new IngestError(
+          "--transactional-id: the embedded broker (librdkafka's mock cluster) answers transactional requests but has no transactions (no commit or abort markers: read_committed readers would see aborted rows); use a real Kafka 0.11+, e.g. bash scripts/kafka.sh start",
+        );
       }
     } finally {
       admin.close();
@@ -161,18 +173,20 @@ async function runWorkers(
   const progress = new Progress("produce", totalBytes, "bytes", o.progress);
   // Only when the bar is drawn: its first number formatting (ICU) alone took ~100 ms of CPU
   // beside the workers on 2 cores, when stderr was not even a terminal.
-  const timer = !progress.enabled ? undefined : setInterval(() => {
-    let bytes = 0;
-    let rows = 0;
-    let delivered = 0;
-    for (const c of counters) {
-      const f = new Float64Array(c);
-      bytes += f[COUNTER.bytesRead]!;
-      rows += f[COUNTER.rows]!;
-      delivered += f[COUNTER.delivered]!;
-    }
-    progress.update(bytes, `| ${rows.toLocaleString()} rows, ${delivered.toLocaleString()} delivered`);
-  }, 100);
+  const timer = !progress.enabled
+    ? undefined
+    : setInterval(() => {
+        let bytes = 0;
+        let rows = 0;
+        let delivered = 0;
+        for (const c of counters) {
+          const f = new Float64Array(c);
+          bytes += f[COUNTER.bytesRead]!;
+          rows += f[COUNTER.rows]!;
+          delivered += f[COUNTER.delivered]!;
+        }
+        progress.update(bytes, `| ${rows.toLocaleString()} rows, ${delivered.toLocaleString()} delivered`);
+      }, 100);
 
   // The JSON and Avro files from the workers' parts, in input order (see PartJoiner). Direct
   // outputs are joined while the workers run; the others once they are done.
@@ -181,7 +195,11 @@ async function runWorkers(
   const counterViews = counters.map((c) => new Float64Array(c));
   const isOpened = (i: number) => counterViews[i]![COUNTER.partsOpen] === 1;
   const joins = [
-    out.json && { joiner: new PartJoiner(out.json, jobs.length, ndjson ? "\n" : ",\n"), records: (r: WorkerStats) => r.jsonRecords, suffix: (rs: WorkerStats[]) => (ndjson ? (rs.some((r) => r.jsonRecords > 0) ? "\n" : "") : "\n]\n") },
+    out.json && {
+      joiner: new PartJoiner(out.json, jobs.length, ndjson ? "\n" : ",\n"),
+      records: (r: WorkerStats) => r.jsonRecords,
+      suffix: (rs: WorkerStats[]) => (ndjson ? (rs.some((r) => r.jsonRecords > 0) ? "\n" : "") : "\n]\n"),
+    },
     out.avro && { joiner: new PartJoiner(out.avro, jobs.length, ""), records: (r: WorkerStats) => r.avroRecords, suffix: () => "" },
   ].filter((j) => j !== null);
   const step = (j: (typeof joins)[number], budget?: number) => j.joiner.step(isDone, () => j.records(finished[0]!) > 0, isOpened, budget);
@@ -297,12 +315,19 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-
 /** Worker i's librdkafka properties: throughput defaults, idempotence, then the user's; its own transactional.id. */
 function workerKafkaConfig(o: ProduceOptions, i: number): Record<string, string> {
   const kafka = o.kafka!;
   const txn: Record<string, string> = o.txn ? { "transactional.id": `${o.txn.id}-${i}` } : {};
-  return { ...THROUGHPUT_DEFAULTS, "queue.buffering.max.messages": "200000", "queue.buffering.max.kbytes": "262144", ...idempotentByDefault(kafka), ...kafka, ...txn, "client.id": `ingest-produce-${i}` };
+  return {
+    ...THROUGHPUT_DEFAULTS,
+    "queue.buffering.max.messages": "200000",
+    "queue.buffering.max.kbytes": "262144",
+    ...idempotentByDefault(kafka),
+    ...kafka,
+    ...txn,
+    "client.id": `ingest-produce-${i}`,
+  };
 }
 
 /**
@@ -314,7 +339,13 @@ function workerKafkaConfig(o: ProduceOptions, i: number): Record<string, string>
  */
 async function decideTransactions(results: WorkerStats[], pool: ProduceWorker[], stop: { signal: NodeJS.Signals | null }): Promise<WorkerStats[]> {
   const bad = results.find((r) => r.failed > 0 || r.stopped || r.delivered !== r.accepted);
-  const why = stop.signal ? `stopped by ${stop.signal}` : bad ? (bad.stopped ? "stopped" : `worker ${bad.index}: ${bad.failed} message(s) not delivered${bad.firstFailure ? ` (${bad.firstFailure})` : ""}`) : "";
+  const why = stop.signal
+    ? `stopped by ${stop.signal}`
+    : bad
+      ? bad.stopped
+        ? "stopped"
+        : `worker ${bad.index}: ${bad.failed} message(s) not delivered${bad.firstFailure ? ` (${bad.firstFailure})` : ""}`
+      : "";
   const commit = !why;
   return Promise.all(results.map((r, i) => (r.txnState === "open" ? pool[i]!.decide(commit, why) : Promise.resolve(r))));
 }
@@ -382,5 +413,3 @@ export function defaultWorkers(): number {
 export function defaultRejectsPath(file: string): string {
   return `${basename(file).replace(/\.csv$/i, "")}.rejects.csv`;
 }
-
-

@@ -35,8 +35,23 @@ function openPart(part: { path: string; prefix: Uint8Array | null } | null): num
 
 function newStats(index: number): WorkerStats {
   return {
-    index, rows: 0, accepted: 0, rejected: 0, skipped: 0, enqueued: 0, delivered: 0, failed: 0, possiblyPersisted: 0,
-    failures: {}, valueBytes: 0, jsonRecords: 0, avroRecords: 0, readSendMs: 0, deliveryWaitMs: 0, stopped: false, txnCommitted: 0,
+    index,
+    rows: 0,
+    accepted: 0,
+    rejected: 0,
+    skipped: 0,
+    enqueued: 0,
+    delivered: 0,
+    failed: 0,
+    possiblyPersisted: 0,
+    failures: {},
+    valueBytes: 0,
+    jsonRecords: 0,
+    avroRecords: 0,
+    readSendMs: 0,
+    deliveryWaitMs: 0,
+    stopped: false,
+    txnCommitted: 0,
   };
 }
 
@@ -62,7 +77,8 @@ function newProducer(job: ProduceJob, failuresOnly: boolean): Producer | null {
   const ready = prepared;
   prepared = null;
   // The one made before the job came, when it was made for these settings (it always is).
-  const producer = ready && ready.failuresOnly === failuresOnly && sameProps(ready.kafka, job.kafka) && sameProps(ready.headers, job.headers) ? ready.producer : null;
+  const producer =
+    ready && ready.failuresOnly === failuresOnly && sameProps(ready.kafka, job.kafka) && sameProps(ready.headers, job.headers) ? ready.producer : null;
   if (!producer) ready?.producer.destroy();
   const p = producer ?? makeProducer(job.kafka, failuresOnly, job.headers);
   // The count the command's topic check saw: the first batches need no metadata request of their own.
@@ -332,14 +348,16 @@ function runCsv(job: ProduceJob): WorkerStats {
   const t0 = performance.now();
   const sendBatch = sender(producer, batch, job.topic, stats, c);
   // With JSON for Kafka, the JSON file takes the batch's values as they are, a batch at a time.
-  const send = !(sendJson && jsonFd >= 0) ? sendBatch : () => {
-    if (batch.count > 0) {
-      jsonRoom(batch.used + batch.count * sepBytes.length);
-      jsonUsed = batch.copyValues(jsonBuf, jsonUsed, sepBytes, stats.jsonRecords === 0);
-      stats.jsonRecords += batch.count;
-    }
-    sendBatch();
-  };
+  const send = !(sendJson && jsonFd >= 0)
+    ? sendBatch
+    : () => {
+        if (batch.count > 0) {
+          jsonRoom(batch.used + batch.count * sepBytes.length);
+          jsonUsed = batch.copyValues(jsonBuf, jsonUsed, sepBytes, stats.jsonRecords === 0);
+          stats.jsonRecords += batch.count;
+        }
+        sendBatch();
+      };
   // The schema-specialised encoder (JSON and Avro bytes straight from the CSV fields, see
   // row-encoder.ts); null for msgpack or a schema it does not specialise: objects as before.
   const wantJson = sendJson || jsonFd >= 0;
@@ -494,7 +512,9 @@ function runCsv(job: ProduceJob): WorkerStats {
 
   try {
     txn = producer && job.txn ? new WorkerTxn(producer, job.topic, job.txn.commitEvery, stats, send, c) : null;
-    stats.skipped += fastEncode ? forEachRecordFast(job.file, job.range, conv.columns, fastRow, onRow, onChunk) : forEachRecord(job.file, job.range, onRow, onChunk);
+    stats.skipped += fastEncode
+      ? forEachRecordFast(job.file, job.range, conv.columns, fastRow, onRow, onChunk)
+      : forEachRecord(job.file, job.range, onRow, onChunk);
     send();
     stats.readSendMs = performance.now() - t0;
     if (jsonUsed) writeAll(jsonFd, jsonBuf.subarray(0, jsonUsed));
@@ -552,7 +572,9 @@ function txBytes(stats: string | undefined): number | undefined {
 // Worker entry: run one job, post its stats (or the error) and exit.
 declare const self: Worker;
 if (typeof self !== "undefined" && !Bun.isMainThread) {
-  self.onmessage = (ev: MessageEvent<ProduceJob | { prepare: Parameters<typeof prepare>[0] } | { cancel: true } | { decide: { commit: boolean; why: string } }>) => {
+  self.onmessage = (
+    ev: MessageEvent<ProduceJob | { prepare: Parameters<typeof prepare>[0] } | { cancel: true } | { decide: { commit: boolean; why: string } }>,
+  ) => {
     if ("prepare" in ev.data) return prepare(ev.data.prepare);
     if ("decide" in ev.data) {
       const stats = finishTransaction(ev.data.decide.commit, ev.data.decide.why);

@@ -9,11 +9,18 @@ function writeAll(fd: number, data: string | Uint8Array): void {
     writeAllFd(fd, data);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new SinkError("stdout", `cannot write to standard output: ${code ?? (e as Error).message}`, { retriable: code !== "EPIPE" && code !== "EBADF", code, cause: e });
+    throw new SinkError("stdout", `cannot write to standard output: ${code ?? (e as Error).message}`, {
+      retriable: code !== "EPIPE" && code !== "EBADF",
+      code,
+      cause: e,
+    });
   }
 }
 
-const unchecked = (orders: readonly Order[]): OrderBatchResult => ({ results: orders.map((o) => ({ order_id: o.order_id, status: "unchecked" as const })), touched: [] });
+const unchecked = (orders: readonly Order[]): OrderBatchResult => ({
+  results: orders.map((o) => ({ order_id: o.order_id, status: "unchecked" as const })),
+  touched: [],
+});
 
 /** Writes nothing: for measuring the consumer itself (every record is still decoded and validated). */
 export class NoneSink implements Sink {

@@ -21,9 +21,17 @@ export class SinkError extends IngestError {
 
 /** Errors of the driver that mean "the data is wrong", so a retry cannot help. */
 const MYSQL_DATA_ERRORS = new Set([
-  "ER_DATA_TOO_LONG", "ER_TRUNCATED_WRONG_VALUE", "ER_TRUNCATED_WRONG_VALUE_FOR_FIELD", "ER_BAD_NULL_ERROR",
-  "ER_WARN_DATA_OUT_OF_RANGE", "ER_CHECK_CONSTRAINT_VIOLATED", "ER_CONSTRAINT_FAILED", "ER_PARSE_ERROR",
-  "ER_NO_SUCH_TABLE", "ER_BAD_FIELD_ERROR", "ER_WRONG_VALUE_COUNT_ON_ROW",
+  "ER_DATA_TOO_LONG",
+  "ER_TRUNCATED_WRONG_VALUE",
+  "ER_TRUNCATED_WRONG_VALUE_FOR_FIELD",
+  "ER_BAD_NULL_ERROR",
+  "ER_WARN_DATA_OUT_OF_RANGE",
+  "ER_CHECK_CONSTRAINT_VIOLATED",
+  "ER_CONSTRAINT_FAILED",
+  "ER_PARSE_ERROR",
+  "ER_NO_SUCH_TABLE",
+  "ER_BAD_FIELD_ERROR",
+  "ER_WRONG_VALUE_COUNT_ON_ROW",
 ]);
 
 export function describeError(e: unknown): { message: string; code: string | undefined } {

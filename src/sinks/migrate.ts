@@ -130,7 +130,10 @@ export async function migrateMysql(
         }
       }
       await conn.query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)", [
-        m.version, m.name, checksum(m.sql), Date.now(),
+        m.version,
+        m.name,
+        checksum(m.sql),
+        Date.now(),
       ]);
       log.info({ engine: "mysql", migration: m.name }, "schema migration applied");
     }

@@ -35,7 +35,10 @@ export interface MysqlSinkOptions extends StoreOptions {
 const USER_COLS = "id, first_name, last_name, email, age, country, city, signup_ts, is_active, score, phone";
 const UPSERT_USERS =
   `INSERT INTO users (${USER_COLS}) VALUES ? ON DUPLICATE KEY UPDATE ` +
-  USER_COLS.split(", ").slice(1).map((c) => `${c} = VALUES(${c})`).join(", ");
+  USER_COLS.split(", ")
+    .slice(1)
+    .map((c) => `${c} = VALUES(${c})`)
+    .join(", ");
 // REPLACE applies the lines in file order (a key repeated in a batch ends with its last value),
 // and users has no other unique key, so it is the upsert above in one statement.
 const LOAD_USERS =
@@ -99,16 +102,28 @@ export function userRow(u: User): unknown[] {
 
 export function toUser(r: Record<string, unknown>): User {
   return {
-    id: Number(r.id), first_name: String(r.first_name), last_name: String(r.last_name), email: String(r.email), age: Number(r.age),
-    country: String(r.country), city: String(r.city), signup_ts: Number(r.signup_ts), is_active: Boolean(Number(r.is_active)),
-    score: Number(r.score), phone: r.phone === null || r.phone === undefined ? null : String(r.phone),
+    id: Number(r.id),
+    first_name: String(r.first_name),
+    last_name: String(r.last_name),
+    email: String(r.email),
+    age: Number(r.age),
+    country: String(r.country),
+    city: String(r.city),
+    signup_ts: Number(r.signup_ts),
+    is_active: Boolean(Number(r.is_active)),
+    score: Number(r.score),
+    phone: r.phone === null || r.phone === undefined ? null : String(r.phone),
   };
 }
 
 export function toProduct(r: Record<string, unknown>): Product {
   return {
-    product_id: String(r.product_id), name: String(r.name), price: Number(r.price), stock: Number(r.stock),
-    version: Number(r.version), updated_at: Number(r.updated_at),
+    product_id: String(r.product_id),
+    name: String(r.name),
+    price: Number(r.price),
+    stock: Number(r.stock),
+    version: Number(r.version),
+    updated_at: Number(r.updated_at),
   };
 }
 
@@ -180,7 +195,10 @@ export class MysqlSink implements Store {
       const [[v]] = (await conn.query("SELECT @@GLOBAL.local_infile AS li, VERSION() AS version")) as unknown as [[{ li: number | string; version: string }]];
       if (this.loadData && Number(v.li) !== 1) {
         this.loadData = false;
-        log.info({ sink: "mysql", target: this.target }, "mysql: the server has local_infile off: writing by multi-row INSERT (set local_infile=1 for LOAD DATA LOCAL)");
+        log.info(
+          { sink: "mysql", target: this.target },
+          "mysql: the server has local_infile off: writing by multi-row INSERT (set local_infile=1 for LOAD DATA LOCAL)",
+        );
       }
       this.jsonTable = /mariadb/i.test(v.version);
     } catch (e) {
@@ -226,9 +244,10 @@ export class MysqlSink implements Store {
     const parts = chunks(users.map(userRow), this.chunkRows);
     try {
       if (parts.length === 1) await this.q(this.p, UPSERT_USERS, [parts[0]]);
-      else await this.tx(async (c) => {
-        for (const part of parts) await this.q(c, UPSERT_USERS, [part]);
-      });
+      else
+        await this.tx(async (c) => {
+          for (const part of parts) await this.q(c, UPSERT_USERS, [part]);
+        });
     } catch (e) {
       throw mysqlError(`upsert of ${users.length} users`, this.target, e);
     }
@@ -244,10 +263,15 @@ export class MysqlSink implements Store {
     const text = usersTsv(users);
     try {
       await this.tx(async (c) => {
-        const [res] = (await c.query({ sql: LOAD_USERS, timeout: this.timeout, infileStreamFactory: infile(text) } as never)) as unknown as [{ warningStatus: number }];
+        const [res] = (await c.query({ sql: LOAD_USERS, timeout: this.timeout, infileStreamFactory: infile(text) } as never)) as unknown as [
+          { warningStatus: number },
+        ];
         if (res.warningStatus > 0) {
           const [w] = (await this.q(c, "SHOW WARNINGS LIMIT 3")) as unknown as [{ Code: number; Message: string }[]];
-          throw new SinkError("mysql", `upsert of ${users.length} users refused: ${w.map((x) => `${x.Code} ${x.Message}`).join("; ")}`, { retriable: false, code: "ER_TRUNCATED_WRONG_VALUE" });
+          throw new SinkError("mysql", `upsert of ${users.length} users refused: ${w.map((x) => `${x.Code} ${x.Message}`).join("; ")}`, {
+            retriable: false,
+            code: "ER_TRUNCATED_WRONG_VALUE",
+          });
         }
       });
     } catch (e) {
@@ -276,7 +300,9 @@ export class MysqlSink implements Store {
     const existing = new Map<string, string>();
     for (const ids of chunks(distinct(orders.map((o) => o.order_id)), this.chunkRows)) {
       // order_id is VARBINARY (002_order_id_binary.sql): read it back as text.
-      const [rows] = (await this.q(c, "SELECT CONVERT(order_id USING utf8mb4) AS order_id, status FROM orders WHERE order_id IN (?)", [ids])) as unknown as [{ order_id: string; status: string }[]];
+      const [rows] = (await this.q(c, "SELECT CONVERT(order_id USING utf8mb4) AS order_id, status FROM orders WHERE order_id IN (?)", [ids])) as unknown as [
+        { order_id: string; status: string }[],
+      ];
       for (const r of rows) existing.set(r.order_id, r.status);
     }
     // Every product of the batch, duplicates' too: a replay after a crash between the SQL commit
@@ -295,7 +321,16 @@ export class MysqlSink implements Store {
     else {
       for (const part of chunks(d.rows, this.chunkRows)) {
         const values = part.map(({ order: o, status, reason }) => [
-          o.order_id, o.customer_id, o.product_id, o.quantity, o.amount, o.currency, o.created_at, status, reason, now,
+          o.order_id,
+          o.customer_id,
+          o.product_id,
+          o.quantity,
+          o.amount,
+          o.currency,
+          o.created_at,
+          status,
+          reason,
+          now,
         ]);
         await this.q(c, `INSERT INTO orders (${ORDER_COLS}) VALUES ?`, [values]);
       }
@@ -326,7 +361,9 @@ export class MysqlSink implements Store {
         )) as unknown as [{ affectedRows: number }];
       }
       if (res.affectedRows !== ids.length) {
-        throw new SinkError("mysql", `stock of ${ids.length - res.affectedRows} product(s) changed under lock; batch rolled back`, { code: "ER_LOCK_DEADLOCK" });
+        throw new SinkError("mysql", `stock of ${ids.length - res.affectedRows} product(s) changed under lock; batch rolled back`, {
+          code: "ER_LOCK_DEADLOCK",
+        });
       }
     }
     const changed = new Set(touched);
@@ -343,7 +380,9 @@ export class MysqlSink implements Store {
    * a duplicate as the race it is (retried from the top), anything else as a data error.
    */
   private async loadOrders(c: PoolConnection, rows: readonly OrderRow[], now: number): Promise<void> {
-    const [res] = (await c.query({ sql: LOAD_ORDERS, timeout: this.timeout, infileStreamFactory: infile(ordersTsv(rows, now)) } as never)) as unknown as [{ warningStatus: number }];
+    const [res] = (await c.query({ sql: LOAD_ORDERS, timeout: this.timeout, infileStreamFactory: infile(ordersTsv(rows, now)) } as never)) as unknown as [
+      { warningStatus: number },
+    ];
     if (res.warningStatus === 0) return;
     const [w] = (await this.q(c, "SHOW WARNINGS LIMIT 3")) as unknown as [{ Code: number; Message: string }[]];
     const text = w.map((x) => `${x.Code} ${x.Message}`).join("; ");

@@ -31,11 +31,7 @@ export interface Decision {
  * Decide a batch. `existing` maps order ids already stored to their recorded status; `stock`
  * holds the current stock of the batch's known products (absent = unknown product).
  */
-export function decideOrders(
-  orders: readonly Order[],
-  existing: ReadonlyMap<string, string>,
-  stock: ReadonlyMap<string, number>,
-): Decision {
+export function decideOrders(orders: readonly Order[], existing: ReadonlyMap<string, string>, stock: ReadonlyMap<string, number>): Decision {
   const results: OrderResult[] = new Array(orders.length);
   const rows: OrderRow[] = [];
   const decrement = new Map<string, number>();

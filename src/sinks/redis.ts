@@ -27,7 +27,11 @@ function connectClient(url: string, giveUp: () => boolean) {
   // the reconnect, so the consumer sees the outage (pause, log, back off) and serve falls through
   // to the store, rather than both hanging silently. While starting (giveUp) the first failure
   // ends connect(): otherwise it retries forever and a REDIS_URL pointing at nothing hangs.
-  return createClient({ url, disableOfflineQueue: true, socket: { connectTimeout: 5000, reconnectStrategy: (n: number, cause: Error) => (giveUp() ? cause : Math.min(2000, 50 * 2 ** n)) } });
+  return createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: { connectTimeout: 5000, reconnectStrategy: (n: number, cause: Error) => (giveUp() ? cause : Math.min(2000, 50 * 2 ** n)) },
+  });
 }
 type RedisClient = ReturnType<typeof connectClient>;
 

@@ -51,44 +51,55 @@ export class SqliteSink implements Store {
     if (users.length === 0) return;
     const up = this.d.prepare(
       `INSERT INTO users (${USER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET ` +
-        USER_COLS.split(", ").slice(1).map((c) => `${c} = excluded.${c}`).join(", "),
+        USER_COLS.split(", ")
+          .slice(1)
+          .map((c) => `${c} = excluded.${c}`)
+          .join(", "),
     );
     this.d.transaction(() => {
-      for (const u of users) up.run(u.id, u.first_name, u.last_name, u.email, u.age, u.country, u.city, u.signup_ts, u.is_active ? 1 : 0, u.score, u.phone ?? null);
+      for (const u of users)
+        up.run(u.id, u.first_name, u.last_name, u.email, u.age, u.country, u.city, u.signup_ts, u.is_active ? 1 : 0, u.score, u.phone ?? null);
     })();
   }
 
   async writeOrders(orders: readonly Order[]): Promise<OrderBatchResult> {
     if (orders.length === 0) return { results: [], touched: [], products: [] };
     const db = this.d;
-    return db.transaction(() => {
-      const existing = new Map<string, string>();
-      const findOrder = db.prepare("SELECT status FROM orders WHERE order_id = ?");
-      for (const id of distinct(orders.map((o) => o.order_id))) {
-        const r = findOrder.get(id) as { status: string } | null;
-        if (r) existing.set(id, r.status);
-      }
-      const getProduct = db.prepare(`SELECT ${PRODUCT_COLS} FROM products WHERE product_id = ?`);
-      const current = new Map<string, Product>();
-      // Every product of the batch, duplicates' too (see MysqlSink.ordersTx).
-      for (const id of distinct(orders.map((o) => o.product_id))) {
-        const r = getProduct.get(id) as Record<string, unknown> | null;
-        if (r) current.set(id, toProduct(r));
-      }
-      const d = decideOrders(orders, existing, new Map([...current].map(([id, p]) => [id, p.stock])));
-      const now = Date.now();
-      const ins = db.prepare("INSERT INTO orders (order_id, customer_id, product_id, quantity, amount, currency, created_at, status, reason, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      for (const { order: o, status, reason } of d.rows) ins.run(o.order_id, o.customer_id, o.product_id, o.quantity, o.amount, o.currency, o.created_at, status, reason, now);
-      const dec = db.prepare("UPDATE products SET stock = stock - ?, version = version + 1, updated_at = ? WHERE product_id = ? AND stock >= ?");
-      const touched = [...d.decrement.keys()].sort();
-      for (const id of touched) {
-        const n = d.decrement.get(id)!;
-        if (dec.run(n, now, id, n).changes !== 1) throw new SinkError("sqlite", `stock of ${id} changed during the batch`);
-      }
-      const changed = new Set(touched);
-      const products = [...current.values()].map((p) => (changed.has(p.product_id) ? { ...p, stock: d.stockAfter.get(p.product_id)!, version: p.version + 1, updated_at: now } : p));
-      return { results: d.results, touched, products };
-    }).immediate();
+    return db
+      .transaction(() => {
+        const existing = new Map<string, string>();
+        const findOrder = db.prepare("SELECT status FROM orders WHERE order_id = ?");
+        for (const id of distinct(orders.map((o) => o.order_id))) {
+          const r = findOrder.get(id) as { status: string } | null;
+          if (r) existing.set(id, r.status);
+        }
+        const getProduct = db.prepare(`SELECT ${PRODUCT_COLS} FROM products WHERE product_id = ?`);
+        const current = new Map<string, Product>();
+        // Every product of the batch, duplicates' too (see MysqlSink.ordersTx).
+        for (const id of distinct(orders.map((o) => o.product_id))) {
+          const r = getProduct.get(id) as Record<string, unknown> | null;
+          if (r) current.set(id, toProduct(r));
+        }
+        const d = decideOrders(orders, existing, new Map([...current].map(([id, p]) => [id, p.stock])));
+        const now = Date.now();
+        const ins = db.prepare(
+          "INSERT INTO orders (order_id, customer_id, product_id, quantity, amount, currency, created_at, status, reason, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        );
+        for (const { order: o, status, reason } of d.rows)
+          ins.run(o.order_id, o.customer_id, o.product_id, o.quantity, o.amount, o.currency, o.created_at, status, reason, now);
+        const dec = db.prepare("UPDATE products SET stock = stock - ?, version = version + 1, updated_at = ? WHERE product_id = ? AND stock >= ?");
+        const touched = [...d.decrement.keys()].sort();
+        for (const id of touched) {
+          const n = d.decrement.get(id)!;
+          if (dec.run(n, now, id, n).changes !== 1) throw new SinkError("sqlite", `stock of ${id} changed during the batch`);
+        }
+        const changed = new Set(touched);
+        const products = [...current.values()].map((p) =>
+          changed.has(p.product_id) ? { ...p, stock: d.stockAfter.get(p.product_id)!, version: p.version + 1, updated_at: now } : p,
+        );
+        return { results: d.results, touched, products };
+      })
+      .immediate();
   }
 
   async getUser(id: number): Promise<User | null> {
@@ -111,7 +122,9 @@ export class SqliteSink implements Store {
   }
 
   async counts(): Promise<{ users: number; orders: number; products: number }> {
-    const r = this.d.prepare("SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM orders) AS orders, (SELECT COUNT(*) FROM products) AS products").get() as Record<string, number>;
+    const r = this.d
+      .prepare("SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM orders) AS orders, (SELECT COUNT(*) FROM products) AS products")
+      .get() as Record<string, number>;
     return { users: r.users!, orders: r.orders!, products: r.products! };
   }
 

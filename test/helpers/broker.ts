@@ -32,7 +32,7 @@ export function startBroker(opts: { brokers?: number; topics?: Record<string, nu
   };
   for (const [name, n] of Object.entries(opts.topics ?? {})) createTopic(name, n);
   let admin: Admin | undefined;
-  const getAdmin = () => (admin ??= new Admin({ "bootstrap.servers": cluster.bootstraps, "log_level": "3" }));
+  const getAdmin = () => (admin ??= new Admin({ "bootstrap.servers": cluster.bootstraps, log_level: "3" }));
   const marks = (topic: string) => {
     const n = partitionsOf.get(topic) ?? getAdmin().metadata(5000, topic).topics[0]!.partitions.length;
     return Array.from({ length: n }, (_, p) => getAdmin().watermarks(topic, p));

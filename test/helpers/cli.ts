@@ -18,7 +18,10 @@ export interface RunResult {
 }
 
 /** Run `ingest ARGS` to completion. */
-export async function runIngest(args: string[], opts: { env?: Record<string, string>; stdin?: string; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
+export async function runIngest(
+  args: string[],
+  opts: { env?: Record<string, string>; stdin?: string; timeoutMs?: number; cwd?: string } = {},
+): Promise<RunResult> {
   const p = Bun.spawn(ingestArgv(...args), {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, LOG_LEVEL: "warn", ...opts.env },

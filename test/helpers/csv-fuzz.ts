@@ -41,9 +41,16 @@ export function fuzzCsv(r: () => number): string {
 /** Records in an Avro object container file (null or deflate codec). */
 export async function countAvro(path: string): Promise<number> {
   let n = 0;
-  const codecs = { null: (b: Buffer, cb: (e: Error | null, b?: Buffer) => void) => cb(null, b), deflate: (b: Buffer, cb: (e: Error | null, b?: Buffer) => void) => cb(null, inflateRawSync(b)) };
+  const codecs = {
+    null: (b: Buffer, cb: (e: Error | null, b?: Buffer) => void) => cb(null, b),
+    deflate: (b: Buffer, cb: (e: Error | null, b?: Buffer) => void) => cb(null, inflateRawSync(b)),
+  };
   await new Promise<void>((resolve, reject) => {
-    avro.createFileDecoder(path, { codecs } as never).on("data", () => n++).on("end", resolve).on("error", reject);
+    avro
+      .createFileDecoder(path, { codecs } as never)
+      .on("data", () => n++)
+      .on("end", resolve)
+      .on("error", reject);
   });
   return n;
 }
@@ -64,7 +71,16 @@ export interface CsvRunCheck {
  * run: accepted + rejected = rows read, rows read fit in the file's lines, every rejects line has a
  * line number >= 2, JSON records == Avro records == accepted, and with Kafka delivered == accepted.
  */
-export async function checkCsvRun(p: { text: string; code: number; stderr: string; summary: string; json: string; avro: string; rejects: string; kafka: boolean }): Promise<CsvRunCheck> {
+export async function checkCsvRun(p: {
+  text: string;
+  code: number;
+  stderr: string;
+  summary: string;
+  json: string;
+  avro: string;
+  rejects: string;
+  kafka: boolean;
+}): Promise<CsvRunCheck> {
   const problems: string[] = [];
   const res: CsvRunCheck = { problems, refused: false, rows: 0, accepted: 0, rejected: 0, delivered: 0 };
   if (p.code !== 0 && p.code !== 1 && p.code !== 2) problems.push(`exit code ${p.code} (crash or signal)`);
@@ -83,12 +99,14 @@ export async function checkCsvRun(p: { text: string; code: number; stderr: strin
   res.delivered = s.messages_delivered;
   if (s.rows_read !== s.rows_accepted + s.rows_rejected) problems.push(`rows ${s.rows_read} != accepted ${s.rows_accepted} + rejected ${s.rows_rejected}`);
   const physicalLines = p.text.split(/\r\n|\n|\r/).length;
-  if (s.rows_read + s.empty_lines_skipped > physicalLines) problems.push(`rows ${s.rows_read} + empty ${s.empty_lines_skipped} > ${physicalLines} lines in the file`);
+  if (s.rows_read + s.empty_lines_skipped > physicalLines)
+    problems.push(`rows ${s.rows_read} + empty ${s.empty_lines_skipped} > ${physicalLines} lines in the file`);
   const rej = existsSync(p.rejects) ? Papa.parse<string[]>(readFileSync(p.rejects, "utf8"), { skipEmptyLines: true }).data : [];
   // The rejects file may carry a header row (line,reason,raw).
   const rejRows = rej.filter((row) => row[0] !== "line");
   if (rejRows.length !== s.rows_rejected) problems.push(`rejects file has ${rejRows.length} rows, summary says ${s.rows_rejected}`);
-  for (const row of rejRows) if (!(Number(row[0]) >= 2) || !row[1]) problems.push(`rejects row without a line number >= 2 and a reason: ${JSON.stringify(row).slice(0, 200)}`);
+  for (const row of rejRows)
+    if (!(Number(row[0]) >= 2) || !row[1]) problems.push(`rejects row without a line number >= 2 and a reason: ${JSON.stringify(row).slice(0, 200)}`);
   const jsonRecords = existsSync(p.json) ? readFileSync(p.json, "utf8").split("\n").filter(Boolean).length : 0;
   if (jsonRecords !== s.rows_accepted) problems.push(`JSON file has ${jsonRecords} records, accepted ${s.rows_accepted}`);
   if (s.json_records !== null && s.json_records !== jsonRecords) problems.push(`summary json_records ${s.json_records} != ${jsonRecords} in the file`);

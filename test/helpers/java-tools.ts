@@ -32,8 +32,16 @@ export function unescapeBytes(s: string): Uint8Array {
  */
 export async function javaConsume(k: KafkaCluster, topic: string, max: number, extra: string[] = []): Promise<JavaRecord[]> {
   const p = k.spawnTool("console-consumer", [
-    "--bootstrap-server", k.bootstrap, ...(topic ? ["--topic", topic] : []), "--from-beginning", "--max-messages", String(max), "--timeout-ms", "8000",
-    "--value-deserializer", "org.apache.kafka.common.serialization.BytesDeserializer",
+    "--bootstrap-server",
+    k.bootstrap,
+    ...(topic ? ["--topic", topic] : []),
+    "--from-beginning",
+    "--max-messages",
+    String(max),
+    "--timeout-ms",
+    "8000",
+    "--value-deserializer",
+    "org.apache.kafka.common.serialization.BytesDeserializer",
     ...["print.key=true", "print.partition=true", "print.offset=true", "print.headers=true", "null.literal=<null>"].flatMap((x) => ["--formatter-property", x]),
     ...extra,
   ]);

@@ -11,7 +11,11 @@ export interface Sent {
 }
 
 /** Produce keyed messages through the batch path and return each one's delivery report. */
-export async function produceAll(props: Record<string, string>, topic: string, msgs: { key: string; value: string }[]): Promise<{ sent: Sent[]; producer: Producer }> {
+export async function produceAll(
+  props: Record<string, string>,
+  topic: string,
+  msgs: { key: string; value: string }[],
+): Promise<{ sent: Sent[]; producer: Producer }> {
   const sent: Sent[] = msgs.map((m) => ({ ...m, partition: -1, offset: -1 }));
   const reports: { opaque: number; err: number; partition: number; offset: number }[] = [];
   const producer = new Producer(props, { onDelivery: (opaque, err, partition, offset) => reports.push({ opaque, err, partition, offset }) });
@@ -93,7 +97,8 @@ export async function awaitSplit(cs: Consumer[], partitions: number, timeoutMs =
     }
     const all = new Set(held.flatMap((h) => [...h]));
     if (held.every((h) => h.size > 0) && all.size === partitions && held.reduce((s, h) => s + h.size, 0) === partitions) return;
-    if (Date.now() > deadline) throw new Error(`awaitSplit: no settled split of ${partitions} partitions after ${timeoutMs} ms (${held.map((h) => h.size).join(" + ")})`);
+    if (Date.now() > deadline)
+      throw new Error(`awaitSplit: no settled split of ${partitions} partitions after ${timeoutMs} ms (${held.map((h) => h.size).join(" + ")})`);
     await Bun.sleep(10);
   }
 }

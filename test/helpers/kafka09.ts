@@ -58,12 +58,29 @@ export async function startKafka09(): Promise<Kafka09> {
   );
   const cp = `${home}/libs/*`;
   const env = { ...process.env, KAFKA_HEAP_OPTS: "" };
-  const jvm = ["-Xmx384m", "-XX:+UseSerialGC", "-Djava.awt.headless=true", `-Dlog4j.configuration=file:${home}/config/log4j.properties`, `-Dkafka.logs.dir=${dir}/applogs`];
-  const zk = Bun.spawn(["java", ...jvm, "-cp", cp, "org.apache.zookeeper.server.quorum.QuorumPeerMain", join(dir, "zk.properties")], { stdout: "ignore", stderr: Bun.file(join(dir, "zk.log")), env });
+  const jvm = [
+    "-Xmx384m",
+    "-XX:+UseSerialGC",
+    "-Djava.awt.headless=true",
+    `-Dlog4j.configuration=file:${home}/config/log4j.properties`,
+    `-Dkafka.logs.dir=${dir}/applogs`,
+  ];
+  const zk = Bun.spawn(["java", ...jvm, "-cp", cp, "org.apache.zookeeper.server.quorum.QuorumPeerMain", join(dir, "zk.properties")], {
+    stdout: "ignore",
+    stderr: Bun.file(join(dir, "zk.log")),
+    env,
+  });
   await waitPort(zkPort, 20_000);
   // The chroot /kafka must exist before the broker starts.
-  Bun.spawnSync(["java", "-cp", cp, "org.apache.zookeeper.ZooKeeperMain", "-server", `127.0.0.1:${zkPort}`, "create", "/kafka", ""], { stdout: "ignore", stderr: "ignore" });
-  const broker = Bun.spawn(["java", ...jvm, "-cp", cp, "kafka.Kafka", join(dir, "server.properties")], { stdout: Bun.file(join(dir, "broker.log")), stderr: "inherit", env });
+  Bun.spawnSync(["java", "-cp", cp, "org.apache.zookeeper.ZooKeeperMain", "-server", `127.0.0.1:${zkPort}`, "create", "/kafka", ""], {
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  const broker = Bun.spawn(["java", ...jvm, "-cp", cp, "kafka.Kafka", join(dir, "server.properties")], {
+    stdout: Bun.file(join(dir, "broker.log")),
+    stderr: "inherit",
+    env,
+  });
   try {
     await waitPort(port, 30_000);
   } catch (e) {
@@ -79,10 +96,30 @@ export async function startKafka09(): Promise<Kafka09> {
     clientProps,
     async createTopic(name, partitions) {
       // 0.9 has no CreateTopics API: its own admin tool, then wait for leaders in metadata.
-      const r = Bun.spawnSync(["java", "-cp", cp, "kafka.admin.TopicCommand", "--zookeeper", `127.0.0.1:${zkPort}/kafka`, "--create", "--topic", name, "--partitions", String(partitions), "--replication-factor", "1"], { stdout: "pipe", stderr: "pipe" });
+      const r = Bun.spawnSync(
+        [
+          "java",
+          "-cp",
+          cp,
+          "kafka.admin.TopicCommand",
+          "--zookeeper",
+          `127.0.0.1:${zkPort}/kafka`,
+          "--create",
+          "--topic",
+          name,
+          "--partitions",
+          String(partitions),
+          "--replication-factor",
+          "1",
+        ],
+        { stdout: "pipe", stderr: "pipe" },
+      );
       if (r.exitCode !== 0) throw new Error(`create topic ${name}: ${r.stderr.toString()}`);
       for (let i = 0; i < 100; i++) {
-        const md = Bun.spawnSync(["kcat", "-L", "-b", bootstrap, "-t", name, "-X", "api.version.request=false", "-X", "broker.version.fallback=0.9.0.1"], { stdout: "pipe", stderr: "pipe" }).stdout.toString();
+        const md = Bun.spawnSync(["kcat", "-L", "-b", bootstrap, "-t", name, "-X", "api.version.request=false", "-X", "broker.version.fallback=0.9.0.1"], {
+          stdout: "pipe",
+          stderr: "pipe",
+        }).stdout.toString();
         const leaders = [...md.matchAll(/partition \d+, leader (\d+)/g)].length;
         if (leaders === partitions && !/leader -1/.test(md)) return;
         await Bun.sleep(100);

@@ -16,11 +16,16 @@ export function needs(what: string, missing: string | null, opts: { optional?: b
   if (missing === null) return test;
   if (requireAll && !opts.optional) {
     return ((name: string, _fn: unknown, timeout?: number) =>
-      test(name, () => {
-        throw new Error(`${what} unavailable: ${missing}`);
-      }, timeout)) as unknown as typeof test;
+      test(
+        name,
+        () => {
+          throw new Error(`${what} unavailable: ${missing}`);
+        },
+        timeout,
+      )) as unknown as typeof test;
   }
-  return ((name: string, fn: unknown, timeout?: number) => test.skip(`${name} (needs ${what}: ${missing})`, fn as () => void, timeout)) as unknown as typeof test;
+  return ((name: string, fn: unknown, timeout?: number) =>
+    test.skip(`${name} (needs ${what}: ${missing})`, fn as () => void, timeout)) as unknown as typeof test;
 }
 
 /** `describe` for a block of tests that share one prerequisite (same rules as needs()). */

@@ -14,7 +14,10 @@ export { SchemaRegistry };
 const reason = registryUnavailableReason();
 
 /** `test` when both Kafka 4.4 and the registry can run here. */
-export const registryTest: typeof test = needs("the schema registry and Kafka 4.4 harnesses", reason ?? (kafka4Available ? null : "the Kafka 4.4 harness is unavailable"));
+export const registryTest: typeof test = needs(
+  "the schema registry and Kafka 4.4 harnesses",
+  reason ?? (kafka4Available ? null : "the Kafka 4.4 harness is unavailable"),
+);
 
 let shared: Promise<SchemaRegistry> | null = null;
 

@@ -48,7 +48,19 @@ export function makeDataset(o: { users: number; orders: number; poisonEvery?: nu
     }
     const id = base + i;
     ds.userIds.push(id);
-    const u = { id, first_name: `F${id}`, last_name: `L${id} é,"q"`, email: `u${id}@example.com`, age: 18 + (id % 60), country: "FR", city: "Paris", signup_ts: 1_700_000_000_000 + id, is_active: id % 3 !== 0, score: Math.round(r() * 10_000) / 100, phone: id % 5 ? `+33${id}` : null };
+    const u = {
+      id,
+      first_name: `F${id}`,
+      last_name: `L${id} é,"q"`,
+      email: `u${id}@example.com`,
+      age: 18 + (id % 60),
+      country: "FR",
+      city: "Paris",
+      signup_ts: 1_700_000_000_000 + id,
+      is_active: id % 3 !== 0,
+      score: Math.round(r() * 10_000) / 100,
+      phone: id % 5 ? `+33${id}` : null,
+    };
     ds.usersLines.push(`${id}:${JSON.stringify(u)}`);
   }
   n = 0;
@@ -61,7 +73,15 @@ export function makeDataset(o: { users: number; orders: number; poisonEvery?: nu
     const id = `o${base}-${i}-${Math.floor(r() * 1e9).toString(36)}`;
     ds.orderIds.push(id);
     const customer = base + 1 + Math.floor(r() * Math.max(1, o.users));
-    const ord = { order_id: id, customer_id: String(customer), product_id: `P${String(1 + Math.floor(r() * 200)).padStart(4, "0")}`, quantity: 1 + Math.floor(r() * 5), amount: Math.round(r() * 50_000) / 100, currency: "EUR", created_at: 1_735_689_600_000 + i };
+    const ord = {
+      order_id: id,
+      customer_id: String(customer),
+      product_id: `P${String(1 + Math.floor(r() * 200)).padStart(4, "0")}`,
+      quantity: 1 + Math.floor(r() * 5),
+      amount: Math.round(r() * 50_000) / 100,
+      currency: "EUR",
+      created_at: 1_735_689_600_000 + i,
+    };
     ds.ordersLines.push(`${customer}:${JSON.stringify(ord)}`);
   }
   return ds;
@@ -75,10 +95,15 @@ export function makeDataset(o: { users: number; orders: number; poisonEvery?: nu
  */
 export async function produceLines(bootstrap: string, topic: string, lines: string[]): Promise<void> {
   if (!lines.length) return;
-  const p = Bun.spawn(["kcat", "-P", "-b", bootstrap, "-t", topic, "-K:", "-z", "lz4", "-X", "enable.idempotence=true"], { stdin: new TextEncoder().encode(lines.join("\n") + "\n"), stdout: "ignore", stderr: "pipe" });
+  const p = Bun.spawn(["kcat", "-P", "-b", bootstrap, "-t", topic, "-K:", "-z", "lz4", "-X", "enable.idempotence=true"], {
+    stdin: new TextEncoder().encode(lines.join("\n") + "\n"),
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   const [err, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
   if (code !== 0 && /Delivery failed|Failed to produce|Fatal|FATAL/.test(err)) throw new Error(`kcat produce to ${topic} failed (${code}): ${err}`);
-  if (code !== 0 && !/Disconnected|Connection refused|Connect to|broker.*down|timed out/i.test(err)) throw new Error(`kcat produce to ${topic} failed (${code}): ${err}`);
+  if (code !== 0 && !/Disconnected|Connection refused|Connect to|broker.*down|timed out/i.test(err))
+    throw new Error(`kcat produce to ${topic} failed (${code}): ${err}`);
 }
 
 /** Keys of a topic's records, with kcat (DLQ contents). */
@@ -175,7 +200,12 @@ export interface StoreCheck {
 }
 
 /** Compare MySQL (and Redis when given) with what was produced. */
-export async function checkStores(conn: Connection, ds: { userIds: number[]; orderIds: string[] }, initialStock: number, redis?: RedisClient): Promise<StoreCheck> {
+export async function checkStores(
+  conn: Connection,
+  ds: { userIds: number[]; orderIds: string[] },
+  initialStock: number,
+  redis?: RedisClient,
+): Promise<StoreCheck> {
   const [[c]] = (await conn.query("SELECT COUNT(*) AS u, COUNT(DISTINCT id) AS du FROM users")) as unknown as [{ u: number; du: number }[]];
   const [[o]] = (await conn.query("SELECT COUNT(*) AS o, COUNT(DISTINCT order_id) AS d FROM orders")) as unknown as [{ o: number; d: number }[]];
   const [uids] = (await conn.query("SELECT id FROM users")) as unknown as [{ id: number }[]];
@@ -199,7 +229,9 @@ export async function checkStores(conn: Connection, ds: { userIds: number[]; ord
   let redisMismatch = -1;
   if (redis) {
     redisMismatch = 0;
-    const [urows] = (await conn.query("SELECT id, email, score, is_active FROM users")) as unknown as [{ id: number; email: string; score: number; is_active: number }[]];
+    const [urows] = (await conn.query("SELECT id, email, score, is_active FROM users")) as unknown as [
+      { id: number; email: string; score: number; is_active: number }[],
+    ];
     for (let i = 0; i < urows.length; i += 1000) {
       const part = urows.slice(i, i + 1000);
       const got = await redis.mGet(part.map((u) => `user:${u.id}`));
@@ -217,8 +249,17 @@ export async function checkStores(conn: Connection, ds: { userIds: number[]; ord
     });
   }
   return {
-    users: Number(c!.u), distinctUsers: Number(c!.du), orders: Number(o!.o), distinctOrders: Number(o!.d),
-    lostUsers, lostOrders, duplicated, accepted: n("accepted"), rejected: n("rejected"), stockBad, redisMismatch,
+    users: Number(c!.u),
+    distinctUsers: Number(c!.du),
+    orders: Number(o!.o),
+    distinctOrders: Number(o!.d),
+    lostUsers,
+    lostOrders,
+    duplicated,
+    accepted: n("accepted"),
+    rejected: n("rejected"),
+    stockBad,
+    redisMismatch,
   };
 }
 
@@ -234,8 +275,18 @@ export interface LagRow {
 }
 
 /** `ingest lag --json` for a group (`timeoutMs`: its --timeout-ms, for a cluster that is losing a broker). */
-export async function groupLag(argv: (...a: string[]) => string[], bootstrap: string, group: string, topics: string[], timeoutMs = 10_000): Promise<{ total_lag: number; partitions: LagRow[] }> {
-  const p = Bun.spawn(argv("lag", "--group", group, "--topic", topics.join(","), "--json", "--timeout-ms", String(timeoutMs), "-b", bootstrap), { stdout: "pipe", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "error" } });
+export async function groupLag(
+  argv: (...a: string[]) => string[],
+  bootstrap: string,
+  group: string,
+  topics: string[],
+  timeoutMs = 10_000,
+): Promise<{ total_lag: number; partitions: LagRow[] }> {
+  const p = Bun.spawn(argv("lag", "--group", group, "--topic", topics.join(","), "--json", "--timeout-ms", String(timeoutMs), "-b", bootstrap), {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, LOG_LEVEL: "error" },
+  });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   if (code !== 0) throw new Error(`ingest lag failed (${code}): ${err}`);
   return JSON.parse(out);

@@ -34,7 +34,10 @@ test("an unknown command, an unknown flag and a bad value are one-line errors wi
     [["topic", "list", "--log-level", "loud"], /^error: --log-level: 'loud' is not one of/],
     [["topic", "list", "--kafka-config", "/nonexistent/file"], /^error: --kafka-config: cannot read \/nonexistent\/file: ENOENT\n$/],
     [["load", "--url", "http://127.0.0.1:1/order", "--duration", "0s"], /^error: --duration: must be more than 0\n$/],
-    [["broker", "--bootstrap-file", "/nonexistent/dir/bf"], /^error: --bootstrap-file: cannot write \/nonexistent\/dir\/bf: directory \/nonexistent\/dir does not exist\n$/],
+    [
+      ["broker", "--bootstrap-file", "/nonexistent/dir/bf"],
+      /^error: --bootstrap-file: cannot write \/nonexistent\/dir\/bf: directory \/nonexistent\/dir does not exist\n$/,
+    ],
     [["broker", "--bootstrap-file", "/tmp"], /^error: --bootstrap-file: cannot write \/tmp: it is a directory\n$/],
     [["topic", "list", "-b", "", "--timeout-ms", "500"], /^error: --brokers: expected host:port\[,host:port...\], got ''\n$/],
     [["broker", "--topics", "users:3:2"], /^error: --topics: expected NAME or NAME:PARTITIONS, got 'users:3:2'\n$/], // the :2 was ignored
@@ -57,7 +60,12 @@ test("configuration precedence: defaults < environment < properties file < -X < 
   const saved = process.env.KAFKA_BOOTSTRAP_SERVERS;
   process.env.KAFKA_BOOTSTRAP_SERVERS = "env:9092";
   try {
-    expect(kafkaConfig({ "kafka-config": file }, { "linger.ms": "1" })).toMatchObject({ "bootstrap.servers": "file:9092", "linger.ms": "7", "security.protocol": "SASL_SSL", "sasl.password": "s3cret" });
+    expect(kafkaConfig({ "kafka-config": file }, { "linger.ms": "1" })).toMatchObject({
+      "bootstrap.servers": "file:9092",
+      "linger.ms": "7",
+      "security.protocol": "SASL_SSL",
+      "sasl.password": "s3cret",
+    });
     expect(kafkaConfig({}, { "linger.ms": "1" })).toMatchObject({ "bootstrap.servers": "env:9092", "linger.ms": "1" });
     expect(kafkaConfig({ "kafka-config": file, X: ["bootstrap.servers=x:1", "linger.ms=9"] })["bootstrap.servers"]).toBe("x:1");
     expect(kafkaConfig({ "kafka-config": file, X: ["bootstrap.servers=x:1"], brokers: "flag:1" })["bootstrap.servers"]).toBe("flag:1");
@@ -78,7 +86,11 @@ test("--broker-version 0.9 selects the old-broker protocol settings", () => {
 });
 
 test("secrets never reach the logs", () => {
-  expect(redactConfig({ "sasl.password": "hunter2", "ssl.key.password": "k", "sasl.username": "me" })).toEqual({ "sasl.password": "***", "ssl.key.password": "***", "sasl.username": "me" });
+  expect(redactConfig({ "sasl.password": "hunter2", "ssl.key.password": "k", "sasl.username": "me" })).toEqual({
+    "sasl.password": "***",
+    "ssl.key.password": "***",
+    "sasl.username": "me",
+  });
   expect(redactUrl("mysql://root:hunter2@db:3306/app")).toBe("mysql://root:***@db:3306/app");
   expect(redactUrl("redis://:pw@cache:6379")).toBe("redis://:***@cache:6379");
 });
@@ -139,7 +151,14 @@ test("gen: --out a directory or in a missing directory is a usage error (exit 2)
     expect(r.stderr).toBe(said);
   }
   // | head -1: the rest of the rows meet a closed pipe.
-  const p = Bun.spawn(["bash", "-c", `"\${@:2}" 2>"$1" | head -1 >/dev/null; exit \${PIPESTATUS[0]}`, "_", join(dir, "epipe.err"), ...ingestArgv("gen", "users", "--rows", "200000")]);
+  const p = Bun.spawn([
+    "bash",
+    "-c",
+    `"\${@:2}" 2>"$1" | head -1 >/dev/null; exit \${PIPESTATUS[0]}`,
+    "_",
+    join(dir, "epipe.err"),
+    ...ingestArgv("gen", "users", "--rows", "200000"),
+  ]);
   expect(await p.exited).toBe(1);
   expect(readFileSync(join(dir, "epipe.err"), "utf8")).toBe("error: --out: cannot write standard output: the reader closed the pipe (EPIPE)\n");
 });
@@ -170,7 +189,9 @@ test("topic create looks the topic up first: --if-not-exists on an existing one 
     expect(JSON.parse(j.stdout)).toEqual({ exists: "users", partitions: 3 });
     const again = await runIngest(["topic", "create", "users", "--timeout-ms", "1000", "-b", broker.bootstrap]);
     expect(again.code).toBe(1);
-    expect(again.stderr).toBe("error: create topic 'users': it already exists with 3 partitions (--if-not-exists makes that a success) (TOPIC_ALREADY_EXISTS)\n");
+    expect(again.stderr).toBe(
+      "error: create topic 'users': it already exists with 3 partitions (--if-not-exists makes that a success) (TOPIC_ALREADY_EXISTS)\n",
+    );
   } finally {
     broker.stop();
   }

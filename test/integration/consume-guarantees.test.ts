@@ -35,7 +35,12 @@ async function committedOffset(bootstrap: string, group: string, topic: string):
 /** Keys and source offsets of what a dead-letter topic holds, read with kcat. */
 function deadLetters(bootstrap: string, topic: string): string[] {
   const k = Bun.spawnSync(["kcat", "-C", "-b", bootstrap, "-t", `${topic}.dlq`, "-e", "-q", "-f", "%k@%h\n"]);
-  return k.stdout.toString().split("\n").filter(Boolean).map((l) => `${l.slice(0, l.indexOf("@"))}@${/ingest\.source\.offset=(\d+)/.exec(l)?.[1]}`).sort();
+  return k.stdout
+    .toString()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => `${l.slice(0, l.indexOf("@"))}@${/ingest\.source\.offset=(\d+)/.exec(l)?.[1]}`)
+    .sort();
 }
 
 test("records a sink gave up on (stdout closed under | head -1) are neither counted written nor committed (breaks if an abandoned batch's offsets are marked done)", async () => {
@@ -44,8 +49,27 @@ test("records a sink gave up on (stdout closed under | head -1) are neither coun
   expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
   const group = uniqueName("g");
   const summary = join(dir, "epipe.json");
-  const argv = ingestArgv("consume", "--group", group, "--topics", users, "--sink", "stdout", "--batch-size", "500", "--max-messages", String(USERS), "--summary-json", summary, "-b", broker.bootstrap, ...fast);
-  const p = Bun.spawn(["bash", "-c", `"\${@:2}" 2>"$1" | head -1 >/dev/null; exit \${PIPESTATUS[0]}`, "_", join(dir, "epipe.err"), ...argv], { env: { ...process.env, LOG_LEVEL: "warn" } });
+  const argv = ingestArgv(
+    "consume",
+    "--group",
+    group,
+    "--topics",
+    users,
+    "--sink",
+    "stdout",
+    "--batch-size",
+    "500",
+    "--max-messages",
+    String(USERS),
+    "--summary-json",
+    summary,
+    "-b",
+    broker.bootstrap,
+    ...fast,
+  );
+  const p = Bun.spawn(["bash", "-c", `"\${@:2}" 2>"$1" | head -1 >/dev/null; exit \${PIPESTATUS[0]}`, "_", join(dir, "epipe.err"), ...argv], {
+    env: { ...process.env, LOG_LEVEL: "warn" },
+  });
   expect(await p.exited).toBe(1);
   const err = readFileSync(join(dir, "epipe.err"), "utf8");
   expect(err).toContain("EPIPE");
@@ -66,7 +90,8 @@ test("records a sink gave up on (stdout closed under | head -1) are neither coun
 function poisonTopic(own: TestBroker): string {
   const users = uniqueName("users");
   own.createTopic(users, 1);
-  const good = (id: number) => `{"id":${id},"first_name":"A","last_name":"B","email":"a@x","age":3,"country":"FR","city":"P","signup_ts":1,"is_active":true,"score":1,"phone":null}`;
+  const good = (id: number) =>
+    `{"id":${id},"first_name":"A","last_name":"B","email":"a@x","age":3,"country":"FR","city":"P","signup_ts":1,"is_active":true,"score":1,"phone":null}`;
   const input = `k0:${good(1)}\nk1:{not json\nk2:{"id":"x"}\nk3:${good(2)}\n`;
   expect(Bun.spawnSync(["kcat", "-P", "-b", own.bootstrap, "-t", users, "-K:"], { stdin: new TextEncoder().encode(input) }).exitCode).toBe(0);
   return users;
@@ -103,7 +128,10 @@ test("a dead-letter send the broker refuses is sent again: both poison records r
     const group = uniqueName("g");
     own.cluster.pushRequestErrors(PRODUCE, [NOT_RETRIED_BY_LIBRDKAFKA, NOT_RETRIED_BY_LIBRDKAFKA]);
     const summary = join(dir, "dlq-retry.json");
-    const r = await runIngest(["consume", "--group", group, "--topics", users, "--sink", "none", "--max-messages", "4", "--summary-json", summary, "-b", own.bootstrap, ...fast], { timeoutMs: 60_000 });
+    const r = await runIngest(
+      ["consume", "--group", group, "--topics", users, "--sink", "none", "--max-messages", "4", "--summary-json", summary, "-b", own.bootstrap, ...fast],
+      { timeoutMs: 60_000 },
+    );
     expect(r.stderr).toContain("dead-letter produce failed; retrying"); // the injected refusal was met
     expect(r.code).toBe(0);
     expect(deadLetters(own.bootstrap, users)).toEqual(["k1@1", "k2@2"]);
@@ -122,7 +150,22 @@ test("while the dead-letter topic refuses every send, the group never commits pa
     const group = uniqueName("g");
     own.cluster.pushRequestErrors(PRODUCE, Array(10_000).fill(NOT_RETRIED_BY_LIBRDKAFKA));
     const summary = join(dir, "dlq-down.json");
-    const p = spawnIngest(["consume", "--group", group, "--topics", users, "--sink", "none", "--commit-interval-ms", "100", "--summary-json", summary, "-b", own.bootstrap, ...fast]);
+    const p = spawnIngest([
+      "consume",
+      "--group",
+      group,
+      "--topics",
+      users,
+      "--sink",
+      "none",
+      "--commit-interval-ms",
+      "100",
+      "--summary-json",
+      summary,
+      "-b",
+      own.bootstrap,
+      ...fast,
+    ]);
     // Stop once a send was refused and some commit intervals have passed (the group join may be slow on a busy machine).
     const stderr = collect(p.stderr);
     await stderr.waitFor("dead-letter produce failed; retrying", 45_000);
@@ -137,7 +180,7 @@ test("while the dead-letter topic refuses every send, the group never commits pa
     const sum = JSON.parse(readFileSync(summary, "utf8"));
     expect([sum.received, sum.written, sum.poison, sum.dlqDelivered, sum.abandoned]).toEqual([4, 2, 2, 0, 2]);
     // The two poison records are neither in the DLQ nor committed: the stop says records stayed unhandled.
-    expect(all).toContain("consume STOPPED WITH UNWRITTEN RECORDS (SIGTERM): received 4, written 2 {\"none\":2}, poison 2 (dlq 0)");
+    expect(all).toContain('consume STOPPED WITH UNWRITTEN RECORDS (SIGTERM): received 4, written 2 {"none":2}, poison 2 (dlq 0)');
     expect(code).toBe(1);
   } finally {
     own.stop();
@@ -148,9 +191,33 @@ test("--no-dlq: poison records are counted and skipped, nothing is sent to the d
   const users = poisonTopic(broker);
   const group = uniqueName("g");
   const summary = join(dir, "no-dlq.json");
-  const r = await runIngest(["consume", "--group", group, "--topics", users, "--sink", "stdout", "--no-dlq", "--idle-exit-ms", "3000", "--summary-json", summary, "-b", broker.bootstrap, ...fast], { timeoutMs: 60_000 });
+  const r = await runIngest(
+    [
+      "consume",
+      "--group",
+      group,
+      "--topics",
+      users,
+      "--sink",
+      "stdout",
+      "--no-dlq",
+      "--idle-exit-ms",
+      "3000",
+      "--summary-json",
+      summary,
+      "-b",
+      broker.bootstrap,
+      ...fast,
+    ],
+    { timeoutMs: 60_000 },
+  );
   expect(r.code).toBe(0);
-  expect(r.stdout.trim().split("\n").map((l) => JSON.parse(l).id)).toEqual([1, 2]);
+  expect(
+    r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).id),
+  ).toEqual([1, 2]);
   expect(r.stderr).toContain("poison record skipped (--no-dlq)");
   const sum = JSON.parse(readFileSync(summary, "utf8"));
   expect([sum.received, sum.written, sum.poison, sum.dlqDelivered, sum.abandoned]).toEqual([4, 2, 2, 0, 0]);

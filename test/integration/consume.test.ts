@@ -38,7 +38,19 @@ async function produceTopics(users: string, orders: string) {
   broker.createTopic(users, 4);
   broker.createTopic(orders, 4);
   expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
-  const o = await runIngest(["produce", "--file", join(dir, "orders.csv"), "--topic", orders, "--schema", "data/orders.avsc", "--key", "customer_id", "-b", broker.bootstrap]);
+  const o = await runIngest([
+    "produce",
+    "--file",
+    join(dir, "orders.csv"),
+    "--topic",
+    orders,
+    "--schema",
+    "data/orders.avsc",
+    "--key",
+    "customer_id",
+    "-b",
+    broker.bootstrap,
+  ]);
   expect(o.stderr).toContain("produce OK");
 }
 
@@ -64,7 +76,29 @@ describe("consume into MariaDB", () => {
     await produceTopics(users, orders);
     const group = uniqueName("g");
     const summary = join(dir, "c1.json");
-    const r = await runIngest(["consume", "--group", group, "--topics", `${users},${orders}`, "--sink", "mysql", "--workers", "4", "--initial-stock", String(STOCK), "--max-messages", String(USERS + ORDERS), "--summary-json", summary, "-b", broker.bootstrap, ...fast], { env: { MYSQL_URL: mysqlUrl }, timeoutMs: 90_000 });
+    const r = await runIngest(
+      [
+        "consume",
+        "--group",
+        group,
+        "--topics",
+        `${users},${orders}`,
+        "--sink",
+        "mysql",
+        "--workers",
+        "4",
+        "--initial-stock",
+        String(STOCK),
+        "--max-messages",
+        String(USERS + ORDERS),
+        "--summary-json",
+        summary,
+        "-b",
+        broker.bootstrap,
+        ...fast,
+      ],
+      { env: { MYSQL_URL: mysqlUrl }, timeoutMs: 90_000 },
+    );
     expect(r.stderr).toContain("consume done");
     expect(r.code).toBe(0);
     const [[u]] = (await db.query("SELECT COUNT(*) AS n FROM users")) as [{ n: number }[], unknown];
@@ -85,7 +119,16 @@ describe("consume into MariaDB", () => {
     const lag = await runIngest(["lag", "--group", group, "--topic", `${users},${orders}`, "--json", "-b", broker.bootstrap]);
     expect(JSON.parse(lag.stdout).total_lag).toBe(0);
     // The independent client agrees on the counts.
-    const cli = Bun.spawnSync(["mariadb", "-h", "127.0.0.1", "-u", "root", "-N", "-e", `SELECT COUNT(*) FROM ${dbName}.orders; SELECT MIN(stock) >= 0 FROM ${dbName}.products`]);
+    const cli = Bun.spawnSync([
+      "mariadb",
+      "-h",
+      "127.0.0.1",
+      "-u",
+      "root",
+      "-N",
+      "-e",
+      `SELECT COUNT(*) FROM ${dbName}.orders; SELECT MIN(stock) >= 0 FROM ${dbName}.products`,
+    ]);
     expect(cli.stdout.toString().trim().split("\n")).toEqual([String(ORDERS), "1"]);
   }, 120_000);
 
@@ -94,7 +137,25 @@ describe("consume into MariaDB", () => {
     const users = uniqueName("users");
     const orders = uniqueName("orders");
     await produceTopics(users, orders);
-    const r = await runIngest(["consume", "--group", uniqueName("g"), "--topics", `${users},${orders}`, "--sink", "mysql", "--initial-stock", String(STOCK), "--max-messages", String(USERS + ORDERS), "-b", broker.bootstrap, ...fast], { env: { MYSQL_URL: mysqlUrl }, timeoutMs: 90_000 });
+    const r = await runIngest(
+      [
+        "consume",
+        "--group",
+        uniqueName("g"),
+        "--topics",
+        `${users},${orders}`,
+        "--sink",
+        "mysql",
+        "--initial-stock",
+        String(STOCK),
+        "--max-messages",
+        String(USERS + ORDERS),
+        "-b",
+        broker.bootstrap,
+        ...fast,
+      ],
+      { env: { MYSQL_URL: mysqlUrl }, timeoutMs: 90_000 },
+    );
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`duplicate ${ORDERS}`));
     const [[after]] = (await db.query("SELECT SUM(stock) AS s, (SELECT COUNT(*) FROM orders) AS n FROM products")) as [{ s: number; n: number }[], unknown];
@@ -109,40 +170,64 @@ describe("consume into MariaDB", () => {
     const kdb = await createConnection({ host: "127.0.0.1", port: 3306, user: "root", database: name });
     const url = `mysql://root@127.0.0.1:3306/${name}`;
     try {
-    const big = join(dir, "orders-big.csv");
-    expect((await runIngest(["gen", "orders", "--rows", "30000", "--customers", "1000", "--seed", "77", "--out", big])).code).toBe(0);
-    const orders = uniqueName("orders");
-    broker.createTopic(orders, 4);
-    expect((await runIngest(["produce", "--file", big, "--topic", orders, "--schema", "data/orders.avsc", "--key", "customer_id", "-b", broker.bootstrap])).code).toBe(0);
-    const group = uniqueName("g");
-    const args = ["consume", "--group", group, "--topics", orders, "--sink", "mysql", "--workers", "4", "--batch-size", "500", "--commit-interval-ms", "100", "--initial-stock", String(STOCK), "-b", broker.bootstrap, ...fast];
-    const p = spawnIngest(args, { env: { MYSQL_URL: url } });
-    // Kill once some orders are stored.
-    for (let i = 0; i < 200; i++) {
-      await Bun.sleep(100);
-      const [[c]] = (await kdb.query("SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = 'orders'", [name])) as [{ n: number }[], unknown];
-      if (Number(c!.n) === 0) continue;
-      const [[o]] = (await kdb.query("SELECT COUNT(*) AS n FROM orders")) as [{ n: number }[], unknown];
-      if (Number(o!.n) > 3000) break;
-    }
-    p.kill("SIGKILL");
-    await p.exited;
-    const [[stored]] = (await kdb.query("SELECT COUNT(*) AS n FROM orders")) as [{ n: number }[], unknown];
-    const lag = JSON.parse((await runIngest(["lag", "--group", group, "--topic", orders, "--json", "-b", broker.bootstrap])).stdout);
-    const committed = lag.partitions.reduce((s: number, x: { committed: number | null }) => s + (x.committed ?? 0), 0);
-    expect(committed).toBeLessThanOrEqual(Number(stored!.n));
-    expect(Number(stored!.n)).toBeLessThan(30000);
+      const big = join(dir, "orders-big.csv");
+      expect((await runIngest(["gen", "orders", "--rows", "30000", "--customers", "1000", "--seed", "77", "--out", big])).code).toBe(0);
+      const orders = uniqueName("orders");
+      broker.createTopic(orders, 4);
+      expect(
+        (await runIngest(["produce", "--file", big, "--topic", orders, "--schema", "data/orders.avsc", "--key", "customer_id", "-b", broker.bootstrap])).code,
+      ).toBe(0);
+      const group = uniqueName("g");
+      const args = [
+        "consume",
+        "--group",
+        group,
+        "--topics",
+        orders,
+        "--sink",
+        "mysql",
+        "--workers",
+        "4",
+        "--batch-size",
+        "500",
+        "--commit-interval-ms",
+        "100",
+        "--initial-stock",
+        String(STOCK),
+        "-b",
+        broker.bootstrap,
+        ...fast,
+      ];
+      const p = spawnIngest(args, { env: { MYSQL_URL: url } });
+      // Kill once some orders are stored.
+      for (let i = 0; i < 200; i++) {
+        await Bun.sleep(100);
+        const [[c]] = (await kdb.query("SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = 'orders'", [name])) as [
+          { n: number }[],
+          unknown,
+        ];
+        if (Number(c!.n) === 0) continue;
+        const [[o]] = (await kdb.query("SELECT COUNT(*) AS n FROM orders")) as [{ n: number }[], unknown];
+        if (Number(o!.n) > 3000) break;
+      }
+      p.kill("SIGKILL");
+      await p.exited;
+      const [[stored]] = (await kdb.query("SELECT COUNT(*) AS n FROM orders")) as [{ n: number }[], unknown];
+      const lag = JSON.parse((await runIngest(["lag", "--group", group, "--topic", orders, "--json", "-b", broker.bootstrap])).stdout);
+      const committed = lag.partitions.reduce((s: number, x: { committed: number | null }) => s + (x.committed ?? 0), 0);
+      expect(committed).toBeLessThanOrEqual(Number(stored!.n));
+      expect(Number(stored!.n)).toBeLessThan(30000);
 
-    // The killed member keeps its partitions until session.timeout.ms (6 s here) expires, then a
-    // rebalance hands them over: idle longer than that before calling it done.
-    const r = await runIngest([...args, "--idle-exit-ms", "9000"], { env: { MYSQL_URL: url }, timeoutMs: 90_000 });
-    expect(r.code).toBe(0);
-    const [[all]] = (await kdb.query("SELECT COUNT(*) AS n, COUNT(DISTINCT order_id) AS d FROM orders")) as [{ n: number; d: number }[], unknown];
-    expect(Number(all!.n)).toBe(30000);
-    expect(Number(all!.d)).toBe(30000);
-    await checkStock(kdb);
-    const lag2 = JSON.parse((await runIngest(["lag", "--group", group, "--topic", orders, "--json", "-b", broker.bootstrap])).stdout);
-    expect(lag2.total_lag).toBe(0);
+      // The killed member keeps its partitions until session.timeout.ms (6 s here) expires, then a
+      // rebalance hands them over: idle longer than that before calling it done.
+      const r = await runIngest([...args, "--idle-exit-ms", "9000"], { env: { MYSQL_URL: url }, timeoutMs: 90_000 });
+      expect(r.code).toBe(0);
+      const [[all]] = (await kdb.query("SELECT COUNT(*) AS n, COUNT(DISTINCT order_id) AS d FROM orders")) as [{ n: number; d: number }[], unknown];
+      expect(Number(all!.n)).toBe(30000);
+      expect(Number(all!.d)).toBe(30000);
+      await checkStock(kdb);
+      const lag2 = JSON.parse((await runIngest(["lag", "--group", group, "--topic", orders, "--json", "-b", broker.bootstrap])).stdout);
+      expect(lag2.total_lag).toBe(0);
     } finally {
       await kdb.end();
       await db.query(`DROP DATABASE IF EXISTS ${name}`);
@@ -160,16 +245,43 @@ test("order ids differing only in case, accents or a trailing space are distinct
     const orders = uniqueName("orders");
     broker.createTopic(orders, 2);
     const ids = ["case-A", "CASE-a", "café", "cafe", "trail", "trail "];
-    const lines = ids.map((id, i) => `k${i}:${JSON.stringify({ order_id: id, customer_id: `k${i}`, product_id: "P0007", quantity: i + 1, amount: 1, currency: "EUR", created_at: 1735689600000 })}`);
-    expect(Bun.spawnSync(["kcat", "-P", "-b", broker.bootstrap, "-t", orders, "-K:"], { stdin: new TextEncoder().encode(lines.join("\n") + "\n") }).exitCode).toBe(0);
-    const args = ["--topics", orders, "--sink", "mysql", "--initial-stock", "100", "--max-messages", String(ids.length), "--from-beginning", "-b", broker.bootstrap, ...fast];
+    const lines = ids.map(
+      (id, i) =>
+        `k${i}:${JSON.stringify({ order_id: id, customer_id: `k${i}`, product_id: "P0007", quantity: i + 1, amount: 1, currency: "EUR", created_at: 1735689600000 })}`,
+    );
+    expect(
+      Bun.spawnSync(["kcat", "-P", "-b", broker.bootstrap, "-t", orders, "-K:"], { stdin: new TextEncoder().encode(lines.join("\n") + "\n") }).exitCode,
+    ).toBe(0);
+    const args = [
+      "--topics",
+      orders,
+      "--sink",
+      "mysql",
+      "--initial-stock",
+      "100",
+      "--max-messages",
+      String(ids.length),
+      "--from-beginning",
+      "-b",
+      broker.bootstrap,
+      ...fast,
+    ];
     for (const round of [0, 1]) {
       const r = await runIngest(["consume", "--group", uniqueName("g"), ...args], { env: { MYSQL_URL: url }, timeoutMs: 30_000 });
       expect(r.stderr).toContain(round === 0 ? "orders accepted 6 rejected 0 duplicate 0" : "orders accepted 0 rejected 0 duplicate 6");
       expect(r.code).toBe(0);
     }
     // Read back with the independent client: six orders, stock taken once (1+2+...+6 = 21).
-    const cli = Bun.spawnSync(["mariadb", "-h", "127.0.0.1", "-u", "root", "-N", "-e", `SELECT CONCAT('[', order_id, ']') FROM ${name}.orders ORDER BY customer_id; SELECT stock FROM ${name}.products WHERE product_id = 'P0007'`]);
+    const cli = Bun.spawnSync([
+      "mariadb",
+      "-h",
+      "127.0.0.1",
+      "-u",
+      "root",
+      "-N",
+      "-e",
+      `SELECT CONCAT('[', order_id, ']') FROM ${name}.orders ORDER BY customer_id; SELECT stock FROM ${name}.products WHERE product_id = 'P0007'`,
+    ]);
     expect(cli.stdout.toString().trim().split("\n")).toEqual([...ids.map((id) => `[${id}]`), "79"]);
   } finally {
     await db.query(`DROP DATABASE IF EXISTS ${name}`);
@@ -179,16 +291,31 @@ test("order ids differing only in case, accents or a trailing space are distinct
 test("a poison record goes to <topic>.dlq with its error and source in headers; the rest are written", async () => {
   const users = uniqueName("users");
   broker.createTopic(users, 1);
-  const good = '{"id":1,"first_name":"A","last_name":"B","email":"a@x","age":3,"country":"FR","city":"P","signup_ts":1,"is_active":true,"score":1,"phone":null}';
+  const good =
+    '{"id":1,"first_name":"A","last_name":"B","email":"a@x","age":3,"country":"FR","city":"P","signup_ts":1,"is_active":true,"score":1,"phone":null}';
   const input = `k1:${good}\nk2:{not json\nk3:{"id":"x"}\n`;
   expect(Bun.spawnSync(["kcat", "-P", "-b", broker.bootstrap, "-t", users, "-K:"], { stdin: new TextEncoder().encode(input) }).exitCode).toBe(0);
-  const r = await runIngest(["consume", "--group", uniqueName("g"), "--topics", users, "--sink", "stdout", "--max-messages", "3", "-b", broker.bootstrap, ...fast], { timeoutMs: 60_000 });
+  const r = await runIngest(
+    ["consume", "--group", uniqueName("g"), "--topics", users, "--sink", "stdout", "--max-messages", "3", "-b", broker.bootstrap, ...fast],
+    { timeoutMs: 60_000 },
+  );
   expect(r.code).toBe(0);
-  expect(r.stdout.trim().split("\n").map((l) => JSON.parse(l).id)).toEqual([1]);
+  expect(
+    r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).id),
+  ).toEqual([1]);
   // The DLQ topic may have several partitions: kcat's order is not the records' order.
-  const dlq = Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", `${users}.dlq`, "-e", "-q", "-f", "%k|%s|%h\n"]).stdout.toString().trim().split("\n").sort();
+  const dlq = Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", `${users}.dlq`, "-e", "-q", "-f", "%k|%s|%h\n"])
+    .stdout.toString()
+    .trim()
+    .split("\n")
+    .sort();
   expect(dlq.length).toBe(2);
-  expect(dlq[0]).toMatch(new RegExp(`^k2\\|\\{not json\\|ingest.error=undecodable json.*ingest.source.topic=${users},ingest.source.partition=0,ingest.source.offset=1$`));
+  expect(dlq[0]).toMatch(
+    new RegExp(`^k2\\|\\{not json\\|ingest.error=undecodable json.*ingest.source.topic=${users},ingest.source.partition=0,ingest.source.offset=1$`),
+  );
   expect(dlq[1]).toMatch(/^k3\|\{"id":"x"\}\|ingest.error=user: id must be an integer/);
 }, 60_000);
 
@@ -204,7 +331,22 @@ test("two consumers in one group split the partitions; every record is written, 
   broker.createTopic(users, 6);
   expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
   const group = uniqueName("g");
-  const args = (n: string) => ["consume", "--group", group, "--topics", users, "--sink", "stdout", "--idle-exit-ms", "4000", "--summary-json", join(dir, `two-${n}.json`), "-b", broker.bootstrap, ...fast];
+  const args = (n: string) => [
+    "consume",
+    "--group",
+    group,
+    "--topics",
+    users,
+    "--sink",
+    "stdout",
+    "--idle-exit-ms",
+    "4000",
+    "--summary-json",
+    join(dir, `two-${n}.json`),
+    "-b",
+    broker.bootstrap,
+    ...fast,
+  ];
   const a = spawnIngest(args("a"));
   const b = spawnIngest(args("b"));
   const [outA, outB] = await Promise.all([new Response(a.stdout).text(), new Response(b.stdout).text()]);
@@ -231,7 +373,27 @@ describe("--from-beginning start", () => {
     const input = Array.from({ length: 480 }, (_, i) => `k${i}:v${i}`).join("\n") + "\n";
     expect(Bun.spawnSync(["kcat", "-P", "-b", broker.bootstrap, "-t", topic, "-K:"], { stdin: new TextEncoder().encode(input) }).exitCode).toBe(0);
     const r = await runIngest(
-      ["consume", "--group", uniqueName("g"), "--topics", topic, "--format", "raw", "--sink", "none", "--from-beginning", "--max-messages", "480", "--summary-json", join(dir, "starts.json"), "-b", broker.bootstrap, "-X", "debug=topic", ...fast],
+      [
+        "consume",
+        "--group",
+        uniqueName("g"),
+        "--topics",
+        topic,
+        "--format",
+        "raw",
+        "--sink",
+        "none",
+        "--from-beginning",
+        "--max-messages",
+        "480",
+        "--summary-json",
+        join(dir, "starts.json"),
+        "-b",
+        broker.bootstrap,
+        "-X",
+        "debug=topic",
+        ...fast,
+      ],
       { env: { LOG_LEVEL: "debug" }, timeoutMs: 60_000 },
     );
     expect(r.code).toBe(0);
@@ -255,7 +417,27 @@ describe("--format raw: values passed on undecoded", () => {
     const values = ["{not json", "plain text é✓", '{"id":1}', "", "x".repeat(5000)];
     const input = values.map((v, i) => `k${i}:${v}`).join("\n") + "\n";
     expect(Bun.spawnSync(["kcat", "-P", "-b", broker.bootstrap, "-t", topic, "-K:"], { stdin: new TextEncoder().encode(input) }).exitCode).toBe(0);
-    const r = await runIngest(["consume", "--group", uniqueName("g"), "--topics", topic, "--format", "raw", "--sink", "stdout", "--max-messages", String(values.length), "--summary-json", join(dir, "raw.json"), "-b", broker.bootstrap, ...fast], { timeoutMs: 60_000 });
+    const r = await runIngest(
+      [
+        "consume",
+        "--group",
+        uniqueName("g"),
+        "--topics",
+        topic,
+        "--format",
+        "raw",
+        "--sink",
+        "stdout",
+        "--max-messages",
+        String(values.length),
+        "--summary-json",
+        join(dir, "raw.json"),
+        "-b",
+        broker.bootstrap,
+        ...fast,
+      ],
+      { timeoutMs: 60_000 },
+    );
     expect(r.code).toBe(0);
     expect(r.stdout.split("\n").slice(0, -1).sort()).toEqual([...values].sort());
     const sum = JSON.parse(readFileSync(join(dir, "raw.json"), "utf8"));
@@ -266,7 +448,29 @@ describe("--format raw: values passed on undecoded", () => {
     const users = uniqueName("users");
     broker.createTopic(users, 3);
     expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
-    const r = await runIngest(["consume", "--group", uniqueName("g"), "--topics", users, "--format", "raw", "--sink", "stdout", "--batch-size", "97", "--workers", "3", "--max-messages", String(USERS), "-b", broker.bootstrap, ...fast], { timeoutMs: 60_000 });
+    const r = await runIngest(
+      [
+        "consume",
+        "--group",
+        uniqueName("g"),
+        "--topics",
+        users,
+        "--format",
+        "raw",
+        "--sink",
+        "stdout",
+        "--batch-size",
+        "97",
+        "--workers",
+        "3",
+        "--max-messages",
+        String(USERS),
+        "-b",
+        broker.bootstrap,
+        ...fast,
+      ],
+      { timeoutMs: 60_000 },
+    );
     expect(r.code).toBe(0);
     const k = Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", users, "-e", "-q", "-f", "%s\n"]);
     const expected = k.stdout.toString().split("\n").slice(0, -1).sort();
@@ -285,7 +489,23 @@ describe("--format raw: values passed on undecoded", () => {
     const users = uniqueName("users");
     broker.createTopic(users, 1);
     expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
-    const argv = ingestArgv("consume", "--group", uniqueName("g"), "--topics", users, "--format", "raw", "--sink", "stdout", "--from-beginning", "--max-messages", String(USERS), "-b", broker.bootstrap, ...fast);
+    const argv = ingestArgv(
+      "consume",
+      "--group",
+      uniqueName("g"),
+      "--topics",
+      users,
+      "--format",
+      "raw",
+      "--sink",
+      "stdout",
+      "--from-beginning",
+      "--max-messages",
+      String(USERS),
+      "-b",
+      broker.bootstrap,
+      ...fast,
+    );
     const p = Bun.spawn(["bash", "-c", `"\${@:2}" 2>"$1" | head -1 >/dev/null; exit \${PIPESTATUS[0]}`, "_", join(dir, "epipe.err"), ...argv]);
     expect(await p.exited).toBe(1);
     const err = readFileSync(join(dir, "epipe.err"), "utf8");
@@ -303,7 +523,24 @@ test("a final offset commit the broker refuses: exit 1 saying so; a restart re-r
     const input = Array.from({ length: 50 }, (_, i) => `k${i}:v${i}`).join("\n") + "\n";
     expect(Bun.spawnSync(["kcat", "-P", "-b", own.bootstrap, "-t", topic, "-K:"], { stdin: new TextEncoder().encode(input) }).exitCode).toBe(0);
     const group = uniqueName("g");
-    const args = ["consume", "--group", group, "--topics", topic, "--format", "raw", "--sink", "none", "--max-messages", "50", "--commit-interval-ms", "3600000", "-b", own.bootstrap, ...fast];
+    const args = [
+      "consume",
+      "--group",
+      group,
+      "--topics",
+      topic,
+      "--format",
+      "raw",
+      "--sink",
+      "none",
+      "--max-messages",
+      "50",
+      "--commit-interval-ms",
+      "3600000",
+      "-b",
+      own.bootstrap,
+      ...fast,
+    ];
     own.cluster.pushRequestErrors(8 /* OffsetCommit */, [12 /* OFFSET_METADATA_TOO_LARGE: not retriable */]);
     const r = await runIngest(args, { timeoutMs: 60_000 });
     expect(r.stderr).toContain("final offset commit failed");
@@ -321,7 +558,9 @@ test("a final offset commit the broker refuses: exit 1 saying so; a restart re-r
 }, 90_000);
 
 test("a store that cannot be reached at start is a clear error naming it", async () => {
-  const r = await runIngest(["consume", "--sink", "mysql", "--topics", "users", "-b", broker.bootstrap], { env: { MYSQL_URL: "mysql://root:secret@127.0.0.1:1/none" } });
+  const r = await runIngest(["consume", "--sink", "mysql", "--topics", "users", "-b", broker.bootstrap], {
+    env: { MYSQL_URL: "mysql://root:secret@127.0.0.1:1/none" },
+  });
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/^error: .*mysql.*127\.0\.0\.1:1/m);
   expect(r.stderr).not.toContain("secret");
@@ -332,7 +571,9 @@ test("an empty --sink (e.g. an unset variable) is a usage error, not a run that 
   broker.createTopic(users, 1);
   expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
   const group = uniqueName("g");
-  const r = await runIngest(["consume", "--sink", "", "--group", group, "--topics", users, "--max-messages", String(USERS), "-b", broker.bootstrap, ...fast], { timeoutMs: 30_000 });
+  const r = await runIngest(["consume", "--sink", "", "--group", group, "--topics", users, "--max-messages", String(USERS), "-b", broker.bootstrap, ...fast], {
+    timeoutMs: 30_000,
+  });
   expect(r.code).toBe(2);
   expect(r.stderr).toBe("error: --sink: expected one or more of mysql|redis|sqlite|stdout|none, got nothing\n");
   const lag = await runIngest(["lag", "--group", group, "--topic", users, "--json", "-b", broker.bootstrap]);
@@ -354,8 +595,29 @@ test("--summary-json that cannot be written (a directory, a missing directory) f
   broker.createTopic(users, 1);
   expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
   const group = uniqueName("g");
-  for (const [path, why] of [[dir, "it is a directory"], [join(dir, "nope", "s.json"), `directory ${join(dir, "nope")} does not exist`]] as const) {
-    const r = await runIngest(["consume", "--sink", "none", "--group", group, "--topics", users, "--max-messages", String(USERS), "--summary-json", path, "-b", broker.bootstrap, ...fast], { timeoutMs: 30_000 });
+  for (const [path, why] of [
+    [dir, "it is a directory"],
+    [join(dir, "nope", "s.json"), `directory ${join(dir, "nope")} does not exist`],
+  ] as const) {
+    const r = await runIngest(
+      [
+        "consume",
+        "--sink",
+        "none",
+        "--group",
+        group,
+        "--topics",
+        users,
+        "--max-messages",
+        String(USERS),
+        "--summary-json",
+        path,
+        "-b",
+        broker.bootstrap,
+        ...fast,
+      ],
+      { timeoutMs: 30_000 },
+    );
     expect({ path, code: r.code }).toEqual({ path, code: 2 });
     expect(r.stderr).toBe(`error: --summary-json: cannot write ${path}: ${why}\n`);
   }
@@ -366,7 +628,10 @@ test("--summary-json that cannot be written (a directory, a missing directory) f
 test("--metrics-port already in use is one line naming it, exit 2 (was exit 70 with a stack trace)", async () => {
   const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
   try {
-    const r = await runIngest(["consume", "--sink", "none", "--topics", "users", "--metrics-port", String(taken.port), "--idle-exit-ms", "1", "-b", broker.bootstrap], { timeoutMs: 20_000 });
+    const r = await runIngest(
+      ["consume", "--sink", "none", "--topics", "users", "--metrics-port", String(taken.port), "--idle-exit-ms", "1", "-b", broker.bootstrap],
+      { timeoutMs: 20_000 },
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toStartWith(`error: --metrics-port: cannot listen on 127.0.0.1:${taken.port}: `);
     expect(r.stderr).not.toContain("    at ");
@@ -376,7 +641,10 @@ test("--metrics-port already in use is one line naming it, exit 2 (was exit 70 w
 });
 
 test("an empty --group is a usage error for lag (was a SIGSEGV) and consume", async () => {
-  for (const cmd of [["lag", "--topic", "users"], ["consume", "--sink", "none", "--topics", "users"]]) {
+  for (const cmd of [
+    ["lag", "--topic", "users"],
+    ["consume", "--sink", "none", "--topics", "users"],
+  ]) {
     const r = await runIngest([...cmd, "--group", "", "-b", broker.bootstrap], { timeoutMs: 20_000 });
     expect({ cmd, code: r.code }).toEqual({ cmd, code: 2 });
     expect(r.stderr).toBe("error: --group: must not be empty\n");
@@ -384,7 +652,10 @@ test("an empty --group is a usage error for lag (was a SIGSEGV) and consume", as
 });
 
 test("an empty topic list is a usage error for consume (was exit 1 from librdkafka) and lag (was a total lag of 0, exit 0)", async () => {
-  for (const [cmd, flag] of [[["consume", "--sink", "none"], "--topics"], [["lag"], "--topic"]] as const) {
+  for (const [cmd, flag] of [
+    [["consume", "--sink", "none"], "--topics"],
+    [["lag"], "--topic"],
+  ] as const) {
     const r = await runIngest([...cmd, flag, ",", "-b", broker.bootstrap], { timeoutMs: 20_000 });
     expect({ cmd, code: r.code }).toEqual({ cmd, code: 2 });
     expect(r.stderr).toBe(`error: ${flag}: expected one or more topic names, got nothing\n`);
@@ -392,7 +663,10 @@ test("an empty topic list is a usage error for consume (was exit 1 from librdkaf
 });
 
 test("a REDIS_URL with nothing listening, or one that is not a URL, is a clear error at start (no hang, no stack trace)", async () => {
-  for (const [url, why] of [["redis://:secret@127.0.0.1:1", /ECONNREFUSED/], ["garbage", /Invalid URL/]] as const) {
+  for (const [url, why] of [
+    ["redis://:secret@127.0.0.1:1", /ECONNREFUSED/],
+    ["garbage", /Invalid URL/],
+  ] as const) {
     const t0 = performance.now();
     const r = await runIngest(["consume", "--sink", "redis", "--topics", "users", "-b", broker.bootstrap], { env: { REDIS_URL: url }, timeoutMs: 20_000 });
     expect({ url, code: r.code }).toEqual({ url, code: 1 });
@@ -414,19 +688,46 @@ test("the embedded default: SQLite plus the Redis write-through cache agree on e
   const redis = await claimRedisDb();
   const cli = (...args: string[]) => Bun.spawnSync(["redis-cli", "-n", String(redis.db), ...args]).stdout.toString();
   try {
-    const r = await runIngest(["consume", "--group", uniqueName("g"), "--topics", `${users},${orders}`, "--sink", "sqlite,redis", "--sqlite-path", file, "--initial-stock", String(STOCK), "--max-messages", String(USERS + ORDERS), "-b", broker.bootstrap, ...fast], { env: { REDIS_URL: redis.url }, timeoutMs: 90_000 });
+    const r = await runIngest(
+      [
+        "consume",
+        "--group",
+        uniqueName("g"),
+        "--topics",
+        `${users},${orders}`,
+        "--sink",
+        "sqlite,redis",
+        "--sqlite-path",
+        file,
+        "--initial-stock",
+        String(STOCK),
+        "--max-messages",
+        String(USERS + ORDERS),
+        "-b",
+        broker.bootstrap,
+        ...fast,
+      ],
+      { env: { REDIS_URL: redis.url }, timeoutMs: 90_000 },
+    );
     expect(r.code).toBe(0);
     const { Database } = await import("bun:sqlite");
     const sq = new Database(file, { readonly: true });
     try {
       expect((sq.query("SELECT COUNT(*) AS n FROM users").get() as { n: number }).n).toBe(USERS);
       expect((sq.query("SELECT COUNT(*) AS n FROM orders").get() as { n: number }).n).toBe(ORDERS);
-      const bad = sq.query(`SELECT COUNT(*) AS n FROM products p WHERE p.stock < 0 OR p.stock + COALESCE((SELECT SUM(quantity) FROM orders o WHERE o.product_id = p.product_id AND o.status = 'accepted'), 0) != ${STOCK}`).get() as { n: number };
+      const bad = sq
+        .query(
+          `SELECT COUNT(*) AS n FROM products p WHERE p.stock < 0 OR p.stock + COALESCE((SELECT SUM(quantity) FROM orders o WHERE o.product_id = p.product_id AND o.status = 'accepted'), 0) != ${STOCK}`,
+        )
+        .get() as { n: number };
       expect(bad.n).toBe(0);
       // Redis holds the same user and the same stock, checked with redis-cli.
       const u = JSON.parse(cli("get", "user:17"));
       expect(u.email).toBe((sq.query("SELECT email FROM users WHERE id = 17").get() as { email: string }).email);
-      const touched = sq.query("SELECT product_id, stock FROM products WHERE version > 0 ORDER BY product_id LIMIT 20").all() as { product_id: string; stock: number }[];
+      const touched = sq.query("SELECT product_id, stock FROM products WHERE version > 0 ORDER BY product_id LIMIT 20").all() as {
+        product_id: string;
+        stock: number;
+      }[];
       expect(touched.length).toBeGreaterThan(0);
       for (const p of touched) expect(JSON.parse(cli("get", `product:${p.product_id}`)).stock).toBe(p.stock);
     } finally {
@@ -442,10 +743,28 @@ test("on a terminal: a live status line (written, rate, per sink, lag, dlq, in f
   broker.createTopic(users, 2);
   expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
   const summary = join(dir, `${uniqueName("s")}.json`);
-  const args = (group: string, extra: string[]) => ["consume", "--sink", "none", "--group", group, "--topics", users, "--idle-exit-ms", "1500", "--summary-json", summary, "-b", broker.bootstrap, ...fast, ...extra];
+  const args = (group: string, extra: string[]) => [
+    "consume",
+    "--sink",
+    "none",
+    "--group",
+    group,
+    "--topics",
+    users,
+    "--idle-exit-ms",
+    "1500",
+    "--summary-json",
+    summary,
+    "-b",
+    broker.bootstrap,
+    ...fast,
+    ...extra,
+  ];
   // util-linux script(1) gives the run a pseudo-terminal; what it drew comes back on stdout.
   const onTty = (a: string[]) => {
-    const cmd = ingestArgv(...a).map((x) => `'${x.replace(/'/g, "'\\''")}'`).join(" ");
+    const cmd = ingestArgv(...a)
+      .map((x) => `'${x.replace(/'/g, "'\\''")}'`)
+      .join(" ");
     const r = Bun.spawnSync(["script", "-qec", cmd, "/dev/null"], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: "info" } });
     expect(r.exitCode).toBe(0);
     return r.stdout.toString();
@@ -480,14 +799,38 @@ test("--mysql-url and --redis-url are flags as well as variables (the flag wins)
   broker.createTopic(users, 1);
   expect((await runIngest(["produce", "--file", join(dir, "users.csv"), "--topic", users, "-b", broker.bootstrap])).code).toBe(0);
   const flagUrl = mysqlUrl.replace("mysql://root@", "mysql://root:@");
-  const r = await runIngest(["consume", "--sink", "mysql", "--mysql-url", flagUrl, "--group", uniqueName("g"), "--topics", users, "--max-messages", String(USERS), "--log-format", "json", "-b", broker.bootstrap, ...fast], {
-    env: { MYSQL_URL: "mysql://root:envsecret@127.0.0.1:1/none", LOG_LEVEL: "info" },
-    timeoutMs: 60_000,
-  });
+  const r = await runIngest(
+    [
+      "consume",
+      "--sink",
+      "mysql",
+      "--mysql-url",
+      flagUrl,
+      "--group",
+      uniqueName("g"),
+      "--topics",
+      users,
+      "--max-messages",
+      String(USERS),
+      "--log-format",
+      "json",
+      "-b",
+      broker.bootstrap,
+      ...fast,
+    ],
+    {
+      env: { MYSQL_URL: "mysql://root:envsecret@127.0.0.1:1/none", LOG_LEVEL: "info" },
+      timeoutMs: 60_000,
+    },
+  );
   expect(r.code, r.stderr).toBe(0);
   expect(r.stderr).toContain(`"mysql":"${flagUrl.replace("root:@", "root:***@")}"`);
   expect(r.stderr).not.toContain("envsecret");
-  for (const [flag, value] of [["--mysql-url", "http://u:flagsecret@h:1/db"], ["--redis-url", "mysql://u:flagsecret@h:1"], ["--mysql-url", "not a url"]] as const) {
+  for (const [flag, value] of [
+    ["--mysql-url", "http://u:flagsecret@h:1/db"],
+    ["--redis-url", "mysql://u:flagsecret@h:1"],
+    ["--mysql-url", "not a url"],
+  ] as const) {
     for (const cmd of ["consume", "serve"]) {
       const bad = await runIngest([cmd, flag, value, "-b", broker.bootstrap], { timeoutMs: 20_000 });
       expect({ cmd, flag, code: bad.code }).toEqual({ cmd, flag, code: 2 });

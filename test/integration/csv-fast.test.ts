@@ -7,7 +7,14 @@ import { forEachRecord } from "../../src/csv/reader.ts";
 import { forEachRecordFast, splitLine, FAST_DONE, FAST_SLOW, FAST_STOP } from "../../src/csv/fast-reader.ts";
 import { readHeader } from "../../src/csv/split.ts";
 import { RowConverter, parseSchema, type AvroRecordSchema } from "../../src/csv/schema-rows.ts";
-import { compileRowEncoder, compileFastRowEncoder, BufferSink, canonicalDecimal, canonicalDecimalBytes, type RowEncoderOptions } from "../../src/codecs/row-encoder.ts";
+import {
+  compileRowEncoder,
+  compileFastRowEncoder,
+  BufferSink,
+  canonicalDecimal,
+  canonicalDecimalBytes,
+  type RowEncoderOptions,
+} from "../../src/codecs/row-encoder.ts";
 import { runJob } from "../../src/produce/worker.ts";
 import { COUNTER } from "../../src/produce/job.ts";
 import { rng } from "../../src/gen/random.ts";
@@ -40,12 +47,102 @@ const wideHeader = ["id", "name", "n", "x", "f", "ok", "color", "ts", "note", "m
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 // The value lists of test/unit/row-encoder.test.ts, and a few more for the byte-level code.
-const TEXT = ["", "a", "Ann", "Tomás", "İstanbul", "中文", "😀", 'q"uote', "back\\slash", "tab\t", "nl\n", "cr\r", "ctl\u0001", "del\u007f", "\u2028", "é".repeat(40), "x".repeat(70), "ü".repeat(70), "a,b", " sp ", "\uFFFD", "\uFEFF", "\u0000", "\u001f", "\b\f", "x".repeat(200)];
-const INTS = ["0", "-0", "7", "+7", "007", "-1", "2147483647", "-2147483648", "2147483648", "1e3", "12x", "", "9007199254740990", "-9007199254740990", "9007199254740991", "123456789012345", "12345678901234567", "4294967296", "-", "+", "٣", " 1"];
-const NUMS = ["0", "-0", "0.0", "1.5", "1.50", "-2.25", "1e21", "1e-7", "0.000001", "0.0000001", "123456789012345678", "3.141592653589793", "0.1", "100", "5.", ".5", "NaN", "Infinity", "0x10", " 1", "", "-1.5e-300", "1.7976931348623157e308", "12345678901234.5", "1\u00a0", "\u00a01", "3.4e39"];
+const TEXT = [
+  "",
+  "a",
+  "Ann",
+  "Tomás",
+  "İstanbul",
+  "中文",
+  "😀",
+  'q"uote',
+  "back\\slash",
+  "tab\t",
+  "nl\n",
+  "cr\r",
+  "ctl\u0001",
+  "del\u007f",
+  "\u2028",
+  "é".repeat(40),
+  "x".repeat(70),
+  "ü".repeat(70),
+  "a,b",
+  " sp ",
+  "\uFFFD",
+  "\uFEFF",
+  "\u0000",
+  "\u001f",
+  "\b\f",
+  "x".repeat(200),
+];
+const INTS = [
+  "0",
+  "-0",
+  "7",
+  "+7",
+  "007",
+  "-1",
+  "2147483647",
+  "-2147483648",
+  "2147483648",
+  "1e3",
+  "12x",
+  "",
+  "9007199254740990",
+  "-9007199254740990",
+  "9007199254740991",
+  "123456789012345",
+  "12345678901234567",
+  "4294967296",
+  "-",
+  "+",
+  "٣",
+  " 1",
+];
+const NUMS = [
+  "0",
+  "-0",
+  "0.0",
+  "1.5",
+  "1.50",
+  "-2.25",
+  "1e21",
+  "1e-7",
+  "0.000001",
+  "0.0000001",
+  "123456789012345678",
+  "3.141592653589793",
+  "0.1",
+  "100",
+  "5.",
+  ".5",
+  "NaN",
+  "Infinity",
+  "0x10",
+  " 1",
+  "",
+  "-1.5e-300",
+  "1.7976931348623157e308",
+  "12345678901234.5",
+  "1\u00a0",
+  "\u00a01",
+  "3.4e39",
+];
 const BOOLS = ["true", "false", "TRUE", "True", "1", "0", "yes", "", "FALSE", "fals", "truee", "tru\u0130"];
 const COLORS = ["RED", "GREEN", "BLUE", "red", "", "RÉD", "BLUEX"];
-const TS = ["1700000000000", "2023-11-14T22:13:20Z", "2023-11-14", "0", "-1", "yesterday", "", "+5", "2023-11-14T22:13:20.123+02:00", "2023-13-45", "2023-11-14é"];
+const TS = [
+  "1700000000000",
+  "2023-11-14T22:13:20Z",
+  "2023-11-14",
+  "0",
+  "-1",
+  "yesterday",
+  "",
+  "+5",
+  "2023-11-14T22:13:20.123+02:00",
+  "2023-13-45",
+  "2023-11-14é",
+];
 
 /** A CSV field as text: quoted when it must be, sometimes when it need not be, now and then damaged. */
 function csvField(r: () => number, s: string): string {
@@ -64,7 +161,22 @@ function wideLine(r: () => number): string {
   };
   // Mostly values that convert, so that whole rows are accepted often enough.
   const v = (xs: readonly string[], good: number) => (r() < 0.85 ? xs[Math.floor(r() * good)]! : pick(r, xs));
-  const row = [v(INTS, 7), text(), v(INTS, 8), v(NUMS, 15), v(NUMS, 15), v(BOOLS, 5), v(COLORS, 3), v(TS, 5), text(), v(INTS, 8), text(), text(), v(TS, 5), v(BOOLS, 5)];
+  const row = [
+    v(INTS, 7),
+    text(),
+    v(INTS, 8),
+    v(NUMS, 15),
+    v(NUMS, 15),
+    v(BOOLS, 5),
+    v(COLORS, 3),
+    v(TS, 5),
+    text(),
+    v(INTS, 8),
+    text(),
+    text(),
+    v(TS, 5),
+    v(BOOLS, 5),
+  ];
   if (r() < 0.02) row.pop();
   if (r() < 0.01) row.push("extra");
   if (r() < 0.002) row[1] = "y".repeat((1 << 20) + Math.floor(r() * 3) - 1); // around the 1 MiB field bound
@@ -91,7 +203,16 @@ function damage(r: () => number, text: string): Uint8Array {
     let next = r() < 0.1 ? at + Math.floor(r() * 400) : text.length;
     if (/[\ud800-\udbff]/.test(text[next - 1] ?? "")) next++;
     parts.push(te.encode(text.slice(at, next)));
-    if (next < text.length) parts.push(pick(r, [new Uint8Array([0x80]), new Uint8Array([0xe4, 0xb8]), new Uint8Array([0xff]), new Uint8Array([0xed, 0xa0, 0x80]), new Uint8Array([0xc0, 0xaf])]));
+    if (next < text.length)
+      parts.push(
+        pick(r, [
+          new Uint8Array([0x80]),
+          new Uint8Array([0xe4, 0xb8]),
+          new Uint8Array([0xff]),
+          new Uint8Array([0xed, 0xa0, 0x80]),
+          new Uint8Array([0xc0, 0xaf]),
+        ]),
+      );
     at = next;
   }
   return new Uint8Array(Buffer.concat(parts));
@@ -227,7 +348,17 @@ describe("CSV fast path against the reference path", () => {
       let text = "";
       for (let k = 1 + Math.floor(r() * 3); k > 0; k--) text += k === 1 ? fuzzCsv(r) : fuzzCsv(r).slice(USERS_HEADER.length + 1);
       writeFileSync(path, r() < 0.3 ? damage(r, text) : te.encode(text));
-      fast += compare(path, usersSchema, pick(r, [{ key: "id", json: true, avro: true }, { key: null, json: true, avro: true }, { key: "phone", json: true, avro: false }, { key: "id", json: false, avro: true }]), pick(r, CHUNKS)).fast;
+      fast += compare(
+        path,
+        usersSchema,
+        pick(r, [
+          { key: "id", json: true, avro: true },
+          { key: null, json: true, avro: true },
+          { key: "phone", json: true, avro: false },
+          { key: "id", json: false, avro: true },
+        ]),
+        pick(r, CHUNKS),
+      ).fast;
     }
     expect(fast).toBeGreaterThan(5_000);
   }, 120_000);
@@ -259,7 +390,14 @@ describe("CSV fast path against the reference path", () => {
         else text += `${i},plain ${i}\n`;
       }
       writeFileSync(path, r() < 0.2 ? damage(r, text) : te.encode(text));
-      const schema = { type: "record", name: "S", fields: [{ name: "id", type: "long" }, { name: "name", type: "string" }] } as AvroRecordSchema;
+      const schema = {
+        type: "record",
+        name: "S",
+        fields: [
+          { name: "id", type: "long" },
+          { name: "name", type: "string" },
+        ],
+      } as AvroRecordSchema;
       compare(path, schema, { key: "id", json: true, avro: true }, pick(r, CHUNKS));
     }
   }, 120_000);
@@ -291,11 +429,21 @@ describe("CSV fast path against the reference path", () => {
       const n = splitLine(b, 0, b.length, cols, fs, fe, esc);
       return n < 0 ? null : Array.from({ length: n }, (_, k) => [new TextDecoder().decode(b.subarray(fs[k]!, fe[k]!)), esc[k]]);
     };
-    expect(split('a,"b,c",', 3)).toEqual([["a", 0], ["b,c", 0], ["", 0]]);
-    expect(split('"",x\\y', 2)).toEqual([["", 0], ["x\\y", 1]]);
+    expect(split('a,"b,c",', 3)).toEqual([
+      ["a", 0],
+      ["b,c", 0],
+      ["", 0],
+    ]);
+    expect(split('"",x\\y', 2)).toEqual([
+      ["", 0],
+      ["x\\y", 1],
+    ]);
     expect(split("a,b", 3)).toBeNull();
     expect(split("a,b,c", 2)).toBeNull();
-    expect(split('"a\tb""c""",""""', 2)).toEqual([['a\tb""c""', 3], ['""', 2]]);
+    expect(split('"a\tb""c""",""""', 2)).toEqual([
+      ['a\tb""c""', 3],
+      ['""', 2],
+    ]);
     for (const s of ['a,"b"c', 'a,b"c', 'a,"b', 'a,"b" ', 'a,"b""', 'a,"b"""c']) expect(split(s, 2)).toBeNull();
   }, 120_000);
 });
@@ -311,15 +459,36 @@ describe("the produce worker with and without the fast path (INGEST_CSV_FAST)", 
       let stats;
       try {
         stats = runJob({
-        index: 0, file: path, input: "csv", range: { start: h.dataStart, end: statSync(path).size, firstLine: h.dataFirstLine }, header: h.fields, schema: usersSchema,
-        key: "id", format: "json", topic: "t", kafka: null, partitions: 0, valuePrefix: null, headers: {}, txn: null, jsonPart: { path: join(dir, `${tag}.json`), ndjson: false, prefix: null },
-        avroPart: { path: join(dir, `${tag}.avro`), codec: "null", sync: new Uint8Array(16).fill(7), prefix: null }, rejectsPart: join(dir, `${tag}.rejects`), limit, counters: new SharedArrayBuffer(8 * COUNTER.SIZE),
+          index: 0,
+          file: path,
+          input: "csv",
+          range: { start: h.dataStart, end: statSync(path).size, firstLine: h.dataFirstLine },
+          header: h.fields,
+          schema: usersSchema,
+          key: "id",
+          format: "json",
+          topic: "t",
+          kafka: null,
+          partitions: 0,
+          valuePrefix: null,
+          headers: {},
+          txn: null,
+          jsonPart: { path: join(dir, `${tag}.json`), ndjson: false, prefix: null },
+          avroPart: { path: join(dir, `${tag}.avro`), codec: "null", sync: new Uint8Array(16).fill(7), prefix: null },
+          rejectsPart: join(dir, `${tag}.rejects`),
+          limit,
+          counters: new SharedArrayBuffer(8 * COUNTER.SIZE),
         });
       } catch (e) {
         return { error: (e as Error).message };
       }
       const { readSendMs: _a, deliveryWaitMs: _b, ...counts } = stats;
-      return { counts, json: readFileSync(join(dir, `${tag}.json`)), avro: readFileSync(join(dir, `${tag}.avro`)), rejects: readFileSync(join(dir, `${tag}.rejects`), "utf8") };
+      return {
+        counts,
+        json: readFileSync(join(dir, `${tag}.json`)),
+        avro: readFileSync(join(dir, `${tag}.avro`)),
+        rejects: readFileSync(join(dir, `${tag}.rejects`), "utf8"),
+      };
     } finally {
       if (prev === undefined) delete process.env.INGEST_CSV_FAST;
       else process.env.INGEST_CSV_FAST = prev;
@@ -361,11 +530,33 @@ describe("ingest produce end to end, fast path on and off", () => {
     const outs: { json: string; avro: unknown[]; rejects: string; summary: Record<string, unknown> }[] = [];
     for (const fast of ["0", "1"]) {
       const p = (x: string) => join(dir, `e2e-${fast}.${x}`);
-      const r = await runIngest(["produce", "--file", csv, "--no-kafka", "--json-out", p("json"), "--avro-out", p("avro"), "--rejects", p("rejects"), "--summary-json", p("summary"), "--workers", "2"], { env: { INGEST_CSV_FAST: fast } });
+      const r = await runIngest(
+        [
+          "produce",
+          "--file",
+          csv,
+          "--no-kafka",
+          "--json-out",
+          p("json"),
+          "--avro-out",
+          p("avro"),
+          "--rejects",
+          p("rejects"),
+          "--summary-json",
+          p("summary"),
+          "--workers",
+          "2",
+        ],
+        { env: { INGEST_CSV_FAST: fast } },
+      );
       expect(r.stderr).not.toContain("rror");
       const records: unknown[] = [];
       await new Promise<void>((resolve, reject) => {
-        avro.createFileDecoder(p("avro")).on("data", (x: unknown) => records.push(x)).on("end", resolve).on("error", reject);
+        avro
+          .createFileDecoder(p("avro"))
+          .on("data", (x: unknown) => records.push(x))
+          .on("end", resolve)
+          .on("error", reject);
       });
       const { seconds: _t, messages_per_second: _m, rejects_file: _f, ...summary } = JSON.parse(readFileSync(p("summary"), "utf8"));
       outs.push({ json: readFileSync(p("json"), "utf8"), avro: records, rejects: readFileSync(p("rejects"), "utf8"), summary });

@@ -47,7 +47,21 @@ describeNeeding("chromium", existsSync(CHROMIUM) ? null : `no browser at ${CHROM
   beforeAll(async () => {
     broker = startBroker({ brokers: 3, topics: { [topic]: 4 } });
     expect((await runIngest(["gen", "users", "--rows", String(ROWS), "--out", csv])).code).toBe(0);
-    const d = await spawnAndReadLine(["dashboard", "-b", broker.bootstrap, "--port", "0", "--refresh", "500ms", "--topic", topic, "--group", group, "--scrape", target]);
+    const d = await spawnAndReadLine([
+      "dashboard",
+      "-b",
+      broker.bootstrap,
+      "--port",
+      "0",
+      "--refresh",
+      "500ms",
+      "--topic",
+      topic,
+      "--group",
+      group,
+      "--scrape",
+      target,
+    ]);
     dashboard = d.proc;
     url = d.line.replace(/^dashboard on /, "");
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -98,7 +112,10 @@ describeNeeding("chromium", existsSync(CHROMIUM) ? null : `no browser at ${CHROM
 
   test("a group's lag on the page is what `ingest lag --json` says", async () => {
     // Part of the topic consumed and committed, then the consumer leaves: the lag stands still.
-    const part = await runIngest(["consume", "-b", broker.bootstrap, "--group", group, "--topics", topic, "--format", "raw", "--sink", "none", "--max-messages", "20000", ...fast], { timeoutMs: 60_000 });
+    const part = await runIngest(
+      ["consume", "-b", broker.bootstrap, "--group", group, "--topics", topic, "--format", "raw", "--sink", "none", "--max-messages", "20000", ...fast],
+      { timeoutMs: 60_000 },
+    );
     expect(part.code, part.stderr).toBe(0);
     const cli = await runIngest(["lag", "-b", broker.bootstrap, "--group", group, "--topic", topic, "--json"]);
     expect(cli.code, cli.stderr).toBe(0);
@@ -115,7 +132,22 @@ describeNeeding("chromium", existsSync(CHROMIUM) ? null : `no browser at ${CHROM
   }, 90_000);
 
   test("after a consumer drains the topic, the page shows lag 0 and the consumer's figures", async () => {
-    consumer = spawnIngest(["consume", "-b", broker.bootstrap, "--group", group, "--topics", topic, "--format", "raw", "--sink", "none", "--metrics-port", String(metricsPort), ...fast]);
+    consumer = spawnIngest([
+      "consume",
+      "-b",
+      broker.bootstrap,
+      "--group",
+      group,
+      "--topics",
+      topic,
+      "--format",
+      "raw",
+      "--sink",
+      "none",
+      "--metrics-port",
+      String(metricsPort),
+      ...fast,
+    ]);
     await page.waitForSelector(`tr[data-target="${target}"] .state[data-up="1"]`, { timeout: 30_000 });
     await until("lag 0 on the page", async () => Number(await attr(`[data-group="${group}"] .lag-total`, "data-value")) === 0, 60_000);
     await until("OK status", async () => (await page.locator(`[data-group="${group}"] .status`).textContent()) === "OK");
@@ -171,7 +203,8 @@ describe("ingest dashboard: bad input", () => {
     const d = await spawnAndReadLine(["dashboard", "-b", `127.0.0.1:${freePort()}`, "--port", "0", "--refresh", "250ms", "--timeout-ms", "300"]);
     try {
       const base = d.line.replace(/^dashboard on /, "");
-      const state = async () => (await (await fetch(`${base}/api/state`)).json()) as { cluster: { up: boolean; error: string | null; passes: number; failedPasses: number } };
+      const state = async () =>
+        (await (await fetch(`${base}/api/state`)).json()) as { cluster: { up: boolean; error: string | null; passes: number; failedPasses: number } };
       const first = await until("a failed pass", async () => {
         const s = await state();
         return s.cluster.failedPasses >= 1 ? s : undefined;

@@ -13,7 +13,7 @@ beforeAll(() => {
 });
 afterAll(() => broker.stop());
 
-const quiet = { "log_level": "3" };
+const quiet = { log_level: "3" };
 /**
  * The embedded broker holds a group rejoin (after a member left) for the members' rebalance
  * timeout, i.e. max.poll.interval.ms (300 s by default): keep it short in tests.
@@ -34,7 +34,11 @@ describe("round trip through the embedded broker, per compression codec", () => 
       const topic = uniqueName(`rt-${codec}`);
       broker.createTopic(topic, 4);
       const msgs = messages(3000);
-      const { sent, producer } = await produceAll({ "bootstrap.servers": broker.bootstrap, "compression.type": codec, "linger.ms": "2", ...quiet }, topic, msgs);
+      const { sent, producer } = await produceAll(
+        { "bootstrap.servers": broker.bootstrap, "compression.type": codec, "linger.ms": "2", ...quiet },
+        topic,
+        msgs,
+      );
       expect(producer.delivered).toBe(msgs.length);
       expect(producer.failed).toBe(0);
       await producer.close();
@@ -151,7 +155,9 @@ describe("the consumer's batch copy: batch.c (TinyCC) and the JS loop give the s
           const x = c.consume(700, json);
           for (let i = 0; i < x.count; i++) {
             rows.push([
-              x.topic[i]!, x.partition[i]!, x.offset[i]!,
+              x.topic[i]!,
+              x.partition[i]!,
+              x.offset[i]!,
               x.keyLen[i]! < 0 ? null : dec.decode(x.data.subarray(x.keyStart[i]!, x.keyStart[i]! + x.keyLen[i]!)),
               x.valLen[i]! < 0 ? null : dec.decode(x.data.subarray(x.valStart[i]!, x.valStart[i]! + x.valLen[i]!)),
             ]);
@@ -258,51 +264,55 @@ test("an unknown topic is a clear error, found without auto-creating it", () => 
 
 // failuresOnly: librdkafka reports failed messages only; the counts must come out the same.
 for (const failuresOnly of [false, true]) {
-const mode = failuresOnly ? " (reports of failures only)" : "";
-test(`with every broker down, delivery fails after message.timeout.ms and the error is reported${mode}`, async () => {
-  const local = startBroker({ brokers: 1, topics: { down: 1 } });
-  try {
-    const p = new Producer({ "bootstrap.servers": local.bootstrap, "message.timeout.ms": "1500", ...quiet }, { failuresOnly });
-    // Warm up metadata so the failure below is the broker's, not a missing topic.
-    const b = new MessageBatch(100, 1 << 14);
-    b.add(null, new TextEncoder().encode("warm"));
-    p.produceBatch("down", b);
-    expect(await p.flush(10_000)).toBe(true);
-    expect(p.delivered).toBe(1);
-    local.cluster.setBrokerDown(1);
-    b.reset();
-    for (let i = 0; i < 50; i++) b.add(null, new TextEncoder().encode(`m${i}`));
-    expect(p.produceBatch("down", b)).toBe(50);
-    expect(await p.flush(15_000)).toBe(true);
-    expect(p.delivered).toBe(1);
-    expect(p.failed).toBe(50);
-    expect(p.failures._MSG_TIMED_OUT).toBe(50);
-    expect(p.firstFailure).toMatch(/timed out/i);
-    await p.close();
-  } finally {
-    local.stop();
-  }
-}, 30_000);
+  const mode = failuresOnly ? " (reports of failures only)" : "";
+  test(`with every broker down, delivery fails after message.timeout.ms and the error is reported${mode}`, async () => {
+    const local = startBroker({ brokers: 1, topics: { down: 1 } });
+    try {
+      const p = new Producer({ "bootstrap.servers": local.bootstrap, "message.timeout.ms": "1500", ...quiet }, { failuresOnly });
+      // Warm up metadata so the failure below is the broker's, not a missing topic.
+      const b = new MessageBatch(100, 1 << 14);
+      b.add(null, new TextEncoder().encode("warm"));
+      p.produceBatch("down", b);
+      expect(await p.flush(10_000)).toBe(true);
+      expect(p.delivered).toBe(1);
+      local.cluster.setBrokerDown(1);
+      b.reset();
+      for (let i = 0; i < 50; i++) b.add(null, new TextEncoder().encode(`m${i}`));
+      expect(p.produceBatch("down", b)).toBe(50);
+      expect(await p.flush(15_000)).toBe(true);
+      expect(p.delivered).toBe(1);
+      expect(p.failed).toBe(50);
+      expect(p.failures._MSG_TIMED_OUT).toBe(50);
+      expect(p.firstFailure).toMatch(/timed out/i);
+      await p.close();
+    } finally {
+      local.stop();
+    }
+  }, 30_000);
 
-test(`QUEUE_FULL is absorbed by polling and retrying, never by dropping${mode}`, async () => {
-  const topic = uniqueName("qfull");
-  broker.createTopic(topic, 2);
-  const p = new Producer({ "bootstrap.servers": broker.bootstrap, "queue.buffering.max.messages": "100", "linger.ms": "1", ...quiet }, { failuresOnly });
-  const b = new MessageBatch(5000, 1 << 16);
-  for (let i = 0; i < 5000; i++) b.add(null, new TextEncoder().encode(`m${i}`));
-  expect(p.produceBatch(topic, b)).toBe(5000);
-  expect(p.flushSync(20_000)).toBe(true);
-  expect(p.inFlight).toBe(0);
-  expect(p.delivered).toBe(5000);
-  expect(p.failed).toBe(0);
-  await p.close();
-  expect(broker.retained(topic)).toBe(5000);
-});
+  test(`QUEUE_FULL is absorbed by polling and retrying, never by dropping${mode}`, async () => {
+    const topic = uniqueName("qfull");
+    broker.createTopic(topic, 2);
+    const p = new Producer({ "bootstrap.servers": broker.bootstrap, "queue.buffering.max.messages": "100", "linger.ms": "1", ...quiet }, { failuresOnly });
+    const b = new MessageBatch(5000, 1 << 16);
+    for (let i = 0; i < 5000; i++) b.add(null, new TextEncoder().encode(`m${i}`));
+    expect(p.produceBatch(topic, b)).toBe(5000);
+    expect(p.flushSync(20_000)).toBe(true);
+    expect(p.inFlight).toBe(0);
+    expect(p.delivered).toBe(5000);
+    expect(p.failed).toBe(0);
+    await p.close();
+    expect(broker.retained(topic)).toBe(5000);
+  });
 }
 
 describe("batches ordered by partition before the send (partitionBatches, batch.c ingest_partition)", () => {
   const enc = new TextEncoder();
-  interface Msg { key: string | null; value: string; partition?: number }
+  interface Msg {
+    key: string | null;
+    value: string;
+    partition?: number;
+  }
   /** Send msgs (opaque i + 1) in batches; each message's report, and the batches' opaques in the order they were sent. */
   async function send(topic: string, props: Record<string, string>, partitionBatches: boolean, msgs: Msg[]) {
     const reports = new Map<number, { err: number; partition: number; offset: number }>();
@@ -314,7 +324,8 @@ describe("batches ordered by partition before the send (partitionBatches, batch.
     const sentOrder: number[][] = [];
     for (let i = 0; i < msgs.length; ) {
       b.reset();
-      for (; i < msgs.length && !b.full; i++) b.add(msgs[i]!.key === null ? null : enc.encode(msgs[i]!.key!), enc.encode(msgs[i]!.value), msgs[i]!.partition ?? -1, i + 1);
+      for (; i < msgs.length && !b.full; i++)
+        b.add(msgs[i]!.key === null ? null : enc.encode(msgs[i]!.key!), enc.encode(msgs[i]!.value), msgs[i]!.partition ?? -1, i + 1);
       expect(p.produceBatch(topic, b)).toBe(b.count);
       sentOrder.push(Array.from({ length: b.count }, (_, k) => b.opaqueAt(k)));
       p.poll(0);
@@ -359,7 +370,10 @@ describe("batches ordered by partition before the send (partitionBatches, batch.
       if (!props.partitioner) expect(keyed.filter((i) => ordered.reports[i]!.partition !== Bun.hash.crc32(m[i]!.key!) % n).length).toBe(0);
       // Each partition's messages were written in the order they were given.
       for (let p = 0; p < n; p++) {
-        const inP = ordered.reports.map((r, i) => ({ ...r, i })).filter((r) => r.partition === p).sort((x, y) => x.offset - y.offset);
+        const inP = ordered.reports
+          .map((r, i) => ({ ...r, i }))
+          .filter((r) => r.partition === p)
+          .sort((x, y) => x.offset - y.offset);
         expect(inP.length).toBeGreaterThan(0);
         expect(inP.every((r, k) => k === 0 || r.i > inP[k - 1]!.i)).toBe(true);
       }
@@ -377,7 +391,9 @@ describe("batches ordered by partition before the send (partitionBatches, batch.
 
 test("failure-only reports cannot be combined with a per-message delivery callback, however asked for", () => {
   expect(() => new Producer({ "bootstrap.servers": broker.bootstrap }, { failuresOnly: true, onDelivery: () => {} })).toThrow(UsageError);
-  expect(() => new Producer({ "bootstrap.servers": broker.bootstrap, "delivery.report.only.error": "TRUE" }, { onDelivery: () => {} })).toThrow(/delivery\.report\.only\.error/);
+  expect(() => new Producer({ "bootstrap.servers": broker.bootstrap, "delivery.report.only.error": "TRUE" }, { onDelivery: () => {} })).toThrow(
+    /delivery\.report\.only\.error/,
+  );
 });
 
 test("produce() with headers, and admin metadata/watermarks", async () => {

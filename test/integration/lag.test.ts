@@ -15,9 +15,15 @@ const group = uniqueName("lag-g");
 
 beforeAll(async () => {
   broker = startBroker({ brokers: 1, topics: { [topic]: 2 } });
-  (await produceAll({ "bootstrap.servers": broker.bootstrap }, topic, Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })))).producer.close();
+  (
+    await produceAll(
+      { "bootstrap.servers": broker.bootstrap },
+      topic,
+      Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })),
+    )
+  ).producer.close();
   // The group committed part of partition 0 and nothing of partition 1; nobody consumes.
-  const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": group, "log_level": "3" });
+  const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": group, log_level: "3" });
   c.commit([{ topic, partition: 0, offset: 10 }]);
   c.close();
 });
@@ -39,7 +45,9 @@ test("one observation: lag and UNKNOWN (no trend yet); several: STALL while the 
   expect(j.total_lag).toBe(high[0]! - 10 + high[1]!);
   expect(j.partitions.map((p) => p.committed)).toEqual([10, null]);
   expect(j).toMatchObject({ status: "UNKNOWN", samples: 1 });
-  const three = JSON.parse((await runIngest(["lag", "-b", broker.bootstrap, "--group", group, "--topic", topic, "--json", "--samples", "3", "--interval", "200ms"])).stdout) as LagJson;
+  const three = JSON.parse(
+    (await runIngest(["lag", "-b", broker.bootstrap, "--group", group, "--topic", topic, "--json", "--samples", "3", "--interval", "200ms"])).stdout,
+  ) as LagJson;
   expect(three).toMatchObject({ status: "STALL", samples: 3 });
   expect(three.status_reason).toContain("stood still");
   const table = await runIngest(["lag", "-b", broker.bootstrap, "--group", group, "--topic", topic, "--samples", "2", "--interval", "200ms"]);
@@ -65,7 +73,14 @@ async function runUntil(argv: string[], re: RegExp, n: number, viaScript = false
     if (done) break;
     out += new TextDecoder().decode(value);
   }
-  const pid = viaScript ? Number(Bun.spawnSync(["pgrep", "-P", String(p.pid)]).stdout.toString().trim().split("\n")[0]) : p.pid;
+  const pid = viaScript
+    ? Number(
+        Bun.spawnSync(["pgrep", "-P", String(p.pid)])
+          .stdout.toString()
+          .trim()
+          .split("\n")[0],
+      )
+    : p.pid;
   process.kill(pid, "SIGINT");
   for (;;) {
     const { value, done } = await reader.read();
@@ -78,7 +93,10 @@ async function runUntil(argv: string[], re: RegExp, n: number, viaScript = false
 test("--watch --json: one line per refresh, the window filling up, until SIGINT (exit 0)", async () => {
   const r = await runUntil(ingestArgv("lag", "-b", broker.bootstrap, "--group", group, "--topic", topic, "--json", "--watch", "--interval", "200ms"), /\n/g, 3);
   expect(r.code).toBe(0);
-  const lines = r.out.trim().split("\n").map((l) => JSON.parse(l) as LagJson);
+  const lines = r.out
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as LagJson);
   expect(lines.length).toBeGreaterThanOrEqual(3);
   expect(lines.map((l) => l.samples).slice(0, 3)).toEqual([1, 2, 3]);
   expect(lines[0]!.status).toBe("UNKNOWN");

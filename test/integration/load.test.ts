@@ -61,7 +61,7 @@ const load = async (url: string, ...args: string[]) => {
 };
 
 test("parseHead: status, Content-Length, chunked and Connection, case-insensitively; partial and malformed heads", () => {
-  const r = b("HTTP/1.1 202 Accepted\r\ncontent-LENGTH: 17\r\nConnection: keep-alive\r\n\r\n{\"order_id\":\"x\"}");
+  const r = b('HTTP/1.1 202 Accepted\r\ncontent-LENGTH: 17\r\nConnection: keep-alive\r\n\r\n{"order_id":"x"}');
   expect(parseHead(r, 0, r.length)).toBe(202);
   expect({ ...head }).toEqual({ status: 202, bodyStart: r.length - 16, contentLength: 17, chunked: false, close: false });
   const c = b("HTTP/1.1 500 Oops\r\nTransfer-Encoding: Chunked\r\nCONNECTION: Close\r\n\r\n");
@@ -95,8 +95,8 @@ test("chunkedEnd: chunks, extensions, trailers; every prefix is incomplete", () 
 
 test("load: chunked answers, heads and bodies split across reads, 1xx interim heads and bodies up to the close all count as their status", async () => {
   const kinds = [
-    ["HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n", "4\r\n{\"a\"", "\r\n3\r\n:1}\r\n", "0\r\n\r\n"],
-    ["HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 202 Accepted\r\nContent-Len", "gth: 10\r\n\r\n{\"o\":", "12345}"],
+    ["HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n", '4\r\n{"a"', "\r\n3\r\n:1}\r\n", "0\r\n\r\n"],
+    ["HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 202 Accepted\r\nContent-Len", 'gth: 10\r\n\r\n{"o":', "12345}"],
     ["HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}"],
   ];
   const s = rawServer((n) => kinds[n % 3]!, { gapMs: 2 });
@@ -112,7 +112,7 @@ test("load: chunked answers, heads and bodies split across reads, 1xx interim he
   for (const body of s.bodies) expect(Object.keys(JSON.parse(body))).toEqual(["customer_id", "product_id", "quantity", "amount"]);
 
   // A body with neither length nor chunks ends with the connection: it counts once the server hangs up.
-  const untilClose = rawServer(() => ["HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n\r\n{\"ok\":", "true}", CLOSE], { gapMs: 2 });
+  const untilClose = rawServer(() => ['HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n\r\n{"ok":', "true}", CLOSE], { gapMs: 2 });
   const r2 = await load(`${untilClose.url}/order`, "--rate", "10", "--duration", "0.5s", "--connections", "2");
   expect(r2.rep.status).toEqual({ "202": 5 });
   expect(r2.rep.connections_opened).toBe(5);
@@ -124,7 +124,13 @@ test("load: chunked answers, heads and bodies split across reads, 1xx interim he
 }, 60_000);
 
 test("load: 4xx and 5xx answers are counted by status and make the exit code 1", async () => {
-  const s = rawServer((n) => [n % 3 === 0 ? "HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\n{}" : n % 3 === 1 ? "HTTP/1.1 503 Unavailable\r\nContent-Length: 0\r\n\r\n" : "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"]);
+  const s = rawServer((n) => [
+    n % 3 === 0
+      ? "HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\n{}"
+      : n % 3 === 1
+        ? "HTTP/1.1 503 Unavailable\r\nContent-Length: 0\r\n\r\n"
+        : "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n",
+  ]);
   const r = await load(`${s.url}/order`, "--rate", "30", "--duration", "1s");
   expect(r.rep.status).toEqual({ "400": 10, "503": 10, "202": 10 });
   expect(r.rep.requests).toBe(30);
@@ -181,7 +187,15 @@ test("load --kind users --batch 3: unique ids, a JSON array per request", async 
   const users = s.bodies.flatMap((x) => JSON.parse(x));
   expect(users).toHaveLength(30);
   expect(new Set(users.map((u: { id: number }) => u.id)).size).toBe(30);
-  expect(users[0]).toEqual({ id: 1_000_000_000, first_name: "Load", last_name: "Test", email: "load.1000000000@example.com", age: users[0].age, country: "US", city: "Austin" });
+  expect(users[0]).toEqual({
+    id: 1_000_000_000,
+    first_name: "Load",
+    last_name: "Test",
+    email: "load.1000000000@example.com",
+    age: users[0].age,
+    country: "US",
+    city: "Austin",
+  });
 });
 
 test("load: requests a server never answers are reported unanswered after the bounded drain, and the run still ends", async () => {
@@ -195,26 +209,39 @@ test("load: requests a server never answers are reported unanswered after the bo
   expect(performance.now() - t0).toBeLessThan(20_000);
 }, 30_000);
 
-test.skipIf(!Bun.which("openssl"))("load over https: a certificate that does not verify is named in the errors; accepted (NODE_TLS_REJECT_UNAUTHORIZED=0), the answers count", async () => {
-  const { mkdtempSync, rmSync } = await import("node:fs");
-  const { join } = await import("node:path");
-  const { tmpdir } = await import("node:os");
-  const dir = mkdtempSync(join(tmpdir(), "load-tls-"));
-  const [key, cert] = [join(dir, "key.pem"), join(dir, "cert.pem")];
-  expect(Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"], { stdout: "ignore", stderr: "ignore" }).exitCode).toBe(0);
-  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { key: Bun.file(key), cert: Bun.file(cert) }, fetch: () => new Response("{}", { status: 202 }) });
-  try {
-    const url = `https://127.0.0.1:${server.port}/order`;
-    const bad = await load(url, "--rate", "20", "--duration", "0.5s");
-    expect(bad.rep.status).toEqual({ "error: TLS: self signed certificate": 10 });
-    const r = await runIngest(["load", "--url", url, "--rate", "20", "--duration", "0.5s", "--json"], { env: { NODE_TLS_REJECT_UNAUTHORIZED: "0" } });
-    expect(JSON.parse(r.stdout).status).toEqual({ "202": 10 });
-    expect(r.code).toBe(0);
-  } finally {
-    server.stop(true);
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test.skipIf(!Bun.which("openssl"))(
+  "load over https: a certificate that does not verify is named in the errors; accepted (NODE_TLS_REJECT_UNAUTHORIZED=0), the answers count",
+  async () => {
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(join(tmpdir(), "load-tls-"));
+    const [key, cert] = [join(dir, "key.pem"), join(dir, "cert.pem")];
+    expect(
+      Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"], {
+        stdout: "ignore",
+        stderr: "ignore",
+      }).exitCode,
+    ).toBe(0);
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { key: Bun.file(key), cert: Bun.file(cert) },
+      fetch: () => new Response("{}", { status: 202 }),
+    });
+    try {
+      const url = `https://127.0.0.1:${server.port}/order`;
+      const bad = await load(url, "--rate", "20", "--duration", "0.5s");
+      expect(bad.rep.status).toEqual({ "error: TLS: self signed certificate": 10 });
+      const r = await runIngest(["load", "--url", url, "--rate", "20", "--duration", "0.5s", "--json"], { env: { NODE_TLS_REJECT_UNAUTHORIZED: "0" } });
+      expect(JSON.parse(r.stdout).status).toEqual({ "202": 10 });
+      expect(r.code).toBe(0);
+    } finally {
+      server.stop(true);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test("load: a generator that wakes after the end (stopped by the OS) still sends every request scheduled before it, late, with the lateness in their latency", async () => {
   const { spawnIngest } = await import("../helpers/cli.ts");

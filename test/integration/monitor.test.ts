@@ -18,18 +18,106 @@ const obs = (rows: [number | null, number][], step = 1000): Observation[] => row
 
 describe("Burrow-style status per partition", () => {
   const cases: [string, Observation[], { owned?: boolean; lastMoveAt?: number }, Status][] = [
-    ["lag 0 at the end", obs([[10, 5], [12, 3], [15, 0]]), {}, "OK"],
-    ["lag 0 once in the window (Burrow: OK)", obs([[10, 0], [10, 3], [10, 6]]), {}, "OK"],
-    ["lag falling while the offset moves", obs([[10, 9], [15, 6], [20, 4]]), {}, "OK"],
-    ["offset moves, lag never falls", obs([[10, 5], [15, 5], [20, 8]]), {}, "WARN"],
-    ["offset stands still with lag, a member holds it", obs([[10, 5], [10, 6], [10, 9]]), { owned: true }, "STALL"],
-    ["offset stands still, membership unknown, within twice the window", obs([[10, 5], [10, 6], [10, 9]]), {}, "STALL"],
-    ["offset stood still for more than twice the window, membership unknown", obs([[10, 5], [10, 6], [10, 9]]), { lastMoveAt: -10_000 }, "STOP"],
-    ["no member holds the partition", obs([[10, 5], [10, 6]]), { owned: false }, "STOP"],
+    [
+      "lag 0 at the end",
+      obs([
+        [10, 5],
+        [12, 3],
+        [15, 0],
+      ]),
+      {},
+      "OK",
+    ],
+    [
+      "lag 0 once in the window (Burrow: OK)",
+      obs([
+        [10, 0],
+        [10, 3],
+        [10, 6],
+      ]),
+      {},
+      "OK",
+    ],
+    [
+      "lag falling while the offset moves",
+      obs([
+        [10, 9],
+        [15, 6],
+        [20, 4],
+      ]),
+      {},
+      "OK",
+    ],
+    [
+      "offset moves, lag never falls",
+      obs([
+        [10, 5],
+        [15, 5],
+        [20, 8],
+      ]),
+      {},
+      "WARN",
+    ],
+    [
+      "offset stands still with lag, a member holds it",
+      obs([
+        [10, 5],
+        [10, 6],
+        [10, 9],
+      ]),
+      { owned: true },
+      "STALL",
+    ],
+    [
+      "offset stands still, membership unknown, within twice the window",
+      obs([
+        [10, 5],
+        [10, 6],
+        [10, 9],
+      ]),
+      {},
+      "STALL",
+    ],
+    [
+      "offset stood still for more than twice the window, membership unknown",
+      obs([
+        [10, 5],
+        [10, 6],
+        [10, 9],
+      ]),
+      { lastMoveAt: -10_000 },
+      "STOP",
+    ],
+    [
+      "no member holds the partition",
+      obs([
+        [10, 5],
+        [10, 6],
+      ]),
+      { owned: false },
+      "STOP",
+    ],
     ["no member, one observation", obs([[10, 5]]), { owned: false }, "STOP"],
-    ["offset went back", obs([[20, 5], [10, 15], [12, 13]]), { owned: true }, "REWIND"],
+    [
+      "offset went back",
+      obs([
+        [20, 5],
+        [10, 15],
+        [12, 13],
+      ]),
+      { owned: true },
+      "REWIND",
+    ],
     ["one observation with lag", obs([[10, 5]]), { owned: true }, "UNKNOWN"],
-    ["never committed, lag standing", obs([[null, 5], [null, 5]]), { owned: true }, "STALL"],
+    [
+      "never committed, lag standing",
+      obs([
+        [null, 5],
+        [null, 5],
+      ]),
+      { owned: true },
+      "STALL",
+    ],
     ["nothing observed", [], {}, "UNKNOWN"],
   ];
   for (const [name, window, o, want] of cases) {
@@ -69,7 +157,11 @@ describe("Prometheus text", () => {
     expect(text).toContain("# TYPE lat histogram");
     const s = parseMetrics(text);
     expect(s[0]).toEqual({ name: "a_total", labels: { route: '/x"y', sink: "a\\b" }, value: 3 });
-    expect(s.filter((x) => x.name === "lat_bucket").map((x) => [x.labels.le, x.value])).toEqual([["0.1", 2], ["1", 3], ["+Inf", 4]]);
+    expect(s.filter((x) => x.name === "lat_bucket").map((x) => [x.labels.le, x.value])).toEqual([
+      ["0.1", 2],
+      ["1", 3],
+      ["+Inf", 4],
+    ]);
     expect(s.find((x) => x.name === "lat_count")!.value).toBe(4);
     expect(Number.isNaN(s.find((x) => x.name === "g")!.value)).toBe(true);
     expect(s.at(-1)!.value).toBe(Infinity);
@@ -83,13 +175,28 @@ describe("Prometheus text", () => {
   });
 
   test("histogram quantile interpolates within the bucket, as histogram_quantile does", () => {
-    const b = [{ le: 0.01, count: 50 }, { le: 0.1, count: 90 }, { le: 1, count: 100 }, { le: Infinity, count: 100 }];
+    const b = [
+      { le: 0.01, count: 50 },
+      { le: 0.1, count: 90 },
+      { le: 1, count: 100 },
+      { le: Infinity, count: 100 },
+    ];
     expect(histogramQuantile(0.5, b)).toBeCloseTo(0.01, 9);
     expect(histogramQuantile(0.9, b)).toBeCloseTo(0.1, 9);
     expect(histogramQuantile(0.99, b)).toBeCloseTo(0.1 + 0.9 * 0.9, 9);
-    expect(histogramQuantile(0.99, [{ le: 1, count: 0 }, { le: Infinity, count: 0 }])).toBeNaN();
+    expect(
+      histogramQuantile(0.99, [
+        { le: 1, count: 0 },
+        { le: Infinity, count: 0 },
+      ]),
+    ).toBeNaN();
     // Beyond the last finite bound: that bound.
-    expect(histogramQuantile(0.99, [{ le: 1, count: 1 }, { le: Infinity, count: 10 }])).toBe(1);
+    expect(
+      histogramQuantile(0.99, [
+        { le: 1, count: 1 },
+        { le: Infinity, count: 10 },
+      ]),
+    ).toBe(1);
   });
 });
 
@@ -136,8 +243,20 @@ ingest_consume_assigned{topic="users",partition="2"} 1
 ingest_consume_lag{topic="users",partition="0"} 5
 `;
     const f = figures(parseMetrics(page(2000)), { at: 0, samples: parseMetrics(page(1000)) }, 1000);
-    expect(f.consume).toMatchObject({ group: "g1", clientId: "c1", written: { mysql: 2000, redis: 1000 }, writtenRate: { mysql: 1000, redis: 500 }, storeFailures: 3, dlq: 2, inFlight: 7, lag: 5 });
-    expect(f.consume!.assigned).toEqual([{ topic: "users", partition: 0 }, { topic: "users", partition: 2 }]);
+    expect(f.consume).toMatchObject({
+      group: "g1",
+      clientId: "c1",
+      written: { mysql: 2000, redis: 1000 },
+      writtenRate: { mysql: 1000, redis: 500 },
+      storeFailures: 3,
+      dlq: 2,
+      inFlight: 7,
+      lag: 5,
+    });
+    expect(f.consume!.assigned).toEqual([
+      { topic: "users", partition: 0 },
+      { topic: "users", partition: 2 },
+    ]);
   });
 
   test("a target that answers garbage, an error status or nothing is an error for that target only", async () => {
@@ -181,7 +300,15 @@ describe("dashboard state from cluster passes", () => {
       {
         name: "t",
         partitions: [
-          { id: 0, leader: 1, replicas: [1, 2], isr: [1], low: 0, high: opts.leaderDown ? -1 : high, ...(opts.leaderDown ? { error: "leader 1 does not answer" } : {}) },
+          {
+            id: 0,
+            leader: 1,
+            replicas: [1, 2],
+            isr: [1],
+            low: 0,
+            high: opts.leaderDown ? -1 : high,
+            ...(opts.leaderDown ? { error: "leader 1 does not answer" } : {}),
+          },
           { id: 1, leader: 1, replicas: [1], isr: [1], low: 0, high: 0 },
         ],
       },
@@ -229,7 +356,25 @@ describe("dashboard state from cluster passes", () => {
 
   test("members from scraped consumers where the cluster cannot describe groups: one gone means STOP", () => {
     const s = state();
-    const consumer = (up: boolean) => ({ url: "http://c:1/metrics", up, kind: "consume" as const, consume: { group: "g", clientId: "c1", received: 0, written: {}, writtenRate: {}, storeFailures: 0, abandoned: 0, dlq: 0, poison: 0, inFlight: 0, lag: 0, assigned: [{ topic: "t", partition: 0 }] } });
+    const consumer = (up: boolean) => ({
+      url: "http://c:1/metrics",
+      up,
+      kind: "consume" as const,
+      consume: {
+        group: "g",
+        clientId: "c1",
+        received: 0,
+        written: {},
+        writtenRate: {},
+        storeFailures: 0,
+        abandoned: 0,
+        dlq: 0,
+        poison: 0,
+        inFlight: 0,
+        lag: 0,
+        assigned: [{ topic: "t", partition: 0 }],
+      },
+    });
     s.setTargets([consumer(true)]);
     s.onPass(pass(0, 100, 10));
     expect(s.snapshot().groups[0]).toMatchObject({ membersSource: "metrics", members: [{ clientId: "c1", assignment: "t[0]" }] });
@@ -241,7 +386,15 @@ describe("dashboard state from cluster passes", () => {
   });
 
   test("assignments are written compactly", () => {
-    expect(compactAssignment([{ topic: "u", partition: 2 }, { topic: "u", partition: 0 }, { topic: "u", partition: 1 }, { topic: "u", partition: 5 }, { topic: "o", partition: 1 }])).toBe("o[1] u[0-2,5]");
+    expect(
+      compactAssignment([
+        { topic: "u", partition: 2 },
+        { topic: "u", partition: 0 },
+        { topic: "u", partition: 1 },
+        { topic: "u", partition: 5 },
+        { topic: "o", partition: 1 },
+      ]),
+    ).toBe("o[1] u[0-2,5]");
   });
 });
 
@@ -252,8 +405,14 @@ describe("cluster pass against the embedded broker", () => {
   test("watermarks of many partitions, committed offsets of groups, brokers probed with their API keys", async () => {
     const topic = uniqueName("mon");
     broker.createTopic(topic, 4);
-    (await produceAll({ "bootstrap.servers": broker.bootstrap }, topic, Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })))).producer.close();
-    const admin = new Admin({ "bootstrap.servers": broker.bootstrap, "log_level": "3" });
+    (
+      await produceAll(
+        { "bootstrap.servers": broker.bootstrap },
+        topic,
+        Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })),
+      )
+    ).producer.close();
+    const admin = new Admin({ "bootstrap.servers": broker.bootstrap, log_level: "3" });
     const consumer = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": "mon-g" });
     try {
       consumer.commit([{ topic, partition: 1, offset: 3 }]);

@@ -36,14 +36,24 @@ const CASES: Case[] = [
   {
     name: "exact fit: an order taking the last units is accepted, leaving 0 (breaks if have <= q rejects it)",
     stock: 3,
-    batches: [[["a", "P0001", 3], ["b", "P0001", 1]]],
+    batches: [
+      [
+        ["a", "P0001", 3],
+        ["b", "P0001", 1],
+      ],
+    ],
     want: [["accepted", "rejected: insufficient stock"]],
     stockAfter: { P0001: 0 },
   },
   {
     name: "exact fit after earlier orders of the same batch took part of the stock",
     stock: 5,
-    batches: [[["a", "P0001", 2], ["b", "P0001", 3]]],
+    batches: [
+      [
+        ["a", "P0001", 2],
+        ["b", "P0001", 3],
+      ],
+    ],
     want: [["accepted", "accepted"]],
     stockAfter: { P0001: 0 },
   },
@@ -57,28 +67,51 @@ const CASES: Case[] = [
   {
     name: "offset order: with stock 4, A (3) then B (3) accepts A and rejects B (breaks if decided in any other order)",
     stock: 4,
-    batches: [[["A", "P0001", 3], ["B", "P0001", 3]]],
+    batches: [
+      [
+        ["A", "P0001", 3],
+        ["B", "P0001", 3],
+      ],
+    ],
     want: [["accepted", "rejected: insufficient stock"]],
     stockAfter: { P0001: 1 },
   },
   {
     name: "offset order: a later order that still fits is accepted after a rejected one",
     stock: 4,
-    batches: [[["A", "P0001", 1], ["B", "P0001", 4], ["C", "P0001", 3]]],
+    batches: [
+      [
+        ["A", "P0001", 1],
+        ["B", "P0001", 4],
+        ["C", "P0001", 3],
+      ],
+    ],
     want: [["accepted", "rejected: insufficient stock", "accepted"]],
     stockAfter: { P0001: 0 },
   },
   {
     name: "an order id repeated within one batch keeps its first occurrence (product, quantity and decision)",
     stock: 4,
-    batches: [[["X", "P0001", 1], ["X", "P0002", 3], ["Y", "P0002", 4]]],
+    batches: [
+      [
+        ["X", "P0001", 1],
+        ["X", "P0002", 3],
+        ["Y", "P0002", 4],
+      ],
+    ],
     want: [["accepted", "duplicate: repeated in the same batch", "accepted"]],
     stockAfter: { P0001: 3, P0002: 0 },
   },
   {
     name: "a repeated order id whose first occurrence was rejected stays rejected; the repeat takes nothing",
     stock: 2,
-    batches: [[["X", "P0001", 5], ["X", "P0001", 1], ["Z", "P0001", 2]]],
+    batches: [
+      [
+        ["X", "P0001", 5],
+        ["X", "P0001", 1],
+        ["Z", "P0001", 2],
+      ],
+    ],
     want: [["rejected: insufficient stock", "duplicate: repeated in the same batch", "accepted"]],
     stockAfter: { P0001: 0 },
   },
@@ -86,9 +119,19 @@ const CASES: Case[] = [
     name: "duplicates across batches: an order recorded earlier (accepted or rejected) is never decided again",
     stock: 3,
     batches: [
-      [["A", "P0001", 2], ["R", "P0001", 9]],
-      [["R", "P0001", 1], ["A", "P0001", 1], ["B", "P0001", 1]],
-      [["B", "P0001", 1], ["C", "P0001", 1]],
+      [
+        ["A", "P0001", 2],
+        ["R", "P0001", 9],
+      ],
+      [
+        ["R", "P0001", 1],
+        ["A", "P0001", 1],
+        ["B", "P0001", 1],
+      ],
+      [
+        ["B", "P0001", 1],
+        ["C", "P0001", 1],
+      ],
     ],
     want: [
       ["accepted", "rejected: insufficient stock"],
@@ -100,20 +143,47 @@ const CASES: Case[] = [
   {
     name: "many products in one batch: each product's stock is its own, decided in offset order",
     stock: 2,
-    batches: [[
-      ["o1", "P0001", 1], ["o2", "P0002", 2], ["o3", "P0001", 1], ["o4", "P0003", 3], ["o5", "P0002", 1],
-      ["o6", "P0001", 1], ["o7", "P0004", 2], ["o8", "P0005", 1], ["o9", "P0003", 2], ["o10", "P0005", 2],
-    ]],
-    want: [[
-      "accepted", "accepted", "accepted", "rejected: insufficient stock", "rejected: insufficient stock",
-      "rejected: insufficient stock", "accepted", "accepted", "accepted", "rejected: insufficient stock",
-    ]],
+    batches: [
+      [
+        ["o1", "P0001", 1],
+        ["o2", "P0002", 2],
+        ["o3", "P0001", 1],
+        ["o4", "P0003", 3],
+        ["o5", "P0002", 1],
+        ["o6", "P0001", 1],
+        ["o7", "P0004", 2],
+        ["o8", "P0005", 1],
+        ["o9", "P0003", 2],
+        ["o10", "P0005", 2],
+      ],
+    ],
+    want: [
+      [
+        "accepted",
+        "accepted",
+        "accepted",
+        "rejected: insufficient stock",
+        "rejected: insufficient stock",
+        "rejected: insufficient stock",
+        "accepted",
+        "accepted",
+        "accepted",
+        "rejected: insufficient stock",
+      ],
+    ],
     stockAfter: { P0001: 0, P0002: 0, P0003: 0, P0004: 0, P0005: 1, P0006: 2 },
   },
   {
     name: "an unknown product or a quantity that is not a positive integer is rejected with its reason and takes nothing",
     stock: 2,
-    batches: [[["u", UNKNOWN, 1], ["z", "P0001", 0], ["n", "P0001", -1], ["ok", "P0001", 2]]],
+    batches: [
+      [
+        ["u", UNKNOWN, 1],
+        ["z", "P0001", 0],
+        ["n", "P0001", -1],
+        ["ok", "P0001", 2],
+      ],
+    ],
     want: [["rejected: unknown product", "rejected: invalid quantity", "rejected: invalid quantity", "accepted"]],
     stockAfter: { P0001: 0 },
   },
@@ -135,7 +205,11 @@ describe("decideOrders: the decision function itself", () => {
         const orders = batch.map(order);
         const before = new Map(stock);
         // The stores hand it the stock of the batch's known products only.
-        const known = new Map(distinct(orders.map((o) => o.product_id)).filter((p) => stock.has(p)).map((p) => [p, stock.get(p)!]));
+        const known = new Map(
+          distinct(orders.map((o) => o.product_id))
+            .filter((p) => stock.has(p))
+            .map((p) => [p, stock.get(p)!]),
+        );
         const d = decideOrders(orders, existing, known);
         got.push(d.results.map(shown));
         expect(d.results.map((r) => r.order_id)).toEqual(orders.map((o) => o.order_id));
@@ -208,7 +282,9 @@ describe("the catalog and the batching helpers", () => {
   test("seedProducts: P0001..P{count}, each with the initial stock, version 0, a price 1.00..200.99", () => {
     const ps = seedProducts(3, 7, 42);
     expect(ps.map((p) => [p.product_id, p.name, p.stock, p.version, p.updated_at])).toEqual([
-      ["P0001", "Product 1", 7, 0, 42], ["P0002", "Product 2", 7, 0, 42], ["P0003", "Product 3", 7, 0, 42],
+      ["P0001", "Product 1", 7, 0, 42],
+      ["P0002", "Product 2", 7, 0, 42],
+      ["P0003", "Product 3", 7, 0, 42],
     ]);
     expect(ps.map((p) => p.price)).toEqual([80.19, 159.38, 38.57]); // (100 + n * 7919 % 20000) / 100
     expect(seedProducts(0, 1)).toEqual([]);

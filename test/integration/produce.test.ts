@@ -21,9 +21,17 @@ let broker: TestBroker;
 function expectedRows(path: string): Record<string, unknown>[] {
   const rows = Papa.parse<Record<string, string>>(readFileSync(path, "utf8"), { header: true, skipEmptyLines: true }).data;
   return rows.map((r) => ({
-    id: Number(r.id), first_name: r.first_name, last_name: r.last_name, email: r.email, age: Number(r.age),
-    country: r.country, city: r.city, signup_ts: Number(r.signup_ts), is_active: r.is_active === "true",
-    score: Number(r.score), phone: r.phone === "" ? null : r.phone,
+    id: Number(r.id),
+    first_name: r.first_name,
+    last_name: r.last_name,
+    email: r.email,
+    age: Number(r.age),
+    country: r.country,
+    city: r.city,
+    signup_ts: Number(r.signup_ts),
+    is_active: r.is_active === "true",
+    score: Number(r.score),
+    phone: r.phone === "" ? null : r.phone,
   }));
 }
 
@@ -35,7 +43,7 @@ beforeAll(async () => {
 afterAll(() => broker.stop());
 
 async function readTopic(topic: string, partitions: number, want: number) {
-  const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": uniqueName("g"), "log_level": "3" });
+  const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": uniqueName("g"), log_level: "3" });
   c.assign(Array.from({ length: partitions }, (_, p) => ({ topic, partition: p, offset: -2 })));
   const out: { key: string | null; value: Uint8Array; partition?: number }[] = [];
   const deadline = Date.now() + 20_000;
@@ -59,15 +67,36 @@ async function readTopic(topic: string, partitions: number, want: number) {
 
 describe("produce round trips through the embedded broker", () => {
   const cases: [string, string][] = [
-    ["json", "none"], ["json", "gzip"], ["json", "snappy"], ["json", "lz4"], ["json", "zstd"],
-    ["avro", "lz4"], ["msgpack", "zstd"],
+    ["json", "none"],
+    ["json", "gzip"],
+    ["json", "snappy"],
+    ["json", "lz4"],
+    ["json", "zstd"],
+    ["avro", "lz4"],
+    ["msgpack", "zstd"],
   ];
   for (const [format, compression] of cases) {
     test(`${format} values, ${compression} compression: every row once, keyed by id, decoding to the row`, async () => {
       const topic = uniqueName(`u-${format}-${compression}`);
       broker.createTopic(topic, 4);
       const summaryPath = join(dir, `${topic}.summary.json`);
-      const r = await runIngest(["produce", "--file", csvPath, "--topic", topic, "--format", format, "--compression", compression, "-b", broker.bootstrap, "--workers", "2", "--summary-json", summaryPath]);
+      const r = await runIngest([
+        "produce",
+        "--file",
+        csvPath,
+        "--topic",
+        topic,
+        "--format",
+        format,
+        "--compression",
+        compression,
+        "-b",
+        broker.bootstrap,
+        "--workers",
+        "2",
+        "--summary-json",
+        summaryPath,
+      ]);
       expect(r.stderr).toContain("produce OK");
       expect(r.code).toBe(0);
       const summary = JSON.parse(readFileSync(summaryPath, "utf8"));
@@ -116,11 +145,33 @@ describe("file outputs decode back to the same rows", () => {
       const arr = join(dir, "kafka-out.json");
       const nd = join(dir, "kafka-out.ndjson");
       for (const out of [arr, nd]) {
-        const r = await runIngest(["produce", "--file", withBad, "--topic", topic, "-b", broker.bootstrap, "--json-out", out, "--workers", "2", "--rejects", join(dir, "json-kafka.rejects.csv")], { env });
+        const r = await runIngest(
+          [
+            "produce",
+            "--file",
+            withBad,
+            "--topic",
+            topic,
+            "-b",
+            broker.bootstrap,
+            "--json-out",
+            out,
+            "--workers",
+            "2",
+            "--rejects",
+            join(dir, "json-kafka.rejects.csv"),
+          ],
+          { env },
+        );
         expect(r.stderr).toContain(`rejected ${Math.ceil((ROWS - 1) / 500)}`);
       }
       expect(JSON.parse(readFileSync(arr, "utf8"))).toEqual(expected);
-      expect(readFileSync(nd, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l))).toEqual(expected);
+      expect(
+        readFileSync(nd, "utf8")
+          .trimEnd()
+          .split("\n")
+          .map((l) => JSON.parse(l)),
+      ).toEqual(expected);
     }
   }, 60_000);
 
@@ -133,14 +184,27 @@ describe("file outputs decode back to the same rows", () => {
       // avsc
       const viaAvsc: unknown[] = [];
       await new Promise<void>((res, rej) => {
-        avro.createFileDecoder(out, { codecs: { null: (b: Buffer, cb: (e: Error | null, b?: Buffer) => void) => cb(null, b), deflate: (b: Buffer, cb: (e: Error | null, b?: Buffer) => void) => cb(null, inflateRawSync(b)), snappy: (buf: Buffer, cb: (e: Error | null, b?: Buffer) => void) => import("../../src/codecs/snappy.ts").then((m) => cb(null, Buffer.from(m.snappyUncompress(buf.subarray(0, buf.length - 4))))) } } as never)
+        avro
+          .createFileDecoder(out, {
+            codecs: {
+              null: (b: Buffer, cb: (e: Error | null, b?: Buffer) => void) => cb(null, b),
+              deflate: (b: Buffer, cb: (e: Error | null, b?: Buffer) => void) => cb(null, inflateRawSync(b)),
+              snappy: (buf: Buffer, cb: (e: Error | null, b?: Buffer) => void) =>
+                import("../../src/codecs/snappy.ts").then((m) => cb(null, Buffer.from(m.snappyUncompress(buf.subarray(0, buf.length - 4))))),
+            },
+          } as never)
           .on("data", (d: unknown) => viaAvsc.push(d))
           .on("end", () => res())
           .on("error", rej);
       });
       expect(JSON.parse(JSON.stringify(viaAvsc))).toEqual(expected);
       // The reference Python implementation (Debian python3-avro; snappy needs python3-snappy).
-      const py = Bun.spawnSync(["/usr/bin/python3", "-c", "import sys, json, avro.datafile, avro.io\nr = avro.datafile.DataFileReader(open(sys.argv[1], 'rb'), avro.io.DatumReader())\nprint(json.dumps([x for x in r], default=lambda d: round(d.timestamp() * 1000)))", out]);
+      const py = Bun.spawnSync([
+        "/usr/bin/python3",
+        "-c",
+        "import sys, json, avro.datafile, avro.io\nr = avro.datafile.DataFileReader(open(sys.argv[1], 'rb'), avro.io.DatumReader())\nprint(json.dumps([x for x in r], default=lambda d: round(d.timestamp() * 1000)))",
+        out,
+      ]);
       expect(py.stderr.toString()).toBe("");
       expect(JSON.parse(py.stdout.toString())).toEqual(expected);
       // The reference C implementation's reader (Debian avro-bin).
@@ -184,7 +248,12 @@ test("an existing output file is replaced by the new one", async () => {
   const out = join(dir, "again.ndjson");
   writeFileSync(out, "stale\n".repeat(100_000));
   expect((await runIngest(["produce", "--file", csvPath, "--no-kafka", "--json-out", out, "--workers", "2"])).code).toBe(0);
-  expect(readFileSync(out, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l))).toEqual(expectedRows(csvPath));
+  expect(
+    readFileSync(out, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l)),
+  ).toEqual(expectedRows(csvPath));
 }, 30_000);
 
 test("parts left by a run that died are not taken into the next run's outputs", async () => {
@@ -196,9 +265,20 @@ test("parts left by a run that died are not taken into the next run's outputs", 
   }
   const r = await runIngest(["produce", "--file", csvPath, "--no-kafka", "--json-out", out, "--avro-out", avroOut, "--workers", "4"]);
   expect(r.code).toBe(0);
-  expect(readFileSync(out, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l))).toEqual(expectedRows(csvPath));
+  expect(
+    readFileSync(out, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l)),
+  ).toEqual(expectedRows(csvPath));
   const got: unknown[] = [];
-  await new Promise<void>((res, rej) => avro.createFileDecoder(avroOut).on("data", (x: unknown) => got.push(x)).on("end", res).on("error", rej));
+  await new Promise<void>((res, rej) =>
+    avro
+      .createFileDecoder(avroOut)
+      .on("data", (x: unknown) => got.push(x))
+      .on("end", res)
+      .on("error", rej),
+  );
   expect(got.length).toBe(ROWS);
   expect(readdirSync(dir).filter((f) => f.startsWith("leftover.") && f.includes(".part"))).toEqual([]);
 }, 30_000);
@@ -209,20 +289,55 @@ describe("malformed input: every row accepted or rejected with its line and reas
   const H = "id,first_name,last_name,email,age,country,city,signup_ts,is_active,score,phone";
   const ok = (id: number) => `${id},Ann,Lee,a${id}@x.test,30,FR,Paris,1700000000000,true,1.5,`;
   const cases: { name: string; text: string | Uint8Array; code: number; accepted?: number; rejected?: number; reasons?: RegExp[]; stderr?: RegExp }[] = [
-    { name: "unterminated quote", text: `${H}\n${ok(1)}\n2,"Ann,Lee,a@x,30,FR,P,1,true,1,\n${ok(3)}\n`, code: 0, accepted: 2, rejected: 1, reasons: [/unterminated quoted field/] },
+    {
+      name: "unterminated quote",
+      text: `${H}\n${ok(1)}\n2,"Ann,Lee,a@x,30,FR,P,1,true,1,\n${ok(3)}\n`,
+      code: 0,
+      accepted: 2,
+      rejected: 1,
+      reasons: [/unterminated quoted field/],
+    },
     { name: "extra column", text: `${H}\n${ok(1)},extra\n${ok(2)}\n`, code: 0, accepted: 1, rejected: 1, reasons: [/expected 11 columns, found 12/] },
     { name: "missing column", text: `${H}\n1,Ann,Lee\n${ok(2)}\n`, code: 0, accepted: 1, rejected: 1, reasons: [/expected 11 columns, found 3/] },
-    { name: "bad integer", text: `${H}\n${ok(1).replace(",30,", ",thirty,")}\n${ok(2)}\n`, code: 0, accepted: 1, rejected: 1, reasons: [/field 'age': expected an integer.*got 'thirty'/] },
+    {
+      name: "bad integer",
+      text: `${H}\n${ok(1).replace(",30,", ",thirty,")}\n${ok(2)}\n`,
+      code: 0,
+      accepted: 1,
+      rejected: 1,
+      reasons: [/field 'age': expected an integer.*got 'thirty'/],
+    },
     { name: "empty lines are skipped, not rejected", text: `${H}\n\n${ok(1)}\n\n\n${ok(2)}\n`, code: 0, accepted: 2, rejected: 0 },
     { name: "UTF-8 BOM", text: `\uFEFF${H}\n${ok(1)}\n`, code: 0, accepted: 1, rejected: 0 },
     { name: "CRLF line endings", text: `${H}\r\n${ok(1)}\r\n${ok(2)}\r\n`, code: 0, accepted: 2, rejected: 0 },
-    { name: "huge field", text: `${H}\n${ok(1).replace("Ann", "A".repeat((1 << 20) + 5))}\n${ok(2)}\n`, code: 0, accepted: 1, rejected: 1, reasons: [/field 'first_name': value too large/] },
-    { name: "non-UTF-8 bytes", text: Buffer.concat([Buffer.from(`${H}\n${ok(1)}\n1,`), Buffer.from([0xff, 0xfe]), Buffer.from(`,Lee,a@x.test,30,FR,P,1,true,1,\n`)]), code: 0, accepted: 1, rejected: 1, reasons: [/invalid UTF-8/] },
+    {
+      name: "huge field",
+      text: `${H}\n${ok(1).replace("Ann", "A".repeat((1 << 20) + 5))}\n${ok(2)}\n`,
+      code: 0,
+      accepted: 1,
+      rejected: 1,
+      reasons: [/field 'first_name': value too large/],
+    },
+    {
+      name: "non-UTF-8 bytes",
+      text: Buffer.concat([Buffer.from(`${H}\n${ok(1)}\n1,`), Buffer.from([0xff, 0xfe]), Buffer.from(`,Lee,a@x.test,30,FR,P,1,true,1,\n`)]),
+      code: 0,
+      accepted: 1,
+      rejected: 1,
+      reasons: [/invalid UTF-8/],
+    },
     { name: "duplicate header", text: `${H},id\n${ok(1)},1\n`, code: 1, stderr: /names column 'id' twice/ },
     { name: "empty file", text: "", code: 1, stderr: /is empty: expected a header row/ },
     { name: "header only", text: `${H}\n`, code: 0, accepted: 0, rejected: 0 },
     { name: "header missing a required field", text: "id,first_name\n1,Ann\n", code: 1, stderr: /lacks required field\(s\) last_name, email/ },
-    { name: "garbage after a closing quote", text: `${H}\n1,"Ann"x,Lee,a@x,30,FR,P,1,true,1,\n${ok(2)}\n`, code: 0, accepted: 1, rejected: 1, reasons: [/after a closing quote/] },
+    {
+      name: "garbage after a closing quote",
+      text: `${H}\n1,"Ann"x,Lee,a@x,30,FR,P,1,true,1,\n${ok(2)}\n`,
+      code: 0,
+      accepted: 1,
+      rejected: 1,
+      reasons: [/after a closing quote/],
+    },
   ];
   for (const c of cases) {
     test(c.name, async () => {
@@ -231,7 +346,18 @@ describe("malformed input: every row accepted or rejected with its line and reas
       writeFileSync(file, c.text);
       const rejects = join(sub, "rejects.csv");
       const summaryPath = join(sub, "s.json");
-      const r = await runIngest(["produce", "--file", file, "--no-kafka", "--json-out", join(sub, "o.ndjson"), "--rejects", rejects, "--summary-json", summaryPath]);
+      const r = await runIngest([
+        "produce",
+        "--file",
+        file,
+        "--no-kafka",
+        "--json-out",
+        join(sub, "o.ndjson"),
+        "--rejects",
+        rejects,
+        "--summary-json",
+        summaryPath,
+      ]);
       expect(r.code).toBe(c.code);
       if (c.stderr) {
         expect(r.stderr).toMatch(c.stderr);
@@ -264,11 +390,21 @@ describe("malformed input: every row accepted or rejected with its line and reas
       const file = join(sub, "in.csv");
       const bad = (id: number) => `${id},Ann,Lee,a@x,notanumber,FR,P,1,true,1,`;
       writeFileSync(file, `${H}\n${ok(1)}\n\n\r\n${bad(2)}\n${ok(3)}\n4,"multi\nline",Lee,a@x,30,FR,P,1,true,1,\n\n${bad(5)}\n`);
-      const r = await runIngest(["produce", "--file", file, "--no-kafka", "--json-out", join(sub, "o.ndjson"), "--rejects", join(sub, "r.csv")], { env: { INGEST_CSV_FAST: fast } });
+      const r = await runIngest(["produce", "--file", file, "--no-kafka", "--json-out", join(sub, "o.ndjson"), "--rejects", join(sub, "r.csv")], {
+        env: { INGEST_CSV_FAST: fast },
+      });
       expect(r.code).toBe(0);
       const rej = Papa.parse<string[]>(readFileSync(join(sub, "r.csv"), "utf8").trim()).data;
-      expect(rej.slice(1).map((x) => [x[0], x[2]!.slice(0, 2)])).toEqual([["5", "2,"], ["10", "5,"]]);
-      expect(readFileSync(join(sub, "o.ndjson"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).id)).toEqual([1, 3, 4]);
+      expect(rej.slice(1).map((x) => [x[0], x[2]!.slice(0, 2)])).toEqual([
+        ["5", "2,"],
+        ["10", "5,"],
+      ]);
+      expect(
+        readFileSync(join(sub, "o.ndjson"), "utf8")
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l).id),
+      ).toEqual([1, 3, 4]);
     });
   }
 });
@@ -288,23 +424,45 @@ test("--schema edge values: what is accepted reads back exactly in python3-avro 
   // Before: line 3 ended the run (avsc throws on 2^53 - 1), line 4 was written as +2^53 - 2,
   // lines 5-7 were accepted (Infinity in Avro, Number("0b101") = 5, Feb 29 2023 = Mar 1) and
   // line 8 lost its microseconds.
-  writeFileSync(file, "id,l,f,d,us\n1,-4503599627370496,,1E-7,\n2,9007199254740991,,,\n3,-9007199254740990,,,\n4,,1e39,,\n5,,,0b101,\n6,,,,2023-02-29\n7,,,,2024-01-01T00:00:00.123456Z\n");
+  writeFileSync(
+    file,
+    "id,l,f,d,us\n1,-4503599627370496,,1E-7,\n2,9007199254740991,,,\n3,-9007199254740990,,,\n4,,1e39,,\n5,,,0b101,\n6,,,,2023-02-29\n7,,,,2024-01-01T00:00:00.123456Z\n",
+  );
   const avroOut = join(sub, "o.avro");
   const rejects = join(sub, "r.csv");
   for (const fast of ["1", "0"]) {
-    const r = await runIngest(["produce", "--file", file, "--schema", schemaPath, "--no-kafka", "--avro-out", avroOut, "--json-out", join(sub, "o.ndjson"), "--rejects", rejects], { env: { INGEST_CSV_FAST: fast } });
+    const r = await runIngest(
+      ["produce", "--file", file, "--schema", schemaPath, "--no-kafka", "--avro-out", avroOut, "--json-out", join(sub, "o.ndjson"), "--rejects", rejects],
+      { env: { INGEST_CSV_FAST: fast } },
+    );
     expect(r.stderr).not.toMatch(/error/);
     expect(r.code).toBe(0);
     const want = [
       { id: 1, l: -4503599627370496, f: null, d: 1e-7, us: null },
       { id: 7, l: null, f: null, d: null, us: 1704067200123456 },
     ];
-    const py = Bun.spawnSync(["/usr/bin/python3", "-c", "import sys, json, avro.datafile, avro.io\nr = avro.datafile.DataFileReader(open(sys.argv[1], 'rb'), avro.io.DatumReader())\nprint(json.dumps([x for x in r], default=lambda d: (d - d.replace(year=1970, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)) // __import__('datetime').timedelta(microseconds=1)))", avroOut]);
+    const py = Bun.spawnSync([
+      "/usr/bin/python3",
+      "-c",
+      "import sys, json, avro.datafile, avro.io\nr = avro.datafile.DataFileReader(open(sys.argv[1], 'rb'), avro.io.DatumReader())\nprint(json.dumps([x for x in r], default=lambda d: (d - d.replace(year=1970, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)) // __import__('datetime').timedelta(microseconds=1)))",
+      avroOut,
+    ]);
     expect(py.stderr.toString()).toBe("");
     expect(JSON.parse(py.stdout.toString())).toEqual(want);
-    expect(readFileSync(join(sub, "o.ndjson"), "utf8").trimEnd().split("\n").map((x) => JSON.parse(x))).toEqual(want);
+    expect(
+      readFileSync(join(sub, "o.ndjson"), "utf8")
+        .trimEnd()
+        .split("\n")
+        .map((x) => JSON.parse(x)),
+    ).toEqual(want);
     const rej = Papa.parse<string[]>(readFileSync(rejects, "utf8").trim()).data.slice(1);
-    expect(rej.map((x) => [x[0], x[1]!.replace(/:.*/, "")])).toEqual([["3", "field 'l'"], ["4", "field 'l'"], ["5", "field 'f'"], ["6", "field 'd'"], ["7", "field 'us'"]]);
+    expect(rej.map((x) => [x[0], x[1]!.replace(/:.*/, "")])).toEqual([
+      ["3", "field 'l'"],
+      ["4", "field 'l'"],
+      ["5", "field 'f'"],
+      ["6", "field 'd'"],
+      ["7", "field 'us'"],
+    ]);
   }
   // A default avsc refuses is refused before anything runs, even for JSON output alone (it was written as it was).
   writeFileSync(schemaPath, JSON.stringify({ type: "record", name: "E", fields: [...fields, { name: "n", type: "int", default: "abc" }] }));
@@ -325,7 +483,21 @@ test("--input ndjson sends each line byte for byte, keyed by the scanned field; 
   const topic = uniqueName("nd");
   broker.createTopic(topic, 3);
   const summaryPath = join(dir, "nd.json");
-  const r = await runIngest(["produce", "--file", withBad, "--topic", topic, "-b", broker.bootstrap, "--workers", "2", "--rejects", join(dir, "nd-rejects.csv"), "--summary-json", summaryPath]);
+  const r = await runIngest([
+    "produce",
+    "--file",
+    withBad,
+    "--topic",
+    topic,
+    "-b",
+    broker.bootstrap,
+    "--workers",
+    "2",
+    "--rejects",
+    join(dir, "nd-rejects.csv"),
+    "--summary-json",
+    summaryPath,
+  ]);
   expect(r.code).toBe(0);
   expect(JSON.parse(readFileSync(summaryPath, "utf8"))).toMatchObject({ rows_read: ROWS + 1, rows_accepted: ROWS, rows_rejected: 1, messages_delivered: ROWS });
   const rej = Papa.parse<string[]>(readFileSync(join(dir, "nd-rejects.csv"), "utf8").trim()).data;
@@ -370,7 +542,10 @@ test("the summary's wire bytes: counted per Produce request (interceptor in C), 
     const topic = uniqueName(`wire-${compression}`);
     broker.createTopic(topic, 2);
     const summaryPath = join(dir, `wire-${compression}-${env.INGEST_NATIVE_BATCH ?? "c"}.json`);
-    const r = await runIngest(["produce", "--file", csvPath, "--topic", topic, "--compression", compression, "-b", broker.bootstrap, "--workers", "2", "--summary-json", summaryPath], { env });
+    const r = await runIngest(
+      ["produce", "--file", csvPath, "--topic", topic, "--compression", compression, "-b", broker.bootstrap, "--workers", "2", "--summary-json", summaryPath],
+      { env },
+    );
     expect(r.code).toBe(0);
     const s = JSON.parse(readFileSync(summaryPath, "utf8")) as { value_bytes: number; wire_bytes?: number; messages_delivered: number };
     expect(s.messages_delivered).toBe(ROWS);
@@ -391,20 +566,31 @@ test("the summary's wire bytes: counted per Produce request (interceptor in C), 
 test("produce re-executes itself once, same pid, under its JIT and malloc options; values already set and INGEST_RUNTIME_TUNING=0 are left alone", async () => {
   const run = async (env: Record<string, string>) => {
     // --format with --no-kafka prints a note: once, not again after the re-exec.
-    const p = spawnIngest(["produce", "--file", csvPath, "--no-kafka", "--format", "json", "--no-progress", "--limit", "10", "--rejects", join(dir, "jit-rejects.csv")], { env: { LOG_LEVEL: "debug", ...env } });
+    const p = spawnIngest(
+      ["produce", "--file", csvPath, "--no-kafka", "--format", "json", "--no-progress", "--limit", "10", "--rejects", join(dir, "jit-rejects.csv")],
+      { env: { LOG_LEVEL: "debug", ...env } },
+    );
     const [stderr, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
     expect(code).toBe(0);
     expect(stderr.match(/^note: --no-kafka/gm)?.length).toBe(1);
-    const lines = stderr.split("\n").filter((l) => l.includes("runtime options in effect")).map((l) => JSON.parse(l) as { pid: number; options: Record<string, string> });
+    const lines = stderr
+      .split("\n")
+      .filter((l) => l.includes("runtime options in effect"))
+      .map((l) => JSON.parse(l) as { pid: number; options: Record<string, string> });
     return { pid: p.pid, lines };
   };
   const tuned = await run({});
   expect(tuned.lines.length).toBe(1);
   expect(tuned.lines[0]!.pid).toBe(tuned.pid); // execve, not a child process: signals and exit code stay the caller's
-  expect(tuned.lines[0]!.options).toEqual({ BUN_JSC_maximumInliningCallerBytecodeCost: "2000", GLIBC_TUNABLES: "glibc.malloc.trim_threshold=536870912:glibc.malloc.top_pad=67108864" });
+  expect(tuned.lines[0]!.options).toEqual({
+    BUN_JSC_maximumInliningCallerBytecodeCost: "2000",
+    GLIBC_TUNABLES: "glibc.malloc.trim_threshold=536870912:glibc.malloc.top_pad=67108864",
+  });
   // Values the user set win.
   const own = await run({ BUN_JSC_maximumInliningCallerBytecodeCost: "3000", GLIBC_TUNABLES: "glibc.malloc.trim_threshold=1048576" });
-  expect(own.lines.map((l) => l.options)).toEqual([{ BUN_JSC_maximumInliningCallerBytecodeCost: "3000", GLIBC_TUNABLES: "glibc.malloc.trim_threshold=1048576" }]);
+  expect(own.lines.map((l) => l.options)).toEqual([
+    { BUN_JSC_maximumInliningCallerBytecodeCost: "3000", GLIBC_TUNABLES: "glibc.malloc.trim_threshold=1048576" },
+  ]);
   // One of the two set: only the other is added.
   const half = await run({ GLIBC_TUNABLES: "" });
   expect(half.lines.map((l) => l.options)).toEqual([{ BUN_JSC_maximumInliningCallerBytecodeCost: "2000", GLIBC_TUNABLES: "" }]);
@@ -419,7 +605,9 @@ test("a live progress bar on a terminal (rows, rate, ETA), none when stderr is p
   const args = ["produce", "--file", big, "--no-kafka", "--json-out", join(dir, "progress.json")];
   // util-linux script(1) gives the run a pseudo-terminal; what it drew comes back on stdout.
   const onTty = (extra: string[]) => {
-    const cmd = ingestArgv(...args, ...extra).map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+    const cmd = ingestArgv(...args, ...extra)
+      .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
+      .join(" ");
     const r = Bun.spawnSync(["script", "-qec", cmd, "/dev/null"], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: "warn" } });
     expect(r.exitCode).toBe(0);
     return r.stdout.toString();
@@ -451,7 +639,11 @@ test("inputs and outputs that cannot work stop the run up front with a clear err
     [["--file", csvPath, "--json-out", join(sub, "no", "x.json")], 2, /^error: --json-out: cannot write .*x\.json: directory .* does not exist$/m],
     [["--file", csvPath, "--json-out", sub], 2, /^error: --json-out: cannot write .*: it is a directory$/m], // was found only after sending
     [["--file", csvPath, "--avro-out", join(sub, "no", "x.avro")], 2, /^error: --avro-out: cannot write .*: directory .* does not exist$/m],
-    [["--file", csvPath, "--json-out", join(sub, "ok.json"), "--rejects", join(sub, "no", "r.csv")], 2, /^error: --rejects: cannot write .*: directory .* does not exist$/m],
+    [
+      ["--file", csvPath, "--json-out", join(sub, "ok.json"), "--rejects", join(sub, "no", "r.csv")],
+      2,
+      /^error: --rejects: cannot write .*: directory .* does not exist$/m,
+    ],
     // --summary-json was written after the run (exit 70 there).
     [["--file", csvPath, "--json-out", join(sub, "x.json"), "--summary-json", sub], 2, /^error: --summary-json: cannot write .*: it is a directory$/m],
   ];
@@ -484,7 +676,15 @@ test("the CSV fast path and the reference path (INGEST_CSV_FAST=0) send the same
   // One worker and one partition each, so the topic holds the rows in input order.
   const file = join(dir, "fast-vs-ref.csv");
   const lines = readFileSync(csvPath, "utf8").split("\n");
-  lines.splice(10, 0, 'x,bad,row', '9001,"multi', 'line",L,e@x,30,US,City,1700000000000,true,1.5,', "", "9002,Ann,\"O\"\"Neil\",a@x,31,US,\"Zürich, CH\",2023-11-14T22:13:20Z,TRUE,007.50,\\tab");
+  lines.splice(
+    10,
+    0,
+    "x,bad,row",
+    '9001,"multi',
+    'line",L,e@x,30,US,City,1700000000000,true,1.5,',
+    "",
+    '9002,Ann,"O""Neil",a@x,31,US,"Zürich, CH",2023-11-14T22:13:20Z,TRUE,007.50,\\tab',
+  );
   writeFileSync(file, lines.join("\r\n"));
   for (const format of ["json", "avro"]) {
     const got: { msgs: { key: string | null; value: string }[]; json: string; rejects: string }[] = [];
@@ -493,7 +693,10 @@ test("the CSV fast path and the reference path (INGEST_CSV_FAST=0) send the same
       broker.createTopic(topic, 1);
       const json = join(dir, `${topic}.json`);
       const rejects = join(dir, `${topic}.rejects`);
-      const r = await runIngest(["produce", "--file", file, "--topic", topic, "--format", format, "-b", broker.bootstrap, "--workers", "1", "--json-out", json, "--rejects", rejects], { env: { INGEST_CSV_FAST: fast } });
+      const r = await runIngest(
+        ["produce", "--file", file, "--topic", topic, "--format", format, "-b", broker.bootstrap, "--workers", "1", "--json-out", json, "--rejects", rejects],
+        { env: { INGEST_CSV_FAST: fast } },
+      );
       expect(r.stderr).toContain("produce OK");
       const msgs = (await readTopic(topic, 1, ROWS + 2)).map((m) => ({ key: m.key, value: Buffer.from(m.value).toString("hex") }));
       expect(msgs.length).toBe(ROWS + 2);
@@ -507,16 +710,23 @@ test("the CSV fast path and the reference path (INGEST_CSV_FAST=0) send the same
 test("forEachLine (the NDJSON reader): every non-empty line once, in order, with its line number, at any chunk size", async () => {
   const { forEachLine } = await import("../../src/produce/lines.ts");
   let seed = 7;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
   const path = join(dir, "lines.ndjson");
   for (let f = 0; f < 200; f++) {
     const lines: string[] = [];
-    for (let k = Math.floor(rnd() * 40); k > 0; k--) lines.push(rnd() < 0.15 ? "" : `{"id":${k},"s":"${"é✓x".repeat(Math.floor(rnd() * 30))}"}${rnd() < 0.2 ? "\r" : ""}`);
+    for (let k = Math.floor(rnd() * 40); k > 0; k--)
+      lines.push(rnd() < 0.15 ? "" : `{"id":${k},"s":"${"é✓x".repeat(Math.floor(rnd() * 30))}"}${rnd() < 0.2 ? "\r" : ""}`);
     const text = (rnd() < 0.2 ? "\uFEFF" : "") + lines.join("\n") + (rnd() < 0.5 ? "\n" : "");
     writeFileSync(path, text);
     const size = Buffer.byteLength(text);
     const got: [number, string][] = [];
-    forEachLine(path, { start: 0, end: size, firstLine: 1 }, (buf, from, to, line) => void got.push([line, new TextDecoder().decode(buf.subarray(from, to))]), undefined, 1 + Math.floor(rnd() * 64));
+    forEachLine(
+      path,
+      { start: 0, end: size, firstLine: 1 },
+      (buf, from, to, line) => void got.push([line, new TextDecoder().decode(buf.subarray(from, to))]),
+      undefined,
+      1 + Math.floor(rnd() * 64),
+    );
     const want = lines.map((l, i) => [i + 1, l.replace(/\r$/, "")] as [number, string]).filter(([, l]) => l.length > 0);
     expect(got).toEqual(want);
   }

@@ -10,7 +10,7 @@ import { spawnIngest } from "../helpers/cli.ts";
 
 const enc = new TextEncoder();
 /** Nothing listens there: every message stays queued, so the queue's limits are met at once. */
-const NO_BROKER = { "bootstrap.servers": "127.0.0.1:1", "log_level": "0" };
+const NO_BROKER = { "bootstrap.servers": "127.0.0.1:1", log_level: "0" };
 
 /** A producer whose every report is kept by opaque, and a batch of n ~200-byte messages (opaques 1..n). */
 function setup(props: Record<string, string>, n: number) {
@@ -55,7 +55,10 @@ for (const [limit, props] of [
 // Found by mutation testing (docs/testing.md): each pins a behaviour no other test did.
 test("a refusal report says where nothing landed (partition -1, offset -1); the first failure is named; a producer without a callback counts them", async () => {
   const seen: number[][] = [];
-  const p = new Producer({ ...NO_BROKER, "queue.buffering.max.messages": "5" }, { onDelivery: (opaque, err, partition, offset) => seen.push([opaque, err, partition, offset]) });
+  const p = new Producer(
+    { ...NO_BROKER, "queue.buffering.max.messages": "5" },
+    { onDelivery: (opaque, err, partition, offset) => seen.push([opaque, err, partition, offset]) },
+  );
   const bare = new Producer({ ...NO_BROKER, "queue.buffering.max.messages": "5" });
   try {
     const b = new MessageBatch(10, 1 << 12);
@@ -100,7 +103,19 @@ test("serve with a byte-limited producer queue and the broker down: every reques
   const local = startBroker({ brokers: 1, topics: { orders: 1 } });
   // --max-queued stays far above what 1 KiB holds, so librdkafka refuses first (serve sizes its own
   // message-count limit above --max-queued, so only a byte limit reaches this path).
-  const p = spawnIngest(["serve", "--port", "0", "-b", local.bootstrap, "--max-queued", "1000", "-X", "queue.buffering.max.kbytes=1", "-X", "message.timeout.ms=3000"]);
+  const p = spawnIngest([
+    "serve",
+    "--port",
+    "0",
+    "-b",
+    local.bootstrap,
+    "--max-queued",
+    "1000",
+    "-X",
+    "queue.buffering.max.kbytes=1",
+    "-X",
+    "message.timeout.ms=3000",
+  ]);
   try {
     const reader = p.stdout.getReader();
     const { value } = await reader.read();
@@ -111,7 +126,12 @@ test("serve with a byte-limited producer queue and the broker down: every reques
     const t0 = performance.now();
     const answers = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        fetch(`${url}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...order, customer_id: `C${i}` }), signal: AbortSignal.timeout(20_000) })
+        fetch(`${url}/order`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ ...order, customer_id: `C${i}` }),
+          signal: AbortSignal.timeout(20_000),
+        })
           .then((r) => ({ status: r.status, retryAfter: r.headers.get("retry-after"), at: performance.now() - t0 }))
           .catch((e: Error) => ({ status: 0, retryAfter: null, at: performance.now() - t0, error: e.name })),
       ),

@@ -8,7 +8,20 @@ import { test, expect, beforeAll, afterAll } from "bun:test";
 import { startBroker, uniqueName, FAST_GROUP_PROPS, type TestBroker } from "../helpers/broker.ts";
 import { ingestArgv, spawnIngest } from "../helpers/cli.ts";
 import { startTcpProxy } from "../helpers/tcp-proxy.ts";
-import { checkStores, claimRedisDb, committedAheadOfStored, createDb, groupLag, makeDataset, orderIdPositions, produceLines, recordPositions, topicKeys, MYSQL, REDIS } from "../helpers/stores.ts";
+import {
+  checkStores,
+  claimRedisDb,
+  committedAheadOfStored,
+  createDb,
+  groupLag,
+  makeDataset,
+  orderIdPositions,
+  produceLines,
+  recordPositions,
+  topicKeys,
+  MYSQL,
+  REDIS,
+} from "../helpers/stores.ts";
 
 const fast = Object.entries(FAST_GROUP_PROPS).flatMap(([k, v]) => ["-X", `${k}=${v}`]);
 const STOCK = 40; // small, so stock runs out and some orders are rejected
@@ -69,7 +82,10 @@ async function outageRun(store: "mysql" | "redis") {
     const total = ds.usersLines.length + ds.ordersLines.length;
     const positions = await recordPositions(broker.bootstrap, [users, orders]);
     const orderIds = await orderIdPositions(broker.bootstrap, orders);
-    const kinds = new Map<string, "users" | "orders">([[users, "users"], [orders, "orders"]]);
+    const kinds = new Map<string, "users" | "orders">([
+      [users, "users"],
+      [orders, "orders"],
+    ]);
     const group = uniqueName("g");
     const env = {
       MYSQL_URL: store === "mysql" ? `mysql://root@${proxy.address}/${db.name}` : db.url,
@@ -77,10 +93,36 @@ async function outageRun(store: "mysql" | "redis") {
       LOG_LEVEL: "info",
     };
     // Small batches and two lanes: slow enough that the cut lands mid-run.
-    const p = spawnIngest(["consume", "--group", group, "--topics", `${users},${orders}`, "--sink", "mysql,redis", "--workers", "2", "--batch-size", "150", "--commit-interval-ms", "100", "--initial-stock", String(STOCK), "--max-messages", String(total), "-b", broker.bootstrap, ...fast], { env });
+    const p = spawnIngest(
+      [
+        "consume",
+        "--group",
+        group,
+        "--topics",
+        `${users},${orders}`,
+        "--sink",
+        "mysql,redis",
+        "--workers",
+        "2",
+        "--batch-size",
+        "150",
+        "--commit-interval-ms",
+        "100",
+        "--initial-stock",
+        String(STOCK),
+        "--max-messages",
+        String(total),
+        "-b",
+        broker.bootstrap,
+        ...fast,
+      ],
+      { env },
+    );
     const stderr = new Response(p.stderr).text();
     const stored = async () => {
-      const [[r]] = (await db.conn.query("SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = 'orders'", [db.name])) as unknown as [{ n: number }[]];
+      const [[r]] = (await db.conn.query("SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = 'orders'", [
+        db.name,
+      ])) as unknown as [{ n: number }[]];
       if (!Number(r!.n)) return 0;
       const [[o]] = (await db.conn.query("SELECT COUNT(*) AS n FROM orders")) as unknown as [{ n: number }[]];
       return Number(o!.n);
@@ -120,7 +162,17 @@ function expectExact(r: Awaited<ReturnType<typeof outageRun>>) {
   expect(r.killed).toBeGreaterThan(0); // the cut really dropped live connections
   expect(r.before).toBeLessThan(ORDERS); // and it came mid-run
   // Exactly once in MySQL, stock consistent, Redis equal to MySQL.
-  expect(r.check).toMatchObject({ users: USERS, distinctUsers: USERS, orders: ORDERS, distinctOrders: ORDERS, lostUsers: 0, lostOrders: 0, duplicated: 0, stockBad: 0, redisMismatch: 0 });
+  expect(r.check).toMatchObject({
+    users: USERS,
+    distinctUsers: USERS,
+    orders: ORDERS,
+    distinctOrders: ORDERS,
+    lostUsers: 0,
+    lostOrders: 0,
+    duplicated: 0,
+    stockBad: 0,
+    redisMismatch: 0,
+  });
   expect(r.check.rejected).toBeGreaterThan(0);
   // The DLQ holds exactly the poison records.
   expect(r.dlq.sort()).toEqual([...r.ds.poisonKeys].sort());

@@ -33,7 +33,21 @@ beforeAll(async () => {
   users = uniqueName("fz-users");
   broker.createTopic(orders, 2);
   broker.createTopic(users, 1);
-  proc = spawnIngest(["serve", "--port", "0", "-b", broker.bootstrap, "--orders-topic", orders, "--users-topic", users, "--max-body", "64KiB", "--max-batch", "100"]);
+  proc = spawnIngest([
+    "serve",
+    "--port",
+    "0",
+    "-b",
+    broker.bootstrap,
+    "--orders-topic",
+    orders,
+    "--users-topic",
+    users,
+    "--max-body",
+    "64KiB",
+    "--max-batch",
+    "100",
+  ]);
   const reader = proc.stdout.getReader();
   const { value } = await reader.read();
   reader.releaseLock();
@@ -51,7 +65,21 @@ test(`${N} generated bad requests: all 4xx, server stays up, RSS bounded, nothin
   const cases = makeCases(SEED, N, MAX_BODY);
   // Every kind really is in the corpus.
   const kinds = new Set(cases.map((c) => c.kind));
-  for (const k of ["bad-json", "wrong-types", "huge-number", "huge-body", "empty-body", "content-type", "deep-nesting", "unicode-escape", "invalid-utf8", "slow-trickle", "abort-mid-body", "bad-framing"]) expect(kinds).toContain(k);
+  for (const k of [
+    "bad-json",
+    "wrong-types",
+    "huge-number",
+    "huge-body",
+    "empty-body",
+    "content-type",
+    "deep-nesting",
+    "unicode-escape",
+    "invalid-utf8",
+    "slow-trickle",
+    "abort-mid-body",
+    "bad-framing",
+  ])
+    expect(kinds).toContain(k);
 
   await Bun.sleep(300);
   const idle = rssKiB(proc.pid);
@@ -76,12 +104,20 @@ test(`${N} generated bad requests: all 4xx, server stays up, RSS bounded, nothin
   // Valid traffic still succeeds and lands in Kafka, each order once.
   const ids: string[] = [];
   for (let i = 0; i < 50; i++) {
-    const res = await fetch(`${base}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ customer_id: `C${i}`, product_id: "P0001", quantity: 1 + i, amount: 1.25 }) });
+    const res = await fetch(`${base}/order`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ customer_id: `C${i}`, product_id: "P0001", quantity: 1 + i, amount: 1.25 }),
+    });
     expect(res.status).toBe(202);
     ids.push(((await res.json()) as { order_id: string }).order_id);
   }
   const k = Bun.spawnSync(["kcat", "-C", "-b", broker.bootstrap, "-t", orders, "-e", "-q", "-f", "%s\n"]);
-  const got = k.stdout.toString().split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { order_id: string }).order_id);
+  const got = k.stdout
+    .toString()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { order_id: string }).order_id);
   expect(got.sort()).toEqual(ids.sort());
 }, 60_000);
 

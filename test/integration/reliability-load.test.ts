@@ -13,10 +13,14 @@ import { loadDrain } from "../../scripts/soak/load-drain.ts";
 
 const ingest = process.env.INGEST_BIN ?? join(ROOT, "ingest");
 
-needs("the built executable (bun run build)", existsSync(ingest) ? null : `no ${ingest}`)("ingest load above the consumer's pace for 8 s: lag grows, drains to 0, stores exact", async () => {
-  const r = await loadDrain({ ingest, seconds: 8, rate: 1500, log: () => {} });
-  console.log(r.notes);
-  expect(r.records).toBeGreaterThan(8 * 1500 * 0.9);
-  expect({ lost: r.lost, duplicated: r.duplicated }).toEqual({ lost: 0, duplicated: 0 });
-  expect(r.pass).toBe(true);
-}, 60_000);
+needs("the built executable (bun run build)", existsSync(ingest) ? null : `no ${ingest}`)(
+  "ingest load above the consumer's pace for 8 s: lag grows, drains to 0, stores exact",
+  async () => {
+    const r = await loadDrain({ ingest, seconds: 8, rate: 1500, log: () => {} });
+    console.log(r.notes);
+    expect(r.records).toBeGreaterThan(8 * 1500 * 0.9);
+    expect({ lost: r.lost, duplicated: r.duplicated }).toEqual({ lost: 0, duplicated: 0 });
+    expect(r.pass).toBe(true);
+  },
+  60_000,
+);

@@ -90,7 +90,22 @@ describe("producer faults", () => {
     try {
       const summary = join(dir, "timeout.json");
       const slow = slowBrokers(local, 1, 100);
-      const p = spawnIngest(["produce", "--file", csv, "--topic", "t", "-b", local.bootstrap, "--summary-json", summary, "-X", "message.timeout.ms=2000", "--workers", "1", ...slow]);
+      const p = spawnIngest([
+        "produce",
+        "--file",
+        csv,
+        "--topic",
+        "t",
+        "-b",
+        local.bootstrap,
+        "--summary-json",
+        summary,
+        "-X",
+        "message.timeout.ms=2000",
+        "--workers",
+        "1",
+        ...slow,
+      ]);
       await untilSomeDelivered(local, "t");
       local.cluster.setBrokerDown(1);
       expect(await p.exited).toBe(1);
@@ -114,7 +129,23 @@ describe("producer faults", () => {
     const topic = uniqueName("tinyq");
     broker.createTopic(topic, 3);
     const summary = join(dir, "tinyq.json");
-    const r = await runIngest(["produce", "--file", csv, "--topic", topic, "-b", broker.bootstrap, "--summary-json", summary, "--limit", "20000", "-X", "queue.buffering.max.messages=50", "-X", "linger.ms=1"]);
+    const r = await runIngest([
+      "produce",
+      "--file",
+      csv,
+      "--topic",
+      topic,
+      "-b",
+      broker.bootstrap,
+      "--summary-json",
+      summary,
+      "--limit",
+      "20000",
+      "-X",
+      "queue.buffering.max.messages=50",
+      "-X",
+      "linger.ms=1",
+    ]);
     expect(r.code).toBe(0);
     expect(JSON.parse(readFileSync(summary, "utf8"))).toMatchObject({ messages_delivered: 20000, messages_failed: 0 });
     expect(broker.retained(topic)).toBe(20000);
@@ -176,9 +207,24 @@ test("CSV fuzz: 1,000 damaged files never crash the job, and every row is accept
     try {
       if (!head) throw new Error("empty");
       job = {
-        index: 0, file, input: "csv" as const, range: { start: head.dataStart, end: Buffer.byteLength(text) + (text.startsWith("\uFEFF") ? 0 : 0), firstLine: head.dataFirstLine },
-        header: head.fields, schema, key: "id", format: "json" as const, topic: "t", kafka: null, partitions: 0, valuePrefix: null, headers: {}, txn: null,
-        jsonPart: { path: join(dir, `fuzz-${f}.ndjson`), ndjson: true, prefix: null }, avroPart: null, rejectsPart: join(dir, `fuzz-${f}.rej`), limit: Infinity,
+        index: 0,
+        file,
+        input: "csv" as const,
+        range: { start: head.dataStart, end: Buffer.byteLength(text) + (text.startsWith("\uFEFF") ? 0 : 0), firstLine: head.dataFirstLine },
+        header: head.fields,
+        schema,
+        key: "id",
+        format: "json" as const,
+        topic: "t",
+        kafka: null,
+        partitions: 0,
+        valuePrefix: null,
+        headers: {},
+        txn: null,
+        jsonPart: { path: join(dir, `fuzz-${f}.ndjson`), ndjson: true, prefix: null },
+        avroPart: null,
+        rejectsPart: join(dir, `fuzz-${f}.rej`),
+        limit: Infinity,
         counters: new SharedArrayBuffer(8 * COUNTER.SIZE),
       };
       job.range.end = readFileSync(file).length;
@@ -196,7 +242,11 @@ test("CSV fuzz: 1,000 damaged files never crash the job, and every row is accept
       continue;
     }
     expect(s.rows).toBe(s.accepted + s.rejected);
-    const written = existsSync(job.jsonPart.path) ? readFileSync(job.jsonPart.path, "utf8").split(/\n(?=\{)/).filter(Boolean).length : 0;
+    const written = existsSync(job.jsonPart.path)
+      ? readFileSync(job.jsonPart.path, "utf8")
+          .split(/\n(?=\{)/)
+          .filter(Boolean).length
+      : 0;
     expect(written).toBe(s.accepted);
     const rej = Papa.parse<string[]>(readFileSync(job.rejectsPart, "utf8"), { skipEmptyLines: true }).data;
     expect(rej.length).toBe(s.rejected);
@@ -228,7 +278,22 @@ test("CSV fuzz through `ingest produce`: --no-kafka and with Kafka, counts add u
     const base = join(dir, `cli-${f}`);
     writeFileSync(`${base}.csv`, text);
     const o = { summary: `${base}.sum.json`, json: `${base}.ndjson`, avro: `${base}.avro`, rejects: `${base}.rej.csv` };
-    const res = await runIngest(["produce", "--file", `${base}.csv`, "--summary-json", o.summary, "--json-out", o.json, "--avro-out", o.avro, "--avro-codec", "null", "--rejects", o.rejects, ...(kafka ? ["--topic", topic, "-b", broker.bootstrap] : ["--no-kafka"])]);
+    const res = await runIngest([
+      "produce",
+      "--file",
+      `${base}.csv`,
+      "--summary-json",
+      o.summary,
+      "--json-out",
+      o.json,
+      "--avro-out",
+      o.avro,
+      "--avro-codec",
+      "null",
+      "--rejects",
+      o.rejects,
+      ...(kafka ? ["--topic", topic, "-b", broker.bootstrap] : ["--no-kafka"]),
+    ]);
     const c = await checkCsvRun({ text, code: res.code, stderr: res.stderr, ...o, kafka });
     expect({ file: f, problems: c.problems }).toEqual({ file: f, problems: [] });
     delivered += c.delivered;

@@ -52,12 +52,17 @@ test("POST /order: 202 with the order id, partition and offset; the message is i
   expect(body.order_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   expect(body.partition).toBeGreaterThanOrEqual(0);
   expect(body.offset).toBeGreaterThanOrEqual(0);
-  const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": uniqueName("g"), "log_level": "3" });
+  const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": uniqueName("g"), log_level: "3" });
   c.assign([{ topic: orders, partition: body.partition, offset: body.offset }]);
   let got;
   for (let i = 0; i < 200 && !got; i++) {
     const b = c.consume(10);
-    if (b.count) got = { key: new TextDecoder().decode(b.data.subarray(b.keyStart[0]!, b.keyStart[0]! + b.keyLen[0]!)), value: JSON.parse(new TextDecoder().decode(b.data.subarray(b.valStart[0]!, b.valStart[0]! + b.valLen[0]!))), offset: b.offset[0] };
+    if (b.count)
+      got = {
+        key: new TextDecoder().decode(b.data.subarray(b.keyStart[0]!, b.keyStart[0]! + b.keyLen[0]!)),
+        value: JSON.parse(new TextDecoder().decode(b.data.subarray(b.valStart[0]!, b.valStart[0]! + b.valLen[0]!))),
+        offset: b.offset[0],
+      };
     else await Bun.sleep(20);
   }
   c.close();
@@ -119,16 +124,22 @@ test("orders in forms the fast path leaves to the general one (escapes, numeric 
     '{"customer_id":"\\u0043UST9","product_id":"P1","quantity":2,"amount":1.50}',
     '{"customer_id":77,"product_id":"P2","quantity":1E1,"amount":5e-1,"currency":null}',
   ];
-  const plain = ['{"customer_id":"CUST9","product_id":"P1","quantity":2,"amount":1.5}', '{"customer_id":"77","product_id":"P2","quantity":10,"amount":0.5,"currency":"USD"}'];
+  const plain = [
+    '{"customer_id":"CUST9","product_id":"P1","quantity":2,"amount":1.5}',
+    '{"customer_id":"77","product_id":"P2","quantity":10,"amount":0.5,"currency":"USD"}',
+  ];
   // fetch.wait.max.ms: each read re-assigns, and a fetch otherwise waits up to 500 ms for data.
-  const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": uniqueName("g"), "log_level": "3", "fetch.wait.max.ms": "10" });
+  const c = new Consumer({ "bootstrap.servers": broker.bootstrap, "group.id": uniqueName("g"), log_level: "3", "fetch.wait.max.ms": "10" });
   const read = async (partition: number, offset: number) => {
     c.assign([{ topic: orders, partition, offset }]);
     for (let i = 0; i < 200; i++) {
       const b = c.consume(10);
       if (b.count) {
         const d = new TextDecoder();
-        return { key: d.decode(b.data.subarray(b.keyStart[0]!, b.keyStart[0]! + b.keyLen[0]!)), value: JSON.parse(d.decode(b.data.subarray(b.valStart[0]!, b.valStart[0]! + b.valLen[0]!))) };
+        return {
+          key: d.decode(b.data.subarray(b.keyStart[0]!, b.keyStart[0]! + b.keyLen[0]!)),
+          value: JSON.parse(d.decode(b.data.subarray(b.valStart[0]!, b.valStart[0]! + b.valLen[0]!))),
+        };
       }
       await Bun.sleep(20);
     }
@@ -182,13 +193,25 @@ describe("bad input answers 4xx with a JSON {error, details}, never 500", () => 
     ["body over --max-body", () => post("/order", { ...order, pad: "x".repeat(70_000) }), 413],
     ["batch not an array", () => post("/orders/batch", order), 400],
     ["empty batch", () => post("/orders/batch", []), 400],
-    ["batch over --max-batch", () => post("/orders/batch", Array.from({ length: 51 }, () => order)), 413],
+    [
+      "batch over --max-batch",
+      () =>
+        post(
+          "/orders/batch",
+          Array.from({ length: 51 }, () => order),
+        ),
+      413,
+    ],
     ["GET on /order", () => fetch(`${base}/order`), 405],
     ["unknown path", () => fetch(`${base}/nope`), 404],
     ["user without email", () => post("/users", { id: 1, first_name: "A", last_name: "B", age: 3, country: "FR", city: "P" }), 400],
     ["user id not an integer", () => post("/users", { id: "x", first_name: "A", last_name: "B", email: "a@b", age: 3, country: "FR", city: "P" }), 400],
     ["deeply nested JSON", () => post("/order", "[".repeat(5000) + "]".repeat(5000)), 400],
-    ["invalid UTF-8 body", () => fetch(`${base}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) }), 400],
+    [
+      "invalid UTF-8 body",
+      () => fetch(`${base}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) }),
+      400,
+    ],
   ];
   for (const [name, send, status, re] of cases) {
     test(`${name}: ${status}`, async () => {
@@ -223,7 +246,11 @@ test("POST /users publishes the user keyed by id; GET /health and /metrics repor
 
 test("a bad flag value is a usage error before the store is opened: no SQLite file is created", async () => {
   const file = join(mkdtempSync(join(tmpdir(), "ingest-serve-")), "reads.db");
-  for (const bad of [["--port", "abc"], ["--ack", "later"], ["--max-batch", "0"]]) {
+  for (const bad of [
+    ["--port", "abc"],
+    ["--ack", "later"],
+    ["--max-batch", "0"],
+  ]) {
     const r = await runIngest(["serve", "--sqlite-path", file, ...bad, "-b", broker.bootstrap], { timeoutMs: 20_000 });
     expect({ bad, code: r.code }).toEqual({ bad, code: 2 });
     expect(r.stderr).toStartWith(`error: ${bad[0]}: `);
@@ -240,7 +267,10 @@ test("GET /users/:id without a store: 503 with the reason", async () => {
 test("serve's producer gives up on a message after 30 s by default (not librdkafka's 300 s), and -X overrides it", async () => {
   const local = startBroker({ brokers: 1, topics: { orders: 1 } });
   try {
-    for (const [extra, want] of [[[], "30000"], [["-X", "message.timeout.ms=4000"], "4000"]] as const) {
+    for (const [extra, want] of [
+      [[], "30000"],
+      [["-X", "message.timeout.ms=4000"], "4000"],
+    ] as const) {
       const p = spawnIngest(["serve", "--port", "0", "-b", local.bootstrap, ...extra], { env: { LOG_LEVEL: "debug" } });
       // The producer logs its configuration (secrets redacted) when it is created, before listening.
       await p.stdout.getReader().read();
@@ -292,7 +322,11 @@ test("a full producer queue answers 503 with Retry-After, and recovers", async (
   })();
   try {
     local.cluster.setBrokerDown(1); // nothing drains
-    const results = await Promise.all(Array.from({ length: 20 }, () => fetch(`${s.url}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(order) })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        fetch(`${s.url}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(order) }),
+      ),
+    );
     const codes = results.map((r) => r.status);
     expect(codes.filter((c) => c === 503).length).toBeGreaterThanOrEqual(15);
     const r503 = results.find((r) => r.status === 503)!;
@@ -319,7 +353,8 @@ test("--ack delivered answers only after the delivery report, --ack queued at ha
   };
   const delivered = await start("delivered");
   const queued = await start("queued");
-  const postTo = (url: string, customer: string) => fetch(`${url}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...order, customer_id: customer }) });
+  const postTo = (url: string, customer: string) =>
+    fetch(`${url}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...order, customer_id: customer }) });
   try {
     // Warm both (connections, metadata) before the broker slows down.
     expect((await postTo(delivered.url, "W1")).status).toBe(202);
@@ -356,7 +391,9 @@ test("SIGTERM with requests in flight: they finish (202), then the server exits 
   const { p, url } = await serve([], {}, local.bootstrap);
   try {
     local.cluster.setBrokerRtt(1, 800); // acknowledgements take ~0.8 s
-    const inflight = Array.from({ length: 10 }, () => fetch(`${url}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(order) }));
+    const inflight = Array.from({ length: 10 }, () =>
+      fetch(`${url}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(order) }),
+    );
     await Bun.sleep(150);
     p.kill("SIGTERM");
     const codes = (await Promise.all(inflight)).map((r) => r.status);
@@ -381,9 +418,15 @@ test("cache-aside reads: Redis first, then MariaDB, filling Redis on a miss", as
     broker.createTopic(t, 1);
     const user = `{"id":${id},"first_name":"Zoë","last_name":"Ng","email":"z@x.test","age":40,"country":"SE","city":"Göteborg","signup_ts":1,"is_active":true,"score":2.5,"phone":null}`;
     Bun.spawnSync(["kcat", "-P", "-b", broker.bootstrap, "-t", t, "-K:"], { stdin: new TextEncoder().encode(`${id}:${user}\n`) });
-    const c = await runIngest(["consume", "--topics", t, "--group", uniqueName("g"), "--sink", "mysql", "--max-messages", "1", "-b", broker.bootstrap], { env: { MYSQL_URL: mysql } });
+    const c = await runIngest(["consume", "--topics", t, "--group", uniqueName("g"), "--sink", "mysql", "--max-messages", "1", "-b", broker.bootstrap], {
+      env: { MYSQL_URL: mysql },
+    });
     expect(c.code).toBe(0);
-    expect(Bun.spawnSync(["redis-cli", "exists", `user:${id}`]).stdout.toString().trim()).toBe("0");
+    expect(
+      Bun.spawnSync(["redis-cli", "exists", `user:${id}`])
+        .stdout.toString()
+        .trim(),
+    ).toBe("0");
     const s = await serve([], { MYSQL_URL: mysql, REDIS_URL: "redis://127.0.0.1:6379" });
     try {
       const u1 = await fetch(`${s.url}/users/${id}`);
@@ -414,8 +457,16 @@ test("cache-aside reads: Redis first, then MariaDB, filling Redis on a miss", as
 test("on a terminal: a live status line (request rate, p99, 503s, produced, in flight, queued) and readable log lines", async () => {
   const { ingestArgv, ROOT } = await import("../helpers/cli.ts");
   // util-linux script(1) gives serve a pseudo-terminal (exec: serve is script's child).
-  const cmd = `exec ${ingestArgv("serve", "--port", "0", "--orders-topic", orders, "-b", broker.bootstrap).map((x) => `'${x.replace(/'/g, "'\\''")}'`).join(" ")}`;
-  const p = Bun.spawn(["script", "-qec", cmd, "/dev/null"], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: "info" }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const cmd = `exec ${ingestArgv("serve", "--port", "0", "--orders-topic", orders, "-b", broker.bootstrap)
+    .map((x) => `'${x.replace(/'/g, "'\\''")}'`)
+    .join(" ")}`;
+  const p = Bun.spawn(["script", "-qec", cmd, "/dev/null"], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: "info" },
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+  });
   const reader = p.stdout.getReader();
   let out = "";
   const readUntil = async (re: RegExp) => {
@@ -429,11 +480,17 @@ test("on a terminal: a live status line (request rate, p99, 503s, produced, in f
   };
   const url = (await readUntil(/listening on (http:\/\/[\d.:]+)/))?.[1];
   expect(url).toBeDefined();
-  for (let i = 0; i < 20; i++) expect((await fetch(`${url}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(order) })).status).toBe(202);
+  for (let i = 0; i < 20; i++)
+    expect((await fetch(`${url}/order`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(order) })).status).toBe(202);
   const live = /\r\x1b\[2Kserve http:\/\/127\.0\.0\.1:\d+ \| [\d,]+ req\/s, p99 [\d.]+ ms \| 503s 0 \| produced 20 \| in flight \d+ \| queued \d+/;
   expect(await readUntil(live)).not.toBeNull();
   // SIGINT to serve itself once the line was drawn: a graceful stop, exit 0.
-  const pid = Number(Bun.spawnSync(["pgrep", "-P", String(p.pid)]).stdout.toString().trim().split("\n")[0]);
+  const pid = Number(
+    Bun.spawnSync(["pgrep", "-P", String(p.pid)])
+      .stdout.toString()
+      .trim()
+      .split("\n")[0],
+  );
   expect(pid).toBeGreaterThan(0);
   process.kill(pid, "SIGINT");
   await readUntil(/serve: stopped/);

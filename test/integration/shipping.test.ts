@@ -123,7 +123,16 @@ const flag = (args: string[], name: string) => {
 };
 /** Container ports from short-syntax mappings ("127.0.0.1:8080:8080", "8080:8080/tcp") or long syntax. */
 const containerPorts = (svc: Service): number[] =>
-  (svc.ports ?? []).map((p: unknown) => (typeof p === "object" && p ? Number((p as { target: number }).target) : Number(String(p).replace(/\/\w+$/, "").split(":").at(-1))));
+  (svc.ports ?? []).map((p: unknown) =>
+    typeof p === "object" && p
+      ? Number((p as { target: number }).target)
+      : Number(
+          String(p)
+            .replace(/\/\w+$/, "")
+            .split(":")
+            .at(-1),
+        ),
+  );
 
 const dockerCompose = Bun.which("docker-compose");
 
@@ -158,7 +167,9 @@ describe("Dockerfile", () => {
   });
 
   test("build stage installs from the lockfile and compiles with package.json's build script, running no tests", () => {
-    const runs = ops(build, "RUN").map((r) => r.args).join("\n");
+    const runs = ops(build, "RUN")
+      .map((r) => r.args)
+      .join("\n");
     expect(runs).toMatch(/bun install\b[^\n]*--frozen-lockfile/);
     expect(runs).not.toMatch(/bun (run )?test\b/);
     expect(runs.includes("bun run build") || runs.includes(pkg.scripts.build)).toBe(true);
@@ -169,11 +180,16 @@ describe("Dockerfile", () => {
 
   test("runtime stage is Debian bookworm slim with librdkafka1, libisal2, libsnappy1v5 and ca-certificates only", () => {
     expect(runtime.from).toMatch(/^(?:docker\.io\/)?debian:(bookworm|12(\.\d+)?)(-\d{8})?-slim$/);
-    const install = ops(runtime, "RUN").map((r) => r.args).find((a) => a.includes("apt-get install"));
+    const install = ops(runtime, "RUN")
+      .map((r) => r.args)
+      .find((a) => a.includes("apt-get install"));
     expect(install, "runtime stage has no apt-get install").toBeDefined();
     expect(install).toContain("--no-install-recommends");
     expect(install).toMatch(/rm -rf \/var\/lib\/apt\/lists/);
-    const pkgs = /apt-get install ([^&;]*)/.exec(install!)![1]!.split(" ").filter((w) => w && !w.startsWith("-"));
+    const pkgs = /apt-get install ([^&;]*)/
+      .exec(install!)![1]!
+      .split(" ")
+      .filter((w) => w && !w.startsWith("-"));
     expect(pkgs.sort()).toEqual(["ca-certificates", "libisal2", "librdkafka1", "libsnappy1v5"]);
   });
 
@@ -197,11 +213,15 @@ describe("Dockerfile", () => {
   });
 
   test("OCI labels name the package.json version", () => {
-    const labels = ops(runtime, "LABEL").map((l) => l.args).join(" ");
-    const arg = ops(runtime, "ARG").map((a) => a.args).find((a) => a.startsWith("VERSION="));
+    const labels = ops(runtime, "LABEL")
+      .map((l) => l.args)
+      .join(" ");
+    const arg = ops(runtime, "ARG")
+      .map((a) => a.args)
+      .find((a) => a.startsWith("VERSION="));
     expect(labels).toContain("org.opencontainers.image.title=");
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's own ${VERSION}, not a template
-    expect(labels).toContain("org.opencontainers.image.version=\"${VERSION}\"");
+    expect(labels).toContain('org.opencontainers.image.version="${VERSION}"');
     expect(arg).toBe(`VERSION=${pkg.version}`);
   });
 
@@ -224,13 +244,27 @@ describe(".dockerignore", () => {
   });
 
   test("excludes dependencies, tools, caches, data, local builds and git", () => {
-    for (const p of ["node_modules/pino/package.json", ".tools/node_modules/.bin/bun", ".cache/x", ".git/HEAD", "bench/build/a.o", "data/users.csv", "ingest", "ingest.map"]) {
+    for (const p of [
+      "node_modules/pino/package.json",
+      ".tools/node_modules/.bin/bun",
+      ".cache/x",
+      ".git/HEAD",
+      "bench/build/a.o",
+      "data/users.csv",
+      "ingest",
+      "ingest.map",
+    ]) {
       expect(ignored(p), `${p} should be excluded`).toBe(true);
     }
   });
 
   test("keeps every file the build stage copies", () => {
-    const sources = ops(stages[0]!, "COPY").flatMap((c) => c.args.split(" ").filter((w) => !w.startsWith("--")).slice(0, -1));
+    const sources = ops(stages[0]!, "COPY").flatMap((c) =>
+      c.args
+        .split(" ")
+        .filter((w) => !w.startsWith("--"))
+        .slice(0, -1),
+    );
     expect(sources.length).toBeGreaterThan(0);
     for (const s of sources) {
       expect(existsSync(join(ROOT, s)), `COPY source ${s} does not exist`).toBe(true);
@@ -249,7 +283,12 @@ describe("build stage, offline", () => {
     // data/, or an ignored source file, fails here as it would in `docker build`); the
     // repo's installed node_modules stand in for `bun install`, which needs the registry.
     dir = mkdtempSync(join(tmpdir(), "ingest-build-"));
-    const sources = ops(stages[0]!, "COPY").flatMap((c) => c.args.split(" ").filter((w) => !w.startsWith("--")).slice(0, -1));
+    const sources = ops(stages[0]!, "COPY").flatMap((c) =>
+      c.args
+        .split(" ")
+        .filter((w) => !w.startsWith("--"))
+        .slice(0, -1),
+    );
     const ignored = dockerignore(read(".dockerignore"));
     for (const s of sources) cpSync(join(ROOT, s), join(dir, s), { recursive: true, filter: (from) => !ignored(relative(ROOT, from)) });
     symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
@@ -284,7 +323,8 @@ describe("compose.yaml", () => {
   });
 
   test("has the stack: Kafka, topics, MySQL, Redis, UI, ingest-serve, ingest-consume, ingest-dashboard, Prometheus, Grafana", () => {
-    for (const s of ["kafka", "topics", "mysql", "redis", "kafka-ui", "ingest-serve", "ingest-consume", "ingest-dashboard", "prometheus", "grafana"]) expect(Object.keys(services)).toContain(s);
+    for (const s of ["kafka", "topics", "mysql", "redis", "kafka-ui", "ingest-serve", "ingest-consume", "ingest-dashboard", "prometheus", "grafana"])
+      expect(Object.keys(services)).toContain(s);
     expect(ingest.map(([n]) => n).sort()).toEqual(["ingest-consume", "ingest-dashboard", "ingest-serve"]);
   });
 
@@ -349,7 +389,11 @@ describe("compose.yaml", () => {
     expect(argv(t.command).join(" ")).toContain("kafka-topics.sh");
     expect(t.restart).toBe("no");
     // Partitions bound the useful consumers: the consumer's topics must be the ones created.
-    expect(flag(argv(services["ingest-consume"]!.command), "--topics")!.split(",").every((x) => TOPICS.includes(x as never))).toBe(true);
+    expect(
+      flag(argv(services["ingest-consume"]!.command), "--topics")!
+        .split(",")
+        .every((x) => TOPICS.includes(x as never)),
+    ).toBe(true);
   });
 
   test("Kafka runs KRaft without auto-created topics and is checked with the image's own script", () => {
@@ -369,7 +413,8 @@ describe("compose.yaml", () => {
       for (const [dep, spec] of Object.entries((svc.depends_on ?? {}) as Record<string, { condition: string }>)) {
         const target = services[dep];
         expect(target, `${name} depends on unknown service ${dep}`).toBeDefined();
-        if (spec.condition === "service_healthy") expect(target!.healthcheck, `${name} waits for ${dep} to be healthy, but it has no healthcheck`).toBeDefined();
+        if (spec.condition === "service_healthy")
+          expect(target!.healthcheck, `${name} waits for ${dep} to be healthy, but it has no healthcheck`).toBeDefined();
         if (spec.condition === "service_completed_successfully") expect(target!.restart, `${dep} is one-shot`).toBe("no");
       }
     }
@@ -469,10 +514,13 @@ describe("deploy/", () => {
   });
 
   const linter = process.env.DOCKERFILE_UTILS ?? Bun.which("dockerfile-utils");
-  needs("dockerfile-utils", linter ? null : "not installed (set DOCKERFILE_UTILS)", { optional: true })("dockerfile-utils finds nothing in the Dockerfile", () => {
-    const r = Bun.spawnSync([linter!, "lint", "--json", join(ROOT, "Dockerfile")]);
-    expect(JSON.parse(r.stdout.toString())).toEqual([]);
-  });
+  needs("dockerfile-utils", linter ? null : "not installed (set DOCKERFILE_UTILS)", { optional: true })(
+    "dockerfile-utils finds nothing in the Dockerfile",
+    () => {
+      const r = Bun.spawnSync([linter!, "lint", "--json", join(ROOT, "Dockerfile")]);
+      expect(JSON.parse(r.stdout.toString())).toEqual([]);
+    },
+  );
 });
 
 describe("ingest health", () => {
@@ -552,7 +600,10 @@ describe("ingest health", () => {
     // Fails until src/cli/main.ts registers the command; without it every container is "unhealthy".
     // Async spawn: the HTTP fixture lives in this process, and spawnSync would block its event loop.
     const cli = async (...args: string[]) => {
-      const p = Bun.spawn([process.execPath, join(ROOT, "src/cli/main.ts"), "health", ...args], { env: { ...process.env, LOG_LEVEL: "silent" }, stderr: "pipe" });
+      const p = Bun.spawn([process.execPath, join(ROOT, "src/cli/main.ts"), "health", ...args], {
+        env: { ...process.env, LOG_LEVEL: "silent" },
+        stderr: "pipe",
+      });
       return { exitCode: await p.exited, stderr: await new Response(p.stderr).text() };
     };
     const ok = await cli("--url", `${base}/ok`);
@@ -640,7 +691,10 @@ describe("alerting: Prometheus rules and the Grafana dashboard", () => {
   });
 
   test("the Grafana dashboard: valid JSON, every panel queries the provisioned Prometheus data source", () => {
-    const dash = JSON.parse(read("deploy/grafana/dashboards/ingest.json")) as { uid: string; panels: { type: string; title: string; datasource?: { uid: string }; targets?: { expr: string }[] }[] };
+    const dash = JSON.parse(read("deploy/grafana/dashboards/ingest.json")) as {
+      uid: string;
+      panels: { type: string; title: string; datasource?: { uid: string }; targets?: { expr: string }[] }[];
+    };
     const ds = Bun.YAML.parse(read("deploy/grafana/provisioning/datasources/prometheus.yml")) as { datasources: { uid: string; url: string }[] };
     const uid = ds.datasources[0]!.uid;
     expect(dash.uid).toBe("ingest");
@@ -658,7 +712,10 @@ describe("alerting: Prometheus rules and the Grafana dashboard", () => {
   test("compose wires it: Prometheus scrapes serve, consume and the dashboard where they listen; Grafana is provisioned", () => {
     const prom = compose.services.prometheus!;
     expect(prom.volumes.map(String)).toContain("./deploy/prometheus:/etc/prometheus:ro");
-    const cfg = Bun.YAML.parse(read("deploy/prometheus/prometheus.yml")) as { rule_files: string[]; scrape_configs: { job_name: string; static_configs?: { targets: string[] }[]; dns_sd_configs?: { names: string[]; port: number }[] }[] };
+    const cfg = Bun.YAML.parse(read("deploy/prometheus/prometheus.yml")) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; static_configs?: { targets: string[] }[]; dns_sd_configs?: { names: string[]; port: number }[] }[];
+    };
     expect(cfg.rule_files).toEqual(["alerts.yml"]);
     const job = (name: string) => cfg.scrape_configs.find((j) => j.job_name === name)!;
     expect(job("ingest-serve").static_configs![0]!.targets).toEqual([`ingest-serve:${DEFAULT_SERVE_PORT}`]);
@@ -674,4 +731,3 @@ describe("alerting: Prometheus rules and the Grafana dashboard", () => {
     expect(grafana.depends_on.prometheus.condition).toBe("service_healthy");
   });
 });
-

@@ -29,14 +29,47 @@ afterAll(async () => {
   await redis?.drop();
 });
 
-const base: User = { id: 1, first_name: "A", last_name: "B", email: "a@b.c", age: 30, country: "FR", city: "Paris", signup_ts: 1_700_000_000_000, is_active: true, score: 1.5, phone: null };
+const base: User = {
+  id: 1,
+  first_name: "A",
+  last_name: "B",
+  email: "a@b.c",
+  age: 30,
+  country: "FR",
+  city: "Paris",
+  signup_ts: 1_700_000_000_000,
+  is_active: true,
+  score: 1.5,
+  phone: null,
+};
 
 // Every character LOAD DATA gives a meaning to, the text of its NULL marker, 4-byte UTF-8, and the edges (empty, only specials).
 const nasty: User[] = [
   { ...base, id: 1, first_name: "tab\there", last_name: "new\nline", email: "back\\slash@x", city: "cr\r\nlf", phone: "\\N" },
   { ...base, id: 2, first_name: "", last_name: "\\", email: "nul\u0000byte@x", country: "\t", city: "Zoë 東京 😀 \u{1F9EA}", phone: "" },
-  { ...base, id: 3, first_name: "\\t\\n literal", last_name: "'quote\" `tick`", email: "e@x", city: "a\\\tb\\\nc\\", phone: "NULL", is_active: false, score: -0.000123456789, age: -2147483648 },
-  { ...base, id: Number.MAX_SAFE_INTEGER, first_name: "\n", last_name: "\t\t", email: "\\\\", score: 1.7976931348623157e308, signup_ts: -1, age: 2147483647, phone: "+1-555-0000" },
+  {
+    ...base,
+    id: 3,
+    first_name: "\\t\\n literal",
+    last_name: "'quote\" `tick`",
+    email: "e@x",
+    city: "a\\\tb\\\nc\\",
+    phone: "NULL",
+    is_active: false,
+    score: -0.000123456789,
+    age: -2147483648,
+  },
+  {
+    ...base,
+    id: Number.MAX_SAFE_INTEGER,
+    first_name: "\n",
+    last_name: "\t\t",
+    email: "\\\\",
+    score: 1.7976931348623157e308,
+    signup_ts: -1,
+    age: 2147483647,
+    phone: "+1-555-0000",
+  },
 ];
 
 test("tsvField escapes exactly tab, newline, carriage return, backslash and NUL", () => {
@@ -54,7 +87,11 @@ test("users written through LOAD DATA LOCAL read back from MariaDB exactly (tabs
 });
 
 test("a user repeated in one batch ends with its last value, and a later batch replaces earlier values (upsert, in offset order)", async () => {
-  await mysql.writeUsers([{ ...base, id: 10, city: "first" }, { ...base, id: 11, city: "other" }, { ...base, id: 10, city: "last", phone: "+1" }]);
+  await mysql.writeUsers([
+    { ...base, id: 10, city: "first" },
+    { ...base, id: 11, city: "other" },
+    { ...base, id: 10, city: "last", phone: "+1" },
+  ]);
   expect(await mysql.getUser(10)).toEqual({ ...base, id: 10, city: "last", phone: "+1" });
   await mysql.writeUsers([{ ...base, id: 11, city: "again", phone: null }]);
   expect(await mysql.getUser(11)).toEqual({ ...base, id: 11, city: "again", phone: null });
@@ -93,11 +130,23 @@ test("with a TTL, users are still written (SET ... EX, MSET has no expiry) and e
 
 test("orders through LOAD DATA LOCAL: ids with tabs, newlines, backslashes and unicode are stored byte for byte, rejected orders keep their reason, accepted a NULL one", async () => {
   const ids = ["tab\tid", "nl\nid", "back\\slash", "\\N", "Zoë😀", "plain"];
-  const orders = ids.map((order_id, i) => ({ order_id, customer_id: `c\t${i}`, product_id: i === 5 ? "P9999" : "P0001", quantity: 1, amount: 0.1 + i, currency: "EUR", created_at: 1_735_689_600_000 + i }));
+  const orders = ids.map((order_id, i) => ({
+    order_id,
+    customer_id: `c\t${i}`,
+    product_id: i === 5 ? "P9999" : "P0001",
+    quantity: 1,
+    amount: 0.1 + i,
+    currency: "EUR",
+    created_at: 1_735_689_600_000 + i,
+  }));
   const r = await mysql.writeOrders(orders);
   expect(r.results.map((x) => x.status)).toEqual(["accepted", "accepted", "accepted", "accepted", "accepted", "rejected"]);
-  const [rows] = (await db.conn.query("SELECT CONVERT(order_id USING utf8mb4) AS id, customer_id, amount, status, reason FROM orders ORDER BY created_at")) as unknown as [Record<string, unknown>[]];
-  expect(rows.map((x) => [x.id, x.customer_id, x.amount, x.status, x.reason])).toEqual(orders.map((o, i) => [o.order_id, o.customer_id, o.amount, i === 5 ? "rejected" : "accepted", i === 5 ? "unknown product" : null]));
+  const [rows] = (await db.conn.query(
+    "SELECT CONVERT(order_id USING utf8mb4) AS id, customer_id, amount, status, reason FROM orders ORDER BY created_at",
+  )) as unknown as [Record<string, unknown>[]];
+  expect(rows.map((x) => [x.id, x.customer_id, x.amount, x.status, x.reason])).toEqual(
+    orders.map((o, i) => [o.order_id, o.customer_id, o.amount, i === 5 ? "rejected" : "accepted", i === 5 ? "unknown product" : null]),
+  );
   // A replay decides nothing again.
   const again = await mysql.writeOrders(orders);
   expect(again.results.every((x) => x.status === "duplicate")).toBe(true);
@@ -111,7 +160,15 @@ test("two consumers writing the same orders at once: each order recorded once, s
     const before = (await mysql.getProduct("P0002"))!.stock;
     let taken = 0;
     for (let round = 0; round < 5; round++) {
-      const batch = Array.from({ length: 300 }, (_, i) => ({ order_id: `race-${round}-${i}`, customer_id: "c", product_id: "P0002", quantity: 1 + (i % 3), amount: 1, currency: "EUR", created_at: 1 }));
+      const batch = Array.from({ length: 300 }, (_, i) => ({
+        order_id: `race-${round}-${i}`,
+        customer_id: "c",
+        product_id: "P0002",
+        quantity: 1 + (i % 3),
+        amount: 1,
+        currency: "EUR",
+        created_at: 1,
+      }));
       const [a, b] = await Promise.all([mysql.writeOrders(batch), other.writeOrders(batch)]);
       for (let i = 0; i < batch.length; i++) {
         const st = [a.results[i]!.status, b.results[i]!.status].sort();
@@ -135,7 +192,9 @@ test("without LOAD DATA (a MySQL 8 server with local_infile off) the multi-row I
     await plain.writeUsers(users);
     for (const u of users) expect(await plain.getUser(u.id)).toEqual(u);
     const before = (await plain.getProduct("P0003"))!.stock;
-    const r = await plain.writeOrders([{ order_id: "plain\t1", customer_id: "c", product_id: "P0003", quantity: 2, amount: 1, currency: "EUR", created_at: 1 }]);
+    const r = await plain.writeOrders([
+      { order_id: "plain\t1", customer_id: "c", product_id: "P0003", quantity: 2, amount: 1, currency: "EUR", created_at: 1 },
+    ]);
     expect(r.results[0]!.status).toBe("accepted");
     expect((await plain.getProduct("P0003"))!.stock).toBe(before - 2);
   } finally {

@@ -22,7 +22,9 @@ function crc32(b: Uint8Array): number {
 }
 
 function samples(): [string, Uint8Array][] {
-  const text = new TextEncoder().encode(Array.from({ length: 20_000 }, (_, i) => `{"id":${i},"email":"user${i}@example.org","score":${(i * 7.31) % 1000}}`).join("\n"));
+  const text = new TextEncoder().encode(
+    Array.from({ length: 20_000 }, (_, i) => `{"id":${i},"email":"user${i}@example.org","score":${(i * 7.31) % 1000}}`).join("\n"),
+  );
   return [
     ["text", text],
     ["random 1 MiB", crypto.getRandomValues(new Uint8Array(1 << 20))], // incompressible
@@ -45,7 +47,13 @@ test("deflate.ts's view of struct isal_zstream matches the installed igzip_lib.h
   const bin = join(dir, "layout");
   const cc = Bun.spawnSync(["cc", "-o", bin, c], { stderr: "pipe" });
   expect(cc.stderr.toString()).toBe("");
-  const got = Object.fromEntries(Bun.spawnSync([bin]).stdout.toString().trim().split("\n").map((l) => [l.slice(0, l.indexOf(" ")), l.slice(l.indexOf(" ") + 1)]));
+  const got = Object.fromEntries(
+    Bun.spawnSync([bin])
+      .stdout.toString()
+      .trim()
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf(" ")), l.slice(l.indexOf(" ") + 1)]),
+  );
   for (const [f, off] of Object.entries(ISAL_ZSTREAM)) expect([f, Number(got[f])]).toEqual([f, off]);
   expect(Number(got.SIZE)).toBeLessThanOrEqual(STREAM_BYTES);
   expect(Number(got.LVL1)).toBe(LEVEL1_BUF_BYTES);

@@ -13,7 +13,11 @@ import { rng } from "../../src/gen/random.ts";
 import usersSchema from "../../data/users.avsc" with { type: "text" };
 
 /** Every record of `range`, through the reader's hot path (fields copied out of the reused row). */
-function readAll(path: string, range: { start: number; end: number; firstLine: number }, chunk = 1 << 20): { line: number; fields: string[]; error: string | undefined }[] {
+function readAll(
+  path: string,
+  range: { start: number; end: number; firstLine: number },
+  chunk = 1 << 20,
+): { line: number; fields: string[]; error: string | undefined }[] {
   const out: { line: number; fields: string[]; error: string | undefined }[] = [];
   forEachRecord(path, range, (x) => void out.push({ line: x.line, fields: [...x.fields], error: x.error }), undefined, chunk);
   return out;
@@ -24,7 +28,8 @@ const dir = mkdtempSync(join(tmpdir(), "ingest-csv-"));
 function parseAll(text: string, chunk: number) {
   const p = new CsvParser(1, 1 << 20);
   const out: { line: number; fields: string[]; error?: string }[] = [];
-  for (let i = 0; i < text.length; i += chunk) out.push(...p.push(text.slice(i, i + chunk), false).records.map((r) => ({ line: r.line, fields: r.fields, error: r.error })));
+  for (let i = 0; i < text.length; i += chunk)
+    out.push(...p.push(text.slice(i, i + chunk), false).records.map((r) => ({ line: r.line, fields: r.fields, error: r.error })));
   out.push(...p.push("", true).records.map((r) => ({ line: r.line, fields: r.fields, error: r.error })));
   return out;
 }
@@ -255,7 +260,12 @@ describe("forEachRecord: the reader's callback path", () => {
     const body = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
     const res = new CsvParserV1(firstLine).push(new TextDecoder("utf-8", { ignoreBOM: true }).decode(body), true);
     return {
-      recs: res.records.map((x) => ({ line: x.line, fields: x.fields, error: x.error ?? (x.fields.some((f) => f.includes("\uFFFD")) ? "invalid UTF-8 bytes" : undefined), raw: x.raw() })),
+      recs: res.records.map((x) => ({
+        line: x.line,
+        fields: x.fields,
+        error: x.error ?? (x.fields.some((f) => f.includes("\uFFFD")) ? "invalid UTF-8 bytes" : undefined),
+        raw: x.raw(),
+      })),
       skipped: res.skipped,
     };
   }
@@ -288,11 +298,17 @@ describe("forEachRecord: the reader's callback path", () => {
       const chunk = pick(r, [16, 64, 256, 4096, 1 << 20]);
       const got: { line: number; fields: string[]; error: string | undefined; raw: string }[] = [];
       const progress: number[] = [];
-      const skipped = forEachRecord(path, { start: 0, end: bytes.length, firstLine: 1 }, (x) => {
-        got.push({ line: x.line, fields: x.fields.slice(), error: x.error, raw: x.raw() });
-      }, (n) => {
-        progress.push(n);
-      }, chunk);
+      const skipped = forEachRecord(
+        path,
+        { start: 0, end: bytes.length, firstLine: 1 },
+        (x) => {
+          got.push({ line: x.line, fields: x.fields.slice(), error: x.error, raw: x.raw() });
+        },
+        (n) => {
+          progress.push(n);
+        },
+        chunk,
+      );
       expect({ recs: got, skipped }).toEqual(want);
       expect(progress.every((n, i) => n <= bytes.length && (i === 0 || n >= progress[i - 1]!))).toBe(true);
     }
@@ -315,10 +331,20 @@ describe("forEachRecord: the reader's callback path", () => {
     writeFileSync(path, bytes);
     for (const chunk of [8, 16, 1 << 20]) {
       const got: [number, string | undefined][] = [];
-      forEachRecord(path, { start: 0, end: bytes.length, firstLine: 1 }, (x) => {
-        got.push([x.line, x.error]);
-      }, undefined, chunk);
-      expect(got).toEqual([[1, undefined], [2, "invalid UTF-8 bytes"], [4, undefined]]);
+      forEachRecord(
+        path,
+        { start: 0, end: bytes.length, firstLine: 1 },
+        (x) => {
+          got.push([x.line, x.error]);
+        },
+        undefined,
+        chunk,
+      );
+      expect(got).toEqual([
+        [1, undefined],
+        [2, "invalid UTF-8 bytes"],
+        [4, undefined],
+      ]);
     }
   });
 
@@ -376,7 +402,10 @@ describe("reading files by byte ranges", () => {
 describe("splitRanges on a file without quotes, and with one quoted field near the end", () => {
   // Quote-free files took a path that rescanned the chunk for a quote on every line; these pin
   // that the cached quote position still gives exact record boundaries and line numbers.
-  for (const [name, lastRow] of [["no quotes", "39999,x,y"], ["one late quoted field", '39999,"a\nb",y']] as const) {
+  for (const [name, lastRow] of [
+    ["no quotes", "39999,x,y"],
+    ["one late quoted field", '39999,"a\nb",y'],
+  ] as const) {
     test(`${name}: 4 ranges read back every record once, in order, with line numbers`, () => {
       const dir = mkdtempSync(join(tmpdir(), "split-"));
       const p = join(dir, "plain.csv");
@@ -401,7 +430,19 @@ describe("RowConverter (types from the Avro schema)", () => {
   const good = ["7", "Ann", "Lee", "a@x.test", "30", "FR", "Paris", "1700000000000", "true", "12.5", ""];
 
   test("a good row converts to typed values; an empty optional field is null", () => {
-    expect(conv.convert(good)).toEqual({ id: 7, first_name: "Ann", last_name: "Lee", email: "a@x.test", age: 30, country: "FR", city: "Paris", signup_ts: 1700000000000, is_active: true, score: 12.5, phone: null });
+    expect(conv.convert(good)).toEqual({
+      id: 7,
+      first_name: "Ann",
+      last_name: "Lee",
+      email: "a@x.test",
+      age: 30,
+      country: "FR",
+      city: "Paris",
+      signup_ts: 1700000000000,
+      is_active: true,
+      score: 12.5,
+      phone: null,
+    });
   });
 
   test("ISO-8601 timestamps are accepted for timestamp-millis", () => {
@@ -451,7 +492,8 @@ describe("RowConverter (types from the Avro schema)", () => {
     const one = (col: number, v: string) => c.convert(["l", "d", "f", "ts", "us"].map((_, i) => (i === col ? v : "")));
     // avsc throws on 2^53 - 1 (that ended the whole run), and below -2^52 it wrote the wrong
     // number (-2^53 + 2 read back as +2^53 - 2): both are rejects now.
-    for (const v of ["9007199254740991", "-9007199254740991", "-9007199254740990", "-4503599627370497"]) expect(one(0, v)).toMatch(/field 'l': expected an integer \(long/);
+    for (const v of ["9007199254740991", "-9007199254740991", "-9007199254740990", "-4503599627370497"])
+      expect(one(0, v)).toMatch(/field 'l': expected an integer \(long/);
     expect((one(0, "9007199254740990") as Record<string, unknown>).l).toBe(9007199254740990);
     expect((one(0, "-4503599627370496") as Record<string, unknown>).l).toBe(-4503599627370496);
     // Number() reads binary, octal and Unicode whitespace; a CSV number has none of them.
@@ -472,17 +514,27 @@ describe("RowConverter (types from the Avro schema)", () => {
 
   test("a schema avsc refuses is refused up front, naming the field (JSON output alone wrote such defaults as they were)", () => {
     const s = (fields: unknown[]) => JSON.stringify({ type: "record", name: "T", fields: [{ name: "id", type: "long" }, ...fields] });
-    expect(() => parseSchema(s([{ name: "x", type: "int", default: "abc" }]), "t.avsc")).toThrow(/t.avsc is not valid Avro \(field 'x'\): incompatible field default "abc"/);
+    expect(() => parseSchema(s([{ name: "x", type: "int", default: "abc" }]), "t.avsc")).toThrow(
+      /t.avsc is not valid Avro \(field 'x'\): incompatible field default "abc"/,
+    );
     expect(() => parseSchema(s([{ name: "x", type: ["null", "int"], default: 5 }]), "t.avsc")).toThrow(/field 'x'.*union defaults must match the first branch/);
     expect(() => parseSchema(s([{ name: "id", type: "string" }]), "t.avsc")).toThrow(/field 'id'.*duplicate field name/);
     expect(() => parseSchema(s([{ name: "e", type: { type: "enum", name: "E", symbols: ["a-b"] } }]), "t.avsc")).toThrow(/field 'e'.*invalid "E" symbol/);
     // A long default avsc accepts but writes wrongly (see the reject test above).
-    expect(() => new RowConverter(parseSchema(s([{ name: "x", type: "long", default: -9e15 }]), "t.avsc"), ["id"])).toThrow(/schema field 'x': default -9000000000000000 is outside/);
+    expect(() => new RowConverter(parseSchema(s([{ name: "x", type: "long", default: -9e15 }]), "t.avsc"), ["id"])).toThrow(
+      /schema field 'x': default -9000000000000000 is outside/,
+    );
   });
 
   test("header problems are fatal: duplicate column, missing required field, no header", () => {
     expect(() => new RowConverter(schema, [...header, "id"])).toThrow(/names column 'id' twice/);
-    expect(() => new RowConverter(schema, header.filter((h) => h !== "email"))).toThrow(/lacks required field\(s\) email/);
+    expect(
+      () =>
+        new RowConverter(
+          schema,
+          header.filter((h) => h !== "email"),
+        ),
+    ).toThrow(/lacks required field\(s\) email/);
     expect(() => new RowConverter(schema, [""])).toThrow(/no header row/);
     // An optional field may be absent from the header: it takes its default.
     const noPhone = new RowConverter(schema, header.slice(0, 10));

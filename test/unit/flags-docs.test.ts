@@ -21,22 +21,36 @@ test("docs/commands.md is what the flag specs generate (bun scripts/docs-flags.t
   const a = have.split("\n");
   const b = want.split("\n");
   const i = b.findIndex((l, j) => l !== a[j]);
-  expect(i === -1 && a.length === b.length ? null : { line: i + 1, docs: a[i], specs: b[i] }, "docs/commands.md is out of date: run bun scripts/docs-flags.ts").toBeNull();
+  expect(
+    i === -1 && a.length === b.length ? null : { line: i + 1, docs: a[i], specs: b[i] },
+    "docs/commands.md is out of date: run bun scripts/docs-flags.ts",
+  ).toBeNull();
 });
 
 test("each command's --help lists every flag of its spec, with its default and environment variable", async () => {
   const specs = await commandSpecs();
-  expect(specs.map((c): string => c.name).sort()).toEqual(readdirSync(join(ROOT, "src/commands")).filter((f) => f.endsWith(".ts") && f !== "command.ts").map((f) => f.replace(/\.ts$/, "")).sort());
+  expect(specs.map((c): string => c.name).sort()).toEqual(
+    readdirSync(join(ROOT, "src/commands"))
+      .filter((f) => f.endsWith(".ts") && f !== "command.ts")
+      .map((f) => f.replace(/\.ts$/, ""))
+      .sort(),
+  );
   await Promise.all(
     specs.map(async (c) => {
       const r = await runIngest([c.name, "--help"]);
       expect({ cmd: c.name, code: r.code }).toEqual({ cmd: c.name, code: 0 });
       expect(r.stdout).toBe(c.help);
       for (const [name, s] of Object.entries(withCommon(c.flags))) {
-        const entry = new RegExp(`^ +${flagUsage(name, s).trim().replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(\\s|$)`, "m");
+        const entry = new RegExp(
+          `^ +${flagUsage(name, s)
+            .trim()
+            .replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(\\s|$)`,
+          "m",
+        );
         expect(r.stdout, `${c.name} --help lacks ${name}`).toMatch(entry);
         if (s.env) expect(r.stdout.replace(/\s+/g, " "), `${c.name} --help: ${name}'s env`).toContain(`env ${s.env}`);
-        if (s.default !== undefined) expect(r.stdout.replace(/\s+/g, " "), `${c.name} --help: ${name}'s default`).toContain(`default ${s.default === "" ? "''" : s.default}`);
+        if (s.default !== undefined)
+          expect(r.stdout.replace(/\s+/g, " "), `${c.name} --help: ${name}'s default`).toContain(`default ${s.default === "" ? "''" : s.default}`);
       }
     }),
   );
@@ -88,5 +102,6 @@ test("every environment variable src/ reads is in src/cli/env.ts ENV_VARS or a f
     expect(allowed, `${r.name} read at ${r.at}: name the variable, or say here what it reads`).toBe(true);
   }
   for (const k of Object.keys(PRODUCE_RUNTIME_OPTIONS)) expect(Object.keys(ENV_VARS), `runtime option ${k}`).toContain(k);
-  for (const r of reads.filter((r) => !r.name.startsWith("<"))) expect(fromSpecs.has(r.name) || r.name in ENV_VARS, `${r.name} (read at ${r.at}) is in neither ENV_VARS nor a flag's spec`).toBe(true);
+  for (const r of reads.filter((r) => !r.name.startsWith("<")))
+    expect(fromSpecs.has(r.name) || r.name in ENV_VARS, `${r.name} (read at ${r.at}) is in neither ENV_VARS nor a flag's spec`).toBe(true);
 });

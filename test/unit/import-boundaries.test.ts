@@ -57,7 +57,8 @@ function violations(): string[] {
       if (to === from) continue;
       if (!(from in ALLOWED)) bad.push(`${rel}: ${spec} (folder src/${from} has no entry in the layer table)`);
       else if (!ALLOWED[from]!.includes(to) && !EXCEPTIONS[rel]?.includes(to)) bad.push(`${rel}: ${spec} (src/${from} may not import src/${to})`);
-      else if (to === "kafka" && target !== "src/kafka/index.ts") bad.push(`${rel}: ${spec} (outside src/kafka, import the Kafka layer through src/kafka/index.ts)`);
+      else if (to === "kafka" && target !== "src/kafka/index.ts")
+        bad.push(`${rel}: ${spec} (outside src/kafka, import the Kafka layer through src/kafka/index.ts)`);
     }
   }
   return bad;

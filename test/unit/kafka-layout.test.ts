@@ -8,7 +8,22 @@ import { test, expect } from "bun:test";
 import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MSG, TPAR, TPLIST, VU_SIZE, EVENT, ADMIN_OP, VTYPE, ERR, RD_KAFKA_PRODUCER, RD_KAFKA_CONSUMER, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, RD_KAFKA_MSG_F_PARTITION, RD_KAFKA_CONF_OK } from "../../src/kafka/ffi.ts";
+import {
+  MSG,
+  TPAR,
+  TPLIST,
+  VU_SIZE,
+  EVENT,
+  ADMIN_OP,
+  VTYPE,
+  ERR,
+  RD_KAFKA_PRODUCER,
+  RD_KAFKA_CONSUMER,
+  RD_KAFKA_PARTITION_UA,
+  RD_KAFKA_MSG_F_COPY,
+  RD_KAFKA_MSG_F_PARTITION,
+  RD_KAFKA_CONF_OK,
+} from "../../src/kafka/ffi.ts";
 
 /** [what the binding says, the C expression for it] */
 function expectations(): [string, number, string][] {
@@ -39,7 +54,16 @@ function expectations(): [string, number, string][] {
 function batchCLayout(): string[] {
   const src = readFileSync(join(import.meta.dir, "../../src/kafka/native/batch.c"), "utf8");
   const body = /typedef struct \{([^}]*)\} msg_t;/.exec(src)![1]!;
-  return body.split(";").map((l) => l.trim().split(/[\s*]+/).pop()!).filter(Boolean);
+  return body
+    .split(";")
+    .map(
+      (l) =>
+        l
+          .trim()
+          .split(/[\s*]+/)
+          .pop()!,
+    )
+    .filter(Boolean);
 }
 
 test("struct offsets, sizes and constants in ffi.ts match the installed rdkafka.h", () => {
@@ -54,11 +78,20 @@ test("struct offsets, sizes and constants in ffi.ts match the installed rdkafka.
   const cc = Bun.spawnSync(["cc", "-o", bin, c], { stderr: "pipe" });
   expect(cc.stderr.toString()).toBe("");
   expect(cc.exitCode).toBe(0);
-  const got = Object.fromEntries(Bun.spawnSync([bin]).stdout.toString().trim().split("\n").map((l) => [l.split(" ")[0]!, Number(l.split(" ")[1])]));
+  const got = Object.fromEntries(
+    Bun.spawnSync([bin])
+      .stdout.toString()
+      .trim()
+      .split("\n")
+      .map((l) => [l.split(" ")[0]!, Number(l.split(" ")[1])]),
+  );
   expect(Object.fromEntries(exp.map(([name, v]) => [name, v]))).toEqual(got);
 });
 
 test("batch.c's msg_t lists rd_kafka_message_t's fields in the header's order (its offsets are then the same)", () => {
-  const byOffset = Object.entries(MSG).filter(([k]) => k !== "SIZE").sort((a, b) => a[1] - b[1]).map(([k]) => k);
+  const byOffset = Object.entries(MSG)
+    .filter(([k]) => k !== "SIZE")
+    .sort((a, b) => a[1] - b[1])
+    .map(([k]) => k);
   expect(batchCLayout()).toEqual(byOffset.map((k) => (k === "_private" ? "priv" : k)));
 });

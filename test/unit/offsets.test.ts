@@ -180,7 +180,10 @@ describe("OffsetTracker", () => {
     t.track(T, 0, 0);
     t.done(T, 0, 0);
     t.revoke([{ topic: T, partition: 0 }]);
-    t.markCommitted([{ topic: T, partition: 0, offset: 1 }, { topic: T, partition: 7, offset: 3 }]);
+    t.markCommitted([
+      { topic: T, partition: 0, offset: 1 },
+      { topic: T, partition: 7, offset: 3 },
+    ]);
     t.commitFailed([{ topic: T, partition: 0, offset: 1 }]);
     expect(t.watermark(T, 0)).toBeUndefined();
     expect(t.watermark("other", 1)).toBeUndefined();
@@ -196,7 +199,9 @@ describe("OffsetTracker", () => {
     t.track("orders", 1, 0);
     t.track("orders", 1, 1);
     t.track("orders", 1, 2);
-    expect([t.inFlight(), t.inFlight("users"), t.inFlight("orders"), t.inFlight("orders", 0), t.inFlight("orders", 1), t.inFlight("users", 1)]).toEqual([6, 2, 4, 1, 3, 0]);
+    expect([t.inFlight(), t.inFlight("users"), t.inFlight("orders"), t.inFlight("orders", 0), t.inFlight("orders", 1), t.inFlight("users", 1)]).toEqual([
+      6, 2, 4, 1, 3, 0,
+    ]);
   });
 
   test("clear forgets every partition", () => {
@@ -210,7 +215,7 @@ describe("OffsetTracker", () => {
 
   test("matches a naive model under random out-of-order completion with gaps", () => {
     let seed = 12345;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     for (let round = 0; round < 20; round++) {
       const t = new OffsetTracker();
       const taken: number[] = [];

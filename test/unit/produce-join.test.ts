@@ -28,7 +28,13 @@ function run(name: string, pieces: string[][], order: number[], sep: string, suf
   if (direct) writeFileSync(out.path, "an older file, replaced");
   const done = pieces.map(() => false);
   const j = new PartJoiner(out, pieces.length, sep);
-  const step = () => j.step((i) => done[i]!, () => pieces[0]!.join("").length > 2, () => true, budget);
+  const step = () =>
+    j.step(
+      (i) => done[i]!,
+      () => pieces[0]!.join("").length > 2,
+      () => true,
+      budget,
+    );
   // Every part is created empty first (as the workers open them), then grows piece by piece.
   pieces.forEach((_, i) => writeFileSync(out.part(i), ""));
   const longest = Math.max(...pieces.map((p) => p.length));
@@ -43,7 +49,14 @@ function run(name: string, pieces: string[][], order: number[], sep: string, suf
     // Written through: stepped only once every worker is done (as run.ts does).
     if (direct || order.every((x) => done[x])) step();
   }
-  while (!j.step((i) => done[i]!, () => pieces[0]!.join("").length > 2, () => true, budget)) {}
+  while (
+    !j.step(
+      (i) => done[i]!,
+      () => pieces[0]!.join("").length > 2,
+      () => true,
+      budget,
+    )
+  ) {}
   j.finish(suffix);
   return readFileSync(out.path, "utf8");
 }
@@ -62,8 +75,22 @@ function expected(pieces: string[][], sep: string, suffix: string): string {
 }
 
 const cases: [string, string[][], number[]][] = [
-  ["two parts, worker 0 first", [["[\n", '{"a":1}', ',\n{"a":2}'], ['{"a":3}', ',\n{"a":4}', ',\n{"a":5}']], [0, 1]],
-  ["two parts, worker 1 first", [["[\n", '{"a":1}'], ['{"a":2}', ',\n{"a":3}']], [1, 0]],
+  [
+    "two parts, worker 0 first",
+    [
+      ["[\n", '{"a":1}', ',\n{"a":2}'],
+      ['{"a":3}', ',\n{"a":4}', ',\n{"a":5}'],
+    ],
+    [0, 1],
+  ],
+  [
+    "two parts, worker 1 first",
+    [
+      ["[\n", '{"a":1}'],
+      ['{"a":2}', ',\n{"a":3}'],
+    ],
+    [1, 0],
+  ],
   ["an empty middle part", [["[\n", '{"a":1}'], [], ['{"a":2}']], [2, 0, 1]],
   ["part 0 without records", [["[\n"], ['{"a":1}'], ['{"a":2}', ',\n{"a":3}']], [0, 2, 1]],
   ["only the last part has records", [["[\n"], [], ['{"a":1}']], [1, 2, 0]],
@@ -91,7 +118,13 @@ test("a part that grows while it is being copied is copied whole, once", () => {
   writeFileSync(out.part(1), "");
   const done = [true, false];
   const j = new PartJoiner(out, 2, ",");
-  const step = () => j.step((i) => done[i]!, () => true, () => true, 3);
+  const step = () =>
+    j.step(
+      (i) => done[i]!,
+      () => true,
+      () => true,
+      3,
+    );
   expect(step()).toBe(false);
   expect(existsSync(out.part(0))).toBe(false); // part 0 became the file
   for (const piece of ["bcdefg", "hij", "", "klmnopq"]) {
@@ -111,7 +144,13 @@ test("a part file found before its worker created it (left by a run that died) i
   const done = [true, false];
   const opened = [true, false];
   const j = new PartJoiner(out, 2, ",");
-  const step = () => j.step((i) => done[i]!, () => true, (i) => opened[i]!, 1 << 20);
+  const step = () =>
+    j.step(
+      (i) => done[i]!,
+      () => true,
+      (i) => opened[i]!,
+      1 << 20,
+    );
   expect(step()).toBe(false);
   expect(step()).toBe(false);
   // The worker now creates its part (truncating the stale one) and writes.

@@ -3,7 +3,19 @@ import { validateUser, validateOrder, decodeRecord, laneOf, kindsOf } from "../.
 import { makeCodec, type Codec } from "../../src/codecs/index.ts";
 import { UsageError } from "../../src/core/errors.ts";
 
-const user = { id: 7, first_name: "Ann", last_name: "Lee", email: "a@x.test", age: 30, country: "FR", city: "Paris", signup_ts: 1700000000000, is_active: true, score: 12.5, phone: null };
+const user = {
+  id: 7,
+  first_name: "Ann",
+  last_name: "Lee",
+  email: "a@x.test",
+  age: 30,
+  country: "FR",
+  city: "Paris",
+  signup_ts: 1700000000000,
+  is_active: true,
+  score: 12.5,
+  phone: null,
+};
 const order = { order_id: "o-1", customer_id: "42", product_id: "P0001", quantity: 2, amount: 19.99, currency: "EUR", created_at: 1700000000000 };
 
 describe("consume-side validation matches the SQL schema's bounds (a record the database would refuse is poison)", () => {
@@ -79,7 +91,9 @@ describe("consume-side validation matches the SQL schema's bounds (a record the 
 
   // Found by mutation testing (docs/testing.md): each pins a behaviour no other test did.
   test("bounds are inclusive: strings at their maximum length and the 32-bit extremes pass", () => {
-    expect(validateOrder({ ...order, order_id: "x".repeat(64), customer_id: "c".repeat(64), product_id: "p".repeat(64), currency: "x".repeat(8) })).not.toBeTypeOf("string");
+    expect(
+      validateOrder({ ...order, order_id: "x".repeat(64), customer_id: "c".repeat(64), product_id: "p".repeat(64), currency: "x".repeat(8) }),
+    ).not.toBeTypeOf("string");
     expect(validateUser({ ...user, email: "e".repeat(320), first_name: "f".repeat(255) })).not.toBeTypeOf("string");
     for (const age of [-(2 ** 31), 2 ** 31 - 1]) expect(validateUser({ ...user, age })).not.toBeTypeOf("string");
     for (const age of [-(2 ** 31) - 1, 2 ** 31]) expect(validateUser({ ...user, age })).toMatch(/age must be a 32-bit integer/);
@@ -104,7 +118,12 @@ describe("consume-side validation matches the SQL schema's bounds (a record the 
     const json = makeCodec("json", {});
     expect(decodeRecord("orders", json, new TextEncoder().encode(JSON.stringify(order)))).toEqual(order);
     expect(decodeRecord("orders", json, new TextEncoder().encode(JSON.stringify(user)))).toMatch(/^order: /);
-    const noisy = { format: "avro", decode: () => { throw new Error("e".repeat(500)); } } as unknown as Codec;
+    const noisy = {
+      format: "avro",
+      decode: () => {
+        throw new Error("e".repeat(500));
+      },
+    } as unknown as Codec;
     expect(decodeRecord("users", noisy, new Uint8Array(1))).toBe(`undecodable avro: ${"e".repeat(200)}`);
   });
 
@@ -118,9 +137,16 @@ describe("consume-side validation matches the SQL schema's bounds (a record the 
 
   test("kindsOf: --kinds first, else the name's prefix; a name that says neither is a usage error naming it", () => {
     const k = kindsOf(["users-eu", "orders_2024", "events", "users-as-orders"], { events: "users", "users-as-orders": "orders" });
-    expect([...k]).toEqual([["users-eu", "users"], ["orders_2024", "orders"], ["events", "users"], ["users-as-orders", "orders"]]);
+    expect([...k]).toEqual([
+      ["users-eu", "users"],
+      ["orders_2024", "orders"],
+      ["events", "users"],
+      ["users-as-orders", "orders"],
+    ]);
     expect(() => kindsOf(["eu-users"], {})).toThrow(UsageError);
-    expect(() => kindsOf(["eu-users"], {})).toThrow("--topics: cannot tell what topic 'eu-users' carries; name it users* or orders*, or say --kinds users=eu-users");
+    expect(() => kindsOf(["eu-users"], {})).toThrow(
+      "--topics: cannot tell what topic 'eu-users' carries; name it users* or orders*, or say --kinds users=eu-users",
+    );
     expect(() => kindsOf(["x-orders"], {})).toThrow(/topic 'x-orders'/);
   });
 });

@@ -12,9 +12,72 @@ const wide: AvroRecordSchema = WIDE_SCHEMA;
 const wideHeader = ["id", "name", "n", "x", "f", "ok", "color", "ts", "note", "maybe", "label"];
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
-const TEXT = ["", "a", "Ann", "Tomás", "İstanbul", "中文", "😀", "q\"uote", "back\\slash", "tab\t", "nl\n", "cr\r", "ctl\u0001", "del\u007f", "\u2028", "é".repeat(40), "x".repeat(70), "ü".repeat(70), "a,b", " sp "];
-const INTS = ["0", "-0", "7", "+7", "007", "-1", "2147483647", "-2147483648", "2147483648", "1e3", "12x", "", "9007199254740990", "-9007199254740990", "123456789012345", "4294967296"];
-const NUMS = ["0", "-0", "0.0", "1.5", "1.50", "-2.25", "1e21", "1e-7", "0.000001", "0.0000001", "123456789012345678", "3.141592653589793", "0.1", "100", "5.", ".5", "NaN", "Infinity", "0x10", " 1", "", "-1.5e-300", "1.7976931348623157e308", "12345678901234.5"];
+const TEXT = [
+  "",
+  "a",
+  "Ann",
+  "Tomás",
+  "İstanbul",
+  "中文",
+  "😀",
+  'q"uote',
+  "back\\slash",
+  "tab\t",
+  "nl\n",
+  "cr\r",
+  "ctl\u0001",
+  "del\u007f",
+  "\u2028",
+  "é".repeat(40),
+  "x".repeat(70),
+  "ü".repeat(70),
+  "a,b",
+  " sp ",
+];
+const INTS = [
+  "0",
+  "-0",
+  "7",
+  "+7",
+  "007",
+  "-1",
+  "2147483647",
+  "-2147483648",
+  "2147483648",
+  "1e3",
+  "12x",
+  "",
+  "9007199254740990",
+  "-9007199254740990",
+  "123456789012345",
+  "4294967296",
+];
+const NUMS = [
+  "0",
+  "-0",
+  "0.0",
+  "1.5",
+  "1.50",
+  "-2.25",
+  "1e21",
+  "1e-7",
+  "0.000001",
+  "0.0000001",
+  "123456789012345678",
+  "3.141592653589793",
+  "0.1",
+  "100",
+  "5.",
+  ".5",
+  "NaN",
+  "Infinity",
+  "0x10",
+  " 1",
+  "",
+  "-1.5e-300",
+  "1.7976931348623157e308",
+  "12345678901234.5",
+];
 const BOOLS = ["true", "false", "TRUE", "1", "0", "yes", ""];
 const COLORS = ["RED", "GREEN", "BLUE", "red", ""];
 const TS = ["1700000000000", "2023-11-14T22:13:20Z", "2023-11-14", "0", "-1", "yesterday", "", "+5"];
@@ -116,12 +179,22 @@ describe("schema-specialised row encoder (JSON text, Avro bytes, key)", () => {
     }
     expect(() => type.toBuffer({ id: 9007199254740991 })).toThrow();
     expect(type.fromBuffer(type.toBuffer({ id: -9007199254740990 }))).toEqual({ id: 9007199254740990 });
-    for (const v of ["9007199254740991", "-9007199254740990", "-4503599627370497"]) expect(enc([v], { keyLen: 0 }, sink, sink, new BufferSink())).toMatch(/field 'id': expected an integer \(long/);
+    for (const v of ["9007199254740991", "-9007199254740990", "-4503599627370497"])
+      expect(enc([v], { keyLen: 0 }, sink, sink, new BufferSink())).toMatch(/field 'id': expected an integer \(long/);
   });
 
   test("schemas it does not specialise fall back (null): duplicate or non-identifier field names", () => {
-    const dup = { type: "record", name: "D", fields: [{ name: "a", type: "string" }, { name: "a", type: "string" }] } as AvroRecordSchema;
-    expect(compileRowEncoder(dup, { plans: [{ name: "a" }, { name: "a" }], columns: 1 } as unknown as RowConverter, { key: null, json: true, avro: false })).toBeNull();
+    const dup = {
+      type: "record",
+      name: "D",
+      fields: [
+        { name: "a", type: "string" },
+        { name: "a", type: "string" },
+      ],
+    } as AvroRecordSchema;
+    expect(
+      compileRowEncoder(dup, { plans: [{ name: "a" }, { name: "a" }], columns: 1 } as unknown as RowConverter, { key: null, json: true, avro: false }),
+    ).toBeNull();
     const num = { type: "record", name: "N", fields: [{ name: "1", type: "string" }] } as AvroRecordSchema;
     expect(compileRowEncoder(num, new RowConverter(num, ["1"]), { key: null, json: true, avro: false })).toBeNull();
   });

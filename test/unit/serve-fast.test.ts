@@ -11,7 +11,7 @@ import { checkOrderRequest, orderJson, type FieldError } from "../../src/http/va
 import { HttpMetrics } from "../../src/http/metrics.ts";
 
 let seed = 12345;
-const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
 const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -26,8 +26,30 @@ function idText(): string {
     return JSON.stringify(s);
   }
   return pick([
-    '""', '"CUST 1"', '"CUSTé"', '"ü"', '"😀x"', '"a\\"b"', '"a\\\\b"', '"\\u0041BC"', '"A\\/B"', '"tab\\there"', '"a\\nb"',
-    "42", "0", "-1", "1.5", "9007199254740993", "null", "true", "[]", "{}", '"CUST001"', '"P-1.x:y_z"', `"${"x".repeat(64)}"`, `"${"x".repeat(65)}"`,
+    '""',
+    '"CUST 1"',
+    '"CUSTé"',
+    '"ü"',
+    '"😀x"',
+    '"a\\"b"',
+    '"a\\\\b"',
+    '"\\u0041BC"',
+    '"A\\/B"',
+    '"tab\\there"',
+    '"a\\nb"',
+    "42",
+    "0",
+    "-1",
+    "1.5",
+    "9007199254740993",
+    "null",
+    "true",
+    "[]",
+    "{}",
+    '"CUST001"',
+    '"P-1.x:y_z"',
+    `"${"x".repeat(64)}"`,
+    `"${"x".repeat(65)}"`,
   ]);
 }
 function quantityText(): string {
@@ -40,12 +62,51 @@ function amountText(): string {
     const ip = Math.floor(rnd() * (rnd() < 0.2 ? 1e12 : 1000));
     const f = Math.floor(rnd() * 100);
     const style = Math.floor(rnd() * 4);
-    return style === 0 ? String(ip) : style === 1 ? `${ip}.${String(f).padStart(2, "0")}` : style === 2 ? `${ip}.${f % 10}` : `${ip}.${String(f).padStart(2, "0")}`;
+    return style === 0
+      ? String(ip)
+      : style === 1
+        ? `${ip}.${String(f).padStart(2, "0")}`
+        : style === 2
+          ? `${ip}.${f % 10}`
+          : `${ip}.${String(f).padStart(2, "0")}`;
   }
   return pick([
-    "0", "0.0", "0.00", "0.1", "0.10", "0.01", "0.05", "12.30", "99.99", "1.005", "0.001", "999999999999.99", "999999999999.9", "999999999999",
-    "1000000000000", "1000000000000.00", "1e12", "1e2", "1.5e1", "-0", "-0.0", "-1", "00.5", "01", "5.", ".5", '"9.99"', "null", "1.1000000001",
-    "123456789012.34", "4503599627370.49", "70368744177.66", "0.07", "1.15", "2.675", "8.325",
+    "0",
+    "0.0",
+    "0.00",
+    "0.1",
+    "0.10",
+    "0.01",
+    "0.05",
+    "12.30",
+    "99.99",
+    "1.005",
+    "0.001",
+    "999999999999.99",
+    "999999999999.9",
+    "999999999999",
+    "1000000000000",
+    "1000000000000.00",
+    "1e12",
+    "1e2",
+    "1.5e1",
+    "-0",
+    "-0.0",
+    "-1",
+    "00.5",
+    "01",
+    "5.",
+    ".5",
+    '"9.99"',
+    "null",
+    "1.1000000001",
+    "123456789012.34",
+    "4503599627370.49",
+    "70368744177.66",
+    "0.07",
+    "1.15",
+    "2.675",
+    "8.325",
   ]);
 }
 function currencyText(): string | undefined {
@@ -148,7 +209,17 @@ test("batches: all valid -> every message equal to the general path's; any inval
     const items: string[] = [];
     for (let i = 0; i < n; i++) {
       // mostly valid items, so that whole batches pass
-      items.push(rnd() < 0.97 ? JSON.stringify({ customer_id: `C${Math.floor(rnd() * 1e6)}`, product_id: `P${i}`, quantity: 1 + i, amount: Math.floor(rnd() * 1e6) / 100, ...(i % 2 ? { currency: "GBP" } : {}) }) : orderText());
+      items.push(
+        rnd() < 0.97
+          ? JSON.stringify({
+              customer_id: `C${Math.floor(rnd() * 1e6)}`,
+              product_id: `P${i}`,
+              quantity: 1 + i,
+              amount: Math.floor(rnd() * 1e6) / 100,
+              ...(i % 2 ? { currency: "GBP" } : {}),
+            })
+          : orderText(),
+      );
     }
     const text = `${ws()}[${ws()}${items.join(`${ws()},${ws()}`)}${ws()}]${ws()}`;
     const max = k % 7 === 0 ? n - 1 : 1000;
@@ -163,7 +234,17 @@ test("batches: all valid -> every message equal to the general path's; any inval
     checkMessages(e, g.orders as NonNullable<(typeof g.orders)[0]>[], now);
   }
   expect(fast).toBeGreaterThan(500);
-  for (const t of ["[]", " [ ] ", "{}", "[{}]", "[1]", "[null]", '[{"customer_id":"a","product_id":"b","quantity":1,"amount":1},]', '[{"customer_id":"a","product_id":"b","quantity":1,"amount":1}] x', "\ufeff[]"]) {
+  for (const t of [
+    "[]",
+    " [ ] ",
+    "{}",
+    "[{}]",
+    "[1]",
+    "[null]",
+    '[{"customer_id":"a","product_id":"b","quantity":1,"amount":1},]',
+    '[{"customer_id":"a","product_id":"b","quantity":1,"amount":1}] x',
+    "\ufeff[]",
+  ]) {
     expect(e.encode(enc.encode(t), false, 100, 1)).toBe(-1);
   }
   // A single order's route refuses an array, and the batch route a bare object.
@@ -205,7 +286,11 @@ test("batch answers are the JSON the general path built", () => {
     const offsets = Array.from({ length: n }, (_, i) => [0, 9, 10, 99, 12345, -1001, 2 ** 40 + 3, 999999999999][i % 8]!);
     const want = JSON.stringify({
       count: n,
-      orders: Array.from({ length: n }, (_, i) => (partitions[i]! >= 0 ? { order_id: asciiAt(ids, 36 * i, 36), partition: partitions[i], offset: offsets[i] } : { order_id: asciiAt(ids, 36 * i, 36), status: "queued" })),
+      orders: Array.from({ length: n }, (_, i) =>
+        partitions[i]! >= 0
+          ? { order_id: asciiAt(ids, 36 * i, 36), partition: partitions[i], offset: offsets[i] }
+          : { order_id: asciiAt(ids, 36 * i, 36), status: "queued" },
+      ),
     });
     expect(dec.decode(batchAnswer(ids, partitions, offsets, n))).toBe(want);
   }
@@ -240,7 +325,11 @@ test("metrics: cumulative latency buckets, +Inf, sum and count per route; reques
   m.observe("/order", 503, 0.004);
   m.observe("/health", 200, 0.0001);
   const text = m.render([{ name: "ingest_http_queue_depth", type: "gauge", samples: [{ value: 7 }] }]);
-  const line = (name: string) => text.split("\n").find((l) => l.startsWith(name))?.split(" ")[1];
+  const line = (name: string) =>
+    text
+      .split("\n")
+      .find((l) => l.startsWith(name))
+      ?.split(" ")[1];
   const b = (le: string) => line(`ingest_http_request_duration_seconds_bucket{route="/order",le="${le}"}`);
   expect([b("0.001"), b("0.0025"), b("0.005"), b("0.01"), b("0.025"), b("2.5"), b("+Inf")]).toEqual(["2", "3", "4", "4", "5", "5", "6"]);
   expect(line('ingest_http_request_duration_seconds_count{route="/order"}')).toBe("6");

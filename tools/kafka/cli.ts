@@ -129,7 +129,9 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
       const md = KafkaCluster.attach(s).metadata(3000);
-      console.log(`Kafka ${s.version} at ${s.bootstrap}: ${md ? `${md.brokers.length} broker(s) answering (${md.brokers.map((b) => `${b.id}@${b.name}`).join(", ")})` : "no broker answers"}`);
+      console.log(
+        `Kafka ${s.version} at ${s.bootstrap}: ${md ? `${md.brokers.length} broker(s) answering (${md.brokers.map((b) => `${b.id}@${b.name}`).join(", ")})` : "no broker answers"}`,
+      );
       return md ? 0 : 1;
     }
     case "env": {

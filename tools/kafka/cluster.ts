@@ -101,7 +101,10 @@ export function kafkaClasspath(): string {
   if (!Bun.which("mvn")) throw new Error("Kafka's jars are not resolved and mvn is not installed (scripts/setup.sh installs maven)");
   mkdirSync(CACHE, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  const r = Bun.spawnSync(["mvn", "-q", "-B", "-f", POM, "dependency:build-classpath", `-Dmdep.outputFile=${tmp}`, "-DincludeScope=runtime"], { stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync(["mvn", "-q", "-B", "-f", POM, "dependency:build-classpath", `-Dmdep.outputFile=${tmp}`, "-DincludeScope=runtime"], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (r.exitCode !== 0 || !existsSync(tmp)) {
     throw new Error(`mvn could not resolve Kafka ${KAFKA_VERSION} from ${POM}:\n${(r.stdout.toString() + r.stderr.toString()).slice(-3000)}`);
   }
@@ -212,7 +215,11 @@ function nodeConfig(n: NodeInfo, all: NodeInfo[], props: Record<string, string>)
     "num.io.threads": "4",
     ...props,
   };
-  return Object.entries(base).map(([k, v]) => `${k}=${v}`).join("\n") + "\n";
+  return (
+    Object.entries(base)
+      .map(([k, v]) => `${k}=${v}`)
+      .join("\n") + "\n"
+  );
 }
 
 /** A cluster id as Kafka's `storage random-uuid` makes it: 16 random bytes, base64url, no leading '-'. */
@@ -231,7 +238,8 @@ function sweepStale(): void {
     const pids: number[] = [];
     try {
       pids.push(Number(readFileSync(join(dir, "owner.pid"), "utf8")));
-      for (const d of readdirSync(dir)) if (d.startsWith("node-") && existsSync(join(dir, d, "pid"))) pids.push(Number(readFileSync(join(dir, d, "pid"), "utf8")));
+      for (const d of readdirSync(dir))
+        if (d.startsWith("node-") && existsSync(join(dir, d, "pid"))) pids.push(Number(readFileSync(join(dir, d, "pid"), "utf8")));
     } catch {
       continue; // being created or removed right now
     }
@@ -257,7 +265,11 @@ function hookExit(): void {
   process.on("exit", () => {
     for (const c of live) c.killNow();
   });
-  for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  for (const [sig, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+    ["SIGHUP", 129],
+  ] as const) {
     process.on(sig, () => {
       for (const c of live) c.killNow();
       process.exit(code);
@@ -291,7 +303,13 @@ export class KafkaCluster {
     const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
     writeFileSync(join(dir, "owner.pid"), String(opts.detached ? 0 : process.pid));
     const ports = freePorts(count * 2);
-    const nodes: NodeInfo[] = Array.from({ length: count }, (_, i) => ({ id: i + 1, port: ports[2 * i]!, controllerPort: ports[2 * i + 1]!, dir: join(dir, `node-${i + 1}`), pid: null }));
+    const nodes: NodeInfo[] = Array.from({ length: count }, (_, i) => ({
+      id: i + 1,
+      port: ports[2 * i]!,
+      controllerPort: ports[2 * i + 1]!,
+      dir: join(dir, `node-${i + 1}`),
+      pid: null,
+    }));
     const cluster = new KafkaCluster(dir, nodes, cp, opts.heapMb ?? (count === 1 ? 1024 : 512), opts.detached ?? false);
     if (!cluster.detached) {
       live.add(cluster);
@@ -305,7 +323,17 @@ export class KafkaCluster {
       }
       // Format every node's log dir at once (one JVM each; a bad property fails here).
       const formats = nodes.map((n) =>
-        Bun.spawn(javaArgv(cp, 128, KAFKA_TOOLS.storage!, ["format", ...(count === 1 ? ["--standalone"] : []), "-t", clusterId, "-c", join(n.dir, "server.properties")]), { stdout: "pipe", stderr: "pipe" }),
+        Bun.spawn(
+          javaArgv(cp, 128, KAFKA_TOOLS.storage!, [
+            "format",
+            ...(count === 1 ? ["--standalone"] : []),
+            "-t",
+            clusterId,
+            "-c",
+            join(n.dir, "server.properties"),
+          ]),
+          { stdout: "pipe", stderr: "pipe" },
+        ),
       );
       for (const [i, p] of formats.entries()) {
         if ((await p.exited) !== 0) throw new Error(`formatting node ${nodes[i]!.id} failed:\n${(await new Response(p.stderr).text()).slice(-2000)}`);
@@ -382,7 +410,10 @@ export class KafkaCluster {
   metadata(timeoutMs = 5000, topic?: string): KcatMetadata | null {
     const live = this.nodes.filter((n) => n.pid).map((n) => `127.0.0.1:${n.port}`);
     if (!live.length) return null;
-    const r = Bun.spawnSync(["kcat", "-L", "-J", "-b", live.join(","), "-m", String(Math.ceil(timeoutMs / 1000)), ...(topic ? ["-t", topic] : [])], { stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync(["kcat", "-L", "-J", "-b", live.join(","), "-m", String(Math.ceil(timeoutMs / 1000)), ...(topic ? ["-t", topic] : [])], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     if (r.exitCode !== 0) return null;
     try {
       return JSON.parse(r.stdout.toString()) as KcatMetadata;
@@ -488,9 +519,16 @@ export async function buildClassArchive(): Promise<string | null> {
     mkdirSync(n.dir, { recursive: true });
     const conf = join(n.dir, "server.properties");
     writeFileSync(conf, nodeConfig(n, [n], {}));
-    const fmt = Bun.spawnSync(javaArgv(cp, 128, KAFKA_TOOLS.storage!, ["format", "--standalone", "-t", randomClusterId(), "-c", conf], []), { stdout: "pipe", stderr: "pipe" });
+    const fmt = Bun.spawnSync(javaArgv(cp, 128, KAFKA_TOOLS.storage!, ["format", "--standalone", "-t", randomClusterId(), "-c", conf], []), {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     if (fmt.exitCode !== 0) return null;
-    const p = Bun.spawn([...dieWithParent(), ...javaArgv(cp, 512, "kafka.Kafka", [conf], [`-XX:ArchiveClassesAtExit=${tmp}`, "-Xlog:disable"])], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    const p = Bun.spawn([...dieWithParent(), ...javaArgv(cp, 512, "kafka.Kafka", [conf], [`-XX:ArchiveClassesAtExit=${tmp}`, "-Xlog:disable"])], {
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "ignore",
+    });
     const bootstrap = `127.0.0.1:${n.port}`;
     const deadline = Date.now() + 120_000;
     let up = false;
@@ -498,7 +536,12 @@ export async function buildClassArchive(): Promise<string | null> {
       up = Bun.spawnSync(["kcat", "-L", "-b", bootstrap, "-m", "2"], { stdout: "pipe", stderr: "pipe" }).exitCode === 0;
       if (!up) await Bun.sleep(250);
     }
-    if (up) Bun.spawnSync(["kcat", "-P", "-b", bootstrap, "-t", "warm-up", "-z", "lz4"], { stdin: new TextEncoder().encode("a\nb\n"), stdout: "ignore", stderr: "ignore" });
+    if (up)
+      Bun.spawnSync(["kcat", "-P", "-b", bootstrap, "-t", "warm-up", "-z", "lz4"], {
+        stdin: new TextEncoder().encode("a\nb\n"),
+        stdout: "ignore",
+        stderr: "ignore",
+      });
     p.kill("SIGTERM");
     await p.exited;
     if (!up || !existsSync(tmp)) return null;

@@ -9,7 +9,9 @@ import { SchemaRegistry, REGISTRY_VERSION } from "./registry.ts";
 
 const args = process.argv.slice(2);
 if (args.includes("-h") || args.includes("--help")) {
-  console.log("Usage: bun tools/registry/cli.ts [--compatibility BACKWARD|FORWARD|FULL|NONE]\nStarts Apicurio Registry (Confluent-compatible API) on 127.0.0.1 and prints its URL; Ctrl-C stops it.");
+  console.log(
+    "Usage: bun tools/registry/cli.ts [--compatibility BACKWARD|FORWARD|FULL|NONE]\nStarts Apicurio Registry (Confluent-compatible API) on 127.0.0.1 and prints its URL; Ctrl-C stops it.",
+  );
   process.exit(0);
 }
 const i = args.indexOf("--compatibility");

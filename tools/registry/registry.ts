@@ -47,7 +47,8 @@ export function registryJar(): string {
   // Maven's unpack markers (target/) would make it skip the unpack into a new directory.
   rmSync(join(HERE, "target"), { recursive: true, force: true });
   const r = Bun.spawnSync(["mvn", "-q", "-B", "-f", POM, "dependency:unpack-dependencies", `-DoutputDirectory=${tmp}`], { stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`mvn could not unpack Apicurio Registry ${REGISTRY_VERSION}:\n${(r.stdout.toString() + r.stderr.toString()).slice(-3000)}`);
+  if (r.exitCode !== 0)
+    throw new Error(`mvn could not unpack Apicurio Registry ${REGISTRY_VERSION}:\n${(r.stdout.toString() + r.stderr.toString()).slice(-3000)}`);
   rmSync(dir, { recursive: true, force: true });
   Bun.spawnSync(["mv", tmp, dir]);
   const jar = runnerJarPath();

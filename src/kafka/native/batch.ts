@@ -22,9 +22,18 @@ import source from "./batch.c" with { type: "text" };
 export interface NativeBatch {
   take(rkqu: Pointer, msgs: BigUint64Array, max: number, json: boolean, out: Float64Array): number;
   fill(
-    msgs: BigUint64Array, n: number, data: Uint8Array, json: boolean,
-    err: Int32Array, partition: Int32Array, keyStart: Int32Array, keyLen: Int32Array, valStart: Int32Array, valLen: Int32Array,
-    offset: Float64Array, rkt: Float64Array,
+    msgs: BigUint64Array,
+    n: number,
+    data: Uint8Array,
+    json: boolean,
+    err: Int32Array,
+    partition: Int32Array,
+    keyStart: Int32Array,
+    keyLen: Int32Array,
+    valStart: Int32Array,
+    valLen: Int32Array,
+    offset: Float64Array,
+    rkt: Float64Array,
   ): number;
   /** The producer's delivery reports: the next up to `max` messages of DR event `ev`, as columns (see ingest_dr). */
   dr(ev: Pointer, msgs: Uint32Array, max: number, err: Int32Array, partition: Int32Array, offset: Float64Array, opaque: Float64Array): number;
@@ -36,8 +45,16 @@ export interface NativeBatch {
    * batch holding a message without a key keeps its order).
    */
   partition(
-    structs: Uint8Array, spans: Int32Array, opaques: Float64Array, data: Uint8Array, from: number, to: number,
-    fn: Pointer, rkt: Pointer, cnt: number, scratch: PartitionScratch,
+    structs: Uint8Array,
+    spans: Int32Array,
+    opaques: Float64Array,
+    data: Uint8Array,
+    from: number,
+    to: number,
+    fn: Pointer,
+    rkt: Pointer,
+    cnt: number,
+    scratch: PartitionScratch,
   ): void;
   /** The values of a produce batch into dst, sep between them and before the first unless `first` (see ingest_gather); returns the bytes written. */
   gather(data: Uint8Array, spans: Int32Array, n: number, dst: Uint8Array, sep: Uint8Array, first: boolean): number;
@@ -77,12 +94,40 @@ export function nativeBatch(): NativeBatch | null {
         ingest_tx_bytes: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i64_fast },
         ingest_take: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
         ingest_fill: {
-          args: [FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr],
+          args: [
+            FFIType.ptr,
+            FFIType.ptr,
+            FFIType.i32,
+            FFIType.ptr,
+            FFIType.i32,
+            FFIType.ptr,
+            FFIType.ptr,
+            FFIType.ptr,
+            FFIType.ptr,
+            FFIType.ptr,
+            FFIType.ptr,
+            FFIType.ptr,
+            FFIType.ptr,
+          ],
           returns: FFIType.i32,
         },
         ingest_fill_ptrs: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.void },
         ingest_partition: {
-          args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr],
+          args: [
+            FFIType.ptr,
+            FFIType.ptr,
+            FFIType.ptr,
+            FFIType.ptr,
+            FFIType.i32,
+            FFIType.i32,
+            FFIType.ptr,
+            FFIType.ptr,
+            FFIType.i32,
+            FFIType.ptr,
+            FFIType.ptr,
+            FFIType.ptr,
+            FFIType.ptr,
+          ],
           returns: FFIType.void,
         },
         ingest_gather: { args: [FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
