@@ -25,6 +25,13 @@ if ! bunx tsc --noEmit -p . >"$log" 2>&1; then
   echo "typecheck failed"
   build_failed=$((build_failed + 1))
 fi
+# Formatting and lint (Biome, biome.json): a finding fails the run like a failed test
+# (`node_modules/.bin/biome check --write` fixes the formatting and the safe lints).
+if ! node_modules/.bin/biome ci >"$log" 2>&1; then
+  cat "$log"
+  echo "biome ci failed"
+  build_failed=$((build_failed + 1))
+fi
 # The Dockerfile linter (npm's dockerfile-utils, outside the project's dependencies) runs as a test.
 if bash deploy/lint-dockerfile.sh >/dev/null 2>&1 || [[ -x /tmp/dockerfile-utils-0.16.3/node_modules/.bin/dockerfile-utils ]]; then
   export DOCKERFILE_UTILS=/tmp/dockerfile-utils-0.16.3/node_modules/.bin/dockerfile-utils
