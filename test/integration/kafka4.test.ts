@@ -402,7 +402,9 @@ kafka4Test(
     const group = uniqueName("k4-kg");
     await createTopic(users, 4);
     await createTopic(orders, 4);
-    const ds = makeDataset({ users: 6000, orders: 8000, seed: 5 });
+    // Enough that three short runs cannot write it all (each must be killed mid-write): 14k rows
+    // were all written before the second kill once the sinks wrote by LOAD DATA.
+    const ds = makeDataset({ users: 30_000, orders: 50_000, seed: 5 });
     const args = [
       "consume",
       "--group",
