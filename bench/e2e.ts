@@ -22,6 +22,7 @@ import { spawn, killChildren } from "../scripts/soak/_children.ts";
 import { startChildBroker, KAFKA4_GROUP_PROPS, GROUP_PROPS } from "../scripts/soak/_consumer-lib.ts";
 import { KafkaCluster } from "../tools/kafka/cluster.ts";
 import { createDb, claimRedisDb, groupLag } from "../test/helpers/stores.ts";
+import { cpuSecondsOf } from "./proc-cpu.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const { values } = parseArgs({
@@ -73,15 +74,6 @@ const log = (m: string) => console.error(`[e2e ${new Date().toISOString().slice(
 const env = { ...process.env, LOG_LEVEL: "warn" };
 
 // ---- /proc CPU -------------------------------------------------------------------------------
-const TICK = 100; // USER_HZ
-function cpuOf(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(f[11]) + Number(f[12])) / TICK;
-  } catch {
-    return NaN;
-  }
-}
 function pidsOf(name: string): number[] {
   const out: number[] = [];
   for (const d of readdirSync("/proc")) {
@@ -93,7 +85,7 @@ function pidsOf(name: string): number[] {
   return out;
 }
 /** CPU seconds of a group of processes (a name may be several processes: sum them). */
-const groupCpu = (pids: number[]) => pids.reduce((a, p) => a + (cpuOf(p) || 0), 0);
+const groupCpu = (pids: number[]) => pids.reduce((a, p) => a + (cpuSecondsOf(p) || 0), 0);
 
 // ---- the rig ---------------------------------------------------------------------------------
 const id = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 5)}`;

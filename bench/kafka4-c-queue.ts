@@ -11,17 +11,13 @@ import { KafkaCluster } from "../tools/kafka/cluster.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadavg } from "node:os";
+import { cpuSecondsOf } from "./proc-cpu.ts";
 const W = join(import.meta.dir, ".."),
   ING = `${W}/ingest`,
   C = `${W}/bench/build/c-bench`;
 const data = `${W}/bench/data/users-1000000.ndjson`;
 const k = await KafkaCluster.start({ nodes: 1, heapMb: 1024 });
 const bpid = k.nodes[0]!.pid!;
-const cpuOf = (pid: number) => {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
 let n = 0;
 const topic = async () => {
   const t = `x-${n++}`;
@@ -31,7 +27,7 @@ const topic = async () => {
 };
 const sum = join(W, "bench/results/.ingest-c-queue.json");
 function run(name: string, cmd: string[]) {
-  const b0 = cpuOf(bpid);
+  const b0 = cpuSecondsOf(bpid);
   const r = Bun.spawnSync(["/usr/bin/time", "-f", "TIME %U %S %M", ...cmd], { stdout: "pipe", stderr: "pipe", env: { ...process.env, LOG_LEVEL: "error" } });
   const m = /TIME ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr.toString());
   if (r.exitCode !== 0) console.log(name, "exit", r.exitCode, r.stderr.toString().slice(-300));
@@ -49,7 +45,7 @@ function run(name: string, cmd: string[]) {
       cpu_s: m ? +(Number(m[1]) + Number(m[2])).toFixed(2) : null,
       user_s: m ? Number(m[1]) : null,
       sys_s: m ? Number(m[2]) : null,
-      broker_cpu_s: +(cpuOf(bpid) - b0).toFixed(2),
+      broker_cpu_s: +(cpuSecondsOf(bpid) - b0).toFixed(2),
       load: +loadavg()[0]!.toFixed(1),
     }),
   );

@@ -15,11 +15,12 @@
  * broker (the real one). Prints a table and the ratio; target: ingest load <= 3x wrk.
  */
 import { parseArgs } from "node:util";
-import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { spawn, killChildren } from "../scripts/soak/_children.ts";
 import { startChildBroker } from "../scripts/soak/_consumer-lib.ts";
+import { cpuSecondsOf } from "./proc-cpu.ts";
 
 const { values } = parseArgs({
   options: {
@@ -68,12 +69,6 @@ if d > 0 then function delay() return d end end
 `,
 );
 
-/** utime + stime of a running process, seconds (/proc/<pid>/stat). */
-function procCpu(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100; // clock ticks: 100/s on Linux
-}
-
 interface Run {
   rate: number;
   requests: number;
@@ -87,7 +82,7 @@ interface Run {
 }
 
 async function runWrk(url: string, serverPid: number, delayMs: number): Promise<Run> {
-  const s0 = procCpu(serverPid);
+  const s0 = cpuSecondsOf(serverPid);
   const p = spawn(["wrk", "-t1", `-c${CONNS}`, `-d${seconds}s`, "--latency", "-s", lua, url], {
     stdout: "pipe",
     stderr: "pipe",
@@ -112,7 +107,7 @@ async function runWrk(url: string, serverPid: number, delayMs: number): Promise<
     requests,
     cpu,
     usPerReq: (cpu / requests) * 1e6,
-    serverUsPerReq: ((procCpu(serverPid) - s0) / requests) * 1e6,
+    serverUsPerReq: ((cpuSecondsOf(serverPid) - s0) / requests) * 1e6,
     p50: ms(/50%\s+([\d.]+)(us|ms|s)/),
     p99: ms(/99%\s+([\d.]+)(us|ms|s)/),
     errors,
@@ -120,7 +115,7 @@ async function runWrk(url: string, serverPid: number, delayMs: number): Promise<
 }
 
 async function runLoad(url: string, serverPid: number, rate: number): Promise<Run> {
-  const s0 = procCpu(serverPid);
+  const s0 = cpuSecondsOf(serverPid);
   const p = spawn([ingest, "load", "--url", url, "--rate", String(Math.round(rate)), "--duration", `${seconds}s`, "--connections", String(CONNS), "--json"], {
     stdout: "pipe",
     stderr: "pipe",
@@ -138,7 +133,7 @@ async function runLoad(url: string, serverPid: number, rate: number): Promise<Ru
     cpu,
     usPerReq: (cpu / r.requests) * 1e6,
     ownUsPerReq: r.cpu_us_per_request,
-    serverUsPerReq: ((procCpu(serverPid) - s0) / r.requests) * 1e6,
+    serverUsPerReq: ((cpuSecondsOf(serverPid) - s0) / r.requests) * 1e6,
     p50: r.latency_ms.p50,
     p99: r.latency_ms.p99,
     errors: r.requests - ok,

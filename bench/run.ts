@@ -32,6 +32,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, statSync } from "no
 import { join } from "node:path";
 import { cpus, loadavg } from "node:os";
 import { KafkaCluster, kafkaClasspath, kafkaUnavailableReason, toolArgv, KAFKA_VERSION } from "../tools/kafka/cluster.ts";
+import { cpuSecondsOf } from "./proc-cpu.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const NB = import.meta.dir;
@@ -410,18 +411,6 @@ async function createTopic(k: Broker & { cluster: KafkaCluster }, topic: string)
   await k.cluster.waitForIsr(topic, 1);
 }
 
-const CLK_TCK = Number(sh(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
-/** User + system CPU seconds of a process so far (/proc/<pid>/stat, fields 14 and 15). */
-function cpuOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
-
 function retained(bootstrap: string, topic: string): number {
   const r = sh([ingest, "topic", "describe", topic, "--json", "-b", bootstrap]);
   const j = JSON.parse(r.stdout.toString());
@@ -433,7 +422,7 @@ async function timed(
   cmd: string[],
   brokerPid: number,
 ): Promise<{ stdout: string; stderr: string; code: number; wall: number; cpu: number; rssMb: number; brokerCpu: number }> {
-  const b0 = cpuOf(brokerPid);
+  const b0 = cpuSecondsOf(brokerPid);
   const t0 = performance.now();
   const p = Bun.spawn(["/usr/bin/time", "-f", "TIME %U %S %M", ...cmd], {
     cwd: ROOT,
@@ -443,7 +432,7 @@ async function timed(
   });
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   const wall = (performance.now() - t0) / 1000;
-  const brokerCpu = cpuOf(brokerPid) - b0;
+  const brokerCpu = cpuSecondsOf(brokerPid) - b0;
   const m = /TIME ([\d.]+) ([\d.]+) (\d+)/.exec(stderr);
   return { stdout, stderr, code, wall, cpu: m ? Number(m[1]) + Number(m[2]) : NaN, rssMb: m ? Number(m[3]) / 1024 : NaN, brokerCpu };
 }

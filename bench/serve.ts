@@ -31,6 +31,7 @@ import { existsSync, mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cpus } from "node:os";
 import type { Subprocess } from "bun";
+import { cpuSecondsOf } from "./proc-cpu.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const NB = import.meta.dir;
@@ -190,16 +191,6 @@ async function waitLine(stream: ReadableStream<Uint8Array>, re: RegExp, timeoutM
   throw new Error(`timed out waiting for ${re} (got: ${buf.slice(0, 300)})`);
 }
 
-function cpuSeconds(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
-    return (Number(rest[11]) + Number(rest[12])) / 100; // utime + stime, in clock ticks
-  } catch {
-    return NaN;
-  }
-}
-
 async function stop(p: Subprocess, timeoutMs = 20_000): Promise<void> {
   p.kill("SIGTERM");
   const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
@@ -249,9 +240,9 @@ async function runOne(c: Contender, route: "order" | "batch", round: number): Pr
     const url = (await waitLine(srv.stdout, /listening on (http:\/\/\S+)/, 30_000))[1]!;
     const warm = wrk(route, url, WARMUP);
     await drained(url);
-    const cpu0 = cpuSeconds(srv.pid);
+    const cpu0 = cpuSecondsOf(srv.pid);
     const w = wrk(route, url, DURATION);
-    const cpu = cpuSeconds(srv.pid) - cpu0;
+    const cpu = cpuSecondsOf(srv.pid) - cpu0;
     await stop(srv);
     server = undefined;
     const okWarm = warm.requests - warm.non2xx;
