@@ -44,5 +44,13 @@ failed=$(grep -E '^ *[0-9]+ fail$' "$log" | awk '{s+=$1} END {print s+0}')
 errors=$(grep -Ec '^# Unhandled error' "$log")
 failed=$((failed + errors + build_failed))
 if [[ $status -ne 0 && $failed -eq 0 ]]; then failed=1; fi
+if [[ $failed -gt 0 ]]; then
+  # CI keeps only the end of the output: repeat what led to each failure (its test's last 40
+  # lines: the assertion and the scenario's notes) right above the count.
+  echo "---- the failures again, each with the 40 lines before it ----"
+  grep -v '^{"level"' "$log" | awk '
+    /^\(fail\)/ { if (!($0 in seen) && shown < 5) { seen[$0] = 1; shown++; for (i = NR - 40; i < NR; i++) if (i > 0 && (i in buf)) print buf[i]; print; print "----" } }
+    { buf[NR] = $0; delete buf[NR - 41] }'
+fi
 echo "${passed} passed, ${failed} failed"
 [[ $failed -eq 0 ]]

@@ -244,15 +244,28 @@ async function waitRows(env: Env, above: number, timeoutMs: number): Promise<num
   return n;
 }
 
-async function waitLag0(env: Env, timeoutMs: number): Promise<number> {
+/** Waits for the group's lag to reach 0; else the last lag and where it was (or why it could not be read). */
+async function waitLag0(env: Env, timeoutMs: number): Promise<{ lag: number; detail: string }> {
   const t0 = performance.now();
   let lag = -1;
+  let detail = "";
   while (performance.now() - t0 < timeoutMs) {
-    lag = (await groupLag(argvOf(env.ingest), env.broker.bootstrap, env.group, [env.users, env.orders]).catch(() => ({ total_lag: -1 }))).total_lag;
-    if (lag === 0) return 0;
+    try {
+      const r = await groupLag(argvOf(env.ingest), env.broker.bootstrap, env.group, [env.users, env.orders]);
+      lag = r.total_lag;
+      detail = r.partitions
+        .filter((p) => p.lag !== 0)
+        .map((p) => JSON.stringify(p))
+        .join(" ")
+        .slice(0, 600);
+    } catch (e) {
+      lag = -1;
+      detail = (e as Error).message.slice(0, 300);
+    }
+    if (lag === 0) return { lag, detail: "" };
     await Bun.sleep(500);
   }
-  return lag;
+  return { lag, detail };
 }
 
 async function consumeUnder(
@@ -291,7 +304,7 @@ async function consumeUnder(
     await producer;
     o.log(`${name}: fault done (${faultNotes}); waiting for lag 0`);
     pos = await positionsOf(env);
-    const lag = await waitLag0(env, 180_000);
+    const { lag, detail: lagDetail } = await waitLag0(env, 180_000);
     await check("at the end");
     c.proc.kill("SIGTERM");
     const t = setTimeout(() => c.proc.kill("SIGKILL"), 30_000);
@@ -299,7 +312,16 @@ async function consumeUnder(
     clearTimeout(t);
     const v = await verdict(env);
     const pass = v.pass && ahead === 0 && code === 0 && lag === 0;
-    const notes = `${faultNotes}; the same consumer kept going: drained to lag ${lag}, exit ${code} on SIGTERM${code !== 0 ? ` (${(await c.stderr).trim().split("\n").slice(-2).join(" | ")})` : ""}; committed-but-not-stored ${checks.join(", ")}; ${v.summary}`;
+    // On a failure, the consumer's last warnings too (it logs at warn): why it stopped or lagged.
+    const said = pass
+      ? ""
+      : ` (its last log lines: ${(await c.stderr)
+          .trim()
+          .split("\n")
+          .slice(-6)
+          .map((l) => l.slice(0, 300))
+          .join(" | ")})`;
+    const notes = `${faultNotes}; the same consumer kept going: drained to lag ${lag}${lag !== 0 ? ` after 180 s (${lagDetail})` : ""}, exit ${code} on SIGTERM${said}; committed-but-not-stored ${checks.join(", ")}; ${v.summary}`;
     o.log(`${name}: ${pass ? "pass" : "FAIL"}: ${notes}`);
     return { scenario: `kafka4/${name}`, broker: BROKER, runs: 1, records: totalRecords(env), lost: v.lost, duplicated: v.duplicated, pass, notes };
   } finally {

@@ -61,6 +61,15 @@ export const FLAGS = defineFlags({
   },
   "batch-size": { kind: "int", min: 1, max: 1_000_000, default: "5000", help: "records taken per fetch" },
   "commit-interval-ms": { kind: "int", min: 1, max: 3_600_000, default: "1000", help: "commit written positions this often (also on revoke and exit)" },
+  "max-write-records": {
+    kind: "int",
+    min: 1,
+    max: 1_000_000,
+    default: "20000",
+    help:
+      "the most orders one store write (a transaction) takes: while a lane's sinks are busy its queued order batches " +
+      "merge up to this (users merge up to --batch-size)",
+  },
   "max-in-flight": { kind: "int", min: 1, default: "50000", help: "records taken but not yet written before fetching pauses" },
   "from-beginning": { kind: "boolean", help: "start every assigned partition at its beginning, not the committed offset" },
   "max-messages": { kind: "int", default: "0", help: "stop after N records were written (and committed); 0: no limit" },
@@ -137,6 +146,7 @@ export default {
     // Every flag is checked (by parseFlags) before the stores are opened (and migrated) or a record is taken.
     const { workers: lanes, "metrics-port": metricsPort, "metrics-host": metricsHost, "initial-stock": initialStock, "batch-size": batchSize } = values;
     const { "commit-interval-ms": commitIntervalMs, "max-messages": maxMessages, "idle-exit-ms": idleExitMs, "max-in-flight": maxInFlight } = values;
+    const maxWriteRecords = values["max-write-records"];
     const { "summary-json": summaryJson, isolation } = values;
     const logFormat = resolveLogFormat(values["log-format"]);
     if (given["schema-registry"] !== undefined && raw) throw new UsageError("--schema-registry: --format raw decodes nothing");
@@ -188,6 +198,7 @@ export default {
       raw,
       lanes,
       batchSize,
+      maxWriteRecords,
       commitIntervalMs,
       fromBeginning: values["from-beginning"],
       maxMessages,
@@ -281,6 +292,12 @@ export function consumeMetrics(e: ConsumeEngine, group: string): Family[] {
       type: "counter",
       help: "records written, per sink",
       samples: Object.entries(s.bySink).map(([sink, v]) => ({ labels: { sink }, value: v })),
+    },
+    {
+      name: "ingest_consume_writes_total",
+      type: "counter",
+      help: "writes per sink (a statement or transaction of many records; written / writes is records per write)",
+      samples: Object.entries(s.writesBySink).map(([sink, v]) => ({ labels: { sink }, value: v })),
     },
     one("ingest_consume_poison_total", "counter", "records that could not be decoded or validated", s.poison),
     one("ingest_consume_dlq_total", "counter", "poison records delivered to <topic>.dlq", s.dlqDelivered),

@@ -190,6 +190,9 @@ describe("consume into MariaDB", () => {
         "4",
         "--batch-size",
         "500",
+        // Small transactions, so the kill lands between many of them (merged, 30k could be one).
+        "--max-write-records",
+        "1000",
         "--commit-interval-ms",
         "100",
         "--initial-stock",
@@ -233,6 +236,72 @@ describe("consume into MariaDB", () => {
       await db.query(`DROP DATABASE IF EXISTS ${name}`);
     }
   }, 180_000);
+
+  test("while MariaDB is busy (products locked elsewhere), a lane's queued order batches merge into few transactions up to --max-write-records, stock exact", async () => {
+    const name = `${dbName}_merge`;
+    await db.query(`CREATE DATABASE ${name}`);
+    const mdb = await createConnection({ host: "127.0.0.1", port: 3306, user: "root", database: name });
+    const url = `mysql://root@127.0.0.1:3306/${name}`;
+    try {
+      const users = uniqueName("users");
+      const orders = uniqueName("orders");
+      await produceTopics(users, orders);
+      const consume = (topic: string, n: number, extra: string[]) => [
+        "consume",
+        "--group",
+        uniqueName("g"),
+        "--topics",
+        topic,
+        "--sink",
+        "mysql",
+        "--workers",
+        "4",
+        "--batch-size",
+        "500",
+        "--initial-stock",
+        String(STOCK),
+        "--max-messages",
+        String(n),
+        "-b",
+        broker.bootstrap,
+        ...fast,
+        ...extra,
+      ];
+      // The users first: the tables and the catalog exist before the products are locked.
+      expect((await runIngest(consume(users, USERS, []), { env: { MYSQL_URL: url }, timeoutMs: 60_000 })).code).toBe(0);
+      const run = async (maxWrite: number) => {
+        await mdb.query("DELETE FROM orders");
+        await mdb.query("UPDATE products SET stock = ?", [STOCK]);
+        await mdb.beginTransaction();
+        await mdb.query("SELECT product_id FROM products FOR UPDATE");
+        const summary = join(dir, `merge-${maxWrite}.json`);
+        const p = spawnIngest(consume(orders, ORDERS, ["--max-write-records", String(maxWrite), "--summary-json", summary]), { env: { MYSQL_URL: url } });
+        // Every lane's first transaction waits on the locks while all 6,000 orders are fetched.
+        await Bun.sleep(4000);
+        await mdb.rollback();
+        expect(await p.exited).toBe(0);
+        const j = JSON.parse(readFileSync(summary, "utf8"));
+        expect(j.bySink.mysql).toBe(ORDERS);
+        expect(await checkStock(mdb)).toEqual({ accepted: j.ordersAccepted, rejected: ORDERS - j.ordersAccepted });
+        return { writes: j.writesBySink.mysql as number };
+      };
+      // 12 fetches of 500 over 4 lanes: about 48 transactions without merging. Merged: each lane's
+      // first (waiting) one, then one with the rest of its orders: 8.
+      const merged = await run(20_000);
+      expect(merged.writes).toBeGreaterThanOrEqual(4);
+      expect(merged.writes).toBeLessThanOrEqual(12);
+      // Bounded: the first transactions hold at most one fetch (500), the other 5,500+ orders go
+      // in transactions of at most 1,000: at least 4 + 6.
+      const bounded = await run(1000);
+      expect(bounded.writes).toBeGreaterThanOrEqual(10);
+      // Each run's stock matched its accepted orders (run). Which orders win the last units can
+      // differ between runs: lanes (customers) race for a product's stock; only a partition's
+      // orders are decided in offset order.
+    } finally {
+      await mdb.end();
+      await db.query(`DROP DATABASE IF EXISTS ${name}`);
+    }
+  }, 120_000);
 });
 
 test("order ids differing only in case, accents or a trailing space are distinct orders in MariaDB, and a replay changes nothing", async () => {
