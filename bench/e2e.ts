@@ -208,12 +208,26 @@ interface Step {
   cpu_pct: Record<string, number>;
   /** /proc/loadavg's 1-minute figure at the step's end: other engineers share the 2 cores. */
   loadavg: number;
+  /** Rows in the orders table at the step's end, and InnoDB's page reads from disk during it (buffer pool misses). */
+  orders_rows: number;
+  innodb_disk_reads: number;
+}
+
+/** The server's Innodb_buffer_pool_reads (pages read from disk, not found in the buffer pool). */
+async function innodbDiskReads(): Promise<number> {
+  const [rows] = (await db.conn.query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_reads'")) as unknown as [{ Value: string }[]];
+  return Number(rows[0]?.Value ?? Number.NaN);
+}
+async function ordersRows(): Promise<number> {
+  const [rows] = (await db.conn.query("SELECT COUNT(*) AS n FROM orders").catch(() => [[{ n: Number.NaN }]])) as unknown as [{ n: number }[]];
+  return Number(rows[0]?.n);
 }
 
 async function step(path: string, rate: number, perReq: number): Promise<Step> {
   const seconds = WARMUP_S + windowS;
   const procs = { serve: [serve.pid], consume: [consumer!.pid], broker: brokerPids, mysqld: mysqldPids, redis: redisPids };
   const c0 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, groupCpu(p)]));
+  const reads0 = await innodbDiskReads();
   const t0 = performance.now();
   const load = spawn(
     [
@@ -280,6 +294,8 @@ async function step(path: string, rate: number, perReq: number): Promise<Step> {
     load_cpu_us_per_request: r.cpu_us_per_request,
     cpu_pct,
     loadavg: Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]),
+    orders_rows: await ordersRows(),
+    innodb_disk_reads: (await innodbDiskReads()) - reads0,
   };
 }
 
@@ -288,7 +304,9 @@ const fmtStep = (s: Step) =>
   `lag ${s.lag_first} -> ${s.lag_last} (max ${s.lag_max}) | p50 ${s.latency_ms.p50?.toFixed(1)} p99 ${s.latency_ms.p99?.toFixed(1)} ms | ` +
   `cpu% ${Object.entries(s.cpu_pct)
     .map(([k, v]) => `${k} ${v}`)
-    .join(" ")} | loadavg ${s.loadavg} | ${s.flat ? "FLAT" : `behind: ${s.why}`}`;
+    .join(
+      " ",
+    )} | loadavg ${s.loadavg} | orders table ${s.orders_rows} rows, ${s.innodb_disk_reads} InnoDB disk reads | ${s.flat ? "FLAT" : `behind: ${s.why}`}`;
 
 const steps: Step[] = [];
 const best: Record<string, Step | null> = {};
@@ -344,6 +362,8 @@ try {
   const lagStart = await lagNow();
   log(`backlog: lag ${lag0} -> ${lagStart}; consumer started`);
   const procs = { consume: () => [consumer!.pid], broker: () => brokerPids, mysqld: () => mysqldPids, redis: () => redisPids };
+  const rows0 = await ordersRows();
+  const reads0 = await innodbDiskReads();
   startConsumer();
   const c0 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, groupCpu(p())]));
   const t0 = performance.now();
@@ -359,6 +379,9 @@ try {
     seconds: Math.round(secs * 10) / 10,
     orders_per_s: Math.round(lagStart / secs),
     final_lag: lag,
+    orders_rows_before: rows0,
+    orders_rows_after: await ordersRows(),
+    innodb_disk_reads: (await innodbDiskReads()) - reads0,
     ...Object.fromEntries(Object.keys(procs).map((k) => [`cpu_pct_${k}`, Math.round(((c1[k]! - c0[k]!) / secs) * 100)])),
   };
   console.log(
@@ -366,7 +389,7 @@ try {
       procs,
     )
       .map((k) => `${k} ${catchUp[`cpu_pct_${k}`]}`)
-      .join(" ")}`,
+      .join(" ")}; orders table ${catchUp.orders_rows_before} -> ${catchUp.orders_rows_after} rows, ${catchUp.innodb_disk_reads} InnoDB disk reads`,
   );
 } finally {
   await stopConsumer().catch(() => undefined);
@@ -386,7 +409,9 @@ for (const [path, s] of Object.entries(best))
 const date = new Date().toISOString().slice(0, 10);
 const resDir = join(ROOT, "bench", "results");
 mkdirSync(resDir, { recursive: true });
-const file = join(resDir, `${date}-e2e${quick ? "-quick" : ""}.json`);
+// Rates of one's own choosing are a partial run: they never overwrite the default steps' results.
+const custom = values.single !== undefined || values["batch-rates"] !== undefined;
+const file = join(resDir, `${date}-e2e${quick ? "-quick" : ""}${custom ? "-custom" : ""}.json`);
 writeFileSync(
   file,
   JSON.stringify(
