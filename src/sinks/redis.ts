@@ -1,4 +1,4 @@
-import { createClient } from "redis";
+import { RedisClient } from "bun";
 import { SinkError } from "./errors.ts";
 import { redactUrl } from "../observability/log.ts";
 import type { Order, Product, User } from "../core/records.ts";
@@ -22,18 +22,42 @@ end
 return 0
 `;
 
-function connectClient(url: string, giveUp: () => boolean) {
-  // No offline queue: while Redis is unreachable a command fails at once instead of waiting for
-  // the reconnect, so the consumer sees the outage (pause, log, back off) and serve falls through
-  // to the store, rather than both hanging silently. While starting (giveUp) the first failure
-  // ends connect(): otherwise it retries forever and a REDIS_URL pointing at nothing hangs.
-  return createClient({
-    url,
-    disableOfflineQueue: true,
-    socket: { connectTimeout: 5000, reconnectStrategy: (n: number, cause: Error) => (giveUp() ? cause : Math.min(2000, 50 * 2 ** n)) },
-  });
+/**
+ * Bun's built-in client (measured against node-redis on this path: docs/benchmarks-consume.md,
+ * "Why the users targets are out of reach"). No offline queue and no automatic reconnect: while
+ * Redis is unreachable a command fails at once, so the consumer sees the outage (pause, log,
+ * back off) and serve falls through to the store, rather than both waiting; the next command
+ * after a failure reconnects (ready()). Bun's own reconnect would retry for ~30 s inside a
+ * connect() at start, so a REDIS_URL pointing at nothing would hang instead of failing.
+ */
+function connectClient(url: string): RedisClient {
+  return new RedisClient(url, { enableOfflineQueue: false, autoReconnect: false, connectionTimeout: 5000 });
 }
-type RedisClient = ReturnType<typeof connectClient>;
+
+/**
+ * Why a TCP connection to the URL's host and port fails (ECONNREFUSED, ENOTFOUND...), or null:
+ * Bun's client reports any failure to connect as "Connection closed".
+ */
+async function tcpReason(url: string): Promise<string | null> {
+  let host: string;
+  let port: number;
+  try {
+    const u = new URL(url);
+    if (u.protocol.includes("unix")) return null;
+    host = u.hostname.replace(/^\[|\]$/g, "");
+    port = Number(u.port || 6379);
+  } catch {
+    return null;
+  }
+  try {
+    const sock = await Bun.connect({ hostname: host, port, socket: { data() {} } });
+    sock.end();
+    return null;
+  } catch (e) {
+    const err = e as { code?: string; message: string };
+    return `${err.code ?? err.message} ${host}:${port}`;
+  }
+}
 
 export interface RedisSinkOptions {
   url: string;
@@ -52,58 +76,63 @@ export class RedisSink implements Sink {
   readonly name = "redis" as const;
   readonly target: string;
   private client: RedisClient | undefined;
+  /** A reconnect in progress, shared by every command that finds the connection gone. */
+  private connecting: Promise<void> | undefined;
 
   constructor(private readonly opts: RedisSinkOptions) {
     this.target = redactUrl(opts.url);
   }
 
   async start(): Promise<void> {
-    let starting = true;
     let c: RedisClient | undefined;
     try {
-      c = connectClient(this.opts.url, () => starting); // throws on a URL it cannot parse
-      // Errors surface on the next command; without a listener node-redis would throw them globally.
-      c.on("error", () => {});
+      // Bun's client takes a bare word for a host name: say what was expected instead.
+      if (!URL.canParse(this.opts.url)) throw new Error("Invalid URL: expected redis://[user:password@]host[:port][/db] (or rediss://, redis+unix://)");
+      c = connectClient(this.opts.url); // throws on a URL it cannot use
       await c.connect();
-      await c.ping();
+      await c.send("PING", []);
     } catch (e) {
-      await c?.disconnect().catch(() => undefined);
-      throw new SinkError("redis", `cannot connect to ${this.target}: ${(e as Error).message}`, { cause: e });
-    } finally {
-      starting = false;
+      c?.close();
+      const why = await tcpReason(this.opts.url);
+      throw new SinkError("redis", `cannot connect to ${this.target}: ${(e as Error).message}${why ? ` (${why})` : ""}`, { cause: e });
     }
     this.client = c;
   }
 
-  private get c() {
-    if (!this.client) throw new SinkError("redis", "not started (call start() first)", { retriable: false });
-    return this.client;
+  /** The client, connected: after a lost connection the first command to need it reconnects. */
+  private async ready(): Promise<RedisClient> {
+    const c = this.client;
+    if (!c) throw new SinkError("redis", "not started (call start() first)", { retriable: false });
+    if (c.connected) return c;
+    this.connecting ??= c.connect().finally(() => {
+      this.connecting = undefined;
+    });
+    await this.connecting;
+    return c;
   }
 
-  private setOpts() {
-    return this.opts.ttlSeconds ? { EX: this.opts.ttlSeconds } : undefined;
+  private async send(command: string, args: string[]): Promise<unknown> {
+    return (await this.ready()).send(command, args);
   }
 
   async writeUsers(users: readonly User[]): Promise<void> {
     if (users.length === 0) return;
     try {
+      const c = await this.ready();
       if (this.opts.ttlSeconds) {
-        // MSET has no expiry: one SET ... EX per user, pipelined.
-        const m = this.c.multi();
-        for (const u of users) m.set(`user:${u.id}`, JSON.stringify(u), this.setOpts());
-        await m.execAsPipeline();
+        // MSET has no expiry: one SET ... EX per user, pipelined (sent without waiting for each).
+        const ttl = String(this.opts.ttlSeconds);
+        await Promise.all(users.map((u) => c.send("SET", [`user:${u.id}`, JSON.stringify(u), "EX", ttl])));
       } else {
-        // One MSET per batch: node-redis's cost is per command (encoding, queueing, a promise
-        // each), not per argument. Keys repeated in the batch end with their last value, as
-        // MSET sets in argument order.
-        const args: string[] = new Array(1 + 2 * users.length);
-        args[0] = "MSET";
+        // One MSET per batch: a client's cost is per command and per argument, a server's per
+        // key. Keys repeated in the batch end with their last value, as MSET sets in argument order.
+        const args: string[] = new Array(2 * users.length);
         for (let i = 0; i < users.length; i++) {
           const u = users[i]!;
-          args[1 + 2 * i] = `user:${u.id}`;
-          args[2 + 2 * i] = JSON.stringify(u);
+          args[2 * i] = `user:${u.id}`;
+          args[2 * i + 1] = JSON.stringify(u);
         }
-        await this.c.sendCommand(args);
+        await c.send("MSET", args);
       }
     } catch (e) {
       throw new SinkError("redis", `write of ${users.length} users to ${this.target}: ${(e as Error).message}`, { cause: e });
@@ -122,27 +151,31 @@ export class RedisSink implements Sink {
    */
   async putProducts(products: readonly Product[]): Promise<void> {
     if (products.length === 0) return;
-    const args = [String(this.opts.ttlSeconds ?? 0)];
+    const args = [PUT_IF_NEWER, String(products.length)];
+    for (const p of products) args.push(`product:${p.product_id}`);
+    args.push(String(this.opts.ttlSeconds ?? 0));
     for (const p of products) args.push(JSON.stringify(p), String(p.version));
     try {
-      await this.c.eval(PUT_IF_NEWER, { keys: products.map((p) => `product:${p.product_id}`), arguments: args });
+      await this.send("EVAL", args);
     } catch (e) {
       throw new SinkError("redis", `refresh of ${products.length} products in ${this.target}: ${(e as Error).message}`, { cause: e });
     }
   }
 
   async getJson<T>(key: string): Promise<T | null> {
-    const v = await this.c.get(key);
+    const v = (await this.send("GET", [key])) as string | null;
     return v === null ? null : (JSON.parse(v) as T);
   }
 
   async putJson(key: string, value: unknown): Promise<void> {
-    await this.c.set(key, JSON.stringify(value), this.setOpts());
+    const args = [key, JSON.stringify(value)];
+    if (this.opts.ttlSeconds) args.push("EX", String(this.opts.ttlSeconds));
+    await this.send("SET", args);
   }
 
   async ping(): Promise<boolean> {
     try {
-      return (await this.c.ping()) === "PONG";
+      return (await this.send("PING", [])) === "PONG";
     } catch {
       return false;
     }
@@ -151,6 +184,6 @@ export class RedisSink implements Sink {
   async close(): Promise<void> {
     const c = this.client;
     this.client = undefined;
-    await c?.quit().catch(() => undefined);
+    c?.close();
   }
 }
