@@ -30,6 +30,9 @@ return 0
  * after a failure reconnects (ready()). Bun's own reconnect would retry for ~30 s inside a
  * connect() at start, so a REDIS_URL pointing at nothing would hang instead of failing.
  */
+/** After a failed reconnect, commands fail at once for this long before the next attempt. */
+const RECONNECT_PAUSE_MS = 1000;
+
 function connectClient(url: string): RedisClient {
   return new RedisClient(url, { enableOfflineQueue: false, autoReconnect: false, connectionTimeout: 5000 });
 }
@@ -78,6 +81,8 @@ export class RedisSink implements Sink {
   private client: RedisClient | undefined;
   /** A reconnect in progress, shared by every command that finds the connection gone. */
   private connecting: Promise<void> | undefined;
+  /** When the last reconnect failed: for a second after it, commands fail at once (no connect wait each). */
+  private failedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly opts: RedisSinkOptions) {
     this.target = redactUrl(opts.url);
@@ -104,9 +109,16 @@ export class RedisSink implements Sink {
     const c = this.client;
     if (!c) throw new SinkError("redis", "not started (call start() first)", { retriable: false });
     if (c.connected) return c;
-    this.connecting ??= c.connect().finally(() => {
-      this.connecting = undefined;
-    });
+    if (!this.connecting && performance.now() - this.failedAt < RECONNECT_PAUSE_MS) throw new Error("not connected (reconnecting)");
+    this.connecting ??= c
+      .connect()
+      .catch((e) => {
+        this.failedAt = performance.now();
+        throw e;
+      })
+      .finally(() => {
+        this.connecting = undefined;
+      });
     await this.connecting;
     return c;
   }

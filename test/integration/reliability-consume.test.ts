@@ -198,6 +198,60 @@ test("Redis cut off mid-run, then restored: the cache ends equal to the store", 
   expectExact(r);
 }, 60_000);
 
+test("the Redis sink while Redis is cut off: writes fail at once (no hang, no queue), and the first write after it is back reconnects", async () => {
+  const { RedisSink } = await import("../../src/sinks/redis.ts");
+  const { SinkError } = await import("../../src/sinks/errors.ts");
+  const proxy = await startTcpProxy(REDIS.host, REDIS.port);
+  const r = await claimRedisDb();
+  const sink = new RedisSink({ url: `redis://${proxy.address}/${r.db}` });
+  const user = (id: number) => ({
+    id,
+    first_name: "A",
+    last_name: "B",
+    email: `u${id}@x.org`,
+    age: 30,
+    country: "FR",
+    city: "Paris",
+    signup_ts: 1,
+    is_active: true,
+    score: 1.5,
+    phone: null,
+  });
+  try {
+    await sink.start();
+    await sink.writeUsers([user(1)]);
+    proxy.cut();
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      const err = await sink.writeUsers([user(2)]).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(SinkError);
+      expect(performance.now() - t0).toBeLessThan(1000);
+      expect(await sink.ping()).toBe(false);
+    }
+    expect(await r.client.get("user:2")).toBeNull();
+    proxy.restore();
+    // Retried as the consumer does (it backs off from 50 ms): within a few seconds it is back.
+    let ok = false;
+    for (let i = 0; i < 40 && !ok; i++) {
+      ok = await sink.writeUsers([user(2)]).then(
+        () => true,
+        () => false,
+      );
+      if (!ok) await Bun.sleep(100);
+    }
+    expect(ok).toBe(true);
+    expect(JSON.parse((await r.client.get("user:2"))!)).toMatchObject({ id: 2, email: "u2@x.org" });
+    expect(await sink.ping()).toBe(true);
+  } finally {
+    await sink.close();
+    proxy.close();
+    await r.drop();
+  }
+}, 30_000);
+
 test("the cache keeps the newest product version when an older write arrives late", async () => {
   const { RedisSink } = await import("../../src/sinks/redis.ts");
   const r = await claimRedisDb();
