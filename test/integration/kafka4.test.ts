@@ -417,6 +417,10 @@ kafka4Test(
       String(STOCK),
       "--batch-size",
       "300",
+      // Small transactions, so each run's kill lands between many of them (merged, the queued
+      // orders of a run could go in as one).
+      "--max-write-records",
+      "300",
       "--commit-interval-ms",
       "100",
       "-b",

@@ -92,7 +92,8 @@ async function outageRun(store: "mysql" | "redis") {
       REDIS_URL: store === "redis" ? `redis://${proxy.address}/${redis.db}` : redis.url,
       LOG_LEVEL: "info",
     };
-    // Small batches and two lanes: slow enough that the cut lands mid-run.
+    // Small batches and transactions (merged, the queued orders would go in as one) and two
+    // lanes: slow enough that the cut lands mid-run.
     const p = spawnIngest(
       [
         "consume",
@@ -105,6 +106,8 @@ async function outageRun(store: "mysql" | "redis") {
         "--workers",
         "2",
         "--batch-size",
+        "150",
+        "--max-write-records",
         "150",
         "--commit-interval-ms",
         "100",

@@ -403,12 +403,18 @@ export class KafkaCluster {
     const n = this.node(id);
     if (n.pid) throw new Error(`node ${id} is running`);
     this.launch(n);
-    await this.waitFor(waitMs, `node ${id} to rejoin`, () => this.metadata(2000)?.brokers.some((b) => b.id === id) ?? false);
+    // The node itself must answer on its listener: right after a SIGKILL the others still list
+    // it (until its session times out, 9 s), so the cluster's metadata alone says nothing.
+    await this.waitFor(
+      waitMs,
+      `node ${id} to rejoin and answer on 127.0.0.1:${n.port}`,
+      () => this.metadata(2000, undefined, [n.port])?.brokers.some((b) => b.id === id) ?? false,
+    );
   }
 
-  /** Cluster metadata as kcat sees it, or null when no broker answers in time. */
-  metadata(timeoutMs = 5000, topic?: string): KcatMetadata | null {
-    const live = this.nodes.filter((n) => n.pid).map((n) => `127.0.0.1:${n.port}`);
+  /** Cluster metadata as kcat sees it (through `ports`, default every running node), or null when no broker answers in time. */
+  metadata(timeoutMs = 5000, topic?: string, ports?: number[]): KcatMetadata | null {
+    const live = (ports ?? this.nodes.filter((n) => n.pid).map((n) => n.port)).map((p) => `127.0.0.1:${p}`);
     if (!live.length) return null;
     const r = Bun.spawnSync(["kcat", "-L", "-J", "-b", live.join(","), "-m", String(Math.ceil(timeoutMs / 1000)), ...(topic ? ["-t", topic] : [])], {
       stdout: "pipe",
