@@ -344,10 +344,12 @@ export function consumeCoordinatorKill(k: KafkaCluster, o: Opts, size: { users: 
     const downMs = rnd(3000, 8000);
     await Bun.sleep(downMs);
     await check(`${(downMs / 1000).toFixed(1)} s later`);
+    const t0 = performance.now();
     await k.startNode(coord);
-    o.log(`consume-coordinator-kill: broker ${coord} restarted`);
+    const answering = (performance.now() - t0) / 1000;
+    o.log(`consume-coordinator-kill: broker ${coord} restarted, answering after ${answering.toFixed(1)} s`);
     const moved = coordinatorOf(k, env.group);
-    return `coordinator broker ${coord} SIGKILLed mid-write (rows stored ${rows0} -> ${rows1} around the kill), down ${(downMs / 1000).toFixed(1)} s (coordinator afterwards: ${moved ?? "?"})`;
+    return `coordinator broker ${coord} SIGKILLed mid-write (rows stored ${rows0} -> ${rows1} around the kill), down ${(downMs / 1000).toFixed(1)} s, answering again ${answering.toFixed(1)} s after its restart (coordinator afterwards: ${moved ?? "?"})`;
   });
 }
 

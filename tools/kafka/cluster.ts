@@ -399,7 +399,7 @@ export class KafkaCluster {
   }
 
   /** Start a stopped node again with its data (a restart after a crash). */
-  async startNode(id: number, waitMs = 90_000): Promise<void> {
+  async startNode(id: number, waitMs = 180_000): Promise<void> {
     const n = this.node(id);
     if (n.pid) throw new Error(`node ${id} is running`);
     this.launch(n);
