@@ -69,6 +69,19 @@ async function checkStock(conn: Connection = db): Promise<{ accepted: number; re
   return { accepted: n("accepted"), rejected: n("rejected") };
 }
 
+/** A database of the test's own (the test stands alone), dropped afterwards. */
+async function withOwnDb(suffix: string, run: (conn: Connection, url: string, name: string) => Promise<void>): Promise<void> {
+  const name = `${dbName}_${suffix}`;
+  await db.query(`CREATE DATABASE ${name}`);
+  const conn = await createConnection({ host: "127.0.0.1", port: 3306, user: "root", database: name });
+  try {
+    await run(conn, `mysql://root@127.0.0.1:3306/${name}`, name);
+  } finally {
+    await conn.end();
+    await db.query(`DROP DATABASE IF EXISTS ${name}`);
+  }
+}
+
 describe("consume into MariaDB", () => {
   test("users and orders end up exactly once, with stock consistent and never negative", async () => {
     const users = uniqueName("users");
@@ -164,12 +177,7 @@ describe("consume into MariaDB", () => {
   }, 120_000);
 
   test("SIGKILL mid-run, then a restart: every order once, stock consistent, commits never ahead of rows", async () => {
-    // A database of its own: the test stands alone.
-    const name = `${dbName}_kill`;
-    await db.query(`CREATE DATABASE ${name}`);
-    const kdb = await createConnection({ host: "127.0.0.1", port: 3306, user: "root", database: name });
-    const url = `mysql://root@127.0.0.1:3306/${name}`;
-    try {
+    await withOwnDb("kill", async (kdb, url, name) => {
       const big = join(dir, "orders-big.csv");
       expect((await runIngest(["gen", "orders", "--rows", "30000", "--customers", "1000", "--seed", "77", "--out", big])).code).toBe(0);
       const orders = uniqueName("orders");
@@ -231,18 +239,11 @@ describe("consume into MariaDB", () => {
       await checkStock(kdb);
       const lag2 = JSON.parse((await runIngest(["lag", "--group", group, "--topic", orders, "--json", "-b", broker.bootstrap])).stdout);
       expect(lag2.total_lag).toBe(0);
-    } finally {
-      await kdb.end();
-      await db.query(`DROP DATABASE IF EXISTS ${name}`);
-    }
+    });
   }, 180_000);
 
   test("while MariaDB is busy (products locked elsewhere), a lane's queued order batches merge into few transactions up to --max-write-records, stock exact", async () => {
-    const name = `${dbName}_merge`;
-    await db.query(`CREATE DATABASE ${name}`);
-    const mdb = await createConnection({ host: "127.0.0.1", port: 3306, user: "root", database: name });
-    const url = `mysql://root@127.0.0.1:3306/${name}`;
-    try {
+    await withOwnDb("merge", async (mdb, url) => {
       const users = uniqueName("users");
       const orders = uniqueName("orders");
       await produceTopics(users, orders);
@@ -297,10 +298,7 @@ describe("consume into MariaDB", () => {
       // Each run's stock matched its accepted orders (run). Which orders win the last units can
       // differ between runs: lanes (customers) race for a product's stock; only a partition's
       // orders are decided in offset order.
-    } finally {
-      await mdb.end();
-      await db.query(`DROP DATABASE IF EXISTS ${name}`);
-    }
+    });
   }, 120_000);
 });
 
