@@ -15,6 +15,7 @@ import { usersTsv } from "../src/sinks/mysql.ts";
 import type { User } from "../src/core/records.ts";
 import { MYSQL_MIGRATIONS } from "../src/sinks/migrate.ts";
 import { DEFAULT_INITIAL_STOCK } from "../src/sinks/types.ts";
+import { CpuSampler, pidsOf, startedAt, type CpuWindow } from "./proc-cpu.ts";
 
 const HELP = `Usage: bun run bench:consume [--quick] [--rows N] [--workers 4] [--paths LIST] [--bins A,B] [--rounds R]
 
@@ -22,7 +23,7 @@ Generates N users and N orders (ingest gen, seed 42), produces them once into to
 orders (24 partitions each, lz4) on a fresh 3-broker embedded broker, then for every --workers
 value, every path and every --bins binary (alternating, so a before/after shares the machine's
 noise) runs
-  /usr/bin/time ingest consume --topics T --sink S --workers W --from-beginning --max-messages N
+  ingest consume --topics T --sink S --workers W --from-beginning --max-messages N
 in a fresh consumer group (MySQL: a fresh database bench_<random> per run, dropped after; Redis:
 db 7, flushed before each run). A path is topic:sinks, e.g. users:mysql, orders:mysql+redis.
 
@@ -41,7 +42,12 @@ in the timed part; each into a fresh database with the sink's schema):
 users:mysql+redis is judged against the slower store's ceiling. A diagnostic, not a ceiling, is
 also printed: the old figure of a mysql2/node-redis loop running the sink's statements.
 Prints a table (msgs/s = written / seconds from the first message; CPU and µs of CPU per record
-from /usr/bin/time, the whole process) and writes bench/results/<date>[-quick]-consume.json.
+from the kernel's rusage of the whole consume process) and, from /proc sampled every 50 ms,
+where the CPU went while records flowed (first record to last write): the consumer by thread
+(its JavaScript thread, librdkafka's, the JIT's, the collector's and allocator's), the broker,
+redis-server and mysqld, and the machine's busy, stolen and idle shares of all its cores.
+Writes bench/results/<date>[-quick]-consume.json (with --rows/--workers/--paths/--bins:
+<date>-custom-N-HHMM-consume.json, so a trial never replaces a published run).
 
 Options:
   --quick           N=100,000, one round
@@ -100,11 +106,18 @@ function run(cmd: string[], extraEnv: Record<string, string> = {}, stdin?: strin
   return r;
 }
 
-async function startBroker(): Promise<{ bootstrap: string; stop: () => Promise<void> }> {
+interface Broker {
+  bootstrap: string;
+  pid: number;
+  stop: () => Promise<void>;
+}
+const STORE_PIDS = { redis: pidsOf("redis-server"), mysqld: [...pidsOf("mariadbd"), ...pidsOf("mysqld")] };
+
+async function startBroker(): Promise<Broker> {
   const p = Bun.spawn([ingest, "broker", "--brokers", "3", "--topics", "users:24,orders:24"], { stdout: "pipe", stderr: "ignore", env });
   const { value } = await p.stdout.getReader().read();
   const bootstrap = new TextDecoder().decode(value).trim().split("\n")[0]!;
-  return { bootstrap, stop: async () => void (p.kill("SIGTERM"), await p.exited) };
+  return { bootstrap, pid: p.pid, stop: async () => void (p.kill("SIGTERM"), await p.exited) };
 }
 
 const held = (b: string, topic: string) =>
@@ -462,22 +475,22 @@ interface Row {
   cpu_s: number;
   cpu_us_per_record: number;
   written: number;
+  /** CPU while records flowed (first record to last write), by process and consumer thread. */
+  window?: CpuWindow;
   error?: string;
 }
 
-async function consumeRun(bin: string, name: string, bootstrap: string, path: string, w: number, round: number): Promise<Row> {
+async function consumeRun(bin: string, name: string, broker: Broker, path: string, w: number, round: number): Promise<Row> {
   const [topic, sinks] = path.split(":") as [string, string];
   const db = sinks.includes("mysql") ? await freshDb() : null;
   if (sinks.includes("redis")) await flushRedis();
   const sum = join(tmp, `consume-${path}-${w}-${round}.json`);
   const t0 = performance.now();
   const base = { round, bin: name, path, workers: w };
+  let sampler: CpuSampler | undefined;
   try {
-    const r = run(
+    const p = Bun.spawn(
       [
-        "/usr/bin/time",
-        "-f",
-        "TIME %U %S",
         bin,
         "consume",
         "--group",
@@ -494,15 +507,34 @@ async function consumeRun(bin: string, name: string, bootstrap: string, path: st
         "--summary-json",
         sum,
         "-b",
-        bootstrap,
+        broker.bootstrap,
       ],
-      { ...(db ? { MYSQL_URL: db.url } : {}), ...(sinks.includes("redis") ? { REDIS_URL } : {}) },
+      {
+        cwd: ROOT,
+        stdout: "ignore",
+        stderr: "pipe",
+        env: { ...env, ...(db ? { MYSQL_URL: db.url } : {}), ...(sinks.includes("redis") ? { REDIS_URL } : {}) },
+      },
     );
+    // The consumer by thread, the broker and the stores whole, the machine: what each used while records flowed.
+    sampler = new CpuSampler(() => ({
+      consume: { pids: [p.pid], threads: true },
+      broker: { pids: [broker.pid], threads: false },
+      "redis-server": { pids: STORE_PIDS.redis, threads: false },
+      mysqld: { pids: STORE_PIDS.mysqld, threads: false },
+    })).start();
+    const started = startedAt(p.pid);
+    const [code, stderr] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+    sampler.stop();
+    if (code !== 0) throw new Error(`consume exited ${code}: ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
     const wall = (performance.now() - t0) / 1000;
+    const ru = p.resourceUsage();
     // The summary's msgs_per_s is written / seconds, and seconds start at the first message (not at start-up).
-    const j = JSON.parse(readFileSync(sum, "utf8")) as { written: number; seconds: number; msgs_per_s: number };
-    const m = /TIME ([\d.]+) ([\d.]+)/.exec(r.stderr.toString());
-    const cpu = m ? Number(m[1]) + Number(m[2]) : NaN;
+    const j = JSON.parse(readFileSync(sum, "utf8")) as { written: number; seconds: number; msgs_per_s: number; firstMessageAt: number; lastWriteAt: number };
+    const cpu = ru ? Number(ru.cpuTime.user + ru.cpuTime.system) / 1e6 : NaN;
+    // Its performance.now() counts from about its start (tens of ms after exec): the window of its
+    // first record to its last write, on the kernel's clock.
+    const window = sampler.window(started + j.firstMessageAt / 1000, started + j.lastWriteAt / 1000);
     const row: Row = {
       ...base,
       msgs_per_s: j.msgs_per_s,
@@ -511,10 +543,12 @@ async function consumeRun(bin: string, name: string, bootstrap: string, path: st
       cpu_s: round2(cpu),
       cpu_us_per_record: round2((cpu / j.written) * 1e6),
       written: j.written,
+      window,
     };
     if (j.written !== N) row.error = `wrote ${j.written} of ${N}`;
     return row;
   } catch (e) {
+    sampler?.stop();
     return {
       ...base,
       msgs_per_s: NaN,
@@ -537,6 +571,50 @@ const median = (xs: number[]) => {
 };
 const fmt = (x: number | null) => (x !== null && Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "-");
 const r2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "-");
+const pct = (x: number) => `${Math.round(x * 100)}%`;
+
+/** Per process / thread role, the median over runs of the cores used; the machine's shares likewise. */
+function medianCores(ws: CpuWindow[]): { cores: Record<string, number>; machine: CpuWindow["machine"] } | null {
+  if (!ws.length) return null;
+  const per = ws.map(coresOf);
+  const keys = [...new Set(per.flatMap((c) => Object.keys(c)))];
+  const cores = Object.fromEntries(keys.map((k) => [k, round2(median(per.map((c) => c[k] ?? 0)))]));
+  const machine = {
+    busy: median(ws.map((w) => w.machine.busy)),
+    steal: median(ws.map((w) => w.machine.steal)),
+    idle: median(ws.map((w) => w.machine.idle)),
+  };
+  return { cores, machine };
+}
+
+/** Cores each process (and consumer thread role) used in a window: CPU seconds / the window's seconds. */
+function coresOf(w: CpuWindow): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(w.cpu)) out[k.endsWith("|") ? k.slice(0, -1) : k.replace("|", " ")] = v / w.seconds;
+  return out;
+}
+const ROLE_ORDER = ["consume js", "consume librdkafka", "consume jit", "consume gc+alloc"];
+function coresLine(w: CpuWindow | Record<string, number>, machine?: CpuWindow["machine"]): string {
+  const cores = "cpu" in w && "machine" in w ? coresOf(w as CpuWindow) : (w as Record<string, number>);
+  const m = machine ?? ("machine" in w ? (w as CpuWindow).machine : undefined);
+  const keys = Object.keys(cores).sort((a, b) => {
+    const ia = ROLE_ORDER.indexOf(a);
+    const ib = ROLE_ORDER.indexOf(b);
+    return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.localeCompare(b);
+  });
+  const consume = keys.filter((k) => k.startsWith("consume ")).reduce((a, k) => a + cores[k]!, 0);
+  return (
+    `consume ${consume.toFixed(2)} (${keys
+      .filter((k) => k.startsWith("consume "))
+      .map((k) => `${k.slice(8)} ${cores[k]!.toFixed(2)}`)
+      .join(", ")}); ` +
+    keys
+      .filter((k) => !k.startsWith("consume "))
+      .map((k) => `${k} ${cores[k]!.toFixed(2)}`)
+      .join(", ") +
+    (m ? `; machine busy ${pct(m.busy)}, steal ${pct(m.steal)}, idle ${pct(m.idle)} of ${cpus().length} cores` : "")
+  );
+}
 
 async function main() {
   if (!existsSync(ingest)) throw new Error(`${ingest} not found: bun run build first`);
@@ -591,11 +669,12 @@ async function main() {
           const order = BINS.map((b, i) => [b, binName(b, i)] as const);
           if (round % 2 === 0) order.reverse();
           for (const [b, name] of order) {
-            const row = await consumeRun(b, name, broker.bootstrap, p, w, round);
+            const row = await consumeRun(b, name, broker, p, w, round);
             rows.push(row);
             console.error(
               `  round ${round} ${name.padEnd(14)} workers ${w} ${p.padEnd(20)} ${fmt(row.msgs_per_s).padStart(9)} msg/s  ${r2(row.cpu_us_per_record)} µs CPU/record  (written ${fmt(row.written)}, wall ${row.wall_s} s)${row.error ? `  ERROR ${row.error}` : ""}`,
             );
+            if (row.window) console.error(`    cores used while records flowed: ${coresLine(row.window)}`);
           }
         }
       }
@@ -652,6 +731,7 @@ async function main() {
           cpu_s: round2(median(rs.map((r) => r.cpu_s))),
           cpu_us_per_record: round2(median(rs.map((r) => r.cpu_us_per_record))),
           errors: rs.filter((r) => r.error).length,
+          cores: medianCores(rs.flatMap((r) => (r.window ? [r.window] : []))),
           vs: ceilingOf(p).map((c) => ({ what: c.what, ratio: median(rs.map((r) => r.msgs_per_s)) / c.value })),
         };
       }),
@@ -673,7 +753,12 @@ async function main() {
         `| ${m.bin} | ${m.path} | ${m.workers} | ${fmt(m.msgs_per_s)}${m.errors ? ` (${m.errors} failed)` : ""} | ${m.vs.map((v) => `${r2(v.ratio)} of ${v.what}`).join(", ") || "-"} | ${m.cpu_s} | ${m.cpu_us_per_record} |`,
     ),
     "",
-    "msgs/s = records written / seconds from the first message to the last write; CPU from /usr/bin/time over the whole process (start-up and group join included).",
+    "msgs/s = records written / seconds from the first message to the last write; CPU s from the kernel's rusage of the whole process (start-up and group join included).",
+    "",
+    "Where the CPU went while records flowed (first record to last write; cores = CPU seconds / the window's seconds, sampled every 50 ms from /proc, medians):",
+    "",
+    ...med.filter((m) => m.cores).map((m) => `- ${m.bin} ${m.path}: ${coresLine(m.cores!.cores, m.cores!.machine)}`),
+    "",
     baseline.length
       ? `Users topic alone, same broker: C consumer ${fmt(median(baseline.map((b) => b.c)))} msg/s, ingest --format raw --sink none ${fmt(median(baseline.map((b) => b.raw)))}, ingest --sink none decoding ${fmt(median(baseline.map((b) => b.ingest)))}.`
       : "C baseline skipped: bench/build/c-bench is not built (bash bench/build.sh).",
@@ -682,7 +767,7 @@ async function main() {
   const date = new Date().toISOString().slice(0, 10);
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
   // A run with its own --rows/--workers/--paths gets a name of its own, so a trial never replaces the published figures.
-  const custom = values.rows || values.workers || values.paths || values.bins ? `-custom-${N}` : "";
+  const custom = values.rows || values.workers || values.paths || values.bins ? `-custom-${N}-${new Date().toISOString().slice(11, 16).replace(":", "")}` : "";
   const out = join(ROOT, "bench/results", `${date}${values.quick ? "-quick" : ""}${custom}-consume.json`);
   writeFileSync(
     out,

@@ -1,6 +1,7 @@
 /**
  * bun run bench:e2e [--quick] [--broker kafka4|embedded] [--window S] [--single RATES] [--batch-rates RATES]
- *                   [--batch N] [--backlog N] [--partitions P] [--workers W]
+ *                   [--batch N] [--backlog N] [--partitions P] [--workers W] [--connections C]
+ *                   [--innodb-buffer-pool MIB]
  *
  * The predecessor's experiment on one machine: `ingest serve --ack delivered` takes orders from
  * `ingest load` at a fixed rate, `ingest consume` writes them into MariaDB + Redis, all against
@@ -22,7 +23,7 @@ import { spawn, killChildren } from "../scripts/soak/_children.ts";
 import { startChildBroker, KAFKA4_GROUP_PROPS, GROUP_PROPS } from "../scripts/soak/_consumer-lib.ts";
 import { KafkaCluster } from "../tools/kafka/cluster.ts";
 import { createDb, claimRedisDb, groupLag } from "../test/helpers/stores.ts";
-import { cpuSecondsOf } from "./proc-cpu.ts";
+import { CpuSampler, cpuSecondsOf, pidsOf, uptimeSeconds, type CpuWindow } from "./proc-cpu.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const { values } = parseArgs({
@@ -37,12 +38,15 @@ const { values } = parseArgs({
     backlog: { type: "string" },
     partitions: { type: "string", default: "12" },
     workers: { type: "string", default: "4" },
+    connections: { type: "string", default: "256" },
+    "innodb-buffer-pool": { type: "string" },
     ingest: { type: "string", default: join(ROOT, "ingest") },
   },
 });
 if (values.help) {
   process.stdout.write(`bun run bench:e2e [--quick] [--broker kafka4|embedded] [--window S] [--single RATES] [--batch-rates RATES]
-                  [--batch N] [--backlog N] [--partitions P] [--workers W]
+                  [--batch N] [--backlog N] [--partitions P] [--workers W] [--connections C]
+                  [--innodb-buffer-pool MIB]
 
 The predecessor's experiment on one machine: \`ingest serve --ack delivered\` takes orders from
 \`ingest load\` at a fixed rate, \`ingest consume\` writes them into MariaDB + Redis, all against
@@ -53,7 +57,12 @@ flat (its last sample within one second of load of its first, after a warm-up of
 load achieved >= 97% of its target with every request answered 202. The highest holding rate
 is reported, for single orders (/order) and for /orders/batch separately; then the catch-up
 time of a backlog (1M orders; 100k with --quick) produced while the consumer is stopped.
-Per-process CPU (serve, load, consume, broker, mysqld, redis-server) comes from /proc.
+Per-process CPU (serve, load, consume, broker, mysqld, redis-server) comes from /proc, and per
+thread role for the ingest processes (JavaScript, librdkafka, JIT, collector), with the machine's
+busy, stolen and idle shares. --connections: ingest load's keep-alive connections (default 256;
+one request in flight on each, so a rate needs connections >= rate x serve's latency).
+--innodb-buffer-pool: MariaDB's buffer pool for the run, in MiB (SET GLOBAL, restored at the
+end; default: as the server is configured).
 Prints a table and writes bench/results/<date>-e2e.json.\n`);
   process.exit(0);
 }
@@ -74,16 +83,6 @@ const log = (m: string) => console.error(`[e2e ${new Date().toISOString().slice(
 const env = { ...process.env, LOG_LEVEL: "warn" };
 
 // ---- /proc CPU -------------------------------------------------------------------------------
-function pidsOf(name: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (readFileSync(`/proc/${d}/comm`, "utf8").trim() === name) out.push(Number(d));
-    } catch {}
-  }
-  return out;
-}
 /** CPU seconds of a group of processes (a name may be several processes: sum them). */
 const groupCpu = (pids: number[]) => pids.reduce((a, p) => a + (cpuSecondsOf(p) || 0), 0);
 
@@ -126,6 +125,27 @@ if (values.broker === "embedded") {
 }
 const groupProps = values.broker === "embedded" ? GROUP_PROPS : KAFKA4_GROUP_PROPS;
 const db = await createDb("e2e");
+const poolMiB = async () => {
+  const [rows] = (await db.conn.query("SELECT @@innodb_buffer_pool_size AS b")) as unknown as [{ b: number | string }[]];
+  return Number(rows[0]!.b) / 1048576;
+};
+/** Resize MariaDB's buffer pool (online since 10.2) and wait until the resize is done. */
+async function setPool(mib: number): Promise<void> {
+  await db.conn.query(`SET GLOBAL innodb_buffer_pool_size = ${Math.round(mib) * 1048576}`);
+  for (let i = 0; i < 600 && (await poolMiB()) !== mib; i++) await Bun.sleep(100);
+  for (let i = 0; i < 600; i++) {
+    const [rows] = (await db.conn.query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_resize_status'")) as unknown as [{ Value: string }[]];
+    const st = rows[0]?.Value ?? "";
+    if (st === "" || /complete|finished/i.test(st)) break;
+    await Bun.sleep(100);
+  }
+}
+const poolAsConfigured = await poolMiB();
+if (values["innodb-buffer-pool"]) {
+  await setPool(Number(values["innodb-buffer-pool"]));
+  log(`MariaDB buffer pool ${poolAsConfigured} -> ${await poolMiB()} MiB for this run`);
+}
+const poolDuringRun = await poolMiB();
 const redis = await claimRedisDb();
 const storeEnv = { ...env, MYSQL_URL: db.url, REDIS_URL: redis.url };
 const mysqldPids = [...pidsOf("mariadbd"), ...pidsOf("mysqld")];
@@ -206,6 +226,8 @@ interface Step {
   latency_ms: Record<string, number>;
   load_cpu_us_per_request: number;
   cpu_pct: Record<string, number>;
+  /** The step's CPU by process and, for the ingest processes, by thread role; with the machine's busy, steal and idle shares. */
+  cpu_window: CpuWindow;
   /** /proc/loadavg's 1-minute figure at the step's end: other engineers share the 2 cores. */
   loadavg: number;
   /** Rows in the orders table at the step's end, and InnoDB's page reads from disk during it (buffer pool misses). */
@@ -229,6 +251,7 @@ async function step(path: string, rate: number, perReq: number): Promise<Step> {
   const c0 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, groupCpu(p)]));
   const reads0 = await innodbDiskReads();
   const t0 = performance.now();
+  const up0 = uptimeSeconds();
   const load = spawn(
     [
       ingest,
@@ -242,12 +265,23 @@ async function step(path: string, rate: number, perReq: number): Promise<Step> {
       "--batch",
       String(perReq),
       "--connections",
-      "256",
+      values.connections!,
       "--json",
     ],
     { stdout: "pipe", stderr: "pipe", env },
   );
   const out = new Response(load.stdout).text();
+  const sampler = new CpuSampler(
+    () => ({
+      serve: { pids: [serve.pid], threads: true },
+      load: { pids: [load.pid], threads: true },
+      consume: { pids: [consumer!.pid], threads: true },
+      broker: { pids: brokerPids, threads: false },
+      mysqld: { pids: mysqldPids, threads: false },
+      redis: { pids: redisPids, threads: false },
+    }),
+    1000,
+  ).start();
   const samples: [number, number][] = [];
   let done = false;
   void load.exited.then(() => (done = true));
@@ -257,6 +291,8 @@ async function step(path: string, rate: number, perReq: number): Promise<Step> {
     for (let i = 0; i < 30 && !done; i++) await Bun.sleep(100);
   }
   const elapsed = (performance.now() - t0) / 1000;
+  sampler.stop();
+  const cpu_window = sampler.window(up0, uptimeSeconds());
   const c1 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, groupCpu(p)]));
   const ru = load.resourceUsage()!;
   const cpu_pct: Record<string, number> = Object.fromEntries(Object.keys(procs).map((k) => [k, Math.round(((c1[k]! - c0[k]!) / elapsed) * 100)]));
@@ -293,6 +329,7 @@ async function step(path: string, rate: number, perReq: number): Promise<Step> {
     latency_ms: r.latency_ms,
     load_cpu_us_per_request: r.cpu_us_per_request,
     cpu_pct,
+    cpu_window,
     loadavg: Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]),
     orders_rows: await ordersRows(),
     innodb_disk_reads: (await innodbDiskReads()) - reads0,
@@ -306,7 +343,13 @@ const fmtStep = (s: Step) =>
     .map(([k, v]) => `${k} ${v}`)
     .join(
       " ",
-    )} | loadavg ${s.loadavg} | orders table ${s.orders_rows} rows, ${s.innodb_disk_reads} InnoDB disk reads | ${s.flat ? "FLAT" : `behind: ${s.why}`}`;
+    )} | loadavg ${s.loadavg} | orders table ${s.orders_rows} rows, ${s.innodb_disk_reads} InnoDB disk reads | ${s.flat ? "FLAT" : `behind: ${s.why}`}` +
+  `\n    cores by process and thread: ${Object.entries(s.cpu_window.cpu)
+    .filter(([, v]) => v / s.cpu_window.seconds >= 0.005)
+    .map(([k, v]) => `${k.replace(/\|$/, "").replace("|", " ")} ${(v / s.cpu_window.seconds).toFixed(2)}`)
+    .join(
+      ", ",
+    )}; machine busy ${Math.round(s.cpu_window.machine.busy * 100)}%, steal ${Math.round(s.cpu_window.machine.steal * 100)}%, idle ${Math.round(s.cpu_window.machine.idle * 100)}%`;
 
 const steps: Step[] = [];
 const best: Record<string, Step | null> = {};
@@ -397,6 +440,7 @@ try {
   await serve.exited;
   killChildren();
   await stopBroker().catch(() => undefined);
+  if (poolDuringRun !== poolAsConfigured) await setPool(poolAsConfigured).catch((e) => log(`buffer pool not restored: ${(e as Error).message}`));
   await db.drop();
   await redis.drop();
 }
@@ -411,7 +455,7 @@ const resDir = join(ROOT, "bench", "results");
 mkdirSync(resDir, { recursive: true });
 // Rates of one's own choosing are a partial run: they never overwrite the default steps' results.
 const custom = values.single !== undefined || values["batch-rates"] !== undefined;
-const file = join(resDir, `${date}-e2e${quick ? "-quick" : ""}${custom ? "-custom" : ""}.json`);
+const file = join(resDir, `${date}-e2e${quick ? "-quick" : ""}${custom ? `-custom-${new Date().toISOString().slice(11, 16).replace(":", "")}` : ""}.json`);
 writeFileSync(
   file,
   JSON.stringify(
@@ -421,6 +465,8 @@ writeFileSync(
       broker: values.broker,
       partitions,
       consume_workers: workers,
+      load_connections: Number(values.connections),
+      innodb_buffer_pool_mib: poolDuringRun,
       window_s: windowS,
       warmup_s: WARMUP_S,
       batch,

@@ -10,7 +10,8 @@
  *    5,000 and 500/s; the server's latency adds to the delay, so it lands lower), then
  *    `ingest load` at wrk's achieved rate.
  * CPU is user + system of the whole process (startup included) from the kernel's rusage for
- * both; ingest load's own in-run figure (its summary) is printed too. Targets: a bare Bun.serve
+ * both; ingest load's own in-run figure (its summary) is printed too, and its CPU per request by
+thread (JavaScript, JIT, collector; sampled from /proc). Targets: a bare Bun.serve
  * answering 202 (a server that costs little) and `ingest serve --ack delivered` on an embedded
  * broker (the real one). Prints a table and the ratio; target: ingest load <= 3x wrk.
  */
@@ -20,7 +21,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { spawn, killChildren } from "../scripts/soak/_children.ts";
 import { startChildBroker } from "../scripts/soak/_consumer-lib.ts";
-import { cpuSecondsOf } from "./proc-cpu.ts";
+import { CpuSampler, cpuSecondsOf, uptimeSeconds } from "./proc-cpu.ts";
 
 const { values } = parseArgs({
   options: {
@@ -44,7 +45,8 @@ wrk has no fixed-rate mode, so two comparisons:
    5,000 and 500/s; the server's latency adds to the delay, so it lands lower), then
    \`ingest load\` at wrk's achieved rate.
 CPU is user + system of the whole process (startup included) from the kernel's rusage for
-both; ingest load's own in-run figure (its summary) is printed too. Targets: a bare Bun.serve
+both; ingest load's own in-run figure (its summary) is printed too, and its CPU per request by
+thread (JavaScript, JIT, collector; sampled from /proc). Targets: a bare Bun.serve
 answering 202 (a server that costs little) and \`ingest serve --ack delivered\` on an embedded
 broker (the real one). Prints a table and the ratio; target: ingest load <= 3x wrk.\n`);
   process.exit(0);
@@ -79,6 +81,8 @@ interface Run {
   p50?: number;
   p99?: number;
   errors: number;
+  /** ingest load's CPU per request by thread role (µs): JavaScript, JIT, collector, others. */
+  usPerReqByThread?: Record<string, number>;
 }
 
 async function runWrk(url: string, serverPid: number, delayMs: number): Promise<Run> {
@@ -121,8 +125,12 @@ async function runLoad(url: string, serverPid: number, rate: number): Promise<Ru
     stderr: "pipe",
     env: { ...process.env, LOG_LEVEL: "warn" },
   });
+  const up0 = uptimeSeconds();
+  const sampler = new CpuSampler(() => ({ load: { pids: [p.pid], threads: true } }), 200).start();
   const out = await new Response(p.stdout).text();
   await p.exited;
+  sampler.stop();
+  const byThread = sampler.window(up0, uptimeSeconds()).cpu;
   const ru = p.resourceUsage()!;
   const cpu = Number(ru.cpuTime.user + ru.cpuTime.system) / 1e6;
   const r = JSON.parse(out);
@@ -137,6 +145,7 @@ async function runLoad(url: string, serverPid: number, rate: number): Promise<Ru
     p50: r.latency_ms.p50,
     p99: r.latency_ms.p99,
     errors: r.requests - ok,
+    usPerReqByThread: Object.fromEntries(Object.entries(byThread).map(([k, v]) => [k.slice(k.indexOf("|") + 1), Math.round((v / r.requests) * 1e7) / 10])),
   };
 }
 
@@ -209,6 +218,9 @@ try {
         wrk_p99_ms: median(wrk.map((r) => r.p99 ?? NaN)),
         load_p50_ms: median(load.map((r) => r.p50 ?? NaN)),
         load_p99_ms: median(load.map((r) => r.p99 ?? NaN)),
+        load_us_per_req_by_thread: Object.fromEntries(
+          [...new Set(load.flatMap((r) => Object.keys(r.usPerReqByThread ?? {})))].map((k) => [k, median(load.map((r) => r.usPerReqByThread?.[k] ?? 0))]),
+        ),
         errors: wrk.reduce((a, r) => a + r.errors, 0) + load.reduce((a, r) => a + r.errors, 0),
         ratio: 0,
       };
@@ -217,7 +229,10 @@ try {
       console.log(
         `${target.padEnd(5)} ${(mode === "paced" ? `paced@${pacedRate}` : mode).padEnd(10)} wrk ${f1(row.wrk_rate)}/s ${f1(row.wrk_us_per_req)} us/req (p50 ${f1(row.wrk_p50_ms)} ms, p99 ${f1(row.wrk_p99_ms)} ms) | ` +
           `ingest load ${f1(row.load_rate)}/s ${f1(row.load_us_per_req)} us/req, own ${f1(row.load_own_us_per_req)} (p50 ${f1(row.load_p50_ms)} ms, p99 ${f1(row.load_p99_ms)} ms) | ` +
-          `server us/req ${f1(row.server_us_per_req_under_wrk)} vs ${f1(row.server_us_per_req_under_load)} | load/wrk ${row.ratio.toFixed(2)}x${row.errors ? `, ${row.errors} non-2xx/errors` : ""}`,
+          `server us/req ${f1(row.server_us_per_req_under_wrk)} vs ${f1(row.server_us_per_req_under_load)} | load/wrk ${row.ratio.toFixed(2)}x${row.errors ? `, ${row.errors} non-2xx/errors` : ""}\n` +
+          `      ingest load's us/req by thread (sampled from /proc, the process's last ~0.2 s may be missing): ${Object.entries(row.load_us_per_req_by_thread)
+            .map(([k, v]) => `${k} ${f1(v)}`)
+            .join(", ")}`,
       );
     }
     await server.stop();
