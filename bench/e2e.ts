@@ -38,7 +38,7 @@ const { values } = parseArgs({
     backlog: { type: "string" },
     partitions: { type: "string", default: "12" },
     workers: { type: "string", default: "4" },
-    connections: { type: "string", default: "256" },
+    connections: { type: "string", default: "1024" },
     "innodb-buffer-pool": { type: "string" },
     ingest: { type: "string", default: join(ROOT, "ingest") },
   },
@@ -59,7 +59,7 @@ is reported, for single orders (/order) and for /orders/batch separately; then t
 time of a backlog (1M orders; 100k with --quick) produced while the consumer is stopped.
 Per-process CPU (serve, load, consume, broker, mysqld, redis-server) comes from /proc, and per
 thread role for the ingest processes (JavaScript, librdkafka, JIT, collector), with the machine's
-busy, stolen and idle shares. --connections: ingest load's keep-alive connections (default 256;
+busy, stolen and idle shares. --connections: ingest load's keep-alive connections (default 1024;
 one request in flight on each, so a rate needs connections >= rate x serve's latency).
 --innodb-buffer-pool: MariaDB's buffer pool for the run, in MiB (SET GLOBAL, restored at the
 end; default: as the server is configured).
@@ -71,7 +71,7 @@ const ingest = values.ingest!;
 const windowS = Number(values.window ?? (quick ? 15 : 60));
 const WARMUP_S = 5;
 const batch = Number(values.batch);
-const singleRates = (values.single ?? (quick ? "500,1000,2000,4000,8000" : "500,1000,1500,2000,3000,4000,6000,8000,10000")).split(",").map(Number);
+const singleRates = (values.single ?? (quick ? "500,1000,2000,4000,8000" : "500,1000,1500,2000,3000,4000,6000,8000,10000,12000,14000")).split(",").map(Number);
 const batchRates = (values["batch-rates"] ?? (quick ? "10,20,50,100,200" : "10,20,50,100,200,400,600,800,1000")).split(",").map(Number);
 const backlog = Number(values.backlog ?? (quick ? 100_000 : 1_000_000));
 const partitions = Number(values.partitions);

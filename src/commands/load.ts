@@ -111,6 +111,8 @@ export default {
     let scheduledCount = 0;
     let dropped = 0;
     let sent = 0;
+    /** Requests that found every connection busy at their scheduled time (they waited, and it counts in their latency). */
+    let waited = 0;
     // A request's tag is its scheduled time (ms, performance.now() clock).
     const client = new LoadClient({
       hostname: url.hostname.replace(/^\[|\]$/g, ""),
@@ -150,6 +152,7 @@ export default {
         else if (waitLen < waitCap) {
           waiting[(waitHead + waitLen) % waitCap] = at;
           waitLen++;
+          waited++;
         } else dropped++; // bounded: the server is far behind; counted, not queued
       }
       await Bun.sleep(Math.max(1, Math.min(5, t0 + (scheduledCount / rate) * 1000 - performance.now())));
@@ -178,6 +181,7 @@ export default {
       scheduled: scheduledCount,
       unanswered,
       dropped_behind: dropped,
+      waited_for_connection: waited,
       seconds: Math.round(elapsed * 100) / 100,
       status: Object.fromEntries(statuses),
       latency_ms: { p50: pct(50), p90: pct(90), p99: pct(99), p999: pct(99.9), max: latencies[latencies.length - 1] ?? NaN },
@@ -193,7 +197,12 @@ export default {
         `load ${url.href}: ${done} requests in ${report.seconds}s, ${report.achieved_rate}/s (target ${rate}/s)${report.orders_per_s !== undefined && batch > 1 ? `, ${report.orders_per_s} orders/s` : ""}\n` +
           `  status: ${[...statuses].map(([k, v]) => `${k}=${v}`).join(" ")}${dropped ? `; ${dropped} not sent (server too far behind)` : ""}${report.unanswered ? `; ${report.unanswered} unanswered` : ""}\n` +
           `  latency ms: p50 ${f(report.latency_ms.p50)}  p90 ${f(report.latency_ms.p90)}  p99 ${f(report.latency_ms.p99)}  p99.9 ${f(report.latency_ms.p999)}  max ${f(report.latency_ms.max)}\n` +
-          `  own cpu: ${report.cpu_seconds.toFixed(2)} s, ${report.cpu_us_per_request ?? "-"} us per request (${Math.round((cpuSeconds / elapsed) * 100)}% of a core), ${client.opened} connections opened\n`,
+          `  own cpu: ${report.cpu_seconds.toFixed(2)} s, ${report.cpu_us_per_request ?? "-"} us per request (${Math.round((cpuSeconds / elapsed) * 100)}% of a core), ${client.opened} connections opened\n` +
+          // An open-loop rate needs connections >= rate x the server's latency; below that the
+          // generator is the limit, not the server, and the user should be told which.
+          (waited
+            ? `  ${waited} of ${scheduledCount} requests found all ${connections} connections busy and waited for one: raise --connections (a rate needs about rate x latency of them)\n`
+            : ""),
       );
     }
     const ok = statuses.get(kind === "orders" || kind === "users" ? "202" : "200") ?? 0;

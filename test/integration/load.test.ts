@@ -169,6 +169,10 @@ test("load: latency counts from each request's scheduled time, so a slow server'
   expect(r.rep.latency_ms.p50).toBeGreaterThan(400);
   expect(r.rep.latency_ms.max).toBeGreaterThan(900);
   expect(r.rep.seconds).toBeGreaterThan(1.9);
+  // and the summary says the generator, not the server, held them back: all but the first waited
+  expect(r.rep.waited_for_connection).toBeGreaterThanOrEqual(18);
+  const t = await runIngest(["load", "--url", `${s.url}/order`, "--rate", "20", "--duration", "0.5s", "--connections", "1"]);
+  expect(t.stdout).toMatch(/\n {2}\d+ of 10 requests found all 1 connections busy and waited for one: raise --connections/);
 });
 
 test("load: the summary gives the generator's own CPU per request, in text and JSON", async () => {
@@ -176,6 +180,7 @@ test("load: the summary gives the generator's own CPU per request, in text and J
   const r = await load(`${s.url}/order`, "--rate", "200", "--duration", "1s");
   expect(r.rep.cpu_seconds).toBeGreaterThan(0);
   expect(r.rep.cpu_us_per_request).toBeCloseTo((r.rep.cpu_seconds / r.rep.requests) * 1e6, -1);
+  expect(r.rep.waited_for_connection).toBe(0); // an instant server never keeps 64 connections busy at 200/s
   const t = await runIngest(["load", "--url", `${s.url}/order`, "--rate", "50", "--duration", "0.2s"]);
   expect(t.stdout).toMatch(/\n {2}own cpu: \d+\.\d\d s, [\d.]+ us per request \(\d+% of a core\), \d+ connections opened\n$/);
 });
