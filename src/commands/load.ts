@@ -20,6 +20,12 @@ export const FLAGS = defineFlags({
     default: "64",
     help: "keep-alive connections, each with one request in flight (no pipelining), so requests in flight at most; beyond it, scheduled requests wait, and their waiting counts in their latency",
   },
+  "idle-timeout": {
+    kind: "duration",
+    positive: true,
+    default: "4s",
+    help: "a keep-alive connection idle this long is closed rather than reused: servers close idle connections (Node after 5 s, Bun.serve after 10 s), and a request written just as the server closes gets no answer",
+  },
   kind: { kind: "choice", placeholder: "K", choices: ["orders", "users"], default: "orders", help: "what the bodies are: {choices}" },
   seed: { kind: "int", default: "1", help: "PRNG seed for the bodies" },
   json: { kind: "boolean", help: "print the report as JSON" },
@@ -119,6 +125,7 @@ export default {
       port: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
       tls: url.protocol === "https:",
       connections,
+      idleTimeoutMs: values["idle-timeout"],
       onDone(scheduled, status, error) {
         if (done === latencies.length) {
           const grown = new Float64Array(latencies.length * 2);

@@ -155,6 +155,11 @@ export interface ClientOptions {
   tls: boolean;
   /** Connections at most (each carries one request at a time). */
   connections: number;
+  /**
+   * An idle connection older than this (ms) is closed, not reused: the server may be closing it
+   * at that moment (its own keep-alive timeout), and a request written then gets no answer.
+   */
+  idleTimeoutMs?: number;
   /** A request finished: its HTTP status, or 0 with an error text. `tag` is what send() was given. */
   onDone: (tag: number, status: number, error: string | undefined) => void;
 }
@@ -177,6 +182,8 @@ interface Conn {
   dead: boolean;
   /** Why the connection failed, when known before its close (TLS verification). */
   failure?: string;
+  /** performance.now() when it last became idle. */
+  idleSince: number;
 }
 
 const encoder = new TextEncoder();
@@ -235,6 +242,13 @@ export class LoadClient {
 
   /** Sends one request; false when every connection is busy. */
   send(request: Uint8Array | string, tag: number): boolean {
+    // The idle list is a stack (the most recently used on top, so a low rate keeps reusing the
+    // same few): the ones idle too long sit at its bottom.
+    const limit = this.o.idleTimeoutMs;
+    if (limit !== undefined && this.idle.length > 0) {
+      const tooOld = performance.now() - limit;
+      while (this.idle.length > 0 && this.idle[0]!.idleSince < tooOld) this.retire(this.idle[0]!);
+    }
     let c = this.idle.pop();
     if (!c) {
       if (this.open >= this.o.connections) return false;
@@ -272,6 +286,7 @@ export class LoadClient {
       closeAfter: false,
       untilClose: false,
       dead: false,
+      idleSince: 0,
     };
     this.open++;
     this.opened++;
@@ -302,7 +317,10 @@ export class LoadClient {
     c.out = undefined;
     this.busy--;
     if (c.closeAfter && !c.dead) this.retire(c);
-    if (!c.dead) this.idle.push(c);
+    if (!c.dead) {
+      c.idleSince = performance.now();
+      this.idle.push(c);
+    }
     this.o.onDone(tag, status, error);
   }
 

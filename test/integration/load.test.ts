@@ -160,6 +160,18 @@ test("load: a server that hangs up without answering, and one that refuses conne
   expect(refused.code).toBe(1);
 });
 
+test("load: a connection idle longer than --idle-timeout is closed and a new one opened, not reused as the server may be closing it", async () => {
+  const s = rawServer(() => ["HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"]);
+  // 4 requests/s: each connection idles ~250 ms between requests
+  const r = await load(`${s.url}/order`, "--rate", "4", "--duration", "1.5s", "--connections", "2", "--idle-timeout", "100ms");
+  expect(r.rep.status).toEqual({ "202": 6 });
+  expect(r.rep.connections_opened).toBe(6);
+  expect(s.accepted()).toBe(6);
+  // under the limit they are reused
+  const kept = await load(`${s.url}/order`, "--rate", "4", "--duration", "1.5s", "--connections", "2", "--idle-timeout", "2s");
+  expect(kept.rep.connections_opened).toBe(1);
+});
+
 test("load: latency counts from each request's scheduled time, so a slow server's queueing shows (no coordinated omission)", async () => {
   // One connection, 100 ms per answer, 20 requests scheduled over 1 s: request i goes out only at
   // about i x 100 ms, so measured from its send it would be ~100 ms, from its schedule ~(i x 50) ms.
