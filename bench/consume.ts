@@ -590,7 +590,8 @@ function medianCores(ws: CpuWindow[]): { cores: Record<string, number>; machine:
 /** Cores each process (and consumer thread role) used in a window: CPU seconds / the window's seconds. */
 function coresOf(w: CpuWindow): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(w.cpu)) out[k.endsWith("|") ? k.slice(0, -1) : k.replace("|", " ")] = v / w.seconds;
+  // A role under half a percent of a core (a helper thread that woke once) only clutters the line.
+  for (const [k, v] of Object.entries(w.cpu)) if (v / w.seconds >= 0.005) out[k.endsWith("|") ? k.slice(0, -1) : k.replace("|", " ")] = v / w.seconds;
   return out;
 }
 const ROLE_ORDER = ["consume js", "consume librdkafka", "consume jit", "consume gc+alloc"];
