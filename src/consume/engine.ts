@@ -19,6 +19,13 @@ import { log } from "../observability/log.ts";
 import { SinkError } from "../sinks/errors.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+/**
+ * Fetches wait up to 20 ms for 64 KiB (librdkafka: 1 byte, up to 500 ms). A steady trickle of
+ * orders otherwise arrives a few records per fetch, and every fetch costs the broker a request,
+ * this loop a wake-up and each lane a store transaction; a backlog fills 64 KiB at once, so only
+ * a trickle waits, and 20 ms at most. -X overrides both.
+ */
+const FETCH_DEFAULTS = { "fetch.min.bytes": "65536", "fetch.wait.max.ms": "20" };
 /** Commit errors that pass once the group settles. */
 const COMMIT_RETRY = new Set([
   "REBALANCE_IN_PROGRESS",
@@ -178,7 +185,7 @@ export class ConsumeEngine {
 
   constructor(private readonly o: ConsumeOptions) {
     this.consumer = new Consumer(
-      { "auto.offset.reset": "earliest", "group.id": o.group, ...o.kafka, ...o.consumerKafka, "enable.auto.commit": "false" },
+      { "auto.offset.reset": "earliest", "group.id": o.group, ...FETCH_DEFAULTS, ...o.kafka, ...o.consumerKafka, "enable.auto.commit": "false" },
       { deferRevoke: true, startOffset: o.fromBeginning ? -2 : undefined, contentTypes: !o.raw },
     );
     this.jsonArray = !o.raw && o.decoder.format === "json";

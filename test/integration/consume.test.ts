@@ -624,6 +624,30 @@ test("a final offset commit the broker refuses: exit 1 saying so; a restart re-r
   }
 }, 90_000);
 
+test("the group consumer's fetches wait up to 20 ms for 64 KiB by default (librdkafka: 1 byte, 500 ms), and -X overrides them", async () => {
+  const users = uniqueName("users");
+  broker.createTopic(users, 1);
+  for (const [extra, want] of [
+    [[], ["65536", "20"]],
+    [
+      ["-X", "fetch.wait.max.ms=100", "-X", "fetch.min.bytes=1"],
+      ["1", "100"],
+    ],
+  ] as const) {
+    const r = await runIngest(["consume", "--sink", "none", "--topics", users, "--idle-exit-ms", "300", "-b", broker.bootstrap, ...fast, ...extra], {
+      env: { LOG_LEVEL: "debug" },
+      timeoutMs: 30_000,
+    });
+    expect(r.code).toBe(0);
+    // Each client logs its configuration when it is created; the group consumer's has group.id.
+    const conf = r.stderr
+      .split("\n")
+      .filter((l) => l.includes("kafka client") && l.includes("created") && l.includes('"group.id"'))
+      .map((l) => JSON.parse(l).conf as Record<string, string>);
+    expect(conf.map((c) => [c["fetch.min.bytes"], c["fetch.wait.max.ms"]])).toEqual([[...want]]);
+  }
+}, 60_000);
+
 test("a store that cannot be reached at start is a clear error naming it", async () => {
   const r = await runIngest(["consume", "--sink", "mysql", "--topics", "users", "-b", broker.bootstrap], {
     env: { MYSQL_URL: "mysql://root:secret@127.0.0.1:1/none" },
