@@ -15,7 +15,7 @@ import { usersTsv } from "../src/sinks/mysql.ts";
 import type { User } from "../src/core/records.ts";
 import { MYSQL_MIGRATIONS } from "../src/sinks/migrate.ts";
 import { DEFAULT_INITIAL_STOCK } from "../src/sinks/types.ts";
-import { CpuSampler, pidsOf, startedAt, type CpuWindow } from "./proc-cpu.ts";
+import { CpuSampler, coresByRole, pidsOf, startedAt, type CpuWindow } from "./proc-cpu.ts";
 
 const HELP = `Usage: bun run bench:consume [--quick] [--rows N] [--workers 4] [--paths LIST] [--bins A,B] [--rounds R]
 
@@ -576,7 +576,7 @@ const pct = (x: number) => `${Math.round(x * 100)}%`;
 /** Per process / thread role, the median over runs of the cores used; the machine's shares likewise. */
 function medianCores(ws: CpuWindow[]): { cores: Record<string, number>; machine: CpuWindow["machine"] } | null {
   if (!ws.length) return null;
-  const per = ws.map(coresOf);
+  const per = ws.map((w) => coresByRole(w));
   const keys = [...new Set(per.flatMap((c) => Object.keys(c)))];
   const cores = Object.fromEntries(keys.map((k) => [k, round2(median(per.map((c) => c[k] ?? 0)))]));
   const machine = {
@@ -587,16 +587,9 @@ function medianCores(ws: CpuWindow[]): { cores: Record<string, number>; machine:
   return { cores, machine };
 }
 
-/** Cores each process (and consumer thread role) used in a window: CPU seconds / the window's seconds. */
-function coresOf(w: CpuWindow): Record<string, number> {
-  const out: Record<string, number> = {};
-  // A role under half a percent of a core (a helper thread that woke once) only clutters the line.
-  for (const [k, v] of Object.entries(w.cpu)) if (v / w.seconds >= 0.005) out[k.endsWith("|") ? k.slice(0, -1) : k.replace("|", " ")] = v / w.seconds;
-  return out;
-}
 const ROLE_ORDER = ["consume js", "consume librdkafka", "consume jit", "consume gc+alloc"];
 function coresLine(w: CpuWindow | Record<string, number>, machine?: CpuWindow["machine"]): string {
-  const cores = "cpu" in w && "machine" in w ? coresOf(w as CpuWindow) : (w as Record<string, number>);
+  const cores = "cpu" in w && "machine" in w ? coresByRole(w as CpuWindow) : (w as Record<string, number>);
   const m = machine ?? ("machine" in w ? (w as CpuWindow).machine : undefined);
   const keys = Object.keys(cores).sort((a, b) => {
     const ia = ROLE_ORDER.indexOf(a);

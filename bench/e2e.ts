@@ -23,7 +23,7 @@ import { spawn, killChildren } from "../scripts/soak/_children.ts";
 import { startChildBroker, KAFKA4_GROUP_PROPS, GROUP_PROPS } from "../scripts/soak/_consumer-lib.ts";
 import { KafkaCluster } from "../tools/kafka/cluster.ts";
 import { createDb, claimRedisDb, groupLag } from "../test/helpers/stores.ts";
-import { CpuSampler, cpuSecondsOf, pidsOf, uptimeSeconds, type CpuWindow } from "./proc-cpu.ts";
+import { CpuSampler, coresByProcess, coresByRole, cpuSecondsOf, pidsOf, uptimeSeconds, type CpuWindow } from "./proc-cpu.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const { values } = parseArgs({
@@ -247,8 +247,6 @@ async function ordersRows(): Promise<number> {
 
 async function step(path: string, rate: number, perReq: number): Promise<Step> {
   const seconds = WARMUP_S + windowS;
-  const procs = { serve: [serve.pid], consume: [consumer!.pid], broker: brokerPids, mysqld: mysqldPids, redis: redisPids };
-  const c0 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, groupCpu(p)]));
   const reads0 = await innodbDiskReads();
   const t0 = performance.now();
   const up0 = uptimeSeconds();
@@ -293,9 +291,9 @@ async function step(path: string, rate: number, perReq: number): Promise<Step> {
   const elapsed = (performance.now() - t0) / 1000;
   sampler.stop();
   const cpu_window = sampler.window(up0, uptimeSeconds());
-  const c1 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, groupCpu(p)]));
   const ru = load.resourceUsage()!;
-  const cpu_pct: Record<string, number> = Object.fromEntries(Object.keys(procs).map((k) => [k, Math.round(((c1[k]! - c0[k]!) / elapsed) * 100)]));
+  const cpu_pct: Record<string, number> = Object.fromEntries(Object.entries(coresByProcess(cpu_window)).map(([k, c]) => [k, Math.round(c * 100)]));
+  // load has exited: its whole CPU from the kernel, not the sampler's last view of it
   cpu_pct.load = Math.round((Number(ru.cpuTime.user + ru.cpuTime.system) / 1e6 / elapsed) * 100);
   const r = JSON.parse(await out);
   const ok202 = Number(r.status["202"] ?? 0);
@@ -344,9 +342,8 @@ const fmtStep = (s: Step) =>
     .join(
       " ",
     )} | loadavg ${s.loadavg} | orders table ${s.orders_rows} rows, ${s.innodb_disk_reads} InnoDB disk reads | ${s.flat ? "FLAT" : `behind: ${s.why}`}` +
-  `\n    cores by process and thread: ${Object.entries(s.cpu_window.cpu)
-    .filter(([, v]) => v / s.cpu_window.seconds >= 0.005)
-    .map(([k, v]) => `${k.replace(/\|$/, "").replace("|", " ")} ${(v / s.cpu_window.seconds).toFixed(2)}`)
+  `\n    cores by process and thread: ${Object.entries(coresByRole(s.cpu_window))
+    .map(([k, c]) => `${k} ${c.toFixed(2)}`)
     .join(
       ", ",
     )}; machine busy ${Math.round(s.cpu_window.machine.busy * 100)}%, steal ${Math.round(s.cpu_window.machine.steal * 100)}%, idle ${Math.round(s.cpu_window.machine.idle * 100)}%`;

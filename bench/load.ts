@@ -11,7 +11,7 @@
  *    `ingest load` at wrk's achieved rate.
  * CPU is user + system of the whole process (startup included) from the kernel's rusage for
  * both; ingest load's own in-run figure (its summary) is printed too, and its CPU per request by
-thread (JavaScript, JIT, collector; sampled from /proc). Targets: a bare Bun.serve
+ * thread (JavaScript, JIT, collector; sampled from /proc). Targets: a bare Bun.serve
  * answering 202 (a server that costs little) and `ingest serve --ack delivered` on an embedded
  * broker (the real one). Prints a table and the ratio; target: ingest load <= 3x wrk.
  */

@@ -3,16 +3,28 @@ import { readdirSync, readFileSync } from "node:fs";
 /** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ; 100 on Linux unless getconf says otherwise). */
 const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
 
+/**
+ * A /proc .../stat file: the command name (field 2) and the fields after it, from field 3 on
+ * (so field n is at n - 3); null once the process or thread is gone.
+ */
+function readStat(path: string): { name: string; f: string[] } | null {
+  try {
+    const stat = readFileSync(path, "utf8");
+    // The command name may hold spaces and parentheses: count fields after its last ')'.
+    const end = stat.lastIndexOf(")");
+    return { name: stat.slice(stat.indexOf("(") + 1, end), f: stat.slice(end + 2).split(" ") };
+  } catch {
+    return null;
+  }
+}
+
+/** utime + stime (fields 14 and 15), in ticks. */
+const ticksOf = (f: string[]) => Number(f[11]) + Number(f[12]);
+
 /** User + system CPU seconds of a process so far (/proc/<pid>/stat, utime and stime); NaN once it is gone. */
 export function cpuSecondsOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return Number.NaN;
-  }
+  const st = readStat(`/proc/${pid}/stat`);
+  return st ? ticksOf(st.f) / CLK_TCK : Number.NaN;
 }
 
 /** Processes whose command name (/proc/<pid>/comm) is `name`. */
@@ -34,12 +46,8 @@ export function uptimeSeconds(): number {
 
 /** Seconds since boot at which a process started (/proc/<pid>/stat field 22); NaN once it is gone. */
 export function startedAt(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]) / CLK_TCK;
-  } catch {
-    return Number.NaN;
-  }
+  const st = readStat(`/proc/${pid}/stat`);
+  return st ? Number(st.f[19]) / CLK_TCK : Number.NaN;
 }
 
 /**
@@ -76,14 +84,9 @@ function ticksOfThreads(pid: number, label: string, into: Map<string, number>): 
     return;
   }
   for (const t of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
-      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const key = `${label}|${threadRole(pid, Number(t), name)}`;
-      // A thread's ticks are kept under its own id too, so one that exits keeps its last count.
-      into.set(`${key}|${t}`, Number(f[11]) + Number(f[12]));
-    } catch {}
+    const st = readStat(`/proc/${pid}/task/${t}/stat`);
+    // A thread's ticks are kept under its own id too, so one that exits keeps its last count.
+    if (st) into.set(`${label}|${threadRole(pid, Number(t), st.name)}|${t}`, ticksOf(st.f));
   }
 }
 
@@ -164,4 +167,24 @@ export interface CpuWindow {
   cpu: Record<string, number>;
   /** Shares of all cores' time in the window: busy, stolen by the hypervisor, idle. */
   machine: { busy: number; steal: number; idle: number };
+}
+
+/**
+ * Cores each process (`label`) or thread role (`label role`) used in a window: its CPU seconds
+ * over the window's. Under `min` of a core (a helper thread that woke once) is left out.
+ */
+export function coresByRole(w: CpuWindow, min = 0.005): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(w.cpu)) if (v / w.seconds >= min) out[k.endsWith("|") ? k.slice(0, -1) : k.replace("|", " ")] = v / w.seconds;
+  return out;
+}
+
+/** Cores each process (`label`, its threads summed) used in a window. */
+export function coresByProcess(w: CpuWindow): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(w.cpu)) {
+    const label = k.slice(0, k.indexOf("|"));
+    out[label] = (out[label] ?? 0) + v / w.seconds;
+  }
+  return out;
 }
