@@ -581,7 +581,13 @@ export class ConsumeEngine {
 
   private async handleRebalances(): Promise<void> {
     for (const ev of this.consumer.takeRebalances()) {
-      if (ev.kind === "assign") continue;
+      if (ev.kind === "assign") {
+        // librdkafka keeps a partition's pause through a revoke and its re-assignment (Java's
+        // consumer does not): paused during a drain, resumed while the assignment was empty, it
+        // came back paused while this loop believed it fetching, and the group stalled.
+        this.applyPause(ev.partitions.map((p) => ({ topic: p.topic, partition: p.partition })));
+        continue;
+      }
       // Revoke: finish what was taken from these partitions, commit it, then let them go.
       await this.drain();
       this.commitNow(false, ev.partitions);
@@ -681,13 +687,19 @@ export class ConsumeEngine {
 
   private setPaused(on: boolean): void {
     if (on === this.paused) return;
-    const parts = [...this.consumer.assignment.values()].map((p) => ({ topic: p.topic, partition: p.partition }));
+    this.paused = on;
+    if (!this.applyPause([...this.consumer.assignment.values()].map((p) => ({ topic: p.topic, partition: p.partition })))) this.paused = !on;
+  }
+
+  /** Pause or resume these assigned partitions as `paused` says; false if librdkafka refused. */
+  private applyPause(parts: TopicPartition[]): boolean {
     try {
-      if (on) this.consumer.pause(parts);
+      if (this.paused) this.consumer.pause(parts);
       else this.consumer.resume(parts);
-      this.paused = on;
+      return true;
     } catch (e) {
-      log.warn({ err: (e as Error).message }, `consume: ${on ? "pause" : "resume"} failed`);
+      log.warn({ err: (e as Error).message }, `consume: ${this.paused ? "pause" : "resume"} failed`);
+      return false;
     }
   }
 
